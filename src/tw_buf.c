@@ -1,0 +1,91 @@
+#include "tw_buf.h"
+
+#include <apr_escape.h>
+#include <apr_strings.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void tw_buf_init(tw_buf *b, apr_pool_t *pool, size_t hint)
+{
+    b->pool = pool;
+    b->cap = hint < 64 ? 64 : hint;
+    b->data = apr_palloc(pool, b->cap);
+    b->len = 0;
+    b->data[0] = '\0';
+}
+
+/* Make room for `n` more bytes plus the terminating NUL. */
+static void tw_buf_reserve(tw_buf *b, size_t n)
+{
+    size_t need = b->len + n + 1;
+    if (need <= b->cap)
+        return;
+    size_t cap = b->cap * 2;
+    while (cap < need)
+        cap *= 2;
+    char *d = apr_palloc(b->pool, cap);
+    memcpy(d, b->data, b->len + 1);
+    b->data = d;
+    b->cap = cap;
+}
+
+void tw_buf_add(tw_buf *b, const char *s, size_t n)
+{
+    tw_buf_reserve(b, n);
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void tw_buf_adds(tw_buf *b, const char *s)
+{
+    tw_buf_add(b, s, strlen(s));
+}
+
+void tw_buf_addf(tw_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= b->cap - b->len) {
+        tw_buf_reserve(b, (size_t)n);
+        va_start(ap, fmt);
+        vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+    }
+    b->len += (size_t)n;
+}
+
+/* Escape one run that holds no apostrophe. */
+static void tw_buf_add_entity_run(tw_buf *b, const char *s, size_t n)
+{
+    apr_size_t out = 0;
+    if (apr_escape_entity(NULL, s, (apr_ssize_t)n, 0, &out) != APR_SUCCESS) {
+        tw_buf_add(b, s, n); /* APR_NOTFOUND: nothing to escape */
+        return;
+    }
+    /* `out` counts the terminating NUL that apr_escape_entity writes. */
+    tw_buf_reserve(b, out);
+    apr_escape_entity(b->data + b->len, s, (apr_ssize_t)n, 0, &out);
+    b->len += out - 1;
+}
+
+/* apr_escape_entity leaves the apostrophe alone (APR 1.7), so runs are split on it. */
+void tw_buf_add_escaped(tw_buf *b, const char *s, size_t n)
+{
+    const char *end = s + n;
+    while (s < end) {
+        const char *q = memchr(s, '\'', (size_t)(end - s));
+        size_t run = q ? (size_t)(q - s) : (size_t)(end - s);
+        if (run)
+            tw_buf_add_entity_run(b, s, run);
+        if (!q)
+            break;
+        tw_buf_add(b, "&#39;", 5);
+        s = q + 1;
+    }
+}

@@ -1,0 +1,104 @@
+#include "tw_conf.h"
+
+#include <apr_network_io.h>
+#include <apr_strings.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *tw_conf_redis_addr(apr_pool_t *p, const char *arg, tw_redis_addr *out)
+{
+    if (arg[0] == '/') {
+        out->host = NULL;
+        out->port = 0;
+        out->path = apr_pstrdup(p, arg);
+        return NULL;
+    }
+    char *host = NULL, *scope = NULL;
+    apr_port_t port = 0;
+    if (apr_parse_addr_port(&host, &scope, &port, arg, p) != APR_SUCCESS || !host || scope)
+        return apr_psprintf(p, "'%s' is not host:port or an absolute unix socket path", arg);
+    out->host = host;
+    out->port = port ? port : 6379;
+    out->path = NULL;
+    return NULL;
+}
+
+/* Parse a leading whole number; *end points past it. */
+static const char *tw_conf_number(apr_pool_t *p, const char *arg, long *out, char **end)
+{
+    errno = 0;
+    long v = strtol(arg, end, 10);
+    if (*end == arg || errno || arg[0] == '-' || arg[0] == '+' || arg[0] == ' ')
+        return apr_psprintf(p, "'%s' is not a whole number", arg);
+    *out = v;
+    return NULL;
+}
+
+static const char *tw_conf_range(apr_pool_t *p, const char *arg, long v, long min, long max,
+                                 const char *unit, long *out)
+{
+    if (v < min || v > max)
+        return apr_psprintf(p, "'%s' is out of range (%ld..%ld%s)", arg, min, max, unit);
+    *out = v;
+    return NULL;
+}
+
+const char *tw_conf_long(apr_pool_t *p, const char *arg, long min, long max, long *out)
+{
+    long v;
+    char *end;
+    const char *err = tw_conf_number(p, arg, &v, &end);
+    if (err)
+        return err;
+    if (*end)
+        return apr_psprintf(p, "'%s' is not a whole number", arg);
+    return tw_conf_range(p, arg, v, min, max, "", out);
+}
+
+const char *tw_conf_size(apr_pool_t *p, const char *arg, long min, long max, long *out)
+{
+    long v;
+    char *end;
+    const char *err = tw_conf_number(p, arg, &v, &end);
+    if (err)
+        return err;
+    long mult = 1;
+    if (!strcmp(end, "k") || !strcmp(end, "K"))
+        mult = 1024;
+    else if (!strcmp(end, "m") || !strcmp(end, "M"))
+        mult = 1024 * 1024;
+    else if (*end)
+        return apr_psprintf(p, "'%s' is not a size (bytes, or with a k or M suffix)", arg);
+    if (v > max / mult)
+        return apr_psprintf(p, "'%s' is out of range (%ld..%ld bytes)", arg, min, max);
+    return tw_conf_range(p, arg, v * mult, min, max, " bytes", out);
+}
+
+const char *tw_conf_duration_ms(apr_pool_t *p, const char *arg, long min_ms, long max_ms,
+                                long *out)
+{
+    long v;
+    char *end;
+    const char *err = tw_conf_number(p, arg, &v, &end);
+    if (err)
+        return err;
+    if (!strcmp(end, "ms"))
+        return tw_conf_range(p, arg, v, min_ms, max_ms, " ms", out);
+    if (*end && strcmp(end, "s"))
+        return apr_psprintf(p, "'%s' is not a duration (seconds, or with an ms suffix)", arg);
+    if (v > max_ms / 1000)
+        return apr_psprintf(p, "'%s' is out of range (%ld..%ld ms)", arg, min_ms, max_ms);
+    return tw_conf_range(p, arg, v * 1000, min_ms, max_ms, " ms", out);
+}
+
+const char *tw_conf_redis_name(apr_pool_t *p, const char *arg)
+{
+    size_t n = strlen(arg);
+    if (n == 0 || n > 200)
+        return apr_psprintf(p, "'%s' must be 1..200 characters", arg);
+    for (size_t i = 0; i < n; i++)
+        if (arg[i] <= ' ' || arg[i] > '~')
+            return apr_psprintf(p, "'%s' may only hold printable ASCII without spaces", arg);
+    return NULL;
+}

@@ -1,0 +1,119 @@
+#include "tw_html.h"
+#include "tw_name.h"
+
+#include <apr_time.h>
+#include <string.h>
+
+static const char *const tw_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+/* The avatar: initials on a disc coloured from the name; no external request. */
+static void tw_html_avatar(tw_buf *b, const char *user, size_t n)
+{
+    char ini[3];
+    tw_name_initials(user, n, ini);
+    tw_buf_addf(b,
+                "<svg class=\"tw-avatar flex-shrink-0\" width=\"48\" height=\"48\" "
+                "viewBox=\"0 0 48 48\" aria-hidden=\"true\"><circle cx=\"24\" cy=\"24\" "
+                "r=\"24\" fill=\"hsl(%u,55%%,40%%)\"/><text x=\"24\" y=\"30\" "
+                "text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"18\" "
+                "fill=\"#fff\">",
+                tw_name_hue(user, n));
+    tw_buf_add_escaped(b, ini, strlen(ini));
+    tw_buf_adds(b, "</text></svg>");
+}
+
+void tw_html_card(tw_buf *b, const tw_post *p)
+{
+    char id[TW_ID_MAX];
+    tw_id_format(p->id, id);
+    apr_time_exp_t t;
+    apr_time_exp_gmt(&t, (apr_time_t)p->id.ms * 1000);
+
+    tw_buf_addf(b, "<article class=\"card tw-post mb-2\" id=\"post-%s\"><div class=\"card-body "
+                   "d-flex gap-3\">",
+                id);
+    tw_html_avatar(b, p->user, p->user_len);
+    tw_buf_adds(b, "<div class=\"flex-grow-1 tw-body\"><div class=\"d-flex "
+                   "justify-content-between gap-2\"><strong class=\"tw-user\">");
+    tw_buf_add_escaped(b, p->user, p->user_len);
+    tw_buf_addf(b,
+                "</strong><time class=\"small text-body-secondary\" "
+                "datetime=\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\">%d %s %04d, %02d:%02d "
+                "UTC</time></div><p class=\"tw-msg mb-0\">",
+                t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+                t.tm_usec / 1000, t.tm_mday, tw_months[t.tm_mon], t.tm_year + 1900, t.tm_hour,
+                t.tm_min);
+    tw_buf_add_escaped(b, p->msg, p->msg_len);
+    tw_buf_adds(b, "</p></div></div></article>");
+}
+
+/* Everything up to and including <body>. */
+static void tw_html_head(tw_buf *b, const char *title)
+{
+    tw_buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                   "<title>");
+    tw_buf_add_escaped(b, title, strlen(title));
+    tw_buf_adds(b, "</title><link rel=\"stylesheet\" href=\"lib/bootstrap.min.css\">"
+                   "<link rel=\"stylesheet\" href=\"lib/tweetsse.css\">"
+                   "<script src=\"lib/htmx.min.js\" defer></script>"
+                   "<script src=\"lib/sse.js\" defer></script>"
+                   "<script src=\"lib/tweetsse.js\" defer></script></head>\n<body>");
+}
+
+void tw_html_page(tw_buf *b, const tw_page *pg)
+{
+    size_t ulen = strlen(pg->username);
+    tw_html_head(b, "TweetSSE");
+    tw_buf_adds(b, "<nav class=\"navbar bg-body-tertiary border-bottom mb-3\"><div "
+                   "class=\"container tw-narrow\"><a class=\"navbar-brand\" "
+                   "href=\"home\">TweetSSE</a><span class=\"navbar-text d-flex "
+                   "align-items-center gap-2\">");
+    tw_html_avatar(b, pg->username, ulen);
+    tw_buf_adds(b, "<strong id=\"whoami\">");
+    tw_buf_add_escaped(b, pg->username, ulen);
+    tw_buf_adds(b, "</strong></span></div></nav>\n<main class=\"container tw-narrow\">"
+                   "<form id=\"compose\" class=\"card card-body mb-3\" method=\"post\" "
+                   "action=\"home\" hx-post=\"home\" hx-swap=\"none\">"
+                   "<input type=\"hidden\" name=\"username\" value=\"");
+    tw_buf_add_escaped(b, pg->username, ulen);
+    tw_buf_adds(b, "\"><label class=\"visually-hidden\" for=\"message\">Message</label>"
+                   "<textarea id=\"message\" name=\"message\" class=\"form-control mb-2\" "
+                   "rows=\"3\" required placeholder=\"What&#39;s happening?\"></textarea>"
+                   "<div class=\"d-flex justify-content-between align-items-center gap-2\">"
+                   "<div id=\"compose-error\" class=\"text-danger small\" role=\"alert\" "
+                   "aria-live=\"polite\"></div><button type=\"submit\" class=\"btn "
+                   "btn-primary\">Tweet</button></div></form>\n");
+    if (pg->notice) {
+        tw_buf_adds(b, "<div class=\"alert alert-warning\" role=\"status\">");
+        tw_buf_add_escaped(b, pg->notice, strlen(pg->notice));
+        tw_buf_adds(b, "</div>\n");
+    }
+    if (pg->live) {
+        char id[TW_ID_MAX] = "0-0";
+        if (pg->nposts > 0)
+            tw_id_format(pg->posts[0].id, id);
+        tw_buf_addf(b,
+                    "<div id=\"live\" hx-ext=\"sse\" "
+                    "sse-connect=\"home/sse?last_event_id=%s\">",
+                    id);
+    }
+    tw_buf_adds(b, "<div id=\"feed\" sse-swap=\"post\" hx-swap=\"afterbegin\">");
+    for (int i = 0; i < pg->nposts; i++) {
+        tw_html_card(b, &pg->posts[i]);
+        tw_buf_add(b, "\n", 1);
+    }
+    tw_buf_adds(b, pg->live ? "</div></div>" : "</div>");
+    tw_buf_adds(b, "</main></body></html>\n");
+}
+
+void tw_html_error_page(tw_buf *b, const char *title, const char *reason)
+{
+    tw_html_head(b, title);
+    tw_buf_adds(b, "<main class=\"container tw-narrow py-4\"><h1 class=\"h4\">");
+    tw_buf_add_escaped(b, title, strlen(title));
+    tw_buf_adds(b, "</h1><p>");
+    tw_buf_add_escaped(b, reason, strlen(reason));
+    tw_buf_adds(b, "</p><p><a href=\"home\">Back to the feed</a></p></main></body></html>\n");
+}

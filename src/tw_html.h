@@ -1,0 +1,29 @@
+/* tw_html: HTML of the feed page, of one post card (the same markup on the page and in
+ * live events) and of the no-JavaScript error page. Every piece of visitor text is
+ * escaped; every URL is relative to the mount point. httpd-free. */
+#ifndef TW_HTML_H
+#define TW_HTML_H
+
+#include "tw_buf.h"
+#include "tw_post.h"
+
+typedef struct tw_page {
+    const char *username;  /* the visitor's name (validated) */
+    const tw_post *posts;  /* newest first */
+    int nposts;
+    const char *notice;    /* shown above the feed when not NULL (plain text) */
+    int live;              /* 1: connect the live stream, resuming after posts[0] */
+} tw_page;
+
+/* Append the card of one post: an <article id="post-<id>"> with an inline SVG avatar, the
+ * username, the message (line breaks kept by CSS) and a <time datetime> in UTC. About 600
+ * bytes plus the escaped text. */
+void tw_html_card(tw_buf *b, const tw_post *p);
+
+/* Append the whole feed page. O(total size of the posts). */
+void tw_html_page(tw_buf *b, const tw_page *pg);
+
+/* Append a small page that explains why a form post was refused, with a link back. */
+void tw_html_error_page(tw_buf *b, const char *title, const char *reason);
+
+#endif

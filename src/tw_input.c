@@ -1,0 +1,112 @@
+#include "tw_input.h"
+#include "tw_text.h"
+
+#include <apr_escape.h>
+#include <apr_strings.h>
+#include <jansson.h>
+#include <string.h>
+
+/* Validate the two raw fields and store them in `in`. Both are copied into `p`. */
+static const char *tw_input_check(apr_pool_t *p, const char *user, size_t ulen, const char *msg,
+                                  size_t mlen, long max_chars, tw_input *in)
+{
+    if (!user)
+        return "username is missing";
+    if (!msg)
+        return "message is missing";
+    if (memchr(user, '\0', ulen) || memchr(msg, '\0', mlen))
+        return "fields must not contain NUL characters";
+    const char *why = tw_text_check_username(user, ulen);
+    if (why)
+        return why;
+    char *m = apr_pstrmemdup(p, msg, mlen);
+    why = tw_text_check_message(m, &mlen, max_chars);
+    if (why)
+        return why;
+    in->username = apr_pstrmemdup(p, user, ulen);
+    in->username_len = ulen;
+    in->message = m;
+    in->message_len = mlen;
+    return NULL;
+}
+
+/* Decode one urlencoded component of `n` bytes into a pool string; NULL on a bad escape. */
+static char *tw_form_decode(apr_pool_t *p, const char *s, size_t n, size_t *out_len)
+{
+    apr_size_t len = 0;
+    char *buf = apr_palloc(p, n + 1);
+    apr_status_t rv = apr_unescape_url(buf, s, (apr_ssize_t)n, "", NULL, 1, &len);
+    if (rv == APR_NOTFOUND) {
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        *out_len = n;
+        return buf;
+    }
+    if (rv != APR_SUCCESS)
+        return NULL;
+    *out_len = len - 1; /* len counts the NUL */
+    return buf;
+}
+
+const char *tw_input_form(apr_pool_t *p, const char *body, size_t n, long max_chars,
+                          tw_input *in)
+{
+    const char *user = NULL, *msg = NULL;
+    size_t ulen = 0, mlen = 0;
+    const char *s = body, *end = body + n;
+    while (s < end) {
+        const char *amp = memchr(s, '&', (size_t)(end - s));
+        const char *fend = amp ? amp : end;
+        const char *eq = memchr(s, '=', (size_t)(fend - s));
+        const char *vstart = eq ? eq + 1 : fend;
+        size_t klen = 0, vlen = 0;
+        char *key = tw_form_decode(p, s, (size_t)((eq ? eq : fend) - s), &klen);
+        if (!key)
+            return "form body has a bad percent-escape";
+        const char **slot = NULL;
+        size_t *slot_len = NULL;
+        if (strcmp(key, "username") == 0)
+            slot = &user, slot_len = &ulen;
+        else if (strcmp(key, "message") == 0)
+            slot = &msg, slot_len = &mlen;
+        if (slot) {
+            if (*slot)
+                return apr_psprintf(p, "%s is given twice", key);
+            char *val = tw_form_decode(p, vstart, (size_t)(fend - vstart), &vlen);
+            if (!val)
+                return "form body has a bad percent-escape";
+            *slot = val;
+            *slot_len = vlen;
+        }
+        if (!amp)
+            break;
+        s = amp + 1;
+    }
+    return tw_input_check(p, user, ulen, msg, mlen, max_chars, in);
+}
+
+const char *tw_input_json(apr_pool_t *p, const char *body, size_t n, long max_chars,
+                          tw_input *in)
+{
+    json_error_t err;
+    json_t *root = json_loadb(body, n, JSON_REJECT_DUPLICATES, &err);
+    if (!root)
+        return "body is not valid JSON";
+    const char *why = NULL;
+    if (!json_is_object(root)) {
+        why = "JSON body must be an object";
+    } else {
+        json_t *u = json_object_get(root, "username");
+        json_t *m = json_object_get(root, "message");
+        if (u && !json_is_string(u))
+            why = "username must be a string";
+        else if (m && !json_is_string(m))
+            why = "message must be a string";
+        else
+            why = tw_input_check(p, u ? json_string_value(u) : NULL, u ? json_string_length(u) : 0,
+                                 m ? json_string_value(m) : NULL, m ? json_string_length(m) : 0,
+                                 max_chars, in);
+    }
+    json_decref(root);
+    return why;
+}

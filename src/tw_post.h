@@ -1,0 +1,17 @@
+/* tw_post: one stored post, as read from the Redis stream or a broadcast. httpd-free. */
+#ifndef TW_POST_H
+#define TW_POST_H
+
+#include "tw_id.h"
+
+#include <stddef.h>
+
+typedef struct tw_post {
+    tw_id id; /* stream id; id.ms is the time Redis stored the post */
+    const char *user;
+    size_t user_len;
+    const char *msg;
+    size_t msg_len;
+} tw_post;
+
+#endif
