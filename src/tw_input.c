@@ -30,21 +30,15 @@ static const char *tw_input_check(apr_pool_t *p, const char *user, size_t ulen, 
     return NULL;
 }
 
-/* Decode one urlencoded component of `n` bytes into a pool string; NULL on a bad escape. */
-static char *tw_form_decode(apr_pool_t *p, const char *s, size_t n, size_t *out_len)
+/* Decode one urlencoded component of `n` bytes into a pool string; NULL on a bad escape.
+ * apr_unescape_url reads past `slen` (the byte at the end, and two more after a '%' there),
+ * so it is given a NUL-terminated copy. The component holds no NUL byte (see tw_input_form). */
+static const char *tw_form_decode(apr_pool_t *p, const char *s, size_t n, size_t *out_len)
 {
-    apr_size_t len = 0;
-    char *buf = apr_palloc(p, n + 1);
-    apr_status_t rv = apr_unescape_url(buf, s, (apr_ssize_t)n, "", NULL, 1, &len);
-    if (rv == APR_NOTFOUND) {
-        memcpy(buf, s, n);
-        buf[n] = '\0';
-        *out_len = n;
-        return buf;
-    }
-    if (rv != APR_SUCCESS)
+    const char *buf = apr_punescape_url(p, apr_pstrmemdup(p, s, n), "", NULL, 1);
+    if (!buf)
         return NULL;
-    *out_len = len - 1; /* len counts the NUL */
+    *out_len = strlen(buf);
     return buf;
 }
 
@@ -54,13 +48,16 @@ const char *tw_input_form(apr_pool_t *p, const char *body, size_t n, long max_ch
     const char *user = NULL, *msg = NULL;
     size_t ulen = 0, mlen = 0;
     const char *s = body, *end = body + n;
+    /* A raw NUL would cut a value short when decoded (%00 is refused as a bad escape). */
+    if (memchr(body, '\0', n))
+        return "fields must not contain NUL characters";
     while (s < end) {
         const char *amp = memchr(s, '&', (size_t)(end - s));
         const char *fend = amp ? amp : end;
         const char *eq = memchr(s, '=', (size_t)(fend - s));
         const char *vstart = eq ? eq + 1 : fend;
         size_t klen = 0, vlen = 0;
-        char *key = tw_form_decode(p, s, (size_t)((eq ? eq : fend) - s), &klen);
+        const char *key = tw_form_decode(p, s, (size_t)((eq ? eq : fend) - s), &klen);
         if (!key)
             return "form body has a bad percent-escape";
         const char **slot = NULL;
@@ -72,7 +69,7 @@ const char *tw_input_form(apr_pool_t *p, const char *body, size_t n, long max_ch
         if (slot) {
             if (*slot)
                 return apr_psprintf(p, "%s is given twice", key);
-            char *val = tw_form_decode(p, vstart, (size_t)(fend - vstart), &vlen);
+            const char *val = tw_form_decode(p, vstart, (size_t)(fend - vstart), &vlen);
             if (!val)
                 return "form body has a bad percent-escape";
             *slot = val;

@@ -1,0 +1,71 @@
+# mod_tweetsse — build with apxs; see README.md.
+#   make            build the module (.libs/mod_tweetsse.so)
+#   make frontend   install the pinned front-end libraries into htdocs/lib
+#   make install    install module, Debian a2enmod files and htdocs
+#   make run        fresh Debian machine -> running feed on http://127.0.0.1:$(PORT)
+#   make test       the whole suite (unit, integration, browser)
+#   make bench      side-by-side benchmark with nginx + Nchan (not part of make test)
+
+APXS      ?= apxs
+PORT      ?= 8080
+PREFIX    ?= /usr/share/tweetsse
+SYSCONF   := $(shell $(APXS) -q SYSCONFDIR 2>/dev/null)
+LIBEXEC   := $(shell $(APXS) -q LIBEXECDIR 2>/dev/null)
+
+SRC       := mod_tweetsse.c $(wildcard src/tw_*.c)
+HDR       := $(wildcard src/*.h)
+WARN      := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
+MODULE    := .libs/mod_tweetsse.so
+
+all: $(MODULE)
+
+$(MODULE): $(SRC) $(HDR)
+	$(APXS) -c -o mod_tweetsse.la $(addprefix -Wc$(comma),$(WARN)) $(SRC) -lhiredis -ljansson
+
+comma := ,
+
+# Front-end libraries from the npm registry, pinned by package-lock.json.
+FRONTEND := htdocs/lib/htmx.min.js htdocs/lib/sse.js htdocs/lib/bootstrap.min.css
+frontend: $(FRONTEND) htdocs/lib/tweetsse.js htdocs/lib/tweetsse.css
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+htdocs/lib/htmx.min.js: node_modules/.installed
+	install -D -m 644 node_modules/htmx.org/dist/htmx.min.js $@
+htdocs/lib/sse.js: node_modules/.installed
+	install -D -m 644 node_modules/htmx-ext-sse/dist/sse.min.js $@
+htdocs/lib/bootstrap.min.css: node_modules/.installed
+	install -D -m 644 node_modules/bootstrap/dist/css/bootstrap.min.css $@
+htdocs/lib/%: htdocs/%
+	install -D -m 644 $< $@
+
+install: $(MODULE) frontend
+	$(APXS) -i -n tweetsse $(MODULE)
+	install -D -m 644 conf/tweetsse.load $(DESTDIR)$(SYSCONF)/mods-available/tweetsse.load
+	install -D -m 644 conf/tweetsse.conf $(DESTDIR)$(SYSCONF)/mods-available/tweetsse.conf
+	install -d $(DESTDIR)$(PREFIX)/htdocs/lib
+	install -m 644 htdocs/lib/* $(DESTDIR)$(PREFIX)/htdocs/lib/
+
+deps:
+	bash scripts/deps.sh
+
+run: deps all frontend
+	PORT=$(PORT) bash scripts/run.sh
+
+include t/unit/build.mk
+
+test: deps all frontend unit
+	bash scripts/integration.sh
+
+bench: deps all frontend
+	bash bench/run.sh
+
+format:
+	clang-format -i mod_tweetsse.c src/*.c src/*.h t/unit/*.c t/unit/*.h
+
+clean:
+	rm -rf .libs *.la *.lo *.slo src/.libs src/*.lo src/*.la src/*.slo src/*.o *.o htdocs/lib $(UNIT_TESTS)
+
+.PHONY: all frontend install deps run test bench format clean unit

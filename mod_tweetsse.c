@@ -1,0 +1,146 @@
+/* mod_tweetsse: a real-time micro-blog feed for Apache httpd 2.4.
+ *
+ * The module record, the hooks and the routing of requests under the mount point. The
+ * work lives in src/: httpd-free core (tw_buf, tw_id, tw_text, tw_input, tw_name, tw_sse,
+ * tw_html, tw_conf, tw_store) and httpd glue (tw_config, tw_identity, tw_page, tw_publish,
+ * tw_stream, tw_hub). */
+#include "src/tw_hub.h"
+#include "src/tw_private.h"
+#include "src/tw_store.h"
+
+#include <ap_mpm.h>
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <http_protocol.h>
+#include <http_core.h>
+#include <http_main.h>
+#include <http_request.h>
+#include <mpm_common.h>
+
+#define TW_HANDLER "tweetsse"
+
+/* Does `s` end with `suffix`? */
+static int tw_ends_with(const char *s, size_t n, const char *suffix)
+{
+    size_t k = strlen(suffix);
+    return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+/* Route a request under the mount point. The mount is derived from the path itself (the
+ * part before "home/sse", "home" or the trailing "/"), so the module works under any
+ * <Location> and behind proxies that keep the path. */
+static int tw_handler(request_rec *r)
+{
+    if (!r->handler || strcmp(r->handler, TW_HANDLER) != 0)
+        return DECLINED;
+    tw_srv_conf *c = TW_CONF(r->server);
+    if (!c->store || !c->hub) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "TW0001: the module is not initialised");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    const char *uri = r->uri;
+    size_t n = strlen(uri);
+    if (tw_ends_with(uri, n, "/home/sse"))
+        return tw_handle_stream(r, c);
+    const char *mount;
+    if (tw_ends_with(uri, n, "/home"))
+        mount = apr_pstrmemdup(r->pool, uri, n - 4);
+    else if (tw_ends_with(uri, n, "/"))
+        mount = uri;
+    else
+        return HTTP_NOT_FOUND;
+    if (r->method_number == M_POST && tw_ends_with(uri, n, "/home"))
+        return tw_handle_publish(r, c, mount);
+    return tw_handle_page(r, c, tw_identity(r, mount));
+}
+
+/* post_config: fill in defaults for every virtual host (after merging). Runs in the
+ * parent, on the dry run too, since child_init needs the final values. */
+static int tw_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf, (void)plog, (void)ptemp;
+    for (server_rec *vs = s; vs; vs = vs->next)
+        tw_config_finish(TW_CONF(vs));
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        tw_srv_conf *c = TW_CONF(s);
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "TW0002: redis %s, stream %s, channel %s",
+                     c->redis_spec, c->stream_key, c->channel);
+    }
+    return OK;
+}
+
+/* child_init: in each child, one store (connection pool) and one hub (subscriber thread)
+ * per distinct Redis target; virtual hosts that share a target share them. */
+static void tw_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    int threads = 1;
+    if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS || threads < 1)
+        threads = 1;
+    apr_hash_t *seen = apr_hash_make(pchild);
+    for (server_rec *vs = s; vs; vs = vs->next) {
+        tw_srv_conf *c = TW_CONF(vs);
+        const char *key = apr_pstrcat(pchild, c->redis_spec, "|", c->stream_key, "|", c->channel,
+                                      "|", c->password ? c->password : "", "|",
+                                      apr_ltoa(pchild, c->history), "|",
+                                      apr_ltoa(pchild, c->timeout_ms), NULL);
+        tw_srv_conf *same = apr_hash_get(seen, key, APR_HASH_KEY_STRING);
+        if (same) {
+            c->store = same->store;
+            c->hub = same->hub;
+            continue;
+        }
+        tw_store_conf sc = {c->redis, c->password, c->stream_key,
+                            c->channel, c->history, c->timeout_ms};
+        /* Every worker thread may hold one connection, and the hub one for gap fills. */
+        apr_status_t rv = tw_store_create(pchild, &sc, threads + 1, &c->store);
+        if (rv == APR_SUCCESS)
+            rv = tw_hub_start(pchild, vs, c->store, &c->hub);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs,
+                         "TW0003: cannot start the Redis store and subscriber thread");
+            c->store = NULL;
+            c->hub = NULL;
+            continue;
+        }
+        apr_hash_set(seen, key, APR_HASH_KEY_STRING, c);
+    }
+}
+
+/* child_stopping (graceful restart or stop): open streams end now so their browsers
+ * reconnect, with Last-Event-ID, to a child that stays. */
+static void tw_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    (void)graceful;
+    server_rec *s = ap_server_conf;
+    for (server_rec *vs = s; vs; vs = vs->next) {
+        tw_srv_conf *c = TW_CONF(vs);
+        if (c->hub)
+            tw_hub_stopping(c->hub);
+    }
+    (void)pchild;
+}
+
+static void tw_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    /* After merging, once per (re)start: defaults. */
+    ap_hook_post_config(tw_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* In each new child: connection pool and subscriber thread. */
+    ap_hook_child_init(tw_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    /* When a child is told to stop: release the open streams. */
+    ap_hook_child_stopping(tw_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
+    /* For each request with SetHandler tweetsse. */
+    ap_hook_handler(tw_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+/* APLOG_USE_MODULE comes from tw_private.h, so the record is declared plainly. */
+module AP_MODULE_DECLARE_DATA tweetsse_module = {
+    STANDARD20_MODULE_STUFF,
+    NULL,                 /* per-directory config: none, all directives are per server */
+    NULL,                 /* merge per-directory config */
+    tw_config_create_srv, /* per-server config */
+    tw_config_merge_srv,  /* merge per-server config */
+    tw_cmds,              /* directives */
+    tw_register_hooks,
+    AP_MODULE_FLAG_NONE,
+};

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install what building, running and testing need, if missing: Debian packages (one
+# apt-get update, only when something is missing) and the pinned npm packages.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+pkgs=(apache2 apache2-dev libhiredis-dev libjansson-dev redis-server nodejs npm chromium
+      curl pkg-config)
+missing=()
+for p in "${pkgs[@]}"; do
+    # nodejs/npm may come from elsewhere (e.g. a newer Node.js already on PATH).
+    case $p in
+        nodejs) command -v node >/dev/null && continue ;;
+        npm) command -v npm >/dev/null && continue ;;
+    esac
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "deps: missing packages: ${missing[*]} (run as root, or install them)" >&2
+        exit 1
+    fi
+    echo "deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+cd "$top"
+if [ ! -f node_modules/.installed ] || [ package-lock.json -nt node_modules/.installed ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+    touch node_modules/.installed
+fi

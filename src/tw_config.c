@@ -1,0 +1,154 @@
+/* tw_config.c: the directive table, server config create/merge, and the defaults. */
+#include "tw_private.h"
+
+#include <apr_strings.h>
+#include <stddef.h>
+
+#define TW_DEFAULT_REDIS "127.0.0.1:6379"
+
+void *tw_config_create_srv(apr_pool_t *p, server_rec *s)
+{
+    (void)s;
+    tw_srv_conf *c = apr_pcalloc(p, sizeof(*c));
+    c->history = c->page_size = c->max_chars = c->max_body = -1;
+    c->keepalive_ms = c->timeout_ms = c->retry_ms = -1;
+    return c;
+}
+
+#define TW_MERGE(f, unset) (add->f != (unset) ? add->f : base->f)
+
+void *tw_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
+{
+    const tw_srv_conf *base = basev, *add = addv;
+    tw_srv_conf *c = apr_pcalloc(p, sizeof(*c));
+    c->redis_spec = TW_MERGE(redis_spec, NULL);
+    c->redis = add->redis_spec ? add->redis : base->redis;
+    c->password = TW_MERGE(password, NULL);
+    c->stream_key = TW_MERGE(stream_key, NULL);
+    c->channel = TW_MERGE(channel, NULL);
+    c->history = TW_MERGE(history, -1);
+    c->page_size = TW_MERGE(page_size, -1);
+    c->max_chars = TW_MERGE(max_chars, -1);
+    c->max_body = TW_MERGE(max_body, -1);
+    c->keepalive_ms = TW_MERGE(keepalive_ms, -1);
+    c->timeout_ms = TW_MERGE(timeout_ms, -1);
+    c->retry_ms = TW_MERGE(retry_ms, -1);
+    return c;
+}
+
+#define TW_DEFAULT(f, unset, v)                                                                    \
+    do {                                                                                           \
+        if (c->f == (unset))                                                                       \
+            c->f = (v);                                                                            \
+    } while (0)
+
+void tw_config_finish(tw_srv_conf *c)
+{
+    if (!c->redis_spec) {
+        c->redis_spec = TW_DEFAULT_REDIS;
+        c->redis.host = "127.0.0.1";
+        c->redis.port = 6379;
+        c->redis.path = NULL;
+    }
+    TW_DEFAULT(stream_key, NULL, "tweetsse:feed");
+    TW_DEFAULT(channel, NULL, "tweetsse:live");
+    TW_DEFAULT(history, -1, 1000);
+    TW_DEFAULT(page_size, -1, 50);
+    TW_DEFAULT(max_chars, -1, 280);
+    TW_DEFAULT(max_body, -1, 8192);
+    TW_DEFAULT(keepalive_ms, -1, 15000);
+    TW_DEFAULT(timeout_ms, -1, 3000);
+    TW_DEFAULT(retry_ms, -1, 2000);
+}
+
+/* Prefix a value parser's message with the directive name. */
+static const char *tw_cmd_err(cmd_parms *cmd, const char *err)
+{
+    return err ? apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err) : NULL;
+}
+
+static const char *tw_set_redis(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    tw_srv_conf *c = TW_CONF(cmd->server);
+    const char *err = tw_conf_redis_addr(cmd->pool, arg, &c->redis);
+    if (!err)
+        c->redis_spec = apr_pstrdup(cmd->pool, arg);
+    return tw_cmd_err(cmd, err);
+}
+
+static const char *tw_set_password(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    if (!*arg)
+        return tw_cmd_err(cmd, "the password must not be empty");
+    TW_CONF(cmd->server)->password = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+/* TweetsseStreamKey and TweetsseChannel; cmd->info says which field. */
+static const char *tw_set_name(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    const char *err = tw_conf_redis_name(cmd->pool, arg);
+    if (err)
+        return tw_cmd_err(cmd, err);
+    tw_srv_conf *c = TW_CONF(cmd->server);
+    *(const char **)((char *)c + (size_t)cmd->info) = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+/* Bounds of each numeric directive, and the parser that reads it. */
+typedef struct tw_num_spec {
+    size_t offset;
+    long min, max;
+    enum { TW_NUM, TW_SIZE, TW_MS } kind;
+} tw_num_spec;
+
+static const tw_num_spec tw_history = {offsetof(tw_srv_conf, history), 10, 10000000, TW_NUM};
+static const tw_num_spec tw_page_size = {offsetof(tw_srv_conf, page_size), 1, 500, TW_NUM};
+static const tw_num_spec tw_max_chars = {offsetof(tw_srv_conf, max_chars), 1, 10000, TW_NUM};
+static const tw_num_spec tw_max_body = {offsetof(tw_srv_conf, max_body), 256, 1048576, TW_SIZE};
+static const tw_num_spec tw_keepalive = {offsetof(tw_srv_conf, keepalive_ms), 1000, 300000, TW_MS};
+static const tw_num_spec tw_timeout = {offsetof(tw_srv_conf, timeout_ms), 100, 60000, TW_MS};
+static const tw_num_spec tw_retry = {offsetof(tw_srv_conf, retry_ms), 100, 600000, TW_MS};
+
+static const char *tw_set_number(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    const tw_num_spec *spec = cmd->info;
+    long v = 0;
+    const char *err;
+    if (spec->kind == TW_SIZE)
+        err = tw_conf_size(cmd->pool, arg, spec->min, spec->max, &v);
+    else if (spec->kind == TW_MS)
+        err = tw_conf_duration_ms(cmd->pool, arg, spec->min, spec->max, &v);
+    else
+        err = tw_conf_long(cmd->pool, arg, spec->min, spec->max, &v);
+    if (err)
+        return tw_cmd_err(cmd, err);
+    *(long *)((char *)TW_CONF(cmd->server) + spec->offset) = v;
+    return NULL;
+}
+
+#define TW_NUMBER(name, spec, help)                                                                \
+    AP_INIT_TAKE1(name, tw_set_number, (void *)&spec, RSRC_CONF, help)
+
+const command_rec tw_cmds[] = {
+    AP_INIT_TAKE1("TweetsseRedis", tw_set_redis, NULL, RSRC_CONF,
+                  "Redis server: host:port, host, or an absolute unix socket path"),
+    AP_INIT_TAKE1("TweetsseRedisPassword", tw_set_password, NULL, RSRC_CONF,
+                  "Password sent with AUTH after connecting to Redis"),
+    AP_INIT_TAKE1("TweetsseStreamKey", tw_set_name, (void *)offsetof(tw_srv_conf, stream_key),
+                  RSRC_CONF, "Redis stream key that holds the posts"),
+    AP_INIT_TAKE1("TweetsseChannel", tw_set_name, (void *)offsetof(tw_srv_conf, channel),
+                  RSRC_CONF, "Redis pub/sub channel that announces new posts"),
+    TW_NUMBER("TweetsseHistory", tw_history, "Posts kept in the stream (XADD MAXLEN ~)"),
+    TW_NUMBER("TweetssePageSize", tw_page_size, "Posts shown on the feed page"),
+    TW_NUMBER("TweetsseMaxMessageLength", tw_max_chars, "Longest message, in characters"),
+    TW_NUMBER("TweetsseMaxBody", tw_max_body, "Largest POST body, in bytes (k/M suffix)"),
+    TW_NUMBER("TweetsseKeepalive", tw_keepalive, "Interval of SSE keepalive comments (s or ms)"),
+    TW_NUMBER("TweetsseRedisTimeout", tw_timeout, "Redis connect and command timeout (s or ms)"),
+    TW_NUMBER("TweetsseRetry", tw_retry, "Reconnect delay sent to browsers (s or ms)"),
+    {NULL},
+};

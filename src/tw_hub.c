@@ -1,0 +1,357 @@
+/* tw_hub.c: the per-child subscriber thread and the ring of rendered frames. */
+#include "tw_hub.h"
+#include "tw_html.h"
+#include "tw_private.h"
+#include "tw_sse.h"
+
+#include <apr_strings.h>
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define TW_RING_SIZE   1024  /* frames kept per child; a reader this far behind is dropped */
+#define TW_BACKOFF_MIN 100   /* ms, first reconnect delay */
+#define TW_BACKOFF_MAX 5000  /* ms, longest reconnect delay */
+#define TW_FILL_PAGE   500   /* entries per XRANGE when filling a gap */
+
+typedef struct tw_frame {
+    tw_id id;
+    int control; /* 1: delivered to every reader regardless of id (reload) */
+    char *data;  /* malloc'd, owned by the ring */
+    size_t len;
+} tw_frame;
+
+struct tw_hub {
+    server_rec *s;
+    tw_store *store;
+    apr_pool_t *pool;
+    apr_thread_mutex_t *lock;
+    apr_thread_cond_t *wake;  /* readers: new frames, ready, or stopping */
+    apr_thread_cond_t *sleep; /* the hub thread's backoff, cut short by stop */
+    apr_thread_t *thread;
+
+    /* Guarded by lock. */
+    tw_frame ring[TW_RING_SIZE];
+    apr_uint64_t head; /* sequence number of the next frame written */
+    int ready;         /* baseline taken: the ring misses nothing after `last` */
+    int stopping;      /* graceful stop: readers leave */
+    int stop;          /* the thread must exit */
+    int sub_fd;        /* socket of the subscriber connection, -1 if none */
+
+    /* Owned by the hub thread. */
+    tw_id last; /* newest post id put into the ring (or the baseline) */
+};
+
+/* Append a frame to the ring, freeing the one it replaces, and wake the readers. */
+static void tw_hub_push(tw_hub *h, tw_id id, int control, const char *data, size_t len)
+{
+    char *copy = malloc(len);
+    if (!copy) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, h->s, "TW0101: out of memory for a frame");
+        return;
+    }
+    memcpy(copy, data, len);
+    apr_thread_mutex_lock(h->lock);
+    tw_frame *f = &h->ring[h->head % TW_RING_SIZE];
+    free(f->data);
+    f->id = id;
+    f->control = control;
+    f->data = copy;
+    f->len = len;
+    h->head++;
+    apr_thread_cond_broadcast(h->wake);
+    apr_thread_mutex_unlock(h->lock);
+}
+
+/* Render one post into a frame and push it, unless it is not newer than the last one. */
+static void tw_hub_post(tw_hub *h, apr_pool_t *scratch, const tw_post *post)
+{
+    if (tw_id_cmp(post->id, h->last) <= 0)
+        return;
+    tw_buf card, frame;
+    char id[TW_ID_MAX];
+    tw_id_format(post->id, id);
+    tw_buf_init(&card, scratch, 1024);
+    tw_html_card(&card, post);
+    tw_buf_init(&frame, scratch, card.len + 128);
+    tw_sse_event(&frame, id, "post", card.data, card.len);
+    tw_hub_push(h, post->id, 0, frame.data, frame.len);
+    h->last = post->id;
+    apr_pool_clear(scratch);
+}
+
+typedef struct tw_fill {
+    tw_hub *h;
+    apr_pool_t *scratch;
+} tw_fill;
+
+/* tw_store_each_after callback of the gap fill. */
+static int tw_hub_fill_one(void *ctx, const tw_post *post)
+{
+    tw_fill *f = ctx;
+    tw_hub_post(f->h, f->scratch, post);
+    return 0;
+}
+
+/* Set h->last to the newest post in the stream (the zero id if it is empty). */
+static int tw_hub_take_newest(tw_hub *h, apr_pool_t *p, const char **err)
+{
+    tw_post *newest = NULL;
+    int n = 0;
+    if (tw_store_latest(h->store, p, 1, &newest, &n, err) != APR_SUCCESS)
+        return 0;
+    if (n == 1)
+        h->last = newest[0].id;
+    return 1;
+}
+
+/* After (re)subscribing: take the baseline the first time, else push what the stream got
+ * while we were away. Returns 0 if Redis failed (the caller reconnects). */
+static int tw_hub_catch_up(tw_hub *h, apr_pool_t *p)
+{
+    const char *err = NULL;
+    if (!h->ready) {
+        if (!tw_hub_take_newest(h, p, &err)) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, h->s, "TW0102: hub baseline: %s", err);
+            return 0;
+        }
+        apr_thread_mutex_lock(h->lock);
+        h->ready = 1;
+        apr_thread_cond_broadcast(h->wake);
+        apr_thread_mutex_unlock(h->lock);
+        return 1;
+    }
+    int gap = 0;
+    tw_fill fill = {h, NULL};
+    if (apr_pool_create(&fill.scratch, p) != APR_SUCCESS)
+        return 0;
+    if (tw_store_each_after(h->store, p, h->last, TW_FILL_PAGE, tw_hub_fill_one, &fill, &gap,
+                            &err) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, h->s, "TW0103: hub gap fill: %s", err);
+        return 0;
+    }
+    if (gap) {
+        /* Posts were trimmed while we were away: open pages must reload to be complete. */
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, h->s,
+                     "TW0104: posts were trimmed from the stream during a Redis outage; "
+                     "telling open pages to reload");
+        if (!tw_hub_take_newest(h, p, &err))
+            return 0;
+        tw_buf b;
+        tw_buf_init(&b, p, 64);
+        tw_sse_event(&b, NULL, "reload", "", 0);
+        tw_hub_push(h, h->last, 1, b.data, b.len);
+    }
+    return 1;
+}
+
+/* Sleep `ms` unless the hub is told to stop. Returns 1 if it must stop. */
+static int tw_hub_backoff(tw_hub *h, long ms)
+{
+    apr_thread_mutex_lock(h->lock);
+    if (!h->stop)
+        apr_thread_cond_timedwait(h->sleep, h->lock, apr_time_from_msec(ms));
+    int stop = h->stop;
+    apr_thread_mutex_unlock(h->lock);
+    return stop;
+}
+
+/* Remember (or forget, with NULL) the subscriber socket so a stop can shut it down. Returns
+ * 1 if the hub must stop. */
+static int tw_hub_set_conn(tw_hub *h, redisContext *ctx)
+{
+    apr_thread_mutex_lock(h->lock);
+    h->sub_fd = ctx ? ctx->fd : -1;
+    int stop = h->stop;
+    apr_thread_mutex_unlock(h->lock);
+    return stop;
+}
+
+/* Read announcements until the connection fails or the hub stops. */
+static void tw_hub_listen(tw_hub *h, redisContext *ctx, apr_pool_t *p)
+{
+    apr_pool_t *scratch;
+    if (apr_pool_create(&scratch, p) != APR_SUCCESS)
+        return;
+    for (;;) {
+        redisReply *rep = NULL;
+        if (redisGetReply(ctx, (void **)&rep) != REDIS_OK || !rep)
+            break;
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
+            rep->element[0]->type == REDIS_REPLY_STRING &&
+            strcmp(rep->element[0]->str, "message") == 0 &&
+            rep->element[2]->type == REDIS_REPLY_STRING) {
+            tw_post post;
+            if (tw_store_parse_broadcast(rep->element[2]->str, rep->element[2]->len, &post))
+                tw_hub_post(h, scratch, &post);
+            else
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, h->s,
+                             "TW0105: ignoring a malformed announcement on the channel");
+        }
+        freeReplyObject(rep);
+    }
+    apr_pool_destroy(scratch);
+}
+
+/* The hub thread: connect, subscribe, catch up, listen; on failure back off and repeat. */
+static void *APR_THREAD_FUNC tw_hub_main(apr_thread_t *thread, void *data)
+{
+    tw_hub *h = data;
+    const tw_store_conf *cf = tw_store_config(h->store);
+    long backoff = TW_BACKOFF_MIN;
+    int logged_down = 0;
+    apr_pool_t *p;
+    if (apr_pool_create(&p, NULL) != APR_SUCCESS) {
+        apr_thread_exit(thread, APR_ENOMEM);
+        return NULL;
+    }
+    for (;;) {
+        char err[256];
+        redisContext *ctx = tw_store_connect(cf, err, sizeof(err));
+        if (ctx) {
+            redisReply *rep = NULL;
+            struct timeval none = {0, 0};
+            /* Reads wait for the next post, however long; a stop shuts the socket down. */
+            if (redisSetTimeout(ctx, none) != REDIS_OK ||
+                (!cf->addr.path && redisEnableKeepAlive(ctx) != REDIS_OK) ||
+                !(rep = redisCommand(ctx, "SUBSCRIBE %s", cf->channel)) ||
+                rep->type != REDIS_REPLY_ARRAY) {
+                apr_snprintf(err, sizeof(err), "SUBSCRIBE: %s",
+                             rep && rep->type == REDIS_REPLY_ERROR ? rep->str : ctx->errstr);
+                redisFree(ctx);
+                ctx = NULL;
+            }
+            if (rep)
+                freeReplyObject(rep);
+        }
+        if (ctx) {
+            if (tw_hub_set_conn(h, ctx)) {
+                redisFree(ctx);
+                break;
+            }
+            if (tw_hub_catch_up(h, p)) {
+                ap_log_error(APLOG_MARK, logged_down ? APLOG_NOTICE : APLOG_DEBUG, 0, h->s,
+                             "TW0106: subscribed to %s", cf->channel);
+                backoff = TW_BACKOFF_MIN;
+                logged_down = 0;
+                tw_hub_listen(h, ctx, p);
+            }
+            apr_cpystrn(err, ctx->errstr[0] ? ctx->errstr : "connection closed", sizeof(err));
+            tw_hub_set_conn(h, NULL);
+            redisFree(ctx);
+        }
+        apr_pool_clear(p);
+        if (!logged_down) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, h->s,
+                         "TW0107: Redis subscription lost (%s); reconnecting with backoff", err);
+            logged_down = 1;
+        }
+        if (tw_hub_backoff(h, backoff))
+            break;
+        backoff = backoff * 2 > TW_BACKOFF_MAX ? TW_BACKOFF_MAX : backoff * 2;
+    }
+    apr_pool_destroy(p);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+/* pchild cleanup: stop the thread (shutting its socket down to end a blocking read), join
+ * it, and free the ring. */
+static apr_status_t tw_hub_cleanup(void *data)
+{
+    tw_hub *h = data;
+    apr_status_t trv;
+    apr_thread_mutex_lock(h->lock);
+    h->stop = h->stopping = 1;
+    if (h->sub_fd >= 0)
+        shutdown(h->sub_fd, SHUT_RDWR);
+    apr_thread_cond_broadcast(h->sleep);
+    apr_thread_cond_broadcast(h->wake);
+    apr_thread_mutex_unlock(h->lock);
+    apr_thread_join(&trv, h->thread);
+    for (int i = 0; i < TW_RING_SIZE; i++)
+        free(h->ring[i].data);
+    return APR_SUCCESS;
+}
+
+apr_status_t tw_hub_start(apr_pool_t *pchild, server_rec *s, tw_store *store, tw_hub **out)
+{
+    tw_hub *h = apr_pcalloc(pchild, sizeof(*h));
+    apr_status_t rv;
+    h->s = s;
+    h->store = store;
+    h->pool = pchild;
+    h->sub_fd = -1;
+    if ((rv = apr_thread_mutex_create(&h->lock, APR_THREAD_MUTEX_DEFAULT, pchild)) ||
+        (rv = apr_thread_cond_create(&h->wake, pchild)) ||
+        (rv = apr_thread_cond_create(&h->sleep, pchild)))
+        return rv;
+    if ((rv = apr_thread_create(&h->thread, NULL, tw_hub_main, h, pchild)) != APR_SUCCESS)
+        return rv;
+    apr_pool_cleanup_register(pchild, h, tw_hub_cleanup, apr_pool_cleanup_null);
+    *out = h;
+    return APR_SUCCESS;
+}
+
+void tw_hub_stopping(tw_hub *h)
+{
+    apr_thread_mutex_lock(h->lock);
+    h->stopping = 1;
+    apr_thread_cond_broadcast(h->wake);
+    apr_thread_mutex_unlock(h->lock);
+}
+
+void tw_hub_join(tw_hub *h, tw_sub *sub)
+{
+    sub->hub = h;
+    apr_thread_mutex_lock(h->lock);
+    sub->next = h->head;
+    apr_thread_mutex_unlock(h->lock);
+}
+
+int tw_hub_wait_ready(tw_hub *h, apr_interval_time_t timeout)
+{
+    apr_time_t deadline = apr_time_now() + timeout;
+    apr_thread_mutex_lock(h->lock);
+    while (!h->ready && !h->stopping) {
+        apr_time_t now = apr_time_now();
+        if (now >= deadline)
+            break;
+        apr_thread_cond_timedwait(h->wake, h->lock, deadline - now);
+    }
+    int ready = h->ready && !h->stopping;
+    apr_thread_mutex_unlock(h->lock);
+    return ready;
+}
+
+tw_hub_status tw_hub_next(tw_sub *sub, apr_interval_time_t timeout, tw_id *after,
+                          tw_hub_sink *sink, void *ctx)
+{
+    tw_hub *h = sub->hub;
+    tw_hub_status st = TW_HUB_EVENTS;
+    apr_thread_mutex_lock(h->lock);
+    if (sub->next == h->head && !h->stopping)
+        apr_thread_cond_timedwait(h->wake, h->lock, timeout);
+    if (h->stopping) {
+        st = TW_HUB_STOPPING;
+    } else if (sub->next == h->head) {
+        st = TW_HUB_TIMEOUT;
+    } else if (h->head - sub->next > TW_RING_SIZE) {
+        st = TW_HUB_LAGGED;
+    } else {
+        for (; sub->next < h->head; sub->next++) {
+            const tw_frame *f = &h->ring[sub->next % TW_RING_SIZE];
+            if (f->control) {
+                sink(ctx, f->data, f->len);
+            } else if (tw_id_cmp(f->id, *after) > 0) {
+                sink(ctx, f->data, f->len);
+                *after = f->id;
+            }
+        }
+    }
+    apr_thread_mutex_unlock(h->lock);
+    return st;
+}

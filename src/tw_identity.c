@@ -1,0 +1,36 @@
+/* tw_identity.c: the visitor's stable fake name, kept in a cookie. */
+#include "tw_name.h"
+#include "tw_private.h"
+#include "tw_text.h"
+
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <util_cookies.h>
+
+#define TW_COOKIE     "tw_name"
+#define TW_COOKIE_AGE (365 * 24 * 3600)
+
+const char *tw_identity(request_rec *r, const char *mount)
+{
+    const char *val = NULL;
+    if (ap_cookie_read(r, TW_COOKIE, &val, 0) == APR_SUCCESS && val &&
+        !tw_text_check_username(val, strlen(val)))
+        return val;
+
+    unsigned char rnd[4];
+    char name[TW_NAME_MAX];
+    apr_status_t rv = apr_generate_random_bytes(rnd, sizeof(rnd));
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,
+                      "TW0201: no random bytes for a name; using the request time");
+        apr_uint64_t t = (apr_uint64_t)r->request_time;
+        for (int i = 0; i < 4; i++)
+            rnd[i] = (unsigned char)(t >> (8 * i));
+    }
+    tw_name_generate(rnd, name);
+    const char *attrs = apr_pstrcat(r->pool, "Path=", mount, ";HttpOnly;SameSite=Lax", NULL);
+    rv = ap_cookie_write(r, TW_COOKIE, name, attrs, TW_COOKIE_AGE, r->err_headers_out, NULL);
+    if (rv != APR_SUCCESS)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, "TW0202: cannot set the name cookie");
+    return apr_pstrdup(r->pool, name);
+}

@@ -1,0 +1,59 @@
+/* tw_private.h: what the httpd glue files share: the module's log tag, the server
+ * configuration and the per-child runtime. Core files never include this header. */
+#ifndef TW_PRIVATE_H
+#define TW_PRIVATE_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+
+#include "tw_conf.h"
+
+#ifdef APLOG_USE_MODULE
+APLOG_USE_MODULE(tweetsse);
+#endif
+
+extern module AP_MODULE_DECLARE_DATA tweetsse_module;
+
+struct tw_store;
+struct tw_hub;
+
+/* Per virtual host. Every field starts unset (NULL / -1) so merging can tell "not given"
+ * from "given"; tw_config_finish() fills the defaults after merging. */
+typedef struct tw_srv_conf {
+    const char *redis_spec; /* TweetsseRedis as written, for messages */
+    tw_redis_addr redis;
+    const char *password;   /* TweetsseRedisPassword */
+    const char *stream_key; /* TweetsseStreamKey */
+    const char *channel;    /* TweetsseChannel */
+    long history;           /* TweetsseHistory: stream MAXLEN ~ */
+    long page_size;         /* TweetssePageSize */
+    long max_chars;         /* TweetsseMaxMessageLength, code points */
+    long max_body;          /* TweetsseMaxBody, bytes */
+    long keepalive_ms;      /* TweetsseKeepalive */
+    long timeout_ms;        /* TweetsseRedisTimeout: connect and command timeout */
+    long retry_ms;          /* TweetsseRetry: the SSE retry: the browser is told */
+
+    /* Per child process, set in child_init; shared by servers with the same Redis target. */
+    struct tw_store *store;
+    struct tw_hub *hub;
+} tw_srv_conf;
+
+extern const command_rec tw_cmds[];
+void *tw_config_create_srv(apr_pool_t *p, server_rec *s);
+void *tw_config_merge_srv(apr_pool_t *p, void *basev, void *addv);
+/* Fill in the defaults of every field still unset. Runs in post_config for every server. */
+void tw_config_finish(tw_srv_conf *c);
+
+#define TW_CONF(s) ((tw_srv_conf *)ap_get_module_config((s)->module_config, &tweetsse_module))
+
+/* Request handlers (tw_page.c, tw_publish.c, tw_stream.c). Each returns an HTTP status or OK. */
+int tw_handle_page(request_rec *r, tw_srv_conf *c, const char *username);
+int tw_handle_publish(request_rec *r, tw_srv_conf *c, const char *mount);
+int tw_handle_stream(request_rec *r, tw_srv_conf *c);
+
+/* The visitor's name from the tw_name cookie, or a new one (tw_identity.c). A new name is
+ * sent back in a Set-Cookie scoped to `mount`. */
+const char *tw_identity(request_rec *r, const char *mount);
+
+#endif

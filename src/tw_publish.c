@@ -1,0 +1,136 @@
+/* tw_publish.c: POST of a new post (form or JSON). Nothing is stored unless every check
+ * passes; every refusal says why, in the request's own format. */
+#include "tw_html.h"
+#include "tw_input.h"
+#include "tw_private.h"
+#include "tw_store.h"
+
+#include <apr_strings.h>
+#include <http_protocol.h>
+#include <jansson.h>
+
+typedef enum { TW_FMT_FORM, TW_FMT_HTMX, TW_FMT_JSON } tw_format;
+
+/* Send `status` with a body: {"error": reason} for JSON, plain text for htmx (shown next to
+ * the form), an HTML page for a plain form post. */
+static int tw_refuse(request_rec *r, tw_format fmt, int status, const char *reason)
+{
+    tw_buf b;
+    tw_buf_init(&b, r->pool, 512);
+    if (fmt == TW_FMT_JSON) {
+        json_t *o = json_pack("{s:s}", "error", reason);
+        char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        tw_buf_adds(&b, s ? s : "{\"error\":\"internal error\"}");
+        free(s);
+        json_decref(o);
+        ap_set_content_type(r, "application/json");
+    } else if (fmt == TW_FMT_HTMX) {
+        tw_buf_adds(&b, reason);
+        ap_set_content_type(r, "text/plain; charset=utf-8");
+    } else {
+        tw_html_error_page(&b, ap_get_status_line(status) + 4, reason);
+        ap_set_content_type(r, "text/html; charset=utf-8");
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "TW0401: post refused (%d): %s", status, reason);
+    r->status = status;
+    ap_set_content_length(r, (apr_off_t)b.len);
+    ap_rwrite(b.data, (int)b.len, r);
+    return OK;
+}
+
+/* Read the whole body into `*out` if it is at most `max` bytes. Returns OK, or
+ * HTTP_REQUEST_ENTITY_TOO_LARGE, or another error status. Cost: one copy of the body. */
+static int tw_read_body(request_rec *r, long max, char **out, size_t *len)
+{
+    const char *cl = apr_table_get(r->headers_in, "Content-Length");
+    if (cl && apr_atoi64(cl) > max)
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    int rc = ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK);
+    if (rc != OK)
+        return rc;
+    char *buf = apr_palloc(r->pool, (apr_size_t)max + 1);
+    size_t n = 0;
+    if (ap_should_client_block(r)) {
+        for (;;) {
+            long got = ap_get_client_block(r, buf + n, (apr_size_t)max + 1 - n);
+            if (got < 0)
+                return HTTP_BAD_REQUEST;
+            if (got == 0)
+                break;
+            n += (size_t)got;
+            if (n > (size_t)max)
+                return HTTP_REQUEST_ENTITY_TOO_LARGE;
+        }
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return OK;
+}
+
+/* Media type of the request without parameters, lower-cased. */
+static const char *tw_media_type(request_rec *r)
+{
+    const char *ct = apr_table_get(r->headers_in, "Content-Type");
+    if (!ct)
+        return "";
+    char *t = apr_pstrndup(r->pool, ct, strcspn(ct, "; \t"));
+    ap_str_tolower(t);
+    return t;
+}
+
+int tw_handle_publish(request_rec *r, tw_srv_conf *c, const char *mount)
+{
+    const char *type = tw_media_type(r);
+    int json = strcmp(type, "application/json") == 0;
+    tw_format fmt = json ? TW_FMT_JSON
+                    : apr_table_get(r->headers_in, "HX-Request") ? TW_FMT_HTMX
+                                                                 : TW_FMT_FORM;
+    if (!json && strcmp(type, "application/x-www-form-urlencoded") != 0)
+        return tw_refuse(r, fmt, HTTP_UNSUPPORTED_MEDIA_TYPE,
+                         "send application/x-www-form-urlencoded or application/json");
+
+    char *body = NULL;
+    size_t len = 0;
+    int rc = tw_read_body(r, c->max_body, &body, &len);
+    if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE)
+        return tw_refuse(r, fmt, rc,
+                         apr_psprintf(r->pool, "the body is larger than %ld bytes", c->max_body));
+    if (rc != OK)
+        return rc;
+
+    tw_input in;
+    const char *why = json ? tw_input_json(r->pool, body, len, c->max_chars, &in)
+                           : tw_input_form(r->pool, body, len, c->max_chars, &in);
+    if (why)
+        return tw_refuse(r, fmt, HTTP_BAD_REQUEST, why);
+
+    tw_id id;
+    const char *err = NULL;
+    if (tw_store_publish(c->store, r->pool, in.username, in.username_len, in.message,
+                         in.message_len, &id, &err) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0402: cannot store a post: %s", err);
+        apr_table_setn(r->err_headers_out, "Retry-After", "5");
+        return tw_refuse(r, fmt, HTTP_SERVICE_UNAVAILABLE,
+                         "the post store is unavailable; please try again in a moment");
+    }
+
+    char idtxt[TW_ID_MAX];
+    tw_id_format(id, idtxt);
+    apr_table_set(r->headers_out, "X-Post-Id", idtxt);
+    if (fmt == TW_FMT_JSON) {
+        const char *out = apr_psprintf(r->pool, "{\"id\":\"%s\"}", idtxt);
+        r->status = HTTP_CREATED;
+        ap_set_content_type(r, "application/json");
+        ap_set_content_length(r, (apr_off_t)strlen(out));
+        ap_rputs(out, r);
+        return OK;
+    }
+    if (fmt == TW_FMT_HTMX) {
+        r->status = HTTP_NO_CONTENT;
+        return OK;
+    }
+    /* No JavaScript: back to the page, which now shows the post (303 See Other). */
+    apr_table_setn(r->headers_out, "Location", apr_pstrcat(r->pool, mount, "home", NULL));
+    return HTTP_SEE_OTHER;
+}

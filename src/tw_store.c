@@ -1,0 +1,291 @@
+#include "tw_store.h"
+
+#include <apr_reslist.h>
+#include <apr_sha1.h>
+#include <apr_strings.h>
+#include <string.h>
+
+struct tw_store {
+    tw_store_conf cf;
+    apr_reslist_t *conns;
+    char script_sha[APR_SHA1_DIGESTSIZE * 2 + 1];
+};
+
+/* KEYS[1] stream; ARGV: history, user, message, channel. The stream id is the post id. */
+static const char tw_publish_lua[] =
+    "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'u', ARGV[2], 'm', "
+    "ARGV[3])\n"
+    "redis.call('PUBLISH', ARGV[4], id .. ' ' .. ARGV[2] .. '\\n' .. ARGV[3])\n"
+    "return id\n";
+
+redisContext *tw_store_connect(const tw_store_conf *cf, char *err, size_t errlen)
+{
+    struct timeval tv = {cf->timeout_ms / 1000, (cf->timeout_ms % 1000) * 1000};
+    redisContext *ctx = cf->addr.path ? redisConnectUnixWithTimeout(cf->addr.path, tv)
+                                      : redisConnectWithTimeout(cf->addr.host, cf->addr.port, tv);
+    if (!ctx) {
+        apr_cpystrn(err, "out of memory", errlen);
+        return NULL;
+    }
+    if (ctx->err) {
+        apr_snprintf(err, errlen, "connect to %s: %s",
+                     cf->addr.path ? cf->addr.path : cf->addr.host, ctx->errstr);
+        redisFree(ctx);
+        return NULL;
+    }
+    if (redisSetTimeout(ctx, tv) != REDIS_OK) {
+        apr_cpystrn(err, "cannot set the Redis command timeout", errlen);
+        redisFree(ctx);
+        return NULL;
+    }
+    if (cf->password) {
+        redisReply *rep = redisCommand(ctx, "AUTH %s", cf->password);
+        if (!rep || rep->type == REDIS_REPLY_ERROR) {
+            apr_snprintf(err, errlen, "AUTH: %s", rep ? rep->str : ctx->errstr);
+            if (rep)
+                freeReplyObject(rep);
+            redisFree(ctx);
+            return NULL;
+        }
+        freeReplyObject(rep);
+    }
+    return ctx;
+}
+
+/* apr_reslist constructor: `params` is the store. Failure leaves nothing allocated. */
+static apr_status_t tw_conn_open(void **res, void *params, apr_pool_t *p)
+{
+    char err[256];
+    (void)p;
+    redisContext *ctx = tw_store_connect(&((tw_store *)params)->cf, err, sizeof(err));
+    if (!ctx)
+        return APR_ECONNREFUSED;
+    *res = ctx;
+    return APR_SUCCESS;
+}
+
+static apr_status_t tw_conn_close(void *res, void *params, apr_pool_t *p)
+{
+    (void)params, (void)p;
+    redisFree(res);
+    return APR_SUCCESS;
+}
+
+apr_status_t tw_store_create(apr_pool_t *p, const tw_store_conf *cf, int max_conns,
+                             tw_store **out)
+{
+    tw_store *s = apr_pcalloc(p, sizeof(*s));
+    s->cf = *cf;
+    unsigned char digest[APR_SHA1_DIGESTSIZE];
+    apr_sha1_ctx_t sha;
+    apr_sha1_init(&sha);
+    apr_sha1_update(&sha, tw_publish_lua, sizeof(tw_publish_lua) - 1);
+    apr_sha1_final(digest, &sha);
+    for (int i = 0; i < APR_SHA1_DIGESTSIZE; i++)
+        apr_snprintf(s->script_sha + 2 * i, 3, "%02x", digest[i]);
+    apr_status_t rv = apr_reslist_create(&s->conns, 0, max_conns, max_conns, 0, tw_conn_open,
+                                         tw_conn_close, s, p);
+    if (rv != APR_SUCCESS)
+        return rv;
+    apr_reslist_timeout_set(s->conns, (apr_interval_time_t)cf->timeout_ms * 1000);
+    *out = s;
+    return APR_SUCCESS;
+}
+
+const tw_store_conf *tw_store_config(const tw_store *s)
+{
+    return &s->cf;
+}
+
+/* Take a pooled connection, or explain why not. */
+static redisContext *tw_acquire(tw_store *s, apr_pool_t *p, const char **err)
+{
+    void *res = NULL;
+    apr_status_t rv = apr_reslist_acquire(s->conns, &res);
+    if (rv == APR_ECONNREFUSED) {
+        *err = apr_psprintf(p, "cannot connect to Redis at %s",
+                            s->cf.addr.path ? s->cf.addr.path
+                                            : apr_psprintf(p, "%s:%d", s->cf.addr.host,
+                                                           s->cf.addr.port));
+        return NULL;
+    }
+    if (rv != APR_SUCCESS) {
+        *err = "no free Redis connection within the timeout";
+        return NULL;
+    }
+    return res;
+}
+
+/* Give a connection back; one that saw an I/O or protocol error is closed instead. */
+static void tw_release(tw_store *s, redisContext *ctx)
+{
+    if (ctx->err)
+        apr_reslist_invalidate(s->conns, ctx);
+    else
+        apr_reslist_release(s->conns, ctx);
+}
+
+/* Turn a missing or error reply into a message and APR_EGENERAL. */
+static apr_status_t tw_reply_error(apr_pool_t *p, redisContext *ctx, redisReply *rep,
+                                   const char *what, const char **err)
+{
+    if (!rep)
+        *err = apr_psprintf(p, "%s: %s", what, ctx->errstr[0] ? ctx->errstr : "no reply");
+    else if (rep->type == REDIS_REPLY_ERROR)
+        *err = apr_psprintf(p, "%s: %s", what, rep->str);
+    else
+        *err = apr_psprintf(p, "%s: unexpected reply type %d", what, rep->type);
+    return APR_EGENERAL;
+}
+
+apr_status_t tw_store_publish(tw_store *s, apr_pool_t *p, const char *user, size_t ulen,
+                              const char *msg, size_t mlen, tw_id *id, const char **err)
+{
+    redisContext *ctx = tw_acquire(s, p, err);
+    if (!ctx)
+        return APR_ECONNREFUSED;
+    char hist[24];
+    int hlen = apr_snprintf(hist, sizeof(hist), "%ld", s->cf.history);
+    const char *argv[] = {"EVALSHA", s->script_sha, "1", s->cf.key, hist, user, msg,
+                          s->cf.channel};
+    size_t lens[] = {7, strlen(s->script_sha), 1, strlen(s->cf.key), (size_t)hlen, ulen, mlen,
+                     strlen(s->cf.channel)};
+    redisReply *rep = redisCommandArgv(ctx, 8, argv, lens);
+    if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(rep);
+        argv[0] = "EVAL", lens[0] = 4;
+        argv[1] = tw_publish_lua, lens[1] = sizeof(tw_publish_lua) - 1;
+        rep = redisCommandArgv(ctx, 8, argv, lens);
+    }
+    apr_status_t rv = APR_SUCCESS;
+    if (!rep || rep->type != REDIS_REPLY_STRING || !tw_id_parse(rep->str, rep->len, id))
+        rv = tw_reply_error(p, ctx, rep, "publish", err);
+    if (rep)
+        freeReplyObject(rep);
+    tw_release(s, ctx);
+    return rv;
+}
+
+/* Convert an XRANGE/XREVRANGE reply into posts in `p`. Entries without both fields are
+ * skipped (they were not written by this module). Returns 0 if the reply is malformed. */
+static int tw_parse_entries(apr_pool_t *p, const redisReply *rep, tw_post **posts, int *n)
+{
+    tw_post *out = apr_pcalloc(p, sizeof(*out) * (rep->elements ? rep->elements : 1));
+    int k = 0;
+    for (size_t i = 0; i < rep->elements; i++) {
+        const redisReply *e = rep->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+            return 0;
+        tw_post *po = &out[k];
+        if (!tw_id_parse(e->element[0]->str, e->element[0]->len, &po->id))
+            return 0;
+        const redisReply *f = e->element[1];
+        po->user = po->msg = NULL;
+        for (size_t j = 0; j + 1 < f->elements; j += 2) {
+            const redisReply *name = f->element[j], *val = f->element[j + 1];
+            if (name->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING ||
+                name->len != 1)
+                continue;
+            if (name->str[0] == 'u')
+                po->user = apr_pstrmemdup(p, val->str, val->len), po->user_len = val->len;
+            else if (name->str[0] == 'm')
+                po->msg = apr_pstrmemdup(p, val->str, val->len), po->msg_len = val->len;
+        }
+        if (po->user && po->msg)
+            k++;
+    }
+    *posts = out;
+    *n = k;
+    return 1;
+}
+
+/* Run one range command and parse its entries. */
+static apr_status_t tw_range(tw_store *s, apr_pool_t *p, int argc, const char **argv,
+                             tw_post **posts, int *n, const char **err)
+{
+    redisContext *ctx = tw_acquire(s, p, err);
+    if (!ctx)
+        return APR_ECONNREFUSED;
+    redisReply *rep = redisCommandArgv(ctx, argc, argv, NULL);
+    apr_status_t rv = APR_SUCCESS;
+    if (!rep || rep->type != REDIS_REPLY_ARRAY)
+        rv = tw_reply_error(p, ctx, rep, argv[0], err);
+    else if (!tw_parse_entries(p, rep, posts, n)) {
+        *err = apr_psprintf(p, "%s: malformed stream entry in %s", argv[0], s->cf.key);
+        rv = APR_EGENERAL;
+    }
+    if (rep)
+        freeReplyObject(rep);
+    tw_release(s, ctx);
+    return rv;
+}
+
+apr_status_t tw_store_latest(tw_store *s, apr_pool_t *p, long count, tw_post **posts, int *n,
+                             const char **err)
+{
+    const char *argv[] = {"XREVRANGE", s->cf.key, "+", "-", "COUNT",
+                          apr_ltoa(p, count)};
+    return tw_range(s, p, 6, argv, posts, n, err);
+}
+
+apr_status_t tw_store_from(tw_store *s, apr_pool_t *p, tw_id from, long count, tw_post **posts,
+                           int *n, const char **err)
+{
+    char id[TW_ID_MAX];
+    tw_id_format(from, id);
+    const char *argv[] = {"XRANGE", s->cf.key, id, "+", "COUNT", apr_ltoa(p, count)};
+    return tw_range(s, p, 6, argv, posts, n, err);
+}
+
+apr_status_t tw_store_each_after(tw_store *s, apr_pool_t *p, tw_id after, long page,
+                                 tw_store_each_fn *fn, void *ctx, int *gap, const char **err)
+{
+    const tw_id zero = {0, 0};
+    *gap = 0;
+    for (;;) {
+        apr_pool_t *sub;
+        apr_status_t rv = apr_pool_create(&sub, p);
+        if (rv != APR_SUCCESS) {
+            *err = "out of memory";
+            return rv;
+        }
+        tw_post *posts = NULL;
+        int n = 0, i = 0, stop = 0;
+        /* The range is inclusive: entry `after` (if still there) comes back first. */
+        rv = tw_store_from(s, sub, after, page + 1, &posts, &n, err);
+        if (rv != APR_SUCCESS) {
+            *err = apr_pstrdup(p, *err);
+            apr_pool_destroy(sub);
+            return rv;
+        }
+        if (n > 0 && tw_id_cmp(posts[0].id, after) == 0)
+            i = 1;
+        else if (tw_id_cmp(after, zero) != 0)
+            *gap = 1;
+        for (; i < n && !*gap && !stop; i++) {
+            stop = fn(ctx, &posts[i]);
+            after = posts[i].id;
+        }
+        int more = n == page + 1 && !*gap && !stop;
+        apr_pool_destroy(sub);
+        if (!more)
+            return APR_SUCCESS;
+    }
+}
+
+int tw_store_parse_broadcast(const char *payload, size_t n, tw_post *out)
+{
+    const char *sp = memchr(payload, ' ', n);
+    if (!sp || !tw_id_parse(payload, (size_t)(sp - payload), &out->id))
+        return 0;
+    const char *user = sp + 1, *end = payload + n;
+    const char *nl = memchr(user, '\n', (size_t)(end - user));
+    if (!nl || nl == user)
+        return 0;
+    out->user = user;
+    out->user_len = (size_t)(nl - user);
+    out->msg = nl + 1;
+    out->msg_len = (size_t)(end - nl - 1);
+    return 1;
+}

@@ -1,0 +1,169 @@
+/* tw_stream.c: GET of the live stream (Server-Sent Events). Replays what the client missed
+ * from the Redis stream, then follows the child's hub. One worker thread per open stream. */
+#include "tw_html.h"
+#include "tw_hub.h"
+#include "tw_private.h"
+#include "tw_sse.h"
+#include "tw_store.h"
+
+#include <ap_mpm.h>
+#include <apr_strings.h>
+#include <http_protocol.h>
+#include <util_filter.h>
+
+#define TW_REPLAY_PAGE 200   /* stream entries fetched per XRANGE during a replay */
+#define TW_WAIT_SLICE  1000  /* ms; how often an idle stream checks for a graceful stop */
+
+typedef struct tw_stream {
+    request_rec *r;
+    apr_bucket_brigade *bb;
+    apr_pool_t *scratch; /* cleared after each replayed post */
+    tw_id last;          /* newest post id sent (or the resume point) */
+} tw_stream;
+
+/* Send what is in the brigade now. Returns APR_SUCCESS, or an error once the client is gone. */
+static apr_status_t tw_flush(tw_stream *st)
+{
+    request_rec *r = st->r;
+    APR_BRIGADE_INSERT_TAIL(st->bb, apr_bucket_flush_create(r->connection->bucket_alloc));
+    apr_status_t rv = ap_pass_brigade(r->output_filters, st->bb);
+    apr_brigade_cleanup(st->bb);
+    if (rv == APR_SUCCESS && r->connection->aborted)
+        rv = APR_ECONNABORTED;
+    return rv;
+}
+
+/* Append bytes to the brigade (heap buckets; no pool growth over a long stream). */
+static void tw_sink(void *ctx, const char *data, size_t len)
+{
+    tw_stream *st = ctx;
+    apr_brigade_write(st->bb, NULL, NULL, data, len);
+}
+
+/* Append a small frame built by `fill`-style code in the scratch pool. */
+static void tw_send_control(tw_stream *st, const char *event, unsigned retry_ms)
+{
+    tw_buf b;
+    tw_buf_init(&b, st->scratch, 64);
+    if (retry_ms)
+        tw_sse_retry(&b, retry_ms);
+    if (event)
+        tw_sse_event(&b, NULL, event, "", 0);
+    tw_sink(st, b.data, b.len);
+    apr_pool_clear(st->scratch);
+}
+
+/* tw_store_each_after callback: render and queue one missed post. */
+static int tw_replay_one(void *ctx, const tw_post *post)
+{
+    tw_stream *st = ctx;
+    tw_buf card, frame;
+    char id[TW_ID_MAX];
+    tw_id_format(post->id, id);
+    tw_buf_init(&card, st->scratch, 1024);
+    tw_html_card(&card, post);
+    tw_buf_init(&frame, st->scratch, card.len + 128);
+    tw_sse_event(&frame, id, "post", card.data, card.len);
+    tw_sink(st, frame.data, frame.len);
+    apr_pool_clear(st->scratch);
+    st->last = post->id;
+    return 0;
+}
+
+/* The resume point from Last-Event-ID, else from ?last_event_id=. Returns 1 with *id set,
+ * 0 for none, -1 if malformed. */
+static int tw_resume_point(request_rec *r, tw_id *id)
+{
+    const char *hdr = apr_table_get(r->headers_in, "Last-Event-ID");
+    int rc = tw_id_parse_resume(hdr, id);
+    if (rc != 0 || !r->args)
+        return rc;
+    char arg[TW_ID_MAX + 8];
+    rc = tw_id_query_arg(r->args, arg, sizeof(arg));
+    return rc <= 0 ? rc : tw_id_parse_resume(arg, id);
+}
+
+/* Is this child being stopped (graceful restart or shutdown)? */
+static int tw_child_stopping(void)
+{
+    int state = AP_MPMQ_RUNNING;
+    return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS && state == AP_MPMQ_STOPPING;
+}
+
+int tw_handle_stream(request_rec *r, tw_srv_conf *c)
+{
+    if (r->method_number != M_GET) {
+        r->allowed = AP_METHOD_BIT << M_GET;
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    tw_stream st = {.r = r};
+    int resume = tw_resume_point(r, &st.last);
+    if (resume < 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "TW0501: malformed Last-Event-ID");
+        return HTTP_BAD_REQUEST;
+    }
+    if (apr_pool_create(&st.scratch, r->pool) != APR_SUCCESS)
+        return HTTP_INTERNAL_SERVER_ERROR;
+
+    ap_set_content_type(r, "text/event-stream; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
+    apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
+    apr_table_setn(r->subprocess_env, "no-gzip", "1");
+    st.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+
+    /* Join before replaying: a post that lands during the replay is in the ring too, and
+     * the id check in tw_hub_next drops the copy already sent. */
+    tw_sub sub;
+    tw_hub_join(c->hub, &sub);
+    tw_send_control(&st, NULL, (unsigned)c->retry_ms);
+    if (tw_flush(&st) != APR_SUCCESS)
+        return OK;
+    if (!tw_hub_wait_ready(c->hub, apr_time_from_msec(c->timeout_ms))) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "TW0502: live updates are not available yet; the client will retry");
+        return OK;
+    }
+    if (resume) {
+        int gap = 0;
+        const char *err = NULL;
+        if (tw_store_each_after(c->store, r->pool, st.last, TW_REPLAY_PAGE, tw_replay_one, &st,
+                                &gap, &err) != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0503: cannot replay posts: %s",
+                          err);
+            apr_brigade_cleanup(st.bb);
+            return OK; /* the client retries with the same Last-Event-ID */
+        }
+        if (gap) {
+            /* Older than the retained history: the page must reload to be complete. */
+            tw_send_control(&st, "reload", 0);
+            tw_flush(&st);
+            return OK;
+        }
+        if (tw_flush(&st) != APR_SUCCESS)
+            return OK;
+    }
+
+    apr_interval_time_t slice = apr_time_from_msec(TW_WAIT_SLICE);
+    apr_time_t next_ping = apr_time_now() + apr_time_from_msec(c->keepalive_ms);
+    for (;;) {
+        apr_time_t now = apr_time_now();
+        apr_interval_time_t wait = next_ping - now < slice ? next_ping - now : slice;
+        tw_hub_status hs = tw_hub_next(&sub, wait > 0 ? wait : 0, &st.last, tw_sink, &st);
+        if (hs == TW_HUB_STOPPING || (hs == TW_HUB_TIMEOUT && tw_child_stopping()))
+            break;
+        if (hs == TW_HUB_LAGGED) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          "TW0504: client fell too far behind; closing so it resumes");
+            break;
+        }
+        if (hs == TW_HUB_TIMEOUT) {
+            if (apr_time_now() < next_ping)
+                continue;
+            tw_sink(&st, ": ping\n\n", 8);
+        }
+        next_ping = apr_time_now() + apr_time_from_msec(c->keepalive_ms);
+        if (tw_flush(&st) != APR_SUCCESS)
+            break;
+    }
+    return OK;
+}
