@@ -79,18 +79,18 @@ static void tw_child_init(apr_pool_t *pchild, server_rec *s)
     apr_hash_t *seen = apr_hash_make(pchild);
     for (server_rec *vs = s; vs; vs = vs->next) {
         tw_srv_conf *c = TW_CONF(vs);
-        const char *key = apr_pstrcat(pchild, c->redis_spec, "|", c->stream_key, "|", c->channel,
-                                      "|", c->password ? c->password : "", "|",
-                                      apr_ltoa(pchild, c->history), "|",
-                                      apr_ltoa(pchild, c->timeout_ms), NULL);
+        const char *key =
+            apr_pstrcat(pchild, c->redis_spec, "|", c->stream_key, "|", c->channel, "|",
+                        c->password ? c->password : "", "|", apr_ltoa(pchild, c->history), "|",
+                        apr_ltoa(pchild, c->timeout_ms), NULL);
         tw_srv_conf *same = apr_hash_get(seen, key, APR_HASH_KEY_STRING);
         if (same) {
             c->store = same->store;
             c->hub = same->hub;
             continue;
         }
-        tw_store_conf sc = {c->redis, c->password, c->stream_key,
-                            c->channel, c->history, c->timeout_ms};
+        tw_store_conf sc = {c->redis,   c->password, c->stream_key,
+                            c->channel, c->history,  c->timeout_ms};
         /* Every worker thread may hold one connection, and the hub one for gap fills. */
         apr_status_t rv = tw_store_create(pchild, &sc, threads + 1, &c->store);
         if (rv == APR_SUCCESS)

@@ -14,9 +14,14 @@ const char *tw_conf_redis_addr(apr_pool_t *p, const char *arg, tw_redis_addr *ou
         out->path = apr_pstrdup(p, arg);
         return NULL;
     }
+    /* Outside brackets, apr_parse_addr_port takes anything before a last ":<digits>" as the
+     * host ("redis:abc", "a b", "::1"); a host name or IPv4 address holds only these. */
+    static const char host_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789.-_";
     char *host = NULL, *scope = NULL;
     apr_port_t port = 0;
-    if (apr_parse_addr_port(&host, &scope, &port, arg, p) != APR_SUCCESS || !host || scope)
+    if (apr_parse_addr_port(&host, &scope, &port, arg, p) != APR_SUCCESS || !host || scope ||
+        (arg[0] != '[' && host[strspn(host, host_chars)] != '\0'))
         return apr_psprintf(p, "'%s' is not host:port or an absolute unix socket path", arg);
     out->host = host;
     out->port = port ? port : 6379;
@@ -29,7 +34,7 @@ static const char *tw_conf_number(apr_pool_t *p, const char *arg, long *out, cha
 {
     errno = 0;
     long v = strtol(arg, end, 10);
-    if (*end == arg || errno || arg[0] == '-' || arg[0] == '+' || arg[0] == ' ')
+    if (*end == arg || errno || arg[0] < '0' || arg[0] > '9') /* strtol allows blanks, signs */
         return apr_psprintf(p, "'%s' is not a whole number", arg);
     *out = v;
     return NULL;
@@ -75,8 +80,7 @@ const char *tw_conf_size(apr_pool_t *p, const char *arg, long min, long max, lon
     return tw_conf_range(p, arg, v * mult, min, max, " bytes", out);
 }
 
-const char *tw_conf_duration_ms(apr_pool_t *p, const char *arg, long min_ms, long max_ms,
-                                long *out)
+const char *tw_conf_duration_ms(apr_pool_t *p, const char *arg, long min_ms, long max_ms, long *out)
 {
     long v;
     char *end;

@@ -30,8 +30,9 @@ void tw_html_card(tw_buf *b, const tw_post *p)
     apr_time_exp_t t;
     apr_time_exp_gmt(&t, (apr_time_t)p->id.ms * 1000);
 
-    tw_buf_addf(b, "<article class=\"card tw-post mb-2\" id=\"post-%s\"><div class=\"card-body "
-                   "d-flex gap-3\">",
+    tw_buf_addf(b,
+                "<article class=\"card tw-post mb-2\" id=\"post-%s\"><div class=\"card-body "
+                "d-flex gap-3\">",
                 id);
     tw_html_avatar(b, p->user, p->user_len);
     tw_buf_adds(b, "<div class=\"flex-grow-1 tw-body\"><div class=\"d-flex "

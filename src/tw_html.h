@@ -8,11 +8,11 @@
 #include "tw_post.h"
 
 typedef struct tw_page {
-    const char *username;  /* the visitor's name (validated) */
-    const tw_post *posts;  /* newest first */
+    const char *username; /* the visitor's name (validated) */
+    const tw_post *posts; /* newest first */
     int nposts;
-    const char *notice;    /* shown above the feed when not NULL (plain text) */
-    int live;              /* 1: connect the live stream, resuming after posts[0] */
+    const char *notice; /* shown above the feed when not NULL (plain text) */
+    int live;           /* 1: connect the live stream, resuming after posts[0] */
 } tw_page;
 
 /* Append the card of one post: an <article id="post-<id>"> with an inline SVG avatar, the

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define TW_RING_SIZE   1024  /* frames kept per child; a reader this far behind is dropped */
-#define TW_BACKOFF_MIN 100   /* ms, first reconnect delay */
-#define TW_BACKOFF_MAX 5000  /* ms, longest reconnect delay */
-#define TW_FILL_PAGE   500   /* entries per XRANGE when filling a gap */
+#define TW_RING_SIZE   1024 /* frames kept per child; a reader this far behind is dropped */
+#define TW_BACKOFF_MIN 100  /* ms, first reconnect delay */
+#define TW_BACKOFF_MAX 5000 /* ms, longest reconnect delay */
+#define TW_FILL_PAGE   500  /* entries per XRANGE when filling a gap */
 
 typedef struct tw_frame {
     tw_id id;
@@ -327,8 +327,8 @@ int tw_hub_wait_ready(tw_hub *h, apr_interval_time_t timeout)
     return ready;
 }
 
-tw_hub_status tw_hub_next(tw_sub *sub, apr_interval_time_t timeout, tw_id *after,
-                          tw_hub_sink *sink, void *ctx)
+tw_hub_status tw_hub_next(tw_sub *sub, apr_interval_time_t timeout, tw_id *after, tw_hub_sink *sink,
+                          void *ctx)
 {
     tw_hub *h = sub->hub;
     tw_hub_status st = TW_HUB_EVENTS;

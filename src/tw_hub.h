@@ -48,7 +48,7 @@ int tw_hub_wait_ready(tw_hub *h, apr_interval_time_t timeout);
 /* Wait up to `timeout` for frames after sub->next, then hand each frame whose post id is
  * greater than *after to `sink`, advancing *after. Control frames (reload) always pass.
  * Cost: one lock, plus a copy of each new frame. */
-tw_hub_status tw_hub_next(tw_sub *sub, apr_interval_time_t timeout, tw_id *after,
-                          tw_hub_sink *sink, void *ctx);
+tw_hub_status tw_hub_next(tw_sub *sub, apr_interval_time_t timeout, tw_id *after, tw_hub_sink *sink,
+                          void *ctx);
 
 #endif

@@ -65,8 +65,7 @@ int tw_id_query_arg(const char *args, char *buf, size_t cap)
             apr_size_t out = 0;
             if (vlen >= cap)
                 return -1;
-            apr_status_t rv =
-                apr_unescape_url(buf, p + klen, (apr_ssize_t)vlen, "", NULL, 1, &out);
+            apr_status_t rv = apr_unescape_url(buf, p + klen, (apr_ssize_t)vlen, "", NULL, 1, &out);
             if (rv == APR_NOTFOUND) {
                 memcpy(buf, p + klen, vlen);
                 buf[vlen] = '\0';

@@ -42,8 +42,7 @@ static const char *tw_form_decode(apr_pool_t *p, const char *s, size_t n, size_t
     return buf;
 }
 
-const char *tw_input_form(apr_pool_t *p, const char *body, size_t n, long max_chars,
-                          tw_input *in)
+const char *tw_input_form(apr_pool_t *p, const char *body, size_t n, long max_chars, tw_input *in)
 {
     const char *user = NULL, *msg = NULL;
     size_t ulen = 0, mlen = 0;
@@ -82,8 +81,7 @@ const char *tw_input_form(apr_pool_t *p, const char *body, size_t n, long max_ch
     return tw_input_check(p, user, ulen, msg, mlen, max_chars, in);
 }
 
-const char *tw_input_json(apr_pool_t *p, const char *body, size_t n, long max_chars,
-                          tw_input *in)
+const char *tw_input_json(apr_pool_t *p, const char *body, size_t n, long max_chars, tw_input *in)
 {
     json_error_t err;
     json_t *root = json_loadb(body, n, JSON_REJECT_DUPLICATES, &err);

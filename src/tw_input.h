@@ -17,12 +17,10 @@ typedef struct tw_input {
  * (strings from `p`) and returns NULL; otherwise returns a short human-readable reason.
  * Repeated or missing `username`/`message` fields are errors; other fields are ignored.
  * O(n). */
-const char *tw_input_form(apr_pool_t *p, const char *body, size_t n, long max_chars,
-                          tw_input *in);
+const char *tw_input_form(apr_pool_t *p, const char *body, size_t n, long max_chars, tw_input *in);
 
 /* Parse an application/json body: an object with string members "username" and "message"
  * (other members ignored, duplicate keys rejected). Same contract as tw_input_form. */
-const char *tw_input_json(apr_pool_t *p, const char *body, size_t n, long max_chars,
-                          tw_input *in);
+const char *tw_input_json(apr_pool_t *p, const char *body, size_t n, long max_chars, tw_input *in);
 
 #endif

@@ -4,16 +4,16 @@
 #include <stdio.h>
 
 static const char *const tw_adjectives[] = {
-    "Brave",  "Calm",   "Clever", "Cosy",   "Eager",  "Fancy",  "Gentle", "Happy",
-    "Jolly",  "Kind",   "Lively", "Lucky",  "Merry",  "Nimble", "Plucky", "Polite",
-    "Proud",  "Quick",  "Quiet",  "Rapid",  "Shiny",  "Silly",  "Sleepy", "Smart",
-    "Snappy", "Sunny",  "Swift",  "Tidy",   "Witty",  "Zany",   "Bold",   "Bright",
+    "Brave",  "Calm",  "Clever", "Cosy",  "Eager", "Fancy",  "Gentle", "Happy",
+    "Jolly",  "Kind",  "Lively", "Lucky", "Merry", "Nimble", "Plucky", "Polite",
+    "Proud",  "Quick", "Quiet",  "Rapid", "Shiny", "Silly",  "Sleepy", "Smart",
+    "Snappy", "Sunny", "Swift",  "Tidy",  "Witty", "Zany",   "Bold",   "Bright",
 };
 static const char *const tw_animals[] = {
-    "Otter",  "Badger", "Falcon", "Fox",    "Heron",  "Koala",  "Lemur",  "Lynx",
-    "Marten", "Moose",  "Newt",   "Ocelot", "Panda",  "Puffin", "Quokka", "Raven",
-    "Robin",  "Seal",   "Sloth",  "Stoat",  "Swan",   "Tapir",  "Tiger",  "Toucan",
-    "Walrus", "Whale",  "Wombat", "Yak",    "Zebra",  "Gecko",  "Bison",  "Crane",
+    "Otter",  "Badger", "Falcon", "Fox",    "Heron", "Koala",  "Lemur",  "Lynx",
+    "Marten", "Moose",  "Newt",   "Ocelot", "Panda", "Puffin", "Quokka", "Raven",
+    "Robin",  "Seal",   "Sloth",  "Stoat",  "Swan",  "Tapir",  "Tiger",  "Toucan",
+    "Walrus", "Whale",  "Wombat", "Yak",    "Zebra", "Gecko",  "Bison",  "Crane",
 };
 
 #define TW_COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -83,7 +83,7 @@ int tw_handle_publish(request_rec *r, tw_srv_conf *c, const char *mount)
 {
     const char *type = tw_media_type(r);
     int json = strcmp(type, "application/json") == 0;
-    tw_format fmt = json ? TW_FMT_JSON
+    tw_format fmt = json                                         ? TW_FMT_JSON
                     : apr_table_get(r->headers_in, "HX-Request") ? TW_FMT_HTMX
                                                                  : TW_FMT_FORM;
     if (!json && strcmp(type, "application/x-www-form-urlencoded") != 0)

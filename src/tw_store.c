@@ -3,11 +3,14 @@
 #include <apr_reslist.h>
 #include <apr_sha1.h>
 #include <apr_strings.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 struct tw_store {
     tw_store_conf cf;
     apr_reslist_t *conns;
+    int max_conns;
     char script_sha[APR_SHA1_DIGESTSIZE * 2 + 1];
 };
 
@@ -71,11 +74,11 @@ static apr_status_t tw_conn_close(void *res, void *params, apr_pool_t *p)
     return APR_SUCCESS;
 }
 
-apr_status_t tw_store_create(apr_pool_t *p, const tw_store_conf *cf, int max_conns,
-                             tw_store **out)
+apr_status_t tw_store_create(apr_pool_t *p, const tw_store_conf *cf, int max_conns, tw_store **out)
 {
     tw_store *s = apr_pcalloc(p, sizeof(*s));
     s->cf = *cf;
+    s->max_conns = max_conns;
     unsigned char digest[APR_SHA1_DIGESTSIZE];
     apr_sha1_ctx_t sha;
     apr_sha1_init(&sha);
@@ -97,23 +100,41 @@ const tw_store_conf *tw_store_config(const tw_store *s)
     return &s->cf;
 }
 
-/* Take a pooled connection, or explain why not. */
+/* Has the server closed this idle connection (e.g. Redis restarted)? One non-blocking
+ * peek, no round trip. An idle connection has nothing to read, so EAGAIN means alive. */
+static int tw_conn_dead(const redisContext *ctx)
+{
+    char c;
+    ssize_t n = recv(ctx->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* Take a pooled connection, or explain why not. Connections the server has closed since
+ * their last use are dropped here, so a Redis restart costs no failed request. */
 static redisContext *tw_acquire(tw_store *s, apr_pool_t *p, const char **err)
 {
-    void *res = NULL;
-    apr_status_t rv = apr_reslist_acquire(s->conns, &res);
-    if (rv == APR_ECONNREFUSED) {
-        *err = apr_psprintf(p, "cannot connect to Redis at %s",
-                            s->cf.addr.path ? s->cf.addr.path
-                                            : apr_psprintf(p, "%s:%d", s->cf.addr.host,
-                                                           s->cf.addr.port));
-        return NULL;
+    for (int tries = 0;; tries++) {
+        void *res = NULL;
+        apr_status_t rv = apr_reslist_acquire(s->conns, &res);
+        if (rv == APR_ECONNREFUSED) {
+            *err = apr_psprintf(p, "cannot connect to Redis at %s",
+                                s->cf.addr.path
+                                    ? s->cf.addr.path
+                                    : apr_psprintf(p, "%s:%d", s->cf.addr.host, s->cf.addr.port));
+            return NULL;
+        }
+        if (rv != APR_SUCCESS) {
+            *err = "no free Redis connection within the timeout";
+            return NULL;
+        }
+        if (!tw_conn_dead(res))
+            return res;
+        apr_reslist_invalidate(s->conns, res);
+        if (tries == s->max_conns) {
+            *err = "Redis keeps closing new connections";
+            return NULL;
+        }
     }
-    if (rv != APR_SUCCESS) {
-        *err = "no free Redis connection within the timeout";
-        return NULL;
-    }
-    return res;
 }
 
 /* Give a connection back; one that saw an I/O or protocol error is closed instead. */
@@ -146,10 +167,9 @@ apr_status_t tw_store_publish(tw_store *s, apr_pool_t *p, const char *user, size
         return APR_ECONNREFUSED;
     char hist[24];
     int hlen = apr_snprintf(hist, sizeof(hist), "%ld", s->cf.history);
-    const char *argv[] = {"EVALSHA", s->script_sha, "1", s->cf.key, hist, user, msg,
-                          s->cf.channel};
-    size_t lens[] = {7, strlen(s->script_sha), 1, strlen(s->cf.key), (size_t)hlen, ulen, mlen,
-                     strlen(s->cf.channel)};
+    const char *argv[] = {"EVALSHA", s->script_sha, "1", s->cf.key, hist, user, msg, s->cf.channel};
+    size_t lens[] = {7,    strlen(s->script_sha), 1, strlen(s->cf.key), (size_t)hlen, ulen,
+                     mlen, strlen(s->cf.channel)};
     redisReply *rep = redisCommandArgv(ctx, 8, argv, lens);
     if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
         freeReplyObject(rep);
@@ -224,8 +244,7 @@ static apr_status_t tw_range(tw_store *s, apr_pool_t *p, int argc, const char **
 apr_status_t tw_store_latest(tw_store *s, apr_pool_t *p, long count, tw_post **posts, int *n,
                              const char **err)
 {
-    const char *argv[] = {"XREVRANGE", s->cf.key, "+", "-", "COUNT",
-                          apr_ltoa(p, count)};
+    const char *argv[] = {"XREVRANGE", s->cf.key, "+", "-", "COUNT", apr_ltoa(p, count)};
     return tw_range(s, p, 6, argv, posts, n, err);
 }
 

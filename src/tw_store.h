@@ -23,8 +23,7 @@ typedef struct tw_store tw_store;
 
 /* Create the pool of at most `max_conns` connections, opened lazily. The store lives as
  * long as `p`; its cleanup closes every connection. */
-apr_status_t tw_store_create(apr_pool_t *p, const tw_store_conf *cf, int max_conns,
-                             tw_store **out);
+apr_status_t tw_store_create(apr_pool_t *p, const tw_store_conf *cf, int max_conns, tw_store **out);
 
 const tw_store_conf *tw_store_config(const tw_store *s);
 

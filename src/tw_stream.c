@@ -11,14 +11,16 @@
 #include <http_protocol.h>
 #include <util_filter.h>
 
-#define TW_REPLAY_PAGE 200   /* stream entries fetched per XRANGE during a replay */
-#define TW_WAIT_SLICE  1000  /* ms; how often an idle stream checks for a graceful stop */
+#define TW_REPLAY_PAGE  200  /* stream entries fetched per XRANGE during a replay */
+#define TW_WAIT_SLICE   1000 /* ms; how often an idle stream checks for a graceful stop */
+#define TW_REPLAY_FLUSH 32   /* replayed posts per write, bounding what a replay buffers */
 
 typedef struct tw_stream {
     request_rec *r;
     apr_bucket_brigade *bb;
     apr_pool_t *scratch; /* cleared after each replayed post */
     tw_id last;          /* newest post id sent (or the resume point) */
+    int queued;          /* replayed posts not yet written */
 } tw_stream;
 
 /* Send what is in the brigade now. Returns APR_SUCCESS, or an error once the client is gone. */
@@ -67,7 +69,10 @@ static int tw_replay_one(void *ctx, const tw_post *post)
     tw_sink(st, frame.data, frame.len);
     apr_pool_clear(st->scratch);
     st->last = post->id;
-    return 0;
+    if (++st->queued < TW_REPLAY_FLUSH)
+        return 0;
+    st->queued = 0;
+    return tw_flush(st) != APR_SUCCESS; /* stop the replay once the client is gone */
 }
 
 /* The resume point from Last-Event-ID, else from ?last_event_id=. Returns 1 with *id set,
@@ -128,8 +133,7 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
         const char *err = NULL;
         if (tw_store_each_after(c->store, r->pool, st.last, TW_REPLAY_PAGE, tw_replay_one, &st,
                                 &gap, &err) != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0503: cannot replay posts: %s",
-                          err);
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0503: cannot replay posts: %s", err);
             apr_brigade_cleanup(st.bb);
             return OK; /* the client retries with the same Last-Event-ID */
         }

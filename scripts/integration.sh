@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Integration and browser tests: node's test runner over t/integration and t/browser, one
+# file at a time (each starts its own Redis and Apache instances on private ports).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+exec node --test --test-concurrency=1 t/integration/*.test.mjs t/browser/*.test.mjs
