@@ -74,18 +74,24 @@ static void tw_buf_add_entity_run(tw_buf *b, const char *s, size_t n)
     b->len += out - 1;
 }
 
-/* apr_escape_entity leaves the apostrophe alone (APR 1.7), so runs are split on it. */
+/* apr_escape_entity leaves the apostrophe alone (APR 1.7), so runs are split on it. They are
+ * split on NUL too: apr_escape_entity stops at a NUL, and would report "nothing to escape" for
+ * a run such as "a\0<b>", which tw_buf_add_entity_run would then copy unescaped. A NUL becomes U+FFFD. */
 void tw_buf_add_escaped(tw_buf *b, const char *s, size_t n)
 {
     const char *end = s + n;
     while (s < end) {
-        const char *q = memchr(s, '\'', (size_t)(end - s));
-        size_t run = q ? (size_t)(q - s) : (size_t)(end - s);
-        if (run)
-            tw_buf_add_entity_run(b, s, run);
-        if (!q)
+        const char *q = s;
+        while (q < end && *q != '\'' && *q != '\0')
+            q++;
+        if (q > s)
+            tw_buf_add_entity_run(b, s, (size_t)(q - s));
+        if (q == end)
             break;
-        tw_buf_add(b, "&#39;", 5);
+        if (*q == '\'')
+            tw_buf_add(b, "&#39;", 5);
+        else
+            tw_buf_add(b, "&#xFFFD;", 8); /* a NUL has no place in HTML */
         s = q + 1;
     }
 }

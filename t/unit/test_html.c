@@ -1,0 +1,367 @@
+/* Unit tests of src/tw_html: post cards, the feed page and the error page. */
+#include "tap.h"
+#include "tw_html.h"
+#include "tw_name.h"
+
+#include <apr_general.h>
+#include <stdlib.h>
+#include <string.h>
+
+static apr_pool_t *pool;
+
+/* ---- A small scanner of the generated markup ----------------------------------------------
+ * It knows the subset tw_html writes: start tags with double-quoted or bare attributes,
+ * end tags, void and self-closing elements, <!DOCTYPE>. It records every attribute and
+ * checks that tags nest and that no raw '<' or stray quote shows up where it should not. */
+
+#define MAX_ATTRS 256
+
+typedef struct attr {
+    int tag;       /* index of the element in document order */
+    char elem[16]; /* element name */
+    char name[32];
+    char value[512]; /* as written (still escaped); "" for a bare attribute */
+} attr;
+
+typedef struct scan {
+    attr attrs[MAX_ATTRS];
+    int nattrs;
+    int ntags;
+    int scripts_in_body; /* <script> elements after <body> */
+    const char *error;   /* NULL if the markup is well formed and balanced */
+} scan;
+
+static scan sc;
+
+static int is_void(const char *e)
+{
+    return !strcmp(e, "meta") || !strcmp(e, "link") || !strcmp(e, "input") || !strcmp(e, "br");
+}
+
+static const scan *scan_html(const char *h)
+{
+    char stack[64][16];
+    int depth = 0, in_body = 0;
+    memset(&sc, 0, sizeof(sc));
+    const char *p = h;
+    while ((p = strchr(p, '<'))) {
+        if (!strncmp(p, "<!DOCTYPE html>", 15)) {
+            p += 15;
+            continue;
+        }
+        int closing = p[1] == '/';
+        const char *q = p + 1 + closing;
+        size_t n = strspn(q, "abcdefghijklmnopqrstuvwxyz0123456789");
+        if (n == 0 || n >= 16) {
+            sc.error = "a '<' that does not start a tag";
+            return &sc;
+        }
+        char elem[16];
+        memcpy(elem, q, n);
+        elem[n] = '\0';
+        q += n;
+        if (closing) {
+            if (*q != '>' || depth == 0 || strcmp(stack[depth - 1], elem)) {
+                sc.error = "an end tag that does not match";
+                return &sc;
+            }
+            depth--;
+            p = q + 1;
+            continue;
+        }
+        int tag = sc.ntags++;
+        if (!strcmp(elem, "body"))
+            in_body = 1;
+        if (!strcmp(elem, "script") && in_body)
+            sc.scripts_in_body++;
+        for (;;) {
+            q += strspn(q, " \t\n");
+            if (*q == '>') {
+                q++;
+                if (!is_void(elem)) {
+                    if (depth == 64) {
+                        sc.error = "nesting too deep";
+                        return &sc;
+                    }
+                    strcpy(stack[depth++], elem);
+                }
+                break;
+            }
+            if (q[0] == '/' && q[1] == '>') {
+                q += 2;
+                break;
+            }
+            size_t an = strcspn(q, " \t\n=>/\"'<");
+            if (an == 0 || an >= 32 || sc.nattrs == MAX_ATTRS) {
+                sc.error = "a malformed attribute";
+                return &sc;
+            }
+            attr *a = &sc.attrs[sc.nattrs++];
+            a->tag = tag;
+            strcpy(a->elem, elem);
+            memcpy(a->name, q, an);
+            a->name[an] = '\0';
+            q += an;
+            if (*q == '=') {
+                if (q[1] != '"') {
+                    sc.error = "an unquoted attribute value";
+                    return &sc;
+                }
+                const char *e = strchr(q + 2, '"');
+                if (!e || (size_t)(e - (q + 2)) >= sizeof(a->value) ||
+                    memchr(q + 2, '<', (size_t)(e - (q + 2)))) {
+                    sc.error = "an attribute value that is unterminated, too long or holds '<'";
+                    return &sc;
+                }
+                memcpy(a->value, q + 2, (size_t)(e - (q + 2)));
+                a->value[e - (q + 2)] = '\0';
+                q = e + 1;
+            }
+        }
+        p = q;
+    }
+    if (depth)
+        sc.error = "an element that is not closed";
+    return &sc;
+}
+
+/* The value of attribute `want` of the first `elem` whose attribute `key` is `keyval`. */
+static const char *attr_of(const scan *s, const char *elem, const char *key, const char *keyval,
+                           const char *want)
+{
+    for (int i = 0; i < s->nattrs; i++) {
+        const attr *a = &s->attrs[i];
+        if (strcmp(a->elem, elem) || strcmp(a->name, key) || strcmp(a->value, keyval))
+            continue;
+        for (int j = 0; j < s->nattrs; j++)
+            if (s->attrs[j].tag == a->tag && !strcmp(s->attrs[j].name, want))
+                return s->attrs[j].value;
+        return NULL;
+    }
+    return NULL;
+}
+
+/* No attribute is an event handler (on...) and every URL is relative to the mount point. */
+static const char *attrs_safe(const scan *s)
+{
+    static char why[700];
+    for (int i = 0; i < s->nattrs; i++) {
+        const attr *a = &s->attrs[i];
+        if (!strncmp(a->name, "on", 2)) {
+            snprintf(why, sizeof(why), "event handler attribute %s", a->name);
+            return why;
+        }
+        if (!strcmp(a->name, "src") || !strcmp(a->name, "href") || !strcmp(a->name, "action") ||
+            !strcmp(a->name, "hx-post") || !strcmp(a->name, "hx-get") ||
+            !strcmp(a->name, "sse-connect")) {
+            if (a->value[0] == '/' || strstr(a->value, "//") || strchr(a->value, ':') ||
+                a->value[0] == '\0') {
+                snprintf(why, sizeof(why), "%s=\"%s\" is not a relative URL", a->name, a->value);
+                return why;
+            }
+        }
+    }
+    return NULL;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int k = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        k++;
+    return k;
+}
+
+/* ---- Cards ------------------------------------------------------------------------------ */
+
+static const char *card(uint64_t ms, uint64_t seq, const char *user, const char *msg)
+{
+    tw_post p = {{ms, seq}, user, strlen(user), msg, strlen(msg)};
+    tw_buf b;
+    tw_buf_init(&b, pool, 0);
+    tw_html_card(&b, &p);
+    return b.data;
+}
+
+static void test_card(void)
+{
+    const char *c = card(1700000000123ULL, 0, "BraveOtter42", "Hello\nworld & <you>");
+    const scan *s = scan_html(c);
+    is_str(s->error, NULL, "card: well formed and balanced");
+    ok(!strncmp(c, "<article", 8) && !strcmp(c + strlen(c) - 10, "</article>"),
+       "card: one <article> element");
+    is_str(attr_of(s, "article", "id", "post-1700000000123-0", "id"), "post-1700000000123-0",
+           "card: id attribute post-<ms>-<seq>");
+    is_str(attr_of(s, "time", "datetime", "2023-11-14T22:13:20.123Z", "datetime"),
+           "2023-11-14T22:13:20.123Z", "card: <time datetime> in UTC with milliseconds");
+    has_str(c, ">14 Nov 2023, 22:13 UTC</time>", "card: readable UTC time");
+    has_str(c, "<strong class=\"tw-user\">BraveOtter42</strong>", "card: username");
+    has_str(c, ">Hello\nworld &amp; &lt;you&gt;</p>", "card: message escaped, newline kept");
+    has_str(c, "<svg", "card: inline SVG avatar");
+    has_str(c, ">BO</text></svg>", "card: avatar initials");
+    char fill[64];
+    snprintf(fill, sizeof(fill), "hsl(%u,55%%,40%%)", tw_name_hue("BraveOtter42", 12));
+    is_str(attr_of(s, "circle", "fill", fill, "fill"), fill, "card: avatar colour from the name");
+    is_str(attrs_safe(s), NULL, "card: no handlers, URLs relative");
+
+    c = card(1700000000123ULL, 42, "a", "b");
+    has_str(c, "id=\"post-1700000000123-42\"", "card: the sequence number in the id");
+    c = card(0, 0, "a", "b");
+    has_str(c, "datetime=\"1970-01-01T00:00:00.000Z\"", "card: the epoch");
+    has_str(c, ">1 Jan 1970, 00:00 UTC<", "card: the epoch, readable");
+    c = card(1, 0, "a", "b");
+    has_str(c, "datetime=\"1970-01-01T00:00:00.001Z\"", "card: one millisecond");
+    c = card(1709251199999ULL, 0, "a", "b");
+    has_str(c, "datetime=\"2024-02-29T23:59:59.999Z\"", "card: leap day, last millisecond");
+    has_str(c, ">29 Feb 2024, 23:59 UTC<", "card: leap day, readable");
+    c = card(1704067199999ULL, 0, "a", "b");
+    has_str(c, "datetime=\"2023-12-31T23:59:59.999Z\"", "card: end of a year");
+    has_str(c, ">31 Dec 2023, 23:59 UTC<", "card: December");
+    c = card(947394367089ULL, 0, "a", "b");
+    has_str(c, "datetime=\"2000-01-09T05:06:07.089Z\"", "card: zero padding");
+    has_str(c, ">9 Jan 2000, 05:06 UTC<", "card: zero padding, readable");
+
+    /* Hostile text. */
+    c = card(5, 1, "<script>alert(1)</script>", "\" onmouseover=\"x");
+    s = scan_html(c);
+    is_str(s->error, NULL, "card (hostile): still well formed and balanced");
+    lacks_str(c, "<script", "card (hostile): no raw <script");
+    has_str(c, "&lt;script&gt;alert(1)&lt;/script&gt;", "card (hostile): username escaped");
+    has_str(c, "&quot; onmouseover=&quot;x", "card (hostile): message quotes escaped");
+    lacks_str(c, "\" onmouseover", "card (hostile): no raw quote before the handler");
+    is_str(attrs_safe(s), NULL, "card (hostile): no event handler attribute");
+    has_str(c, ">&lt;</text></svg>", "card (hostile): initials escaped");
+
+    c = card(5, 1, "\" onmouseover=\"x", "<img src=x onerror=alert(1)>");
+    s = scan_html(c);
+    is_str(s->error, NULL, "card (hostile 2): well formed");
+    is_str(attrs_safe(s), NULL, "card (hostile 2): no event handler attribute");
+    lacks_str(c, "<img", "card (hostile 2): no raw <img");
+    has_str(c, ">&quot;</text>", "card (hostile 2): quote initial escaped");
+
+    /* Stored posts are validated on input, but a NUL in one (written by another client)
+     * must not turn escaping off for the rest of the text. */
+    static const char nul_msg[] = "hi\0<script>alert(1)</script>";
+    tw_post np = {{5, 2}, "x\0<b>", 6, nul_msg, sizeof(nul_msg) - 1};
+    tw_buf nb;
+    tw_buf_init(&nb, pool, 0);
+    tw_html_card(&nb, &np);
+    ok(!memmem(nb.data, nb.len, "<script", 7) && !memmem(nb.data, nb.len, "<b>", 3),
+       "card (NUL in stored text): no raw markup after the NUL");
+}
+
+/* ---- Pages ------------------------------------------------------------------------------ */
+
+static const tw_post posts[] = {
+    {{1700000000300ULL, 0}, "Newest", 6, "third", 5},
+    {{1700000000200ULL, 5}, "Middle", 6, "second", 6},
+    {{1700000000100ULL, 0}, "Oldest", 6, "first", 5},
+};
+
+static const char *page(const char *user, const tw_post *ps, int n, const char *notice, int live)
+{
+    tw_page pg = {user, ps, n, notice, live};
+    tw_buf b;
+    tw_buf_init(&b, pool, 0);
+    tw_html_page(&b, &pg);
+    return b.data;
+}
+
+static void test_page(void)
+{
+    const char *h = page("BraveOtter42", posts, 3, NULL, 1);
+    const scan *s = scan_html(h);
+    is_str(s->error, NULL, "page: well formed and balanced");
+    ok(!strncmp(h, "<!DOCTYPE html>", 15), "page: doctype first");
+    has_str(h, "</html>\n", "page: ends the document");
+    is_int(count(h, "<article"), 3, "page: one card per post");
+    const char *a = strstr(h, "id=\"post-1700000000300-0\"");
+    const char *b = strstr(h, "id=\"post-1700000000200-5\"");
+    const char *c = strstr(h, "id=\"post-1700000000100-0\"");
+    ok(a && b && c && a < b && b < c, "page: newest-first order kept");
+    is_str(attr_of(s, "div", "id", "live", "sse-connect"), "home/sse?last_event_id=1700000000300-0",
+           "page: live stream resumes after posts[0]");
+    is_str(attr_of(s, "div", "id", "live", "hx-ext"), "sse", "page: the htmx SSE extension");
+    is_str(attr_of(s, "div", "id", "feed", "sse-swap"), "post", "page: feed swaps 'post' events");
+    is_str(attr_of(s, "div", "id", "feed", "hx-swap"), "afterbegin", "page: new posts on top");
+
+    lacks_str(h, "localhost", "page: no 'localhost'");
+    lacks_str(h, "http", "page: no absolute URL (http)");
+    lacks_str(h, "//", "page: no protocol-relative or absolute URL (//)");
+    is_str(attrs_safe(s), NULL, "page: every src/href/action/hx-post/sse-connect is relative");
+    is_int(s->scripts_in_body, 0, "page: no <script> in the body");
+
+    is_str(attr_of(s, "input", "name", "username", "type"), "hidden", "page: hidden username");
+    is_str(attr_of(s, "input", "name", "username", "value"), "BraveOtter42",
+           "page: hidden username value");
+    is_str(attr_of(s, "form", "id", "compose", "method"), "post", "page: form method post");
+    is_str(attr_of(s, "form", "id", "compose", "action"), "home", "page: form action home");
+    is_str(attr_of(s, "form", "id", "compose", "hx-post"), "home", "page: form hx-post home");
+    ok(attr_of(s, "textarea", "name", "message", "name") != NULL, "page: textarea name=message");
+    has_str(h, "<strong id=\"whoami\">BraveOtter42</strong>", "page: who am I");
+    lacks_str(h, "alert alert-warning", "page: no notice when notice is NULL");
+
+    h = page("BraveOtter42", NULL, 0, NULL, 1);
+    s = scan_html(h);
+    is_str(s->error, NULL, "page (empty): well formed");
+    is_str(attr_of(s, "div", "id", "live", "sse-connect"), "home/sse?last_event_id=0-0",
+           "page (empty): resumes from 0-0");
+    is_int(count(h, "<article"), 0, "page (empty): no cards");
+
+    h = page("BraveOtter42", posts, 3, NULL, 0);
+    s = scan_html(h);
+    is_str(s->error, NULL, "page (not live): well formed and balanced");
+    lacks_str(h, "sse-connect", "page (not live): no sse-connect");
+    lacks_str(h, "hx-ext=\"sse\"", "page (not live): no SSE extension");
+    is_int(count(h, "<article"), 3, "page (not live): the cards are still there");
+    ok(attr_of(s, "div", "id", "feed", "id") != NULL, "page (not live): the feed is there");
+
+    h = page("BraveOtter42", posts, 1, "<b>Saved</b> & \"done\" 'ok'", 1);
+    s = scan_html(h);
+    is_str(s->error, NULL, "page (notice): well formed");
+    has_str(h, ">&lt;b&gt;Saved&lt;/b&gt; &amp; &quot;done&quot; &#39;ok&#39;</div>",
+            "page (notice): notice escaped");
+    lacks_str(h, "<b>", "page (notice): no raw markup from the notice");
+    is_str(attr_of(s, "div", "id", "live", "sse-connect"), "home/sse?last_event_id=1700000000300-0",
+           "page (notice): one post, resumes after it");
+
+    /* Hostile username (the module validates it, but escaping must not depend on that). */
+    h = page("\" onmouseover=\"x", posts, 1, "<script>alert(1)</script>", 1);
+    s = scan_html(h);
+    is_str(s->error, NULL, "page (hostile): well formed and balanced");
+    is_str(attrs_safe(s), NULL, "page (hostile): no event handler attribute");
+    is_str(attr_of(s, "input", "name", "username", "value"), "&quot; onmouseover=&quot;x",
+           "page (hostile): the username stays inside the value attribute");
+    is_int(s->scripts_in_body, 0, "page (hostile): no <script> in the body");
+    has_str(h, "<strong id=\"whoami\">&quot; onmouseover=&quot;x</strong>",
+            "page (hostile): who am I escaped");
+}
+
+static void test_error_page(void)
+{
+    tw_buf b;
+    tw_buf_init(&b, pool, 0);
+    tw_html_error_page(&b, "Post <refused>", "message is too long & \"bad\"");
+    const char *h = b.data;
+    const scan *s = scan_html(h);
+    is_str(s->error, NULL, "error page: well formed and balanced");
+    has_str(h, "<title>Post &lt;refused&gt;</title>", "error page: title escaped");
+    has_str(h, ">Post &lt;refused&gt;</h1>", "error page: heading escaped");
+    has_str(h, "<p>message is too long &amp; &quot;bad&quot;</p>", "error page: reason escaped");
+    is_str(attr_of(s, "a", "href", "home", "href"), "home", "error page: link back to the feed");
+    lacks_str(h, "http", "error page: no absolute URL");
+    lacks_str(h, "localhost", "error page: no 'localhost'");
+    is_str(attrs_safe(s), NULL, "error page: URLs relative");
+}
+
+int main(void)
+{
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    test_card();
+    test_page();
+    test_error_page();
+    apr_pool_destroy(pool);
+    apr_terminate();
+    return done_testing();
+}

@@ -1,0 +1,340 @@
+/* Unit tests of src/tw_input: urlencoded and JSON post bodies. */
+#include "tap.h"
+#include "tw_input.h"
+#include "tw_text.h"
+
+#include <apr_general.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define MAX 280
+
+static apr_pool_t *pool;
+static tw_input in;
+
+/* The body is passed without a terminating NUL, as the contract allows ("a body of n bytes"),
+ * and placed at the very end of a page followed by an inaccessible page: APR and jansson are
+ * not built with ASan, so this is how a read past the body is caught. Such a read is turned
+ * into a failed test by the SIGSEGV handler. */
+static char *guard_mem;
+static size_t guard_page;
+static sigjmp_buf guard_jump;
+
+static void guard_segv(int sig)
+{
+    (void)sig;
+    siglongjmp(guard_jump, 1);
+}
+
+static void guard_setup(void)
+{
+    guard_page = (size_t)sysconf(_SC_PAGESIZE);
+    guard_mem =
+        mmap(NULL, 5 * guard_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (guard_mem == MAP_FAILED || mprotect(guard_mem + 4 * guard_page, guard_page, PROT_NONE)) {
+        perror("guard page");
+        exit(2);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = guard_segv;
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+}
+
+typedef const char *(*parse_fn)(apr_pool_t *, const char *, size_t, long, tw_input *);
+
+static const char *guarded(parse_fn fn, const char *body, size_t n)
+{
+    static const char *volatile why;
+    if (n > 4 * guard_page) {
+        fprintf(stderr, "test body too large\n");
+        exit(2);
+    }
+    char *copy = guard_mem + 4 * guard_page - n;
+    memcpy(copy, body, n);
+    memset(&in, 0, sizeof(in));
+    if (sigsetjmp(guard_jump, 1)) {
+        ok(0, "the parser read past the end of the %zu-byte body", n);
+        return "(crashed)";
+    }
+    why = fn(pool, copy, n, MAX, &in);
+    return why;
+}
+
+static const char *form_n(const char *body, size_t n)
+{
+    return guarded(tw_input_form, body, n);
+}
+
+static const char *form(const char *body)
+{
+    return form_n(body, strlen(body));
+}
+
+static const char *json_n(const char *body, size_t n)
+{
+    return guarded(tw_input_json, body, n);
+}
+
+static const char *json(const char *body)
+{
+    return json_n(body, strlen(body));
+}
+
+/* `k` copies of `unit` (static buffer, one at a time). */
+static const char *repeat(const char *unit, int k)
+{
+    static char buf[16384];
+    size_t u = strlen(unit), n = 0;
+    for (int i = 0; i < k && n + u < sizeof(buf); i++, n += u)
+        memcpy(buf + n, unit, u);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* A form body with the given (already encoded) message and username "bob". */
+static const char *form_msg(const char *encoded)
+{
+    static char body[20000];
+    snprintf(body, sizeof(body), "username=bob&message=%s", encoded);
+    return form(body);
+}
+
+static const char *json_msg(const char *escaped)
+{
+    static char body[20000];
+    snprintf(body, sizeof(body), "{\"username\":\"bob\",\"message\":\"%s\"}", escaped);
+    return json(body);
+}
+
+/* The reason mentions `word` (so the visitor learns which field is wrong). */
+static int mentions(const char *why, const char *word)
+{
+    return why && strstr(why, word);
+}
+
+static void test_form_ok(void)
+{
+    const char *why = form("username=BraveOtter42&message=hello+world");
+    is_str(why, NULL, "form: simple body accepted");
+    is_str(in.username, "BraveOtter42", "form: username");
+    is_int((long long)in.username_len, 12, "form: username_len");
+    is_str(in.message, "hello world", "form: '+' decodes to a space");
+    is_int((long long)in.message_len, 11, "form: message_len");
+
+    why = form("message=caf%C3%A9+%26+%3Cb%3E+100%25+%2B1&username=al%2Dice");
+    is_str(why, NULL, "form: percent escapes, fields in either order");
+    is_str(in.message, "caf\xc3\xa9 & <b> 100% +1", "form: %%XX decoded (UTF-8, &, <, %%, +)");
+    is_str(in.username, "al-ice", "form: username decoded");
+    is_str(form("username=bob&message=%e2%82%ac"), NULL, "form: lower-case hex accepted");
+    is_str(in.message, "\xe2\x82\xac", "form: lower-case hex decoded");
+
+    why = form("username=bob&message=line1%0D%0Aline2%0Dline3%0Aline4");
+    is_str(why, NULL, "form: multi-line message accepted");
+    is_str(in.message, "line1\nline2\nline3\nline4", "form: CRLF and CR normalised to LF");
+    is_int((long long)in.message_len, 23, "form: normalised length");
+
+    why = form("username=bob&message=+%0D%0A%09++hi+there+%09%0D%0A+");
+    is_str(why, NULL, "form: padded message accepted");
+    is_str(in.message, "hi there", "form: message trimmed");
+    is_int((long long)in.message_len, 8, "form: trimmed length");
+
+    why = form("_token=abc&username=bob&extra&message=hi&x=%ZZ&=&&");
+    is_str(why, NULL, "form: other and empty fields ignored");
+    ok(in.username && in.message && !strcmp(in.username, "bob") && !strcmp(in.message, "hi"),
+       "form: the two fields still read");
+
+    why = form("us%65rname=bob&message=hi");
+    is_str(why, NULL, "form: percent-encoded key accepted");
+    is_str(in.username, "bob", "form: percent-encoded key decoded");
+}
+
+static void test_form_bad(void)
+{
+    const char *why;
+    why = form("message=hi");
+    ok(mentions(why, "username"), "form: missing username rejected (%s)", why);
+    why = form("username=bob");
+    ok(mentions(why, "message"), "form: missing message rejected (%s)", why);
+    ok(form("") != NULL, "form: empty body rejected");
+    ok(form("&&&") != NULL, "form: only separators rejected");
+    why = form("username=a&username=b&message=hi");
+    ok(mentions(why, "username"), "form: duplicate username rejected (%s)", why);
+    why = form("username=a&message=hi&message=hi");
+    ok(mentions(why, "message"), "form: duplicate message rejected (%s)", why);
+    ok(form("username=a&message=hi&username=a") != NULL, "form: same value twice rejected");
+    ok(form("username=a&message=hi&user%6Eame=b") != NULL,
+       "form: duplicate through an encoded key rejected");
+    ok(form("username=&message=hi") != NULL, "form: empty username rejected");
+    ok(form("username&message=hi") != NULL, "form: username without '=' rejected");
+    ok(form("username=bob&message=") != NULL, "form: empty message rejected");
+    ok(form("username=bob&message=+%20%0D%0A%09") != NULL, "form: blank message rejected");
+
+    ok(form("username=bob&message=%ZZ") != NULL, "form: bad percent escape %%ZZ");
+    ok(form("username=bob&message=a%2") != NULL, "form: short escape at the end of the body");
+    ok(form("username=bob&message=a%") != NULL, "form: lone %% at the end of the body");
+    ok(form("username=bob&message=a%4&x=1") != NULL, "form: short escape before '&'");
+    ok(form("username=bob%G1&message=hi") != NULL, "form: bad escape in the username");
+    ok(form("username=bob&mess%ZZage=hi") != NULL, "form: bad escape in a key");
+    ok(form("message=hi&username=b%4") != NULL, "form: short escape ending the body (username)");
+    ok(form("message=hi&usern%6") != NULL, "form: short escape ending the body (key)");
+
+    ok(form_msg("%C3%28") != NULL, "form: invalid UTF-8 %%C3%%28 rejected");
+    ok(form_msg("%C0%AF") != NULL, "form: overlong %%C0%%AF rejected");
+    ok(form_msg("%ED%A0%80") != NULL, "form: surrogate %%ED%%A0%%80 rejected");
+    ok(form_msg("%F4%90%80%80") != NULL, "form: above U+10FFFF rejected");
+    ok(form_msg("ab%E2%82") != NULL, "form: truncated sequence rejected");
+    ok(form_msg("a%01b") != NULL, "form: %%01 rejected");
+    ok(form_msg("a%7Fb") != NULL, "form: %%7F rejected");
+    ok(form_msg("a%C2%85b") != NULL, "form: C1 %%C2%%85 rejected");
+    ok(form_msg("a%1Bb") != NULL, "form: ESC rejected");
+    ok(form_msg("a%09b") != NULL, "form: inner tab rejected");
+    ok(form_msg("a%00b") != NULL, "form: %%00 rejected");
+    ok(form_msg("%00") != NULL, "form: message of only %%00 rejected");
+    ok(form("username=bob%00&message=hi") != NULL, "form: %%00 in the username rejected");
+
+    /* Raw NUL bytes in the body (not percent-encoded). */
+    static const char raw1[] = "username=bob&message=hi\0there";
+    ok(form_n(raw1, sizeof(raw1) - 1) != NULL, "form: raw NUL in the message rejected");
+    static const char raw2[] = "username=bob&message=hi+there\0<b>";
+    ok(form_n(raw2, sizeof(raw2) - 1) != NULL,
+       "form: raw NUL after an escape rejected, not truncated");
+    static const char raw3[] = "username=b%6Fb\0x&message=hi";
+    ok(form_n(raw3, sizeof(raw3) - 1) != NULL, "form: raw NUL in the username rejected");
+}
+
+static void test_form_limits(void)
+{
+    char enc[20000];
+    snprintf(enc, sizeof(enc), "%s", repeat("%C3%A9", MAX));
+    is_str(form_msg(enc), NULL, "form: 280 x U+00E9 accepted");
+    is_int((long long)in.message_len, 2 * MAX, "form: 560 bytes");
+    snprintf(enc, sizeof(enc), "%s", repeat("%C3%A9", MAX + 1));
+    ok(form_msg(enc) != NULL, "form: 281 x U+00E9 rejected");
+    snprintf(enc, sizeof(enc), "%s", repeat("%F0%9F%98%80", MAX));
+    is_str(form_msg(enc), NULL, "form: 280 emoji accepted");
+    is_int((long long)in.message_len, 4 * MAX, "form: 1120 bytes");
+    snprintf(enc, sizeof(enc), "%s", repeat("%F0%9F%98%80", MAX + 1));
+    ok(form_msg(enc) != NULL, "form: 281 emoji rejected");
+    snprintf(enc, sizeof(enc), "+++%s%%0D%%0A", repeat("x", MAX));
+    is_str(form_msg(enc), NULL, "form: 280 characters plus trimmed blanks accepted");
+
+    char body[200];
+    const char *u32 = "abcdefghijklmnopqrstuvwxyz_-0123";
+    snprintf(body, sizeof(body), "username=%s&message=hi", u32);
+    is_str(form(body), NULL, "form: 32-character username accepted");
+    is_str(in.username, u32, "form: 32-character username kept");
+    snprintf(body, sizeof(body), "username=%sX&message=hi", u32);
+    ok(form(body) != NULL, "form: 33-character username rejected");
+    ok(form("username=a+b&message=hi") != NULL, "form: username 'a b' rejected");
+    ok(form("username=a%20b&message=hi") != NULL, "form: username 'a%%20b' rejected");
+    ok(form("username=%3Cx%3E&message=hi") != NULL, "form: username '<x>' rejected");
+    ok(form("username=<x>&message=hi") != NULL, "form: raw username '<x>' rejected");
+    ok(form("username=caf%C3%A9&message=hi") != NULL, "form: non-ASCII username rejected");
+}
+
+static void test_json(void)
+{
+    const char *why = json("{\"username\":\"BraveOtter42\",\"message\":\"hi\\nthere\"}");
+    is_str(why, NULL, "json: valid object accepted");
+    is_str(in.username, "BraveOtter42", "json: username");
+    is_int((long long)in.username_len, 12, "json: username_len");
+    is_str(in.message, "hi\nthere", "json: message with a newline");
+    is_int((long long)in.message_len, 8, "json: message_len");
+
+    why = json(" {\"message\" : \"  a\\r\\nb\\r\\u00e9 \\t\", \"username\":\"bob\"} \n");
+    is_str(why, NULL, "json: white space, either order");
+    is_str(in.message, "a\nb\n\xc3\xa9", "json: normalised and trimmed, \\u escape decoded");
+
+    why = json("{\"id\":7,\"username\":\"bob\",\"tags\":[1,{\"a\":null}],\"message\":\"hi\","
+               "\"more\":{\"username\":5}}");
+    is_str(why, NULL, "json: extra members ignored (also nested ones)");
+    is_str(in.message, "hi", "json: message read next to extra members");
+
+    is_str(json_msg("\xf0\x9f\x98\x80 \\ud83d\\ude00"), NULL, "json: raw and escaped emoji");
+    is_str(in.message, "\xf0\x9f\x98\x80 \xf0\x9f\x98\x80", "json: surrogate pair decoded");
+
+    ok(json("[]") != NULL, "json: array rejected");
+    ok(json("[{\"username\":\"bob\",\"message\":\"hi\"}]") != NULL, "json: array of one rejected");
+    ok(json("\"username\"") != NULL, "json: string rejected");
+    ok(json("42") != NULL, "json: number rejected");
+    ok(json("null") != NULL, "json: null rejected");
+    ok(json("") != NULL, "json: empty body rejected");
+    ok(json("{") != NULL, "json: truncated object rejected");
+    ok(json("username=bob&message=hi") != NULL, "json: a form body is not JSON");
+    ok(json("{\"username\":\"bob\",\"message\":\"hi\"} x") != NULL, "json: trailing garbage");
+    ok(json("{\"username\":\"bob\",\"message\":\"hi\"}{}") != NULL, "json: two values");
+    ok(json("{'username':'bob','message':'hi'}") != NULL, "json: single quotes rejected");
+    ok(json_n("{\"username\":\"bob\",\"message\":\"hi\"}", 20) != NULL,
+       "json: only n bytes are read");
+
+    why = json("{\"username\":42,\"message\":\"hi\"}");
+    ok(mentions(why, "username"), "json: number username rejected (%s)", why);
+    why = json("{\"username\":\"bob\",\"message\":null}");
+    ok(mentions(why, "message"), "json: null message rejected (%s)", why);
+    why = json("{\"username\":\"bob\",\"message\":[\"hi\"]}");
+    ok(mentions(why, "message"), "json: array message rejected (%s)", why);
+    why = json("{\"username\":true,\"message\":\"hi\"}");
+    ok(mentions(why, "username"), "json: boolean username rejected (%s)", why);
+    why = json("{\"username\":{\"x\":\"y\"},\"message\":\"hi\"}");
+    ok(mentions(why, "username"), "json: object username rejected (%s)", why);
+
+    ok(json("{\"username\":\"a\",\"username\":\"b\",\"message\":\"hi\"}") != NULL,
+       "json: duplicate username rejected");
+    ok(json("{\"username\":\"a\",\"message\":\"hi\",\"message\":\"hi\"}") != NULL,
+       "json: duplicate message rejected");
+    ok(json("{\"x\":1,\"x\":2,\"username\":\"a\",\"message\":\"hi\"}") != NULL,
+       "json: duplicate extra key rejected");
+
+    ok(json_msg("a\\u0000b") != NULL, "json: \\u0000 in the message rejected");
+    ok(json("{\"username\":\"bob\\u0000x\",\"message\":\"hi\"}") != NULL,
+       "json: \\u0000 in the username rejected");
+
+    why = json("{\"message\":\"hi\"}");
+    ok(mentions(why, "username"), "json: missing username rejected (%s)", why);
+    why = json("{\"username\":\"bob\"}");
+    ok(mentions(why, "message"), "json: missing message rejected (%s)", why);
+    ok(json("{}") != NULL, "json: empty object rejected");
+    ok(json("{\"username\":\"\",\"message\":\"hi\"}") != NULL, "json: empty username rejected");
+    ok(json_msg(" \\n\\r\\t ") != NULL, "json: blank message rejected");
+
+    ok(json_msg("a\\u0001b") != NULL, "json: \\u0001 rejected");
+    ok(json_msg("a\\u007fb") != NULL, "json: \\u007f rejected");
+    ok(json_msg("a\\u0085b") != NULL, "json: \\u0085 rejected");
+    ok(json_msg("a\\tb") != NULL, "json: inner tab rejected");
+    ok(json_msg("\\ud800") != NULL, "json: lone surrogate escape rejected");
+    ok(json_msg("\xed\xa0\x80") != NULL, "json: raw surrogate bytes rejected");
+    ok(json_msg("\xc0\xaf") != NULL, "json: overlong bytes rejected");
+    ok(json_msg("\xc3\x28") != NULL, "json: invalid UTF-8 rejected");
+
+    is_str(json_msg(repeat("\xc3\xa9", MAX)), NULL, "json: 280 x U+00E9 accepted");
+    ok(json_msg(repeat("\xc3\xa9", MAX + 1)) != NULL, "json: 281 x U+00E9 rejected");
+    is_str(json_msg(repeat("\\ud83d\\ude00", MAX)), NULL, "json: 280 escaped emoji accepted");
+    ok(json_msg(repeat("\\ud83d\\ude00", MAX + 1)) != NULL, "json: 281 escaped emoji rejected");
+
+    ok(json("{\"username\":\"a b\",\"message\":\"hi\"}") != NULL, "json: username 'a b'");
+    ok(json("{\"username\":\"<x>\",\"message\":\"hi\"}") != NULL, "json: username '<x>'");
+    ok(json("{\"username\":\"abcdefghijklmnopqrstuvwxyz0123456\",\"message\":\"hi\"}") != NULL,
+       "json: 33-character username rejected");
+    is_str(json("{\"username\":\"abcdefghijklmnopqrstuvwxyz012345\",\"message\":\"hi\"}"), NULL,
+           "json: 32-character username accepted");
+}
+
+int main(void)
+{
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    guard_setup();
+    test_form_ok();
+    test_form_bad();
+    test_form_limits();
+    test_json();
+    apr_pool_destroy(pool);
+    apr_terminate();
+    return done_testing();
+}
