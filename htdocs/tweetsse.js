@@ -21,7 +21,12 @@
   });
 
   document.addEventListener('htmx:sseMessage', function (e) {
-    if (e.detail && e.detail.lastEventId) remember(e.detail.lastEventId);
+    if (e.detail && e.detail.lastEventId) {
+      remember(e.detail.lastEventId);
+      // Highlight the card that just arrived (not the ones rendered with the page).
+      var card = document.getElementById('post-' + e.detail.lastEventId);
+      if (card) card.classList.add('tw-new');
+    }
   });
 
   // The server asks for a reload when the page is too old to resume without a gap.
@@ -42,9 +47,19 @@
       form.reset();
       if (out) out.textContent = '';
     } else if (out) {
+      // The module states its reasons in text/plain; anything else (an HTML error page from
+      // Apache itself or a proxy in front) is summed up rather than shown as markup.
       var xhr = e.detail.xhr;
-      out.textContent = (xhr && xhr.status && xhr.responseText) ||
-        'Could not post: the server cannot be reached.';
+      var status = (xhr && xhr.status) || 0;
+      var type = (status && xhr.getResponseHeader('Content-Type')) || '';
+      if (!status) {
+        out.textContent = 'Could not post: the server cannot be reached.';
+      } else if (/^text\/plain\b/i.test(type) && xhr.responseText) {
+        out.textContent = xhr.responseText;
+      } else {
+        out.textContent = 'Could not post: the server answered ' + status +
+          (xhr.statusText ? ' ' + xhr.statusText : '') + '.';
+      }
     }
   });
 

@@ -56,7 +56,8 @@ static void tw_html_head(tw_buf *b, const char *title)
                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
                    "<title>");
     tw_buf_add_escaped(b, title, strlen(title));
-    tw_buf_adds(b, "</title><link rel=\"stylesheet\" href=\"lib/bootstrap.min.css\">"
+    tw_buf_adds(b, "</title><link rel=\"icon\" href=\"data:,\">"
+                   "<link rel=\"stylesheet\" href=\"lib/bootstrap.min.css\">"
                    "<link rel=\"stylesheet\" href=\"lib/tweetsse.css\">"
                    "<script src=\"lib/htmx.min.js\" defer></script>"
                    "<script src=\"lib/sse.js\" defer></script>"

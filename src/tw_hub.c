@@ -240,8 +240,10 @@ static void *APR_THREAD_FUNC tw_hub_main(apr_thread_t *thread, void *data)
                 tw_hub_listen(h, ctx, p);
             }
             apr_cpystrn(err, ctx->errstr[0] ? ctx->errstr : "connection closed", sizeof(err));
-            tw_hub_set_conn(h, NULL);
+            int stop = tw_hub_set_conn(h, NULL);
             redisFree(ctx);
+            if (stop)
+                break; /* the stop shut the socket down: not an outage */
         }
         apr_pool_clear(p);
         if (!logged_down) {
