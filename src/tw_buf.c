@@ -76,7 +76,8 @@ static void tw_buf_add_entity_run(tw_buf *b, const char *s, size_t n)
 
 /* apr_escape_entity leaves the apostrophe alone (APR 1.7), so runs are split on it. They are
  * split on NUL too: apr_escape_entity stops at a NUL, and would report "nothing to escape" for
- * a run such as "a\0<b>", which tw_buf_add_entity_run would then copy unescaped. A NUL becomes U+FFFD. */
+ * a run such as "a\0<b>", which tw_buf_add_entity_run would then copy unescaped. A NUL becomes
+ * U+FFFD. */
 void tw_buf_add_escaped(tw_buf *b, const char *s, size_t n)
 {
     const char *end = s + n;

@@ -27,7 +27,6 @@ typedef struct tw_frame {
 struct tw_hub {
     server_rec *s;
     tw_store *store;
-    apr_pool_t *pool;
     apr_thread_mutex_t *lock;
     apr_thread_cond_t *wake;  /* readers: new frames, ready, or stopping */
     apr_thread_cond_t *sleep; /* the hub thread's backoff, cut short by stop */
@@ -260,13 +259,21 @@ static void *APR_THREAD_FUNC tw_hub_main(apr_thread_t *thread, void *data)
     return NULL;
 }
 
-/* pchild cleanup: stop the thread (shutting its socket down to end a blocking read), join
- * it, and free the ring. */
+/* Runs first when pchild is destroyed (a pre-cleanup, before the subpools of the thread and
+ * of the store go): stop the thread, shutting its socket down to end a blocking read, join
+ * it, and free the ring. Under prefork a hard stop destroys pchild from a signal handler that
+ * may have interrupted a stream handler inside the hub's lock; the lock is therefore only
+ * tried for a while, and without it the thread is left to die with the process. */
 static apr_status_t tw_hub_cleanup(void *data)
 {
     tw_hub *h = data;
     apr_status_t trv;
-    apr_thread_mutex_lock(h->lock);
+    int tries = 0;
+    while (apr_thread_mutex_trylock(h->lock) != APR_SUCCESS) {
+        if (++tries == 200)
+            return APR_SUCCESS;
+        apr_sleep(apr_time_from_msec(5));
+    }
     h->stop = h->stopping = 1;
     if (h->sub_fd >= 0)
         shutdown(h->sub_fd, SHUT_RDWR);
@@ -274,26 +281,34 @@ static apr_status_t tw_hub_cleanup(void *data)
     apr_thread_cond_broadcast(h->wake);
     apr_thread_mutex_unlock(h->lock);
     apr_thread_join(&trv, h->thread);
-    for (int i = 0; i < TW_RING_SIZE; i++)
+    for (int i = 0; i < TW_RING_SIZE; i++) {
         free(h->ring[i].data);
+        h->ring[i].data = NULL;
+    }
     return APR_SUCCESS;
 }
 
 apr_status_t tw_hub_start(apr_pool_t *pchild, server_rec *s, tw_store *store, tw_hub **out)
 {
     tw_hub *h = apr_pcalloc(pchild, sizeof(*h));
+    apr_pool_t *sync;
     apr_status_t rv;
     h->s = s;
     h->store = store;
-    h->pool = pchild;
     h->sub_fd = -1;
-    if ((rv = apr_thread_mutex_create(&h->lock, APR_THREAD_MUTEX_DEFAULT, pchild)) ||
-        (rv = apr_thread_cond_create(&h->wake, pchild)) ||
-        (rv = apr_thread_cond_create(&h->sleep, pchild)))
+    /* The lock and condition variables live in a pool that is never destroyed: under prefork
+     * pchild is destroyed from a signal handler, possibly while the interrupted thread waits
+     * on `wake`, and pthread_cond_destroy would then wait for it forever. They go with the
+     * process. */
+    if ((rv = apr_pool_create_unmanaged_ex(&sync, NULL, NULL)) != APR_SUCCESS)
+        return rv;
+    if ((rv = apr_thread_mutex_create(&h->lock, APR_THREAD_MUTEX_DEFAULT, sync)) ||
+        (rv = apr_thread_cond_create(&h->wake, sync)) ||
+        (rv = apr_thread_cond_create(&h->sleep, sync)))
         return rv;
     if ((rv = apr_thread_create(&h->thread, NULL, tw_hub_main, h, pchild)) != APR_SUCCESS)
         return rv;
-    apr_pool_cleanup_register(pchild, h, tw_hub_cleanup, apr_pool_cleanup_null);
+    apr_pool_pre_cleanup_register(pchild, h, tw_hub_cleanup);
     *out = h;
     return APR_SUCCESS;
 }

@@ -114,12 +114,10 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
     apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
     apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
     apr_table_setn(r->subprocess_env, "no-gzip", "1");
+    if (r->header_only)
+        return OK;
     st.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
 
-    /* Join before replaying: a post that lands during the replay is in the ring too, and
-     * the id check in tw_hub_next drops the copy already sent. */
-    tw_sub sub;
-    tw_hub_join(c->hub, &sub);
     tw_send_control(&st, NULL, (unsigned)c->retry_ms);
     if (tw_flush(&st) != APR_SUCCESS)
         return OK;
@@ -128,6 +126,12 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
                       "TW0502: live updates are not available yet; the client will retry");
         return OK;
     }
+    /* Join once the hub has its baseline (from then on the ring misses no post) and before
+     * replaying: whatever the ring gets after this point is newer than what was stored
+     * before it, and the replay below covers that; the id check in tw_hub_next drops the
+     * posts both deliver. */
+    tw_sub sub;
+    tw_hub_join(c->hub, &sub);
     if (resume) {
         int gap = 0;
         const char *err = NULL;

@@ -105,8 +105,11 @@ export async function startApache(opts) {
     base: `http://127.0.0.1:${port}${opts.mount ?? '/'}`,
     proc: null,
     async start() {
+      // In its own process group: with -DFOREGROUND apache2 does not detach, and prefork
+      // signals its whole group (SIGTERM on stop, SIGUSR1 on graceful), which would hit the
+      // test runner too.
       this.proc = spawn('/usr/sbin/apache2', ['-f', path.join(dir, 'httpd.conf'), '-DFOREGROUND'],
-        { stdio: ['ignore', 'ignore', 'pipe'] });
+        { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
       let stderr = '';
       this.proc.stderr.on('data', (d) => { stderr += d; });
       const p = this.proc;

@@ -154,6 +154,9 @@ static const char *attrs_safe(const scan *s)
         if (!strcmp(a->name, "src") || !strcmp(a->name, "href") || !strcmp(a->name, "action") ||
             !strcmp(a->name, "hx-post") || !strcmp(a->name, "hx-get") ||
             !strcmp(a->name, "sse-connect")) {
+            /* The empty icon: a data URL that makes no request at all. */
+            if (!strcmp(a->name, "href") && !strcmp(a->value, "data:,"))
+                continue;
             if (a->value[0] == '/' || strstr(a->value, "//") || strchr(a->value, ':') ||
                 a->value[0] == '\0') {
                 snprintf(why, sizeof(why), "%s=\"%s\" is not a relative URL", a->name, a->value);

@@ -1,0 +1,234 @@
+// Faults: Redis going away and coming back, Apache restarted, Apache gracefully restarted
+// with open streams.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { openStream, post, request, sleep, startApache, startRedis } from '../lib/harness.mjs';
+import { cards, cmpId, postId, postIds, streamSummary, waitUntil, xrange } from '../lib/helpers.mjs';
+
+let redis, web;
+const streams = [];
+async function open(url, headers) {
+  const s = await openStream(url, headers);
+  streams.push(s);
+  return s;
+}
+const ready = (s) => s.until((x) => x.retries.length > 0, 5000, 'retry line');
+
+before(async () => {
+  redis = await startRedis();
+  web = await startApache({ redis: redis.addr });
+});
+after(async () => {
+  for (const s of streams) s.close();
+  await web?.stop();
+  await redis?.stop();
+});
+
+// Times (ms since the epoch) of the "subscribed" notices of the hubs (one per child and
+// (re)subscription), from the error log.
+function subscribedTimes(web) {
+  const out = [];
+  for (const l of web.errorLog().split('\n')) {
+    const m = l.match(
+      /^\[\w{3} (\w{3}) (\d+) (\d\d:\d\d:\d\d)\.(\d{6}) (\d{4})\].*TW0106: subscribed/);
+    if (m) out.push(new Date(`${m[1]} ${m[2]} ${m[5]} ${m[3]}`).getTime() + Number(m[4]) / 1000);
+  }
+  return out;
+}
+
+// POST until it is accepted (bounded); returns {id, tries, ms}.
+async function postUntilAccepted(base, message, maxMs = 10000) {
+  const t0 = Date.now();
+  let tries = 0;
+  for (;;) {
+    tries++;
+    let res;
+    try {
+      res = await post(base, { username: 'survivor', message });
+    } catch (e) {
+      res = { status: 0, body: e.message };
+    }
+    if (res.status === 201) return { id: JSON.parse(res.body).id, tries, ms: Date.now() - t0 };
+    assert.ok([503, 0].includes(res.status), `while recovering: ${res.status} ${res.body}`);
+    if (Date.now() - t0 > maxMs) throw new Error(`no post accepted within ${maxMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('Redis stopped and started again', () => {
+  let pre, fresh, resumed;
+
+  test('before: posts, a fresh stream and a resumed stream', async () => {
+    pre = [];
+    for (let i = 0; i < 3; i++) pre.push(await postId(web.base, 'early', `before the outage ${i}`));
+    // Several fresh streams, so that both children hold some.
+    fresh = [];
+    for (let i = 0; i < 6; i++) fresh.push(await open(`${web.base}home/sse`));
+    resumed = await open(`${web.base}home/sse`, { 'Last-Event-ID': pre[0] });
+    await Promise.all(fresh.map(ready));
+    await resumed.until((x) => x.posts().length === 2, 5000, 'replay');
+    assert.deepEqual(postIds(resumed), pre.slice(1));
+  });
+
+  let stoppedAt;
+  test('while Redis is down: posts are 503 with a reason, in each format', async () => {
+    await redis.stop();
+    stoppedAt = Date.now();
+    const json = await post(web.base, { username: 'late', message: 'during the outage' });
+    assert.equal(json.status, 503);
+    assert.match(json.headers['content-type'], /^application\/json/);
+    assert.match(JSON.parse(json.body).error, /unavailable/);
+    assert.equal(json.headers['retry-after'], '5');
+    // Twice more: a pooled connection that just died, then a refused new connection.
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await post(web.base, { username: 'late', message: 'again' })).status, 503);
+    }
+    const htmx = await post(web.base, { username: 'late', message: 'during the outage' }, 'htmx');
+    assert.equal(htmx.status, 503);
+    assert.match(htmx.headers['content-type'], /^text\/plain/);
+    assert.match(htmx.body, /post store is unavailable/);
+    const form = await post(web.base, { username: 'late', message: 'during the outage' }, 'form');
+    assert.equal(form.status, 503);
+    assert.match(form.headers['content-type'], /^text\/html/);
+    assert.match(form.body, /post store is unavailable/);
+    // Validation still comes first.
+    assert.equal((await post(web.base, { username: 'late', message: '' })).status, 400);
+  });
+
+  test('while Redis is down: the page is 503 with a notice and no live stream', async () => {
+    const page = await request('GET', web.base);
+    assert.equal(page.status, 503);
+    assert.match(page.headers['content-type'], /^text\/html/);
+    assert.equal(page.headers['retry-after'], '5');
+    assert.match(page.body, /The feed is unavailable right now/);
+    assert.match(page.body, /<div class="alert[^"]*" role="status">/);
+    assert.ok(!page.body.includes('sse-connect'), 'no stream to connect to');
+    assert.ok(page.body.includes('id="whoami"'), 'still the full page');
+  });
+
+  test('while Redis is down: open streams stay open; a resuming client is told to retry', async () => {
+    for (const s of [...fresh, resumed]) assert.equal(s.ended, false);
+    const late = await open(`${web.base}home/sse`, { 'Last-Event-ID': pre[0] });
+    assert.equal(late.status, 200);
+    await late.until((x) => x.ended, 10000, 'the end of a stream that cannot replay');
+    assert.ok(late.retries.length > 0, 'it got a retry: line first');
+    assert.deepEqual(late.events, []);
+  });
+
+  test('Redis back: posting recovers by itself; open streams get every new post', async (t) => {
+    // Keep Redis down for about 3.6 s: the hubs' reconnect attempts (backoff 100 ms,
+    // doubling) fall at about 0.1, 0.3, 0.7, 1.5, 3.1 and 6.3 s, so a post made right after
+    // the restart lands before they subscribe again and reaches the open streams only
+    // through the hubs' gap fill.
+    await sleep(Math.max(0, stoppedAt + 3600 - Date.now()));
+    await redis.start();
+    const first = await postUntilAccepted(web.base, 'right after the restart');
+    t.diagnostic(`first post accepted after ${first.ms} ms, ${first.tries} tries`);
+    const second = await postId(web.base, 'survivor', 'a bit later');
+    const third = await postId(web.base, 'survivor', 'later still');
+    const after = [first.id, second, third];
+    const expect = [...fresh.map((s, i) => [`fresh ${i}`, s, after]),
+      ['resumed', resumed, [...pre.slice(1), ...after]]];
+    for (const [name, s, want] of expect) {
+      await s.until((x) => x.posts().length >= want.length, 15000,
+        `${name}: the posts after the restart`);
+      assert.deepEqual(postIds(s), want, `${name}: ${streamSummary(s)}`);
+      assert.equal(s.ended, false);
+    }
+    // The first post predates at least one hub's new subscription: the gap fill was used.
+    const firstMs = Number(first.id.split('-')[0]);
+    const resubscribed = subscribedTimes(web).filter((ms) => ms > stoppedAt);
+    t.diagnostic(`post at +${firstMs - stoppedAt} ms; hubs subscribed again at ` +
+      `${resubscribed.map((ms) => `+${Math.round(ms - stoppedAt)} ms`).join(', ')}`);
+    assert.ok(resubscribed.length > 0, 'a hub subscribed again');
+    await waitUntil(() => subscribedTimes(web).filter((ms) => ms > stoppedAt).length >= 2, 10000,
+      'both hubs to subscribe again');
+    assert.ok(resubscribed.some((ms) => ms > firstMs), 'a hub caught up on the post from the stream');
+    // Stored once each; the posts from before the outage survived.
+    const stored = xrange(redis).map((e) => e.id);
+    assert.deepEqual(stored, [...pre, ...after]);
+    const page = await request('GET', web.base);
+    assert.equal(page.status, 200);
+    assert.deepEqual(cards(page.body).map((c) => c.id), [...stored].reverse());
+    // New streams work again, both fresh and resumed.
+    const again = await open(`${web.base}home/sse`, { 'Last-Event-ID': pre[2] });
+    await again.until((x) => x.posts().length >= 3, 5000, 'replay after recovery');
+    assert.deepEqual(postIds(again), after);
+    for (const s of [...fresh, resumed, again]) s.close();
+  });
+
+  test('the error log is clean', () => {
+    assert.deepEqual(web.badLogLines(), []);
+  });
+});
+
+describe('Apache restarted', () => {
+  test('stop and start: every post is still there; streams end and resume', async () => {
+    const before = xrange(redis).map((e) => e.id);
+    const open0 = await open(`${web.base}home/sse`);
+    await ready(open0);
+    const mark = await postId(web.base, 'restart', 'before the Apache restart');
+    await open0.until((x) => x.posts().length === 1, 5000, 'the post before the stop');
+    await web.stop();
+    await open0.until((x) => x.ended, 5000, 'the stream to end with Apache');
+    await assert.rejects(request('GET', web.base), 'Apache is down');
+    await web.start();
+    const page = await request('GET', web.base);
+    assert.equal(page.status, 200);
+    assert.deepEqual(cards(page.body).map((c) => c.id), [...before, mark].reverse());
+    // Posted before the client comes back: the resume replays it, then follows live.
+    const missed = await postId(web.base, 'restart', 'while the client reconnects');
+    const s = await open(`${web.base}home/sse`, { 'Last-Event-ID': postIds(open0).at(-1) });
+    await s.until((x) => x.posts().length >= 1, 5000, 'the replay');
+    const next = await postId(web.base, 'restart', 'after the Apache restart');
+    await s.until((x) => x.posts().length >= 2, 5000, 'the live post');
+    assert.deepEqual(postIds(s), [missed, next]);
+    s.close();
+  });
+});
+
+describe('graceful restart with open streams', () => {
+  test('open streams end and the old children go; resuming misses nothing', async (t) => {
+    const oldPids = web.childPids();
+    assert.ok(oldPids.length >= 2);
+    const subs = [];
+    for (let i = 0; i < 4; i++) subs.push(await open(`${web.base}home/sse`));
+    await Promise.all(subs.map(ready));
+    const first = await postId(web.base, 'graceful', 'before the graceful restart');
+    await Promise.all(subs.map((s) => s.until((x) => x.posts().length === 1, 5000, 'first post')));
+
+    web.graceful();
+    // Keep posting through the restart; the listener stays, so every post is accepted.
+    const during = [];
+    for (let i = 0; i < 10; i++) during.push(await postId(web.base, 'graceful', `during ${i}`));
+    await waitUntil(() => {
+      const now = web.childPids();
+      return now.length >= 2 && oldPids.every((p) => !now.includes(p));
+    }, 15000, 'the old children to be replaced');
+    const ended = subs.filter((s) => s.ended).length;
+    t.diagnostic(`${ended} of ${subs.length} streams ended by the restart`);
+    assert.equal(ended, subs.length, 'the old children released their streams');
+    const late = await postId(web.base, 'graceful', 'after the graceful restart');
+
+    // Each client reconnects with its last id, as a browser does.
+    const all = xrange(redis).map((e) => e.id);
+    for (const [i, s] of subs.entries()) {
+      const got = postIds(s);
+      assert.equal(got[0], first);
+      const last = got.at(-1);
+      const r = await open(`${web.base}home/sse`, { 'Last-Event-ID': last });
+      const want = all.filter((id) => cmpId(id, last) > 0);
+      assert.ok(want.includes(late));
+      await r.until((x) => x.posts().length >= want.length, 5000, `stream ${i} resumed`);
+      const seen = [...got, ...postIds(r)];
+      assert.deepEqual(seen, all.filter((id) => cmpId(id, first) >= 0),
+        `stream ${i}: no gap, no duplicate`);
+      r.close();
+    }
+    assert.ok(during.every((id) => all.includes(id)));
+  });
+
+  test('the error log is clean', () => {
+    assert.deepEqual(web.badLogLines(), []);
+  });
+});

@@ -1,0 +1,234 @@
+// The feed page: markup, order and size of the feed, the name cookie, routing under the
+// root mount and under a sub-path mount, static files.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { TOP, openStream, post, request, startApache, startRedis } from '../lib/harness.mjs';
+import { cards, nameCookie, postId, textById, xrange } from '../lib/helpers.mjs';
+
+const PAGE_SIZE = 3;
+const GENERATED_NAME = /^[A-Z][a-z]+[A-Z][a-z]+\d{1,3}$/;
+
+let redis, web, sub;
+before(async () => {
+  redis = await startRedis();
+  web = await startApache({ redis: redis.addr, extraConf: `TweetssePageSize ${PAGE_SIZE}` });
+});
+after(async () => {
+  await sub?.stop();
+  await web?.stop();
+  await redis?.stop();
+});
+
+describe('root mount', () => {
+  test('an empty feed: full page, compose form, live container resuming from 0-0', async () => {
+    const res = await request('GET', web.base);
+    assert.equal(res.status, 200);
+    assert.match(res.headers['content-type'], /^text\/html; charset=utf-8$/i);
+    assert.match(res.headers['cache-control'], /no-cache/);
+    const html = res.body;
+    assert.match(html, /^<!DOCTYPE html>\n<html lang="en">/);
+    assert.match(html, /<\/html>\n$/);
+    assert.deepEqual(cards(html), []);
+    assert.match(html, /<div id="live" hx-ext="sse" sse-connect="home\/sse\?last_event_id=0-0">/);
+    // Front-end assets, all relative to the mount.
+    for (const f of ['lib/htmx.min.js', 'lib/sse.js', 'lib/tweetsse.js']) {
+      assert.ok(html.includes(`<script src="${f}" defer></script>`), f);
+    }
+    assert.ok(html.includes('<link rel="stylesheet" href="lib/bootstrap.min.css">'));
+  });
+
+  test('GET / and GET /home: navbar with the name, compose form bound to the same name', async () => {
+    for (const p of ['', 'home']) {
+      const res = await request('GET', `${web.base}${p}`);
+      assert.equal(res.status, 200, p);
+      assert.match(res.headers['content-type'], /^text\/html/);
+      const cookie = nameCookie(res);
+      assert.ok(cookie, `Set-Cookie tw_name on /${p}`);
+      assert.match(cookie.value, GENERATED_NAME);
+      const html = res.body;
+      assert.equal(textById(html, 'whoami'), cookie.value);
+      assert.match(html, /<nav class="navbar[^"]*">[\s\S]*<strong id="whoami">/);
+      const form = html.match(/<form id="compose"[^>]*>[\s\S]*?<\/form>/)?.[0];
+      assert.ok(form, 'compose form');
+      const open = form.match(/^<form[^>]*>/)[0];
+      for (const attr of ['method="post"', 'action="home"', 'hx-post="home"', 'hx-swap="none"']) {
+        assert.ok(open.includes(attr), `form has ${attr}: ${open}`);
+      }
+      assert.match(form, /<textarea [^>]*name="message"[^>]*>/);
+      assert.ok(form.includes(`<input type="hidden" name="username" value="${cookie.value}">`));
+      assert.match(form, /<button type="submit"[^>]*>Tweet<\/button>/);
+    }
+  });
+
+  test('name cookie: HttpOnly, SameSite=Lax, Path=/; sent back it keeps the name', async () => {
+    const first = await request('GET', web.base);
+    const c = nameCookie(first);
+    assert.ok(c.attrs.includes('HttpOnly'), c.raw);
+    assert.ok(c.attrs.includes('SameSite=Lax'), c.raw);
+    assert.ok(c.attrs.includes('Path=/'), c.raw);
+    assert.ok(c.attrs.some((a) => /^Max-Age=\d+$/.test(a)), c.raw);
+    for (let i = 0; i < 2; i++) {
+      const again = await request('GET', web.base, { headers: { Cookie: `tw_name=${c.value}` } });
+      assert.equal(again.status, 200);
+      assert.equal(textById(again.body, 'whoami'), c.value);
+      assert.ok(again.body.includes(`name="username" value="${c.value}"`));
+      assert.equal(nameCookie(again), undefined, 'no new cookie for a valid one');
+    }
+    // Among other cookies, and a hand-picked valid name.
+    const other = await request('GET', `${web.base}home`,
+      { headers: { Cookie: 'a=1; tw_name=alice_99; b=2' } });
+    assert.equal(textById(other.body, 'whoami'), 'alice_99');
+  });
+
+  test('an invalid name cookie gets a fresh, valid name (never echoed back)', async () => {
+    const bad = ['<script>alert(1)</script>', 'x'.repeat(33), 'has space', 'a"b', '', 'caf%C3%A9'];
+    for (const v of bad) {
+      const res = await request('GET', web.base, { headers: { Cookie: `tw_name=${v}` } });
+      assert.equal(res.status, 200, v);
+      const c = nameCookie(res);
+      assert.ok(c, `fresh cookie for ${JSON.stringify(v)}`);
+      assert.match(c.value, GENERATED_NAME);
+      assert.equal(textById(res.body, 'whoami'), c.value);
+      if (v) assert.ok(!res.body.includes(v), `page must not contain ${v}`);
+    }
+    const res = await request('GET', web.base, { headers: { Cookie: 'tw_name=<b>x</b>' } });
+    assert.ok(!res.body.includes('<b>x'));
+  });
+
+  test('newest posts first, at most TweetssePageSize, each card complete', async () => {
+    const ids = [];
+    for (let i = 0; i < 5; i++) ids.push(await postId(web.base, `user${i}`, `message number ${i}`));
+    const res = await request('GET', web.base);
+    assert.equal(res.status, 200);
+    const got = cards(res.body);
+    assert.deepEqual(got.map((c) => c.id), ids.slice(-PAGE_SIZE).reverse());
+    for (const c of got) {
+      const i = ids.indexOf(c.id);
+      const ms = Number(c.id.split('-')[0]);
+      const dt = c.html.match(/<time [^>]*datetime="([^"]+)"/)?.[1];
+      assert.equal(dt, new Date(ms).toISOString(), 'datetime is the id time, in UTC with Z');
+      assert.match(c.html, /<svg class="tw-avatar[^"]*"[^>]*>[\s\S]*<\/svg>/);
+      assert.ok(c.html.includes(`<strong class="tw-user">user${i}</strong>`), c.html);
+      assert.ok(c.html.includes(`>message number ${i}</p>`), c.html);
+    }
+    assert.ok(res.body.includes(`sse-connect="home/sse?last_event_id=${ids.at(-1)}"`));
+  });
+
+  test('no absolute URLs and no host names in the page', async () => {
+    const res = await request('GET', web.base, { headers: { Host: 'localhost' } });
+    assert.equal(res.status, 200);
+    for (const bad of ['localhost', '127.0.0.1', 'http://', 'https://', `:${web.port}`]) {
+      assert.ok(!res.body.includes(bad), `page contains ${bad}`);
+    }
+    const urls = [...res.body.matchAll(/\b(?:href|src|action|hx-post|sse-connect)="([^"]*)"/g)]
+      .map((m) => m[1]);
+    assert.ok(urls.length >= 8, `found the page's URLs: ${urls}`);
+    for (const u of urls) assert.match(u, /^[a-z]/, `relative URL: ${u}`);
+  });
+
+  test('HEAD gives the headers only; other methods on the page are refused', async () => {
+    const head = await request('HEAD', web.base);
+    assert.equal(head.status, 200);
+    assert.match(head.headers['content-type'], /^text\/html/);
+    assert.equal(head.body, '');
+    for (const [method, url] of [['POST', web.base], ['PUT', `${web.base}home`],
+      ['DELETE', `${web.base}home`], ['POST', `${web.base}home/sse`]]) {
+      const res = await request(method, url);
+      assert.equal(res.status, 405, `${method} ${url}`);
+      assert.ok(res.headers.allow, `${method} ${url}: Allow header`);
+    }
+  });
+
+  test('unknown paths are 404; static files are served as files', async () => {
+    for (const p of ['nope', 'home/x', 'home/sse/x', 'homex', 'index.html', 'lib/missing.js']) {
+      const res = await request('GET', `${web.base}${p}`);
+      assert.equal(res.status, 404, p);
+      assert.equal(nameCookie(res), undefined, `${p} must not reach the page handler`);
+    }
+    for (const [f, type] of [['htmx.min.js', /javascript/], ['sse.js', /javascript/],
+      ['bootstrap.min.css', /text\/css/], ['tweetsse.js', /javascript/]]) {
+      const res = await request('GET', `${web.base}lib/${f}`);
+      assert.equal(res.status, 200, f);
+      assert.match(res.headers['content-type'], type, f);
+      assert.equal(res.body, fs.readFileSync(path.join(TOP, 'htdocs/lib', f), 'utf8'), f);
+      assert.equal(nameCookie(res), undefined);
+    }
+  });
+
+  test('the error log is clean', () => {
+    assert.deepEqual(web.badLogLines(), []);
+  });
+});
+
+describe('sub-path mount /feed/', () => {
+  before(async () => {
+    sub = await startApache({ redis: redis.addr, mount: '/feed/' });
+  });
+
+  test('the page is at /feed/ and /feed/home; the cookie is scoped to /feed/', async () => {
+    assert.equal(sub.base, `http://127.0.0.1:${sub.port}/feed/`);
+    for (const p of ['', 'home']) {
+      const res = await request('GET', `${sub.base}${p}`);
+      assert.equal(res.status, 200, p);
+      const c = nameCookie(res);
+      assert.ok(c.attrs.includes('Path=/feed/'), c.raw);
+      assert.equal(textById(res.body, 'whoami'), c.value);
+      assert.ok(res.body.includes('sse-connect="home/sse?last_event_id='));
+      assert.ok(!res.body.includes('/feed'), 'URLs stay relative');
+    }
+  });
+
+  test('outside the mount the feed is not served', async () => {
+    for (const p of ['/', '/home', '/home/sse', '/feedx/']) {
+      const res = await request('GET', `http://127.0.0.1:${sub.port}${p}`);
+      assert.notEqual(res.status, 200, p);
+      assert.equal(nameCookie(res), undefined, p);
+    }
+    const res = await request('GET', `${sub.base}nope`);
+    assert.equal(res.status, 404);
+  });
+
+  test('static files under /feed/lib/ are files, not the feed handler', async () => {
+    const res = await request('GET', `${sub.base}lib/htmx.min.js`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers['content-type'], /javascript/);
+    assert.equal(res.body, fs.readFileSync(path.join(TOP, 'htdocs/lib/htmx.min.js'), 'utf8'));
+    assert.equal(nameCookie(res), undefined);
+    assert.equal((await request('GET', `${sub.base}lib/nope.js`)).status, 404);
+  });
+
+  test('posting to /feed/home in all three forms; /feed/home/sse streams them', async () => {
+    const s = await openStream(`${sub.base}home/sse`);
+    try {
+      assert.equal(s.status, 200);
+      assert.match(s.headers['content-type'], /^text\/event-stream/);
+      await s.until((x) => x.retries.length > 0, 5000, 'retry line');
+      const json = await post(sub.base, { username: 'feeder', message: 'via json' });
+      assert.equal(json.status, 201);
+      const form = await post(sub.base, { username: 'feeder', message: 'via form' }, 'form');
+      assert.equal(form.status, 303);
+      assert.equal(form.headers.location, '/feed/home');
+      const htmx = await post(sub.base, { username: 'feeder', message: 'via htmx' }, 'htmx');
+      assert.equal(htmx.status, 204);
+      await s.until((x) => x.posts().length >= 3, 5000, 'three posts');
+      assert.deepEqual(s.posts().map((e) => e.data.match(/<p class="tw-msg mb-0">([^<]*)</)[1]),
+        ['via json', 'via form', 'via htmx']);
+      assert.equal(s.posts()[0].id, JSON.parse(json.body).id);
+      assert.equal(s.posts()[2].id, htmx.headers['x-post-id']);
+      // The same ids are stored and on the page, newest first.
+      const stored = xrange(redis).map((e) => e.id);
+      const ids = s.posts().map((e) => e.id);
+      assert.deepEqual(stored.slice(-3), ids);
+      const page = await request('GET', sub.base);
+      assert.deepEqual(cards(page.body).slice(0, 3).map((c) => c.id), [...ids].reverse());
+    } finally {
+      s.close();
+    }
+  });
+
+  test('the error log is clean', () => {
+    assert.deepEqual(sub.badLogLines(), []);
+  });
+});

@@ -1,0 +1,144 @@
+// Small helpers shared by the integration tests (on top of harness.mjs): reading the Redis
+// stream, parsing the page, bounded waits and raw SSE reads.
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { post, sleep } from './harness.mjs';
+
+export const STREAM_KEY = 'tweetsse:feed';
+
+// Every entry of the Redis stream, oldest first: [{id, u, m}].
+export function xrange(redis, key = STREAM_KEY) {
+  const out = redis.cli('--json', 'XRANGE', key, '-', '+');
+  if (!out) return [];
+  return JSON.parse(out).map(([id, fields]) => {
+    const e = { id };
+    for (let i = 0; i + 1 < fields.length; i += 2) e[fields[i]] = fields[i + 1];
+    return e;
+  });
+}
+
+export function xlen(redis, key = STREAM_KEY) {
+  const n = Number(redis.cli('XLEN', key));
+  if (!Number.isInteger(n)) throw new Error(`XLEN: not a number (is redis up?)`);
+  return n;
+}
+
+// Compare two stream ids ("<ms>-<seq>") numerically.
+export function cmpId(a, b) {
+  const [am, as] = a.split('-').map(BigInt);
+  const [bm, bs] = b.split('-').map(BigInt);
+  if (am !== bm) return am < bm ? -1 : 1;
+  if (as !== bs) return as < bs ? -1 : 1;
+  return 0;
+}
+
+// Poll check() (sync or async) every `every` ms until it returns a truthy value; that value
+// is returned. Throws after timeoutMs.
+export async function waitUntil(check, timeoutMs, what, every = 50) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() >= end) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}` +
+        `${last ? `: ${last.message}` : ''}`);
+    }
+    await sleep(every);
+  }
+}
+
+// POST a JSON post and return its id; fails loudly on anything but 201.
+export async function postId(base, username, message) {
+  const res = await post(base, { username, message });
+  if (res.status !== 201) throw new Error(`POST ${base}home: ${res.status} ${res.body}`);
+  return JSON.parse(res.body).id;
+}
+
+// Post n posts with at most `parallel` requests in flight. Returns the ids sorted as stored.
+export async function postMany(base, n, { parallel = 8, username = 'bulk', prefix = 'bulk' } = {}) {
+  const ids = [];
+  let next = 0;
+  async function worker() {
+    while (next < n) {
+      const i = next++;
+      ids.push(await postId(base, username, `${prefix} ${i}`));
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(parallel, n) }, worker));
+  return ids.sort(cmpId);
+}
+
+// The post cards of a page (or of any HTML), in document order: [{id, html}].
+export function cards(html) {
+  const out = [];
+  const re = /<article\b[^>]*\bid="post-(\d+-\d+)"[\s\S]*?<\/article>/g;
+  let m;
+  while ((m = re.exec(html))) out.push({ id: m[1], html: m[0] });
+  return out;
+}
+
+// Text of the element with this id attribute, e.g. textById(html, 'whoami').
+export function textById(html, id) {
+  const m = html.match(new RegExp(`id="${id}"[^>]*>([^<]*)<`));
+  return m ? m[1] : undefined;
+}
+
+// The name in a Set-Cookie tw_name=... header, with its attributes: {value, attrs, raw}.
+export function nameCookie(res) {
+  const list = res.headers['set-cookie'] ?? [];
+  const raw = list.find((c) => c.startsWith('tw_name='));
+  if (!raw) return undefined;
+  const [pair, ...attrs] = raw.split(';').map((x) => x.trim());
+  return { value: pair.slice('tw_name='.length), attrs, raw };
+}
+
+// The first bytes of a GET (for "the stream starts with ..." checks), then the connection
+// is closed. Resolves {status, headers, text}.
+export function firstBytes(url, headers = {}, minBytes = 1, timeoutMs = 5000) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers: { Accept: 'text/event-stream', ...headers }, agent: false },
+      (res) => {
+        let text = '';
+        const done = () => {
+          clearTimeout(t);
+          req.destroy();
+          resolve({ status: res.statusCode, headers: res.headers, text });
+        };
+        res.setEncoding('utf8');
+        res.on('data', (d) => { text += d; if (text.length >= minBytes) done(); });
+        res.on('end', done);
+      });
+    const t = setTimeout(() => req.destroy(new Error(`firstBytes: timeout ${url}`)), timeoutMs);
+    req.on('error', (e) => { clearTimeout(t); reject(e); });
+  });
+}
+
+// Record the arrival time (performance.now()) of each event of an open stream, in
+// s.arrivals (same indexes as s.events). Uses the stream's waiter list, which the harness
+// runs on every event.
+export function recordArrivals(s) {
+  s.arrivals = s.events.map(() => performance.now());
+  s.waiters.push(() => {
+    while (s.arrivals.length < s.events.length) s.arrivals.push(performance.now());
+    return false;
+  });
+  return s;
+}
+
+export const postIds = (s) => s.posts().map((e) => e.id);
+
+export function percentile(sorted, p) {
+  if (!sorted.length) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+// A one-line description of what a stream received, for assertion messages.
+export function streamSummary(s) {
+  return `${s.events.length} events [${s.events.map((e) => `${e.event}:${e.id}`).join(', ')}]`;
+}
