@@ -1,5 +1,6 @@
 #include "tw_html.h"
 #include "tw_name.h"
+#include "tw_sse.h"
 
 #include <apr_time.h>
 #include <string.h>
@@ -47,6 +48,16 @@ void tw_html_card(tw_buf *b, const tw_post *p)
                 t.tm_min);
     tw_buf_add_escaped(b, p->msg, p->msg_len);
     tw_buf_adds(b, "</p></div></div></article>");
+}
+
+void tw_html_post_event(tw_buf *b, const tw_post *p)
+{
+    tw_buf card;
+    char id[TW_ID_MAX];
+    tw_id_format(p->id, id);
+    tw_buf_init(&card, b->pool, 1024);
+    tw_html_card(&card, p);
+    tw_sse_event(b, id, "post", card.data, card.len);
 }
 
 /* Everything up to and including <body>. */

@@ -20,6 +20,11 @@ typedef struct tw_page {
  * bytes plus the escaped text. */
 void tw_html_card(tw_buf *b, const tw_post *p);
 
+/* Append the SSE event that carries one post live: id = the post id, event "post", data =
+ * its card. Renders into a scratch buffer from `b`'s pool first, so about twice the card's
+ * size is allocated. */
+void tw_html_post_event(tw_buf *b, const tw_post *p);
+
 /* Append the whole feed page. O(total size of the posts). */
 void tw_html_page(tw_buf *b, const tw_page *pg);
 

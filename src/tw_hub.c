@@ -70,13 +70,9 @@ static void tw_hub_post(tw_hub *h, apr_pool_t *scratch, const tw_post *post)
 {
     if (tw_id_cmp(post->id, h->last) <= 0)
         return;
-    tw_buf card, frame;
-    char id[TW_ID_MAX];
-    tw_id_format(post->id, id);
-    tw_buf_init(&card, scratch, 1024);
-    tw_html_card(&card, post);
-    tw_buf_init(&frame, scratch, card.len + 128);
-    tw_sse_event(&frame, id, "post", card.data, card.len);
+    tw_buf frame;
+    tw_buf_init(&frame, scratch, 2048);
+    tw_html_post_event(&frame, post);
     tw_hub_push(h, post->id, 0, frame.data, frame.len);
     h->last = post->id;
     apr_pool_clear(scratch);

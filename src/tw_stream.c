@@ -59,13 +59,9 @@ static void tw_send_control(tw_stream *st, const char *event, unsigned retry_ms)
 static int tw_replay_one(void *ctx, const tw_post *post)
 {
     tw_stream *st = ctx;
-    tw_buf card, frame;
-    char id[TW_ID_MAX];
-    tw_id_format(post->id, id);
-    tw_buf_init(&card, st->scratch, 1024);
-    tw_html_card(&card, post);
-    tw_buf_init(&frame, st->scratch, card.len + 128);
-    tw_sse_event(&frame, id, "post", card.data, card.len);
+    tw_buf frame;
+    tw_buf_init(&frame, st->scratch, 2048);
+    tw_html_post_event(&frame, post);
     tw_sink(st, frame.data, frame.len);
     apr_pool_clear(st->scratch);
     st->last = post->id;

@@ -2,24 +2,20 @@
 // with open streams.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { openStream, post, request, sleep, startApache, startRedis } from '../lib/harness.mjs';
-import { cards, cmpId, postId, postIds, streamSummary, waitUntil, xrange } from '../lib/helpers.mjs';
+import { post, request, sleep, startApache, startRedis } from '../lib/harness.mjs';
+import { cards, cmpId, postId, postIds, ready, streamSummary, streamTracker, waitUntil, xrange }
+  from '../lib/helpers.mjs';
 
 let redis, web;
-const streams = [];
-async function open(url, headers) {
-  const s = await openStream(url, headers);
-  streams.push(s);
-  return s;
-}
-const ready = (s) => s.until((x) => x.retries.length > 0, 5000, 'retry line');
+const tracker = streamTracker();
+const open = tracker.open;
 
 before(async () => {
   redis = await startRedis();
   web = await startApache({ redis: redis.addr });
 });
 after(async () => {
-  for (const s of streams) s.close();
+  tracker.closeAll();
   await web?.stop();
   await redis?.stop();
 });

@@ -4,27 +4,23 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { performance } from 'node:perf_hooks';
-import { openStream, post, request, startApache, startRedis } from '../lib/harness.mjs';
-import { cards, percentile, postId, postIds, recordArrivals, streamSummary, xrange }
+import { post, request, startApache, startRedis } from '../lib/harness.mjs';
+import { cards, percentile, postId, postIds, recordArrivals, streamSummary, streamTracker, xrange }
   from '../lib/helpers.mjs';
 
 const SUBSCRIBERS = 200;
 const POSTS = 20;
 
 let redis, one, two;
-const streams = [];
-async function open(url, headers) {
-  const s = await openStream(url, headers);
-  streams.push(s);
-  return s;
-}
+const tracker = streamTracker();
+const open = tracker.open;
 
 before(async () => {
   redis = await startRedis();
   [one, two] = await Promise.all([0, 1].map(() => startApache({ redis: redis.addr })));
 });
 after(async () => {
-  for (const s of streams) s.close();
+  tracker.closeAll();
   await one?.stop();
   await two?.stop();
   await redis?.stop();

@@ -2,8 +2,9 @@
 // argument), reload when the resume point is gone, and posts racing a replay.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { openStream, post, request, startApache, startRedis } from '../lib/harness.mjs';
-import { cards, cmpId, firstBytes, postId, postIds, postMany, streamSummary, waitUntil, xlen, xrange }
+import { post, request, startApache, startRedis } from '../lib/harness.mjs';
+import { cards, cmpId, firstBytes, postId, postIds, postMany, ready, streamSummary, streamTracker,
+  waitUntil, xlen, xrange }
   from '../lib/helpers.mjs';
 
 const DEFLATE = [
@@ -13,21 +14,15 @@ const DEFLATE = [
 ].join('\n');
 
 let redis, web, ka, redisH, hist;
-const streams = [];
-// Open a stream and remember it so after() closes it even when a test fails.
-async function open(url, headers) {
-  const s = await openStream(url, headers);
-  streams.push(s);
-  return s;
-}
-const ready = (s) => s.until((x) => x.retries.length > 0, 5000, 'retry line');
+const tracker = streamTracker();
+const open = tracker.open;
 
 before(async () => {
   redis = await startRedis();
   web = await startApache({ redis: redis.addr });
 });
 after(async () => {
-  for (const s of streams) s.close();
+  tracker.closeAll();
   await hist?.stop();
   await redisH?.stop();
   await ka?.stop();

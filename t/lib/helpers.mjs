@@ -2,7 +2,7 @@
 // stream, parsing the page, bounded waits and raw SSE reads.
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { post, sleep } from './harness.mjs';
+import { openStream, post, sleep } from './harness.mjs';
 
 export const STREAM_KEY = 'tweetsse:feed';
 
@@ -142,3 +142,22 @@ export function percentile(sorted, p) {
 export function streamSummary(s) {
   return `${s.events.length} events [${s.events.map((e) => `${e.event}:${e.id}`).join(', ')}]`;
 }
+
+// Streams opened through tracker.open() are closed by tracker.closeAll(), even when a test
+// fails half-way.
+export function streamTracker() {
+  const streams = [];
+  return {
+    async open(url, headers) {
+      const s = await openStream(url, headers);
+      streams.push(s);
+      return s;
+    },
+    closeAll() {
+      for (const s of streams.splice(0)) s.close();
+    },
+  };
+}
+
+// Wait for the stream's first line (retry:), i.e. until the server has taken the client in.
+export const ready = (s) => s.until((x) => x.retries.length > 0, 5000, 'retry line');

@@ -340,6 +340,34 @@ static void test_page(void)
             "page (hostile): who am I escaped");
 }
 
+/* The live event of a post carries exactly the card the page shows, one data line per line. */
+static void test_post_event(void)
+{
+    const char *want = card(1700000000123ULL, 7, "BraveOtter42", "two\nlines <b>");
+    tw_post p = {{1700000000123ULL, 7}, "BraveOtter42", 12, "two\nlines <b>", 13};
+    tw_buf b;
+    tw_buf_init(&b, pool, 0);
+    tw_html_post_event(&b, &p);
+    const char *e = b.data;
+    static const char head[] = "id: 1700000000123-7\nevent: post\ndata: <article";
+    ok(!strncmp(e, head, sizeof(head) - 1),
+       "post event: id line, event name, then the card as data");
+    ok(b.len > 2 && !strcmp(e + b.len - 2, "\n\n"), "post event: ends with a blank line");
+    /* Join the data lines back as an EventSource would. */
+    tw_buf joined;
+    tw_buf_init(&joined, pool, 0);
+    for (const char *l = e; *l;) {
+        const char *nl = strchr(l, '\n');
+        if (!strncmp(l, "data: ", 6)) {
+            if (joined.len)
+                tw_buf_add(&joined, "\n", 1);
+            tw_buf_add(&joined, l + 6, (size_t)(nl - l - 6));
+        }
+        l = nl + 1;
+    }
+    is_str(joined.data, want, "post event: data lines join to the page's card");
+}
+
 static void test_error_page(void)
 {
     tw_buf b;
@@ -363,6 +391,7 @@ int main(void)
     apr_pool_create(&pool, NULL);
     test_card();
     test_page();
+    test_post_event();
     test_error_page();
     apr_pool_destroy(pool);
     apr_terminate();
