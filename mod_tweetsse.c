@@ -26,6 +26,19 @@ static int tw_ends_with(const char *s, size_t n, const char *suffix)
     return n >= k && memcmp(s + n - k, suffix, k) == 0;
 }
 
+/* May `n` bytes of a decoded path serve as the mount point (cookie Path, Location)? Only
+ * plain path characters: anything else could smuggle cookie attributes or header breaks. */
+static int tw_mount_ok(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '/' || c == '.' || c == '_' || c == '~' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
 /* Route a request under the mount point. The mount is derived from the path itself (the
  * part before "home/sse", "home" or the trailing "/"), so the module works under any
  * <Location> and behind proxies that keep the path. */
@@ -40,6 +53,8 @@ static int tw_handler(request_rec *r)
     }
     const char *uri = r->uri;
     size_t n = strlen(uri);
+    if (!tw_mount_ok(uri, n))
+        return HTTP_NOT_FOUND;
     if (tw_ends_with(uri, n, "/home/sse"))
         return tw_handle_stream(r, c);
     const char *mount;

@@ -29,7 +29,10 @@ void tw_html_card(tw_buf *b, const tw_post *p)
     char id[TW_ID_MAX];
     tw_id_format(p->id, id);
     apr_time_exp_t t;
-    apr_time_exp_gmt(&t, (apr_time_t)p->id.ms * 1000);
+    /* Ids of this module are milliseconds since 1970; a foreign id beyond year 9999 is
+     * clamped rather than overflowing. */
+    uint64_t ms = p->id.ms < 253402300799999ULL ? p->id.ms : 253402300799999ULL;
+    apr_time_exp_gmt(&t, (apr_time_t)ms * 1000);
 
     tw_buf_addf(b,
                 "<article class=\"card tw-post mb-2\" id=\"post-%s\"><div class=\"card-body "

@@ -104,43 +104,39 @@ static int tw_hub_take_newest(tw_hub *h, apr_pool_t *p, const char **err)
 }
 
 /* After (re)subscribing: take the baseline the first time, else push what the stream got
- * while we were away. Returns 0 if Redis failed (the caller reconnects). */
-static int tw_hub_catch_up(tw_hub *h, apr_pool_t *p)
+ * while we were away. Returns NULL, or why Redis failed (the caller reconnects). */
+static const char *tw_hub_catch_up(tw_hub *h, apr_pool_t *p)
 {
     const char *err = NULL;
     if (!h->ready) {
-        if (!tw_hub_take_newest(h, p, &err)) {
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, h->s, "TW0102: hub baseline: %s", err);
-            return 0;
-        }
+        if (!tw_hub_take_newest(h, p, &err))
+            return apr_pstrcat(p, "reading the newest post: ", err, NULL);
         apr_thread_mutex_lock(h->lock);
         h->ready = 1;
         apr_thread_cond_broadcast(h->wake);
         apr_thread_mutex_unlock(h->lock);
-        return 1;
+        return NULL;
     }
     int gap = 0;
     tw_fill fill = {h, NULL};
     if (apr_pool_create(&fill.scratch, p) != APR_SUCCESS)
-        return 0;
+        return "out of memory";
     if (tw_store_each_after(h->store, p, h->last, TW_FILL_PAGE, tw_hub_fill_one, &fill, &gap,
-                            &err) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, h->s, "TW0103: hub gap fill: %s", err);
-        return 0;
-    }
+                            &err) != APR_SUCCESS)
+        return apr_pstrcat(p, "filling the gap: ", err, NULL);
     if (gap) {
         /* Posts were trimmed while we were away: open pages must reload to be complete. */
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, h->s,
                      "TW0104: posts were trimmed from the stream during a Redis outage; "
                      "telling open pages to reload");
         if (!tw_hub_take_newest(h, p, &err))
-            return 0;
+            return apr_pstrcat(p, "reading the newest post: ", err, NULL);
         tw_buf b;
         tw_buf_init(&b, p, 64);
         tw_sse_event(&b, NULL, "reload", "", 0);
         tw_hub_push(h, h->last, 1, b.data, b.len);
     }
-    return 1;
+    return NULL;
 }
 
 /* Sleep `ms` unless the hub is told to stop. Returns 1 if it must stop. */
@@ -227,14 +223,19 @@ static void *APR_THREAD_FUNC tw_hub_main(apr_thread_t *thread, void *data)
                 redisFree(ctx);
                 break;
             }
-            if (tw_hub_catch_up(h, p)) {
+            const char *why = tw_hub_catch_up(h, p);
+            if (!why) {
                 ap_log_error(APLOG_MARK, logged_down ? APLOG_NOTICE : APLOG_DEBUG, 0, h->s,
                              "TW0106: subscribed to %s", cf->channel);
                 backoff = TW_BACKOFF_MIN;
                 logged_down = 0;
                 tw_hub_listen(h, ctx, p);
             }
-            apr_cpystrn(err, ctx->errstr[0] ? ctx->errstr : "connection closed", sizeof(err));
+            apr_cpystrn(err,
+                        why              ? why
+                        : ctx->errstr[0] ? ctx->errstr
+                                         : "connection closed",
+                        sizeof(err));
             int stop = tw_hub_set_conn(h, NULL);
             redisFree(ctx);
             if (stop)

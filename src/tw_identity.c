@@ -1,7 +1,6 @@
 /* tw_identity.c: the visitor's stable fake name, kept in a cookie. */
 #include "tw_name.h"
 #include "tw_private.h"
-#include "tw_text.h"
 
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -12,13 +11,11 @@
 
 const char *tw_identity(request_rec *r, const char *mount)
 {
-    const char *val = NULL;
-    if (ap_cookie_read(r, TW_COOKIE, &val, 0) == APR_SUCCESS && val &&
-        !tw_text_check_username(val, strlen(val)))
-        return val;
+    char name[TW_NAME_MAX];
+    if (tw_name_from_cookies(apr_table_get(r->headers_in, "Cookie"), TW_COOKIE, name))
+        return apr_pstrdup(r->pool, name);
 
     unsigned char rnd[4];
-    char name[TW_NAME_MAX];
     apr_status_t rv = apr_generate_random_bytes(rnd, sizeof(rnd));
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r,

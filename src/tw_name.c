@@ -1,7 +1,9 @@
 #include "tw_name.h"
+#include "tw_text.h"
 
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 static const char *const tw_adjectives[] = {
     "Brave",  "Calm",  "Clever", "Cosy",  "Eager", "Fancy",  "Gentle", "Happy",
@@ -24,6 +26,31 @@ size_t tw_name_generate(const unsigned char rnd[4], char *buf)
     int n = snprintf(buf, TW_NAME_MAX, "%s%s%u", tw_adjectives[rnd[0] % TW_COUNT(tw_adjectives)],
                      tw_animals[rnd[1] % TW_COUNT(tw_animals)], num);
     return n < 0 ? 0 : (size_t)n;
+}
+
+size_t tw_name_from_cookies(const char *header, const char *name, char *out)
+{
+    size_t nlen = strlen(name);
+    const char *p = header;
+    while (p && *p) {
+        while (*p == ' ' || *p == '\t' || *p == ';')
+            p++;
+        const char *end = strchr(p, ';');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *v = p + nlen + 1;
+        if (len > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == '=') {
+            size_t vlen = len - nlen - 1;
+            while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+                vlen--;
+            if (vlen < TW_NAME_MAX && !tw_text_check_username(v, vlen)) {
+                memcpy(out, v, vlen);
+                out[vlen] = '\0';
+                return vlen;
+            }
+        }
+        p = end;
+    }
+    return 0;
 }
 
 static char tw_upper(char c)

@@ -3,14 +3,22 @@
 #ifndef TW_NAME_H
 #define TW_NAME_H
 
+#include "tw_text.h"
+
 #include <stddef.h>
 
-/* Longest generated name, with the NUL; always <= TW_USERNAME_MAX + 1. */
-#define TW_NAME_MAX 32
+/* Room for a name with its NUL. */
+#define TW_NAME_MAX (TW_USERNAME_MAX + 1)
 
 /* Build a name such as "BraveOtter42" from 4 random bytes into `buf` (TW_NAME_MAX bytes).
  * The same bytes give the same name. Returns the length. O(1). */
 size_t tw_name_generate(const unsigned char rnd[4], char *buf);
+
+/* Find the first cookie `name` in a Cookie header whose value is a valid username and copy it
+ * into `out` (TW_NAME_MAX bytes). Returns its length, or 0 if there is none. Cookies with
+ * the same name (e.g. set for different paths) are allowed: the first valid one wins.
+ * O(length of the header). */
+size_t tw_name_from_cookies(const char *header, const char *name, char *out);
 
 /* Avatar initials of `name` (`n` bytes of [A-Za-z0-9_-]) into `out` (3 bytes): the first
  * character and the next capital letter after it, upper-cased; one letter if there is none. */

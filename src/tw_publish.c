@@ -117,7 +117,7 @@ int tw_handle_publish(request_rec *r, tw_srv_conf *c, const char *mount)
 
     char idtxt[TW_ID_MAX];
     tw_id_format(id, idtxt);
-    apr_table_set(r->headers_out, "X-Post-Id", idtxt);
+    apr_table_set(r->err_headers_out, "X-Post-Id", idtxt); /* kept on the 303 too */
     if (fmt == TW_FMT_JSON) {
         const char *out = apr_psprintf(r->pool, "{\"id\":\"%s\"}", idtxt);
         r->status = HTTP_CREATED;

@@ -4,15 +4,22 @@
 #include <apr_sha1.h>
 #include <apr_strings.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 struct tw_store {
     tw_store_conf cf;
-    apr_reslist_t *conns;
-    int max_conns;
+    apr_pool_t *pool;     /* unmanaged: see tw_store_cleanup */
+    apr_reslist_t *slots; /* bounds the connections; each slot holds one, or none yet */
     char script_sha[APR_SHA1_DIGESTSIZE * 2 + 1];
 };
+
+/* One pooled connection. The slot is created empty and connected by tw_acquire, outside the
+ * reslist's lock, so a slow connect (Redis unreachable) never blocks the other threads. */
+typedef struct tw_slot {
+    redisContext *ctx; /* NULL until connected, and again after an error */
+} tw_slot;
 
 /* KEYS[1] stream; ARGV: history, user, message, channel. The stream id is the post id. */
 static const char tw_publish_lua[] =
@@ -55,22 +62,36 @@ redisContext *tw_store_connect(const tw_store_conf *cf, char *err, size_t errlen
     return ctx;
 }
 
-/* apr_reslist constructor: `params` is the store. Failure leaves nothing allocated. */
-static apr_status_t tw_conn_open(void **res, void *params, apr_pool_t *p)
+/* apr_reslist constructor and destructor of an (empty) slot. */
+static apr_status_t tw_slot_make(void **res, void *params, apr_pool_t *p)
 {
-    char err[256];
-    (void)p;
-    redisContext *ctx = tw_store_connect(&((tw_store *)params)->cf, err, sizeof(err));
-    if (!ctx)
-        return APR_ECONNREFUSED;
-    *res = ctx;
+    (void)params, (void)p;
+    tw_slot *slot = calloc(1, sizeof(*slot));
+    if (!slot)
+        return APR_ENOMEM;
+    *res = slot;
     return APR_SUCCESS;
 }
 
-static apr_status_t tw_conn_close(void *res, void *params, apr_pool_t *p)
+static apr_status_t tw_slot_free(void *res, void *params, apr_pool_t *p)
 {
+    tw_slot *slot = res;
     (void)params, (void)p;
-    redisFree(res);
+    if (slot->ctx)
+        redisFree(slot->ctx);
+    free(slot);
+    return APR_SUCCESS;
+}
+
+/* pchild pre-cleanup, run after the hub's (registered later, run earlier) has joined the
+ * subscriber thread. The slots live in an unmanaged pool because apr_reslist asserts that
+ * none is in use when destroyed, and a prefork child stopped from its SIGTERM handler may be
+ * in the middle of a command; then the pool is left to the exiting process. */
+static apr_status_t tw_store_cleanup(void *data)
+{
+    tw_store *s = data;
+    if (apr_reslist_acquired_count(s->slots) == 0)
+        apr_pool_destroy(s->pool);
     return APR_SUCCESS;
 }
 
@@ -78,7 +99,6 @@ apr_status_t tw_store_create(apr_pool_t *p, const tw_store_conf *cf, int max_con
 {
     tw_store *s = apr_pcalloc(p, sizeof(*s));
     s->cf = *cf;
-    s->max_conns = max_conns;
     unsigned char digest[APR_SHA1_DIGESTSIZE];
     apr_sha1_ctx_t sha;
     apr_sha1_init(&sha);
@@ -86,11 +106,17 @@ apr_status_t tw_store_create(apr_pool_t *p, const tw_store_conf *cf, int max_con
     apr_sha1_final(digest, &sha);
     for (int i = 0; i < APR_SHA1_DIGESTSIZE; i++)
         apr_snprintf(s->script_sha + 2 * i, 3, "%02x", digest[i]);
-    apr_status_t rv = apr_reslist_create(&s->conns, 0, max_conns, max_conns, 0, tw_conn_open,
-                                         tw_conn_close, s, p);
+    apr_status_t rv = apr_pool_create_unmanaged_ex(&s->pool, NULL, NULL);
     if (rv != APR_SUCCESS)
         return rv;
-    apr_reslist_timeout_set(s->conns, (apr_interval_time_t)cf->timeout_ms * 1000);
+    rv = apr_reslist_create(&s->slots, 0, max_conns, max_conns, 0, tw_slot_make, tw_slot_free, s,
+                            s->pool);
+    if (rv != APR_SUCCESS) {
+        apr_pool_destroy(s->pool);
+        return rv;
+    }
+    apr_reslist_timeout_set(s->slots, (apr_interval_time_t)cf->timeout_ms * 1000);
+    apr_pool_pre_cleanup_register(p, s, tw_store_cleanup);
     *out = s;
     return APR_SUCCESS;
 }
@@ -109,41 +135,41 @@ static int tw_conn_dead(const redisContext *ctx)
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
-/* Take a pooled connection, or explain why not. Connections the server has closed since
- * their last use are dropped here, so a Redis restart costs no failed request. */
-static redisContext *tw_acquire(tw_store *s, apr_pool_t *p, const char **err)
+/* Take a slot with a live connection, or explain why not. A connection the server closed
+ * since its last use (e.g. Redis restarted) is replaced here, so a restart costs no failed
+ * request. Blocks up to the timeout for a free slot, and up to the timeout to connect. */
+static tw_slot *tw_acquire(tw_store *s, apr_pool_t *p, const char **err)
 {
-    for (int tries = 0;; tries++) {
-        void *res = NULL;
-        apr_status_t rv = apr_reslist_acquire(s->conns, &res);
-        if (rv == APR_ECONNREFUSED) {
-            *err = apr_psprintf(p, "cannot connect to Redis at %s",
-                                s->cf.addr.path
-                                    ? s->cf.addr.path
-                                    : apr_psprintf(p, "%s:%d", s->cf.addr.host, s->cf.addr.port));
-            return NULL;
-        }
-        if (rv != APR_SUCCESS) {
-            *err = "no free Redis connection within the timeout";
-            return NULL;
-        }
-        if (!tw_conn_dead(res))
-            return res;
-        apr_reslist_invalidate(s->conns, res);
-        if (tries == s->max_conns) {
-            *err = "Redis keeps closing new connections";
+    void *res = NULL;
+    if (apr_reslist_acquire(s->slots, &res) != APR_SUCCESS) {
+        *err = "no free Redis connection within the timeout";
+        return NULL;
+    }
+    tw_slot *slot = res;
+    if (slot->ctx && tw_conn_dead(slot->ctx)) {
+        redisFree(slot->ctx);
+        slot->ctx = NULL;
+    }
+    if (!slot->ctx) {
+        char why[256];
+        slot->ctx = tw_store_connect(&s->cf, why, sizeof(why));
+        if (!slot->ctx) {
+            *err = apr_pstrdup(p, why);
+            apr_reslist_release(s->slots, slot);
             return NULL;
         }
     }
+    return slot;
 }
 
-/* Give a connection back; one that saw an I/O or protocol error is closed instead. */
-static void tw_release(tw_store *s, redisContext *ctx)
+/* Give a slot back; a connection that saw an I/O or protocol error is closed first. */
+static void tw_release(tw_store *s, tw_slot *slot)
 {
-    if (ctx->err)
-        apr_reslist_invalidate(s->conns, ctx);
-    else
-        apr_reslist_release(s->conns, ctx);
+    if (slot->ctx->err) {
+        redisFree(slot->ctx);
+        slot->ctx = NULL;
+    }
+    apr_reslist_release(s->slots, slot);
 }
 
 /* Turn a missing or error reply into a message and APR_EGENERAL. */
@@ -162,9 +188,10 @@ static apr_status_t tw_reply_error(apr_pool_t *p, redisContext *ctx, redisReply 
 apr_status_t tw_store_publish(tw_store *s, apr_pool_t *p, const char *user, size_t ulen,
                               const char *msg, size_t mlen, tw_id *id, const char **err)
 {
-    redisContext *ctx = tw_acquire(s, p, err);
-    if (!ctx)
+    tw_slot *slot = tw_acquire(s, p, err);
+    if (!slot)
         return APR_ECONNREFUSED;
+    redisContext *ctx = slot->ctx;
     char hist[24];
     int hlen = apr_snprintf(hist, sizeof(hist), "%ld", s->cf.history);
     const char *argv[] = {"EVALSHA", s->script_sha, "1", s->cf.key, hist, user, msg, s->cf.channel};
@@ -182,16 +209,25 @@ apr_status_t tw_store_publish(tw_store *s, apr_pool_t *p, const char *user, size
         rv = tw_reply_error(p, ctx, rep, "publish", err);
     if (rep)
         freeReplyObject(rep);
-    tw_release(s, ctx);
+    tw_release(s, slot);
     return rv;
 }
 
-/* Convert an XRANGE/XREVRANGE reply into posts in `p`. Entries without both fields are
- * skipped (they were not written by this module). Returns 0 if the reply is malformed. */
-static int tw_parse_entries(apr_pool_t *p, const redisReply *rep, tw_post **posts, int *n)
+/* What a range reply held before entries of other writers were left out. */
+typedef struct tw_range_info {
+    size_t raw;        /* entries in the reply */
+    tw_id first, last; /* ids of the first and last of them */
+} tw_range_info;
+
+/* Convert an XRANGE/XREVRANGE reply into posts in `p`. Entries without both fields are left
+ * out (they were not written by this module) but counted in `info`. Returns 0 if the reply
+ * is malformed. */
+static int tw_parse_entries(apr_pool_t *p, const redisReply *rep, tw_post **posts, int *n,
+                            tw_range_info *info)
 {
     tw_post *out = apr_pcalloc(p, sizeof(*out) * (rep->elements ? rep->elements : 1));
     int k = 0;
+    info->raw = rep->elements;
     for (size_t i = 0; i < rep->elements; i++) {
         const redisReply *e = rep->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
@@ -200,6 +236,9 @@ static int tw_parse_entries(apr_pool_t *p, const redisReply *rep, tw_post **post
         tw_post *po = &out[k];
         if (!tw_id_parse(e->element[0]->str, e->element[0]->len, &po->id))
             return 0;
+        if (i == 0)
+            info->first = po->id;
+        info->last = po->id;
         const redisReply *f = e->element[1];
         po->user = po->msg = NULL;
         for (size_t j = 0; j + 1 < f->elements; j += 2) {
@@ -222,39 +261,31 @@ static int tw_parse_entries(apr_pool_t *p, const redisReply *rep, tw_post **post
 
 /* Run one range command and parse its entries. */
 static apr_status_t tw_range(tw_store *s, apr_pool_t *p, int argc, const char **argv,
-                             tw_post **posts, int *n, const char **err)
+                             tw_post **posts, int *n, tw_range_info *info, const char **err)
 {
-    redisContext *ctx = tw_acquire(s, p, err);
-    if (!ctx)
+    tw_slot *slot = tw_acquire(s, p, err);
+    if (!slot)
         return APR_ECONNREFUSED;
-    redisReply *rep = redisCommandArgv(ctx, argc, argv, NULL);
+    redisReply *rep = redisCommandArgv(slot->ctx, argc, argv, NULL);
     apr_status_t rv = APR_SUCCESS;
     if (!rep || rep->type != REDIS_REPLY_ARRAY)
-        rv = tw_reply_error(p, ctx, rep, argv[0], err);
-    else if (!tw_parse_entries(p, rep, posts, n)) {
+        rv = tw_reply_error(p, slot->ctx, rep, argv[0], err);
+    else if (!tw_parse_entries(p, rep, posts, n, info)) {
         *err = apr_psprintf(p, "%s: malformed stream entry in %s", argv[0], s->cf.key);
         rv = APR_EGENERAL;
     }
     if (rep)
         freeReplyObject(rep);
-    tw_release(s, ctx);
+    tw_release(s, slot);
     return rv;
 }
 
 apr_status_t tw_store_latest(tw_store *s, apr_pool_t *p, long count, tw_post **posts, int *n,
                              const char **err)
 {
+    tw_range_info info;
     const char *argv[] = {"XREVRANGE", s->cf.key, "+", "-", "COUNT", apr_ltoa(p, count)};
-    return tw_range(s, p, 6, argv, posts, n, err);
-}
-
-apr_status_t tw_store_from(tw_store *s, apr_pool_t *p, tw_id from, long count, tw_post **posts,
-                           int *n, const char **err)
-{
-    char id[TW_ID_MAX];
-    tw_id_format(from, id);
-    const char *argv[] = {"XRANGE", s->cf.key, id, "+", "COUNT", apr_ltoa(p, count)};
-    return tw_range(s, p, 6, argv, posts, n, err);
+    return tw_range(s, p, 6, argv, posts, n, &info, err);
 }
 
 apr_status_t tw_store_each_after(tw_store *s, apr_pool_t *p, tw_id after, long page,
@@ -270,23 +301,25 @@ apr_status_t tw_store_each_after(tw_store *s, apr_pool_t *p, tw_id after, long p
             return rv;
         }
         tw_post *posts = NULL;
-        int n = 0, i = 0, stop = 0;
+        tw_range_info info = {0};
+        int n = 0, stop = 0;
         /* The range is inclusive: entry `after` (if still there) comes back first. */
-        rv = tw_store_from(s, sub, after, page + 1, &posts, &n, err);
+        char from[TW_ID_MAX];
+        tw_id_format(after, from);
+        const char *argv[] = {"XRANGE", s->cf.key, from, "+", "COUNT", apr_ltoa(sub, page + 1)};
+        rv = tw_range(s, sub, 6, argv, &posts, &n, &info, err);
         if (rv != APR_SUCCESS) {
             *err = apr_pstrdup(p, *err);
             apr_pool_destroy(sub);
             return rv;
         }
-        if (n > 0 && tw_id_cmp(posts[0].id, after) == 0)
-            i = 1;
-        else if (tw_id_cmp(after, zero) != 0)
+        if (tw_id_cmp(after, zero) != 0 && (info.raw == 0 || tw_id_cmp(info.first, after) != 0))
             *gap = 1;
-        for (; i < n && !*gap && !stop; i++) {
-            stop = fn(ctx, &posts[i]);
-            after = posts[i].id;
-        }
-        int more = n == page + 1 && !*gap && !stop;
+        for (int i = 0; i < n && !*gap && !stop; i++)
+            if (tw_id_cmp(posts[i].id, after) > 0)
+                stop = fn(ctx, &posts[i]);
+        int more = info.raw == (size_t)page + 1 && !*gap && !stop;
+        after = info.last;
         apr_pool_destroy(sub);
         if (!more)
             return APR_SUCCESS;

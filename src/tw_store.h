@@ -21,8 +21,8 @@ typedef struct tw_store_conf {
 
 typedef struct tw_store tw_store;
 
-/* Create the pool of at most `max_conns` connections, opened lazily. The store lives as
- * long as `p`; its cleanup closes every connection. */
+/* Create the pool of at most `max_conns` connections, opened lazily by the thread that needs
+ * one. The store lives as long as `p`; a pre-cleanup of `p` closes every connection. */
 apr_status_t tw_store_create(apr_pool_t *p, const tw_store_conf *cf, int max_conns, tw_store **out);
 
 const tw_store_conf *tw_store_config(const tw_store *s);
@@ -40,11 +40,6 @@ apr_status_t tw_store_publish(tw_store *s, apr_pool_t *p, const char *user, size
 /* The newest `count` posts, newest first (XREVRANGE). Strings live in `p`. */
 apr_status_t tw_store_latest(tw_store *s, apr_pool_t *p, long count, tw_post **posts, int *n,
                              const char **err);
-
-/* Up to `count` posts from `from` on, oldest first (XRANGE from + COUNT count; the entry
- * `from` itself is included, so callers can tell whether it still exists). */
-apr_status_t tw_store_from(tw_store *s, apr_pool_t *p, tw_id from, long count, tw_post **posts,
-                           int *n, const char **err);
 
 /* Called for each post of tw_store_each_after, oldest first; a non-zero return stops. */
 typedef int tw_store_each_fn(void *ctx, const tw_post *post);

@@ -110,6 +110,7 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
     apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
     apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
     apr_table_setn(r->subprocess_env, "no-gzip", "1");
+    apr_table_setn(r->subprocess_env, "no-brotli", "1");
     if (r->header_only)
         return OK;
     st.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
@@ -133,7 +134,8 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
         const char *err = NULL;
         if (tw_store_each_after(c->store, r->pool, st.last, TW_REPLAY_PAGE, tw_replay_one, &st,
                                 &gap, &err) != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0503: cannot replay posts: %s", err);
+            /* INFO: every browser retries this during a Redis outage, which the hub reports. */
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "TW0503: cannot replay posts: %s", err);
             apr_brigade_cleanup(st.bb);
             return OK; /* the client retries with the same Last-Event-ID */
         }
@@ -153,7 +155,9 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
         apr_time_t now = apr_time_now();
         apr_interval_time_t wait = next_ping - now < slice ? next_ping - now : slice;
         tw_hub_status hs = tw_hub_next(&sub, wait > 0 ? wait : 0, &st.last, tw_sink, &st);
-        if (hs == TW_HUB_STOPPING || (hs == TW_HUB_TIMEOUT && tw_child_stopping()))
+        /* Checked on every round, not only when idle: prefork tells a child to stop only
+         * through the MPM state, and a busy feed may never let the wait time out. */
+        if (hs == TW_HUB_STOPPING || tw_child_stopping())
             break;
         if (hs == TW_HUB_LAGGED) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,

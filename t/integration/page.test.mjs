@@ -157,6 +157,29 @@ describe('root mount', () => {
     }
   });
 
+  test('the same cookie twice (e.g. set for two paths): the first valid one, no error', async () => {
+    const res = await request('GET', web.base,
+      { headers: { Cookie: 'tw_name=first_1; tw_name=second_2' } });
+    assert.equal(res.status, 200);
+    assert.equal(textById(res.body, 'whoami'), 'first_1');
+    assert.equal(nameCookie(res), undefined);
+    assert.deepEqual(web.badLogLines(), [], 'no error line for a repeated cookie');
+  });
+
+  test('a path that could smuggle header breaks or cookie attributes is 404', async () => {
+    for (const p of ['x%0d%0aX-Evil:%20y/', 'x;Domain=evil.example/', 'x%20y/home',
+      'a%22b/home/sse']) {
+      const res = await request('GET', `${web.base}${p}`);
+      assert.equal(res.status, 404, p);
+      assert.equal(nameCookie(res), undefined, p);
+      assert.equal(res.headers['x-evil'], undefined, p);
+    }
+    const before = Number(redis.cli('XLEN', 'tweetsse:feed'));
+    const res = await post(`${web.base}x%0d%0aY:%20z/`, { username: 'u', message: 'm' });
+    assert.equal(res.status, 404);
+    assert.equal(Number(redis.cli('XLEN', 'tweetsse:feed')), before, 'nothing stored');
+  });
+
   test('the error log is clean', () => {
     assert.deepEqual(web.badLogLines(), []);
   });

@@ -2,7 +2,7 @@
 // posts arrive from other processes through Redis.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { openStream, post, request, startApache, startRedis } from '../lib/harness.mjs';
+import { openStream, post, request, sleep, startApache, startRedis } from '../lib/harness.mjs';
 import { cards, nameCookie, postId, postIds, textById, xrange } from '../lib/helpers.mjs';
 
 let redis, web;
@@ -87,6 +87,31 @@ test('graceful restart: streams end, clients resume without loss', async () => {
     assert.deepEqual(seen, want.slice(want.indexOf(first)), 'no gap, no duplicate');
     assert.ok(during.every((id) => seen.includes(id)));
     r.close();
+  }
+});
+
+// Prefork tells a stopping child only through the MPM state (child_stopping runs at exit):
+// a stream must notice it even when posts keep it from ever waiting long.
+test('graceful restart while posts flow every 200 ms: old streams still end promptly', async (t) => {
+  const s = await openStream(`${web.base}home/sse`);
+  streams.push(s);
+  await s.until((x) => x.retries.length > 0, 5000, 'retry line');
+  let flowing = true;
+  const pump = (async () => {
+    for (let i = 0; flowing && i < 100; i++) {
+      await post(web.base, { username: 'pump', message: `steady ${i}` });
+      await sleep(200);
+    }
+  })();
+  try {
+    await s.until((x) => x.posts().length >= 2, 5000, 'posts flowing');
+    const t0 = Date.now();
+    web.graceful();
+    await s.until((x) => x.ended, 8000, 'the old stream to end under steady traffic');
+    t.diagnostic(`the stream ended ${Date.now() - t0} ms after the graceful restart`);
+  } finally {
+    flowing = false;
+    await pump;
   }
 });
 

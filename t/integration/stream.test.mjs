@@ -150,6 +150,22 @@ describe('resume', () => {
     });
   }
 
+  test('entries written by another program are skipped, and never cut a replay short', async () => {
+    const first = await postId(web.base, 'resumer', 'before foreign entries');
+    // Pages of the replay are 200 entries: put foreign entries across a page boundary.
+    const foreign = [];
+    for (let i = 0; i < 250; i++) foreign.push(redis.cli('XADD', 'tweetsse:feed', '*', 'other', `x${i}`));
+    const mine = [];
+    for (let i = 0; i < 3; i++) mine.push(await postId(web.base, 'resumer', `after foreign ${i}`));
+    const s = await open(`${web.base}home/sse`, { 'Last-Event-ID': first });
+    await s.until((x) => x.posts().length === 3, 5000, 'the three posts after the foreign entries');
+    assert.deepEqual(postIds(s), mine, streamSummary(s));
+    assert.ok(!s.events.some((e) => e.event === 'reload'), 'no reload');
+    s.close();
+    // Leave the stream as the other tests expect it: posts only.
+    assert.equal(redis.cli('XDEL', 'tweetsse:feed', ...foreign), String(foreign.length));
+  });
+
   test('the header wins over the query argument', async () => {
     const ids = xrange(redis).map((e) => e.id);
     const s = await open(`${web.base}home/sse?last_event_id=${ids[0]}`,

@@ -25,7 +25,7 @@ t/unit/test_text:  src/tw_text.c
 t/unit/test_input: src/tw_input.c src/tw_text.c
 t/unit/test_name:  src/tw_name.c src/tw_text.c
 t/unit/test_sse:   src/tw_sse.c src/tw_buf.c
-t/unit/test_html:  src/tw_html.c src/tw_buf.c src/tw_name.c src/tw_id.c src/tw_sse.c
+t/unit/test_html:  src/tw_html.c src/tw_buf.c src/tw_name.c src/tw_text.c src/tw_id.c src/tw_sse.c
 t/unit/test_conf:  src/tw_conf.c
 
 t/unit/test_%: t/unit/test_%.c t/unit/tap.h $(wildcard src/*.h)
