@@ -67,5 +67,6 @@ format:
 
 clean:
 	rm -rf .libs *.la *.lo *.slo src/.libs src/*.lo src/*.la src/*.slo src/*.o *.o htdocs/lib $(UNIT_TESTS)
+	rm -f bench/sseload
 
 .PHONY: all frontend install deps run test bench format clean unit

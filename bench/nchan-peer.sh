@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The reference peer for bench/run.sh: Debian's nginx + libnginx-mod-nchan, every message
+# going through a private redis-server (like our posts), on loopback, files in one directory.
+#
+#   bench/nchan-peer.sh start DIR [HTTP_PORT] [REDIS_PORT]   (defaults 18090 16390)
+#   bench/nchan-peer.sh stop DIR
+#
+# Endpoints: POST /pub (the raw body is the message), GET /sub (EventSource).
+set -euo pipefail
+
+cmd=${1:-}
+dir=${2:-}
+if [ -z "$cmd" ] || [ -z "$dir" ]; then
+    echo "usage: $0 start|stop DIR [HTTP_PORT] [REDIS_PORT]" >&2
+    exit 2
+fi
+port=${3:-18090}
+rport=${4:-16390}
+module=/usr/lib/nginx/modules/ngx_nchan_module.so
+
+# Stop what `start` left in DIR, by its pid files only.
+stop() {
+    local pid
+    if [ -f "$dir/nginx.pid" ]; then
+        pid=$(cat "$dir/nginx.pid")
+        kill -QUIT "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        rm -f "$dir/nginx.pid"
+    fi
+    if [ -f "$dir/redis.pid" ]; then
+        pid=$(cat "$dir/redis.pid")
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        rm -f "$dir/redis.pid"
+    fi
+}
+
+case $cmd in
+stop) stop; exit 0 ;;
+start) ;;
+*) echo "usage: $0 start|stop DIR [HTTP_PORT] [REDIS_PORT]" >&2; exit 2 ;;
+esac
+
+# Install the peer if it is missing (Debian packages only).
+if ! command -v nginx >/dev/null || [ ! -f "$module" ]; then
+    echo "nchan-peer: installing nginx and libnginx-mod-nchan" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx libnginx-mod-nchan >/dev/null
+fi
+
+mkdir -p "$dir/tmp" "$dir/redis"
+chmod 755 "$dir"
+
+# nginx: 2 workers (one per core, as the machine has), room for 10,000+ streams per worker,
+# every temp path and log in DIR so nothing of the system's nginx is used.
+# The channel keeps 1,000 messages in Redis, as our feed keeps 1,000 posts; a new subscriber
+# starts with new messages only.
+cat >"$dir/nginx.conf" <<CONF
+load_module $module;
+worker_processes 2;
+worker_rlimit_nofile 20000;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 19000; multi_accept on; }
+http {
+    access_log off;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    upstream peer_redis { nchan_redis_server redis://127.0.0.1:$rport; }
+    server {
+        listen 127.0.0.1:$port backlog=4096;
+        location = /pub {
+            nchan_publisher;
+            nchan_channel_id feed;
+            nchan_redis_pass peer_redis;
+            nchan_message_buffer_length 1000;
+        }
+        location = /sub {
+            nchan_subscriber eventsource;
+            nchan_channel_id feed;
+            nchan_redis_pass peer_redis;
+            nchan_subscriber_first_message newest;
+        }
+    }
+}
+CONF
+
+# Redis for the peer: TCP on loopback (Nchan's redis upstream), no persistence needed.
+redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --dir "$dir/redis" --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
+for _ in $(seq 50); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis-cli -p "$rport" ping >/dev/null
+
+# nginx with DIR as its prefix; the open-files limit must allow worker_rlimit_nofile.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log"
+for _ in $(seq 50); do
+    curl -s -o /dev/null -X POST --data-binary 'peer up' "http://127.0.0.1:$port/pub" && break
+    sleep 0.1
+done
+curl -sf -o /dev/null -X POST --data-binary 'peer up' "http://127.0.0.1:$port/pub"
+echo "nchan-peer: http://127.0.0.1:$port/sub, POST /pub, redis 127.0.0.1:$rport, files in $dir"

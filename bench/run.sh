@@ -1,0 +1,520 @@
+#!/usr/bin/env bash
+# `make bench`: the feed side by side with nginx + Nchan (Debian's libnginx-mod-nchan, through
+# its own Redis), both on loopback in one run, and a Markdown table of the figures.
+#
+#   bench/run.sh [-q|--quick] [S1 S2 S3 S4 S5]      (default: all scenarios)
+#
+#   S1  1,000 subscribers, 100 posts/s for 10 s: lost, latency p50/p99
+#   S2  10,000 concurrent subscribers on one Apache, 100 posts at 10/s: connected, lost, p50/p99
+#   S3  memory per idle subscriber at 10,000 (RSS with the streams open minus without)
+#   S4  POST throughput with wrk (50 connections) vs Nchan's POST /pub
+#   S5  GET /home with 50 posts vs the same Apache serving the same page as a static file
+#
+# S1 and S2/S3 run ROUNDS times (2; quick mode 1) in mirrored order (ours, peer, peer, ours, ...)
+# and the table gives the median (the mean of two); lost and dropped are the worst round.
+# Environment: BENCH_PORT (18080), PEER_PORT (18090), PEER_REDIS_PORT (16390), BENCH_DIR (a
+# new directory under /tmp), KEEP=1 keeps it (logs, configs) afterwards, LOADGEN_NICE (-10);
+# ROUNDS and the sizes below (S1_SUBS, S1_RATE, S1_SECS, S2_SUBS, S2_POSTS, S2_RATE, WRK_SECS,
+# SRCS) override the defaults.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+
+# ---- options --------------------------------------------------------------------------------
+quick=0
+want=()
+for a in "$@"; do
+    case $a in
+    -q | --quick) quick=1 ;;
+    S[1-5] | s[1-5]) want+=("${a^^}") ;;
+    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "bench: unknown argument '$a' (try --help)" >&2; exit 2 ;;
+    esac
+done
+[ ${#want[@]} -gt 0 ] || want=(S1 S2 S3 S4 S5)
+has() { [[ " ${want[*]} " == *" $1 "* ]]; }
+
+# Scenario sizes; quick mode keeps every scenario but makes it short and small.
+if [ "$quick" = 1 ]; then
+    : "${S1_SUBS:=1000}" "${S1_RATE:=100}" "${S1_SECS:=3}"
+    : "${S2_SUBS:=2000}" "${S2_POSTS:=30}" "${S2_RATE:=10}" "${WRK_SECS:=3}" "${ROUNDS:=1}"
+else
+    : "${S1_SUBS:=1000}" "${S1_RATE:=100}" "${S1_SECS:=10}"
+    : "${S2_SUBS:=10000}" "${S2_POSTS:=100}" "${S2_RATE:=10}" "${WRK_SECS:=10}" "${ROUNDS:=2}"
+fi
+: "${SRCS:=8}" # source addresses 127.0.0.2..(SRCS+1) for the subscribers
+PORT=${BENCH_PORT:-18080}
+PEER_PORT=${PEER_PORT:-18090}
+PEER_REDIS_PORT=${PEER_REDIS_PORT:-16390}
+S1_POSTS=$((S1_RATE * S1_SECS))
+BENCH_KEEPALIVE=${KEEPALIVE:-15} # TweetsseKeepalive of the instance (scripts/apache-conf.sh)
+
+# ---- preconditions --------------------------------------------------------------------------
+for p in "$PORT" "$PEER_PORT" "$PEER_REDIS_PORT"; do
+    if ss -Htln "sport = :$p" | grep -q .; then
+        echo "bench: port $p is in use (set BENCH_PORT / PEER_PORT / PEER_REDIS_PORT)" >&2
+        exit 1
+    fi
+done
+[ -f "$top/.libs/mod_tweetsse.so" ] || { echo "bench: build the module first (make)" >&2; exit 1; }
+command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
+make -s -C "$here" sseload
+sseload=$here/sseload
+# The load generator shares the two cores with the servers: a higher priority keeps it from
+# being the one that falls behind (the same for both sides). LOADGEN_NICE=0 turns it off.
+nice=()
+if [ "$(id -u)" = 0 ] && [ "${LOADGEN_NICE:--10}" != 0 ]; then nice=(nice -n "${LOADGEN_NICE:--10}"); fi
+# Every stream is a socket: as many open files as allowed, for us and what we start.
+ulimit -n "$(ulimit -Hn)"
+if [ "$(ulimit -n)" -lt $((S2_SUBS + 500)) ]; then
+    echo "bench: open-files limit $(ulimit -n) is too low for $S2_SUBS subscribers" >&2
+fi
+
+# ---- private run directory ------------------------------------------------------------------
+RUNDIR=${BENCH_DIR:-$(mktemp -d /tmp/tweetsse-bench.XXXXXX)}
+mkdir -p "$RUNDIR/redis" "$RUNDIR/htdocs"
+chmod 755 "$RUNDIR" # Apache's children run as www-data
+cp -r "$top/htdocs/lib" "$RUNDIR/htdocs/"
+chmod -R a+rX "$RUNDIR/htdocs"
+sock=$RUNDIR/redis.sock
+export RUNDIR PORT REDIS=$sock
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+
+# ---- stop everything we started, whatever happens -------------------------------------------
+bg_pids=()
+cleanup() {
+    local rc=$?
+    trap - INT TERM EXIT
+    for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    if [ -f "$RUNDIR/httpd.pid" ]; then
+        local hp
+        hp=$(cat "$RUNDIR/httpd.pid")
+        kill -TERM "$hp" 2>/dev/null || true
+        for _ in $(seq 100); do kill -0 "$hp" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL "$hp" 2>/dev/null || true
+    fi
+    redis-cli -s "$sock" shutdown nosave >/dev/null 2>&1 || true
+    bash "$here/nchan-peer.sh" stop "$RUNDIR/peer" || true
+    wait 2>/dev/null || true
+    if [ "${KEEP:-0}" = 1 ] || [ "$rc" != 0 ]; then
+        log "files kept in $RUNDIR"
+    else
+        rm -rf "$RUNDIR"
+    fi
+    exit "$rc"
+}
+trap cleanup INT TERM EXIT
+
+# ---- our side: Redis and Apache exactly as `make run` starts them ---------------------------
+# Same Redis flags as scripts/run.sh; same config generator, plus the bench MPM override.
+redis-server --port 0 --unixsocket "$sock" --unixsocketperm 777 --dir "$RUNDIR/redis" \
+    --appendonly yes --save '' --daemonize yes --pidfile "$RUNDIR/redis.pid" \
+    --logfile "$RUNDIR/redis.log"
+for _ in $(seq 50); do redis-cli -s "$sock" ping >/dev/null 2>&1 && break; sleep 0.1; done
+{
+    bash "$top/scripts/apache-conf.sh"
+    echo
+    cat "$here/httpd-bench.conf"
+} >"$RUNDIR/httpd.conf"
+apache2 -t -f "$RUNDIR/httpd.conf" 2>&1 | grep -v 'Syntax OK' >&2 || true
+apache2 -f "$RUNDIR/httpd.conf" -DFOREGROUND 2>>"$RUNDIR/apache-stderr.log" &
+bg_pids+=($!)
+base=http://127.0.0.1:$PORT
+
+# Pids of the Apache parent and its children.
+apache_pids() {
+    local pp
+    pp=$(cat "$RUNDIR/httpd.pid" 2>/dev/null) || return 0
+    echo "$pp"
+    pgrep -P "$pp" || true
+}
+# Sum of a field of /proc/PID/status (VmRSS in KB, Threads) over the given pids.
+sum_status() {
+    local field=$1 total=0 v p
+    shift
+    for p in "$@"; do
+        v=$(awk -v f="$field:" '$1 == f { print $2 }' "/proc/$p/status" 2>/dev/null || true)
+        total=$((total + ${v:-0}))
+    done
+    echo "$total"
+}
+# CPU time used so far by the given pids, in ns, summed over their threads from schedstat
+# (exact; the per-process counters of /proc/PID/stat lag behind for busy thread groups).
+cpu_ns() {
+    local p files=()
+    for p in "$@"; do files+=(/proc/"$p"/task/*/schedstat); done
+    cat "${files[@]}" 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'
+}
+# Seconds between two cpu_ns readings.
+cpu_secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e9 }'; }
+
+# TCP sockets held open by the given processes (listeners and client connections; Redis
+# connections too when Redis is reached over TCP). A stream whose client has gone stays
+# counted until the server closes it, whatever its TCP state.
+held_tcp() {
+    local p
+    awk 'NR > 1 { print $7 }' /proc/net/unix | sort -u >"$RUNDIR/unix.inodes"
+    for p in "$@"; do ls -l "/proc/$p/fd" 2>/dev/null || true; done |
+        sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p' | sort -u | comm -23 - "$RUNDIR/unix.inodes" | wc -l
+}
+# After a load run: wait (at most $2 s) until the processes listed by function $1 hold no
+# more TCP sockets than $3 (the count before the run); prints how many seconds that took.
+wait_released() {
+    local pids=$1 max=$2 base=$3 t0 n
+    t0=$(date +%s.%N)
+    while :; do
+        # shellcheck disable=SC2046
+        n=$(held_tcp $($pids))
+        [ "$n" -le "$base" ] && break
+        if awk -v a="$t0" -v b="$(date +%s.%N)" -v m="$max" 'BEGIN { exit !(b - a > m) }'; then
+            log "$pids: $((n - base)) connections still held after $max s"
+            break
+        fi
+        sleep 0.5
+    done
+    awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'
+}
+
+# Wait until every child and its worker threads are up and the feed answers.
+want_threads=$(awk '/^ *ThreadsPerChild/ { t = $2 } /^ *StartServers/ { s = $2 }
+    END { print t * s }' "$RUNDIR/httpd.conf")
+for i in $(seq 300); do
+    if [ -f "$RUNDIR/httpd.pid" ] && curl -s -o /dev/null -w '%{http_code}' "$base/" | grep -q 200; then
+        # shellcheck disable=SC2046
+        [ "$(sum_status Threads $(apache_pids))" -ge "$want_threads" ] && break
+    fi
+    [ "$i" = 300 ] && { log "Apache did not come up; see $RUNDIR/error.log"; exit 1; }
+    sleep 0.1
+done
+# shellcheck disable=SC2046
+log "ours: Apache on $base ($(apache_pids | wc -l) processes, $(sum_status Threads $(apache_pids)) threads)"
+
+# ---- the peer -------------------------------------------------------------------------------
+bash "$here/nchan-peer.sh" start "$RUNDIR/peer" "$PEER_PORT" "$PEER_REDIS_PORT" >&2
+peer=http://127.0.0.1:$PEER_PORT
+nginx_pids() {
+    local mp
+    mp=$(cat "$RUNDIR/peer/nginx.pid" 2>/dev/null) || return 0
+    echo "$mp"
+    pgrep -P "$mp" || true
+}
+redis_pid() { cat "$RUNDIR/redis.pid"; }
+peer_redis_pid() { cat "$RUNDIR/peer/redis.pid"; }
+# CPU ns used so far by one side: the web server and its Redis.
+server_cpu() {
+    # shellcheck disable=SC2046
+    if [ "$1" = ours ]; then cpu_ns $(apache_pids) $(redis_pid); else cpu_ns $(nginx_pids) $(peer_redis_pid); fi
+}
+
+# ---- results --------------------------------------------------------------------------------
+declare -A R # R[key] = value; per round: S1.ours.p50.1, S1.ours.p50.2, ...; summaries: S1.ours.p50
+kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
+
+# Summaries over the rounds of R[$1.1] .. R[$1.ROUNDS] into R[$1]: median (mean of the two
+# middle values), max, min or first.
+summarize() {
+    local key=$1 how=$2 r vals=()
+    for r in $(seq "$ROUNDS"); do
+        [ -n "${R[$key.$r]:-}" ] && vals+=("${R[$key.$r]}")
+    done
+    [ ${#vals[@]} -gt 0 ] || return 0
+    R[$key]=$(printf '%s\n' "${vals[@]}" | sort -g | awk -v how="$how" -v first="${vals[0]}" '
+        { v[NR] = $1 }
+        END {
+            if (how == "first") x = first
+            else if (how == "max") x = v[NR]
+            else if (how == "min") x = v[1]
+            else x = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            printf (x == int(x) ? "%d" : "%.1f"), x
+        }')
+    # The spread over the rounds, shown next to medians.
+    if [ ${#vals[@]} -gt 1 ]; then
+        R[$key.range]=$(printf '%s\n' "${vals[@]}" | sort -g | sed -n '1p;$p' | paste -sd' ' |
+            awk '{ printf "%g–%g", $1, $2 }')
+    fi
+}
+
+# The sides of round $1: ours first in odd rounds, the peer first in even ones.
+sides_of() { if [ $(($1 % 2)) = 1 ]; then echo ours peer; else echo peer ours; fi; }
+web_pids() { if [ "$1" = ours ]; then apache_pids; else nginx_pids; fi; }
+
+# After a side's run: wait until its server has let go of every stream (ours holds a stream
+# whose client left until a write fails, which takes up to two keep-alive intervals), so the
+# next measurement starts from a quiet server. Prints the seconds it took.
+settle_side() {
+    local side=$1 held0=$2
+    if [ "$side" = ours ]; then
+        wait_released apache_pids $((2 * BENCH_KEEPALIVE + 10)) "$held0"
+    else
+        wait_released nginx_pids 30 "$held0"
+    fi
+}
+
+our_sse=(-s "$base/home/sse" -p "$base/home" -F 'username=bench&message=%s')
+peer_sse=(-s "$peer/sub" -p "$peer/pub" -B '%s')
+
+# Start sseload for one side with a label and extra options, in the background: its pid is
+# in $lp, its output in $RUNDIR/LABEL.out and .err.
+lp=
+run_sseload() {
+    local side=$1 label=$2
+    shift 2
+    local -a target
+    if [ "$side" = ours ]; then target=("${our_sse[@]}"); else target=("${peer_sse[@]}"); fi
+    timeout 600 "${nice[@]}" "$sseload" -l "$label" "${target[@]}" -n "$SRCS" "$@" \
+        >"$RUNDIR/$label.out" 2>"$RUNDIR/$label.err" &
+    lp=$!
+    bg_pids+=("$lp")
+}
+# The result line of a finished sseload run (after its summary went to the log).
+sseload_result() {
+    local label=$1
+    grep -v '^sseload:' "$RUNDIR/$label.out" | sed 's/^/    /' >&2 || true
+    grep '^sseload:' "$RUNDIR/$label.out" ||
+        { log "$label: sseload failed: $(tail -3 "$RUNDIR/$label.err")"; echo "sseload: failed=1"; }
+}
+
+# S1, one side, round $2: 1,000 subscribers, 100 posts/s; CPU of the server side around it.
+s1_once() {
+    local side=$1 r=$2 label=S1-$1-$2 line c0 c1 held0
+    log "S1 $side, round $r: $S1_SUBS subscribers, $S1_POSTS posts at $S1_RATE/s"
+    # shellcheck disable=SC2046
+    held0=$(held_tcp $(web_pids "$side"))
+    c0=$(server_cpu "$side")
+    run_sseload "$side" "$label" -c "$S1_SUBS" -m "$S1_POSTS" -r "$S1_RATE" -w 10
+    wait "$lp" || true
+    c1=$(server_cpu "$side")
+    line=$(sseload_result "$label")
+    R[S1.$side.lost.$r]=$(kv "$line" lost)
+    R[S1.$side.p50.$r]=$(kv "$line" p50_ms)
+    R[S1.$side.p99.$r]=$(kv "$line" p99_ms)
+    R[S1.$side.cpu.$r]=$(cpu_secs "$c0" "$c1")
+    settle_side "$side" "$held0" >/dev/null
+}
+
+# S2 + S3, one side, round $2. sseload connects every subscriber and holds them idle until
+# told to go on (S3 samples CPU and memory then), then publishes (S2). The baseline RSS is
+# taken just before it starts.
+s23_once() {
+    local side=$1 r=$2 label=S2-$1-$2 posts=0 line go rss0 rss1 n c0 c1 t0 t1 held0
+    has S2 && posts=$S2_POSTS
+    # shellcheck disable=SC2046
+    rss0=$(sum_status VmRSS $(web_pids "$side"))
+    # shellcheck disable=SC2046
+    held0=$(held_tcp $(web_pids "$side"))
+    log "S2/S3 $side, round $r: $S2_SUBS subscribers (baseline RSS $((rss0 / 1024)) MB), $posts posts at $S2_RATE/s"
+    go=$RUNDIR/$label.go # created once the idle samples are taken
+    rm -f "$go"
+    run_sseload "$side" "$label" -c "$S2_SUBS" -k 500 -T 30 -d 2 -g "$go" -m "$posts" \
+        -r "$S2_RATE" -w 10 -v
+    # Wait until every subscriber is connected (or has failed).
+    for _ in $(seq 1800); do
+        grep -q 'ready' "$RUNDIR/$label.err" 2>/dev/null && break
+        kill -0 "$lp" 2>/dev/null || break
+        sleep 0.1
+    done
+    grep -h 'ready' "$RUNDIR/$label.err" | sed 's/^/    /' >&2 || true
+    # Idle streams: the server's CPU over 3 s, then its memory.
+    sleep 1
+    t0=$(date +%s.%N)
+    c0=$(server_cpu "$side")
+    sleep 3
+    t1=$(date +%s.%N)
+    c1=$(server_cpu "$side")
+    # shellcheck disable=SC2046
+    rss1=$(sum_status VmRSS $(web_pids "$side"))
+    n=$(sed -n 's/.*ready connected=\([0-9]*\).*/\1/p' "$RUNDIR/$label.err")
+    n=${n:-0}
+    R[S3.$side.n.$r]=$n
+    R[S3.$side.idlecpu.$r]=$(awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" \
+        'BEGIN { printf "%.0f", (b - a) / 1e9 / (t1 - t0) * 100 }')
+    if [ "$n" -gt 0 ]; then
+        R[S3.$side.kb.$r]=$(awk -v a="$rss1" -v b="$rss0" -v n="$n" 'BEGIN { printf "%.1f", (a - b) / n }')
+    fi
+    log "S3 $side: RSS $((rss0 / 1024)) MB -> $((rss1 / 1024)) MB with $n idle streams; server CPU ${R[S3.$side.idlecpu.$r]}% of a core while idle"
+    # The posts: server CPU from the go to the end of the run.
+    c0=$(server_cpu "$side")
+    touch "$go"
+    wait "$lp" || true
+    c1=$(server_cpu "$side")
+    line=$(sseload_result "$label")
+    R[S2.$side.connected.$r]=$(kv "$line" connected)
+    R[S2.$side.lost.$r]=$(kv "$line" lost)
+    R[S2.$side.p50.$r]=$(kv "$line" p50_ms)
+    R[S2.$side.p99.$r]=$(kv "$line" p99_ms)
+    R[S2.$side.dropped.$r]=$(kv "$line" dropped)
+    R[S2.$side.cpu.$r]=$(cpu_secs "$c0" "$c1")
+    # Every client just closed its stream at once (as when a proxy restarts or a network
+    # drops) and all come back right away: how long until they have a stream again.
+    if has S2; then
+        run_sseload "$side" "$label-back" -c "$S2_SUBS" -k 2000 -T 60 -d 0 -m 0 -R -1
+        wait "$lp" || true
+        line=$(sseload_result "$label-back")
+        R[S2.$side.back.$r]=$(kv "$line" connected)
+        R[S2.$side.back50.$r]=$(awk -v v="$(kv "$line" connect_p50_ms)" 'BEGIN { printf "%.2f", v / 1000 }')
+        R[S2.$side.backmax.$r]=$(awk -v v="$(kv "$line" connect_max_ms)" 'BEGIN { printf "%.2f", v / 1000 }')
+    fi
+    # The clients are gone: how long until the server has let go of their streams.
+    R[S2.$side.release.$r]=$(settle_side "$side" "$held0")
+    log "S2 $side: streams released ${R[S2.$side.release.$r]} s after the clients closed them"
+}
+
+# Requests/s of one wrk run (50 connections, 2 threads); errors go to the log.
+run_wrk() {
+    local label=$1 out rps bad
+    shift
+    out=$(timeout $((WRK_SECS + 30)) wrk -t2 -c50 -d"${WRK_SECS}s" --latency "$@" 2>&1) || true
+    echo "$out" >>"$RUNDIR/$label.wrk"
+    rps=$(awk '/^Requests\/sec:/ { print int($2) }' <<<"$out")
+    bad=$(awk '/Non-2xx or 3xx responses:/ { print $NF } /Socket errors:/ { print }' <<<"$out")
+    log "$label: ${rps:-?} requests/s${bad:+ (errors: $bad)}"
+    echo "${rps:-0}"
+}
+
+# wrk over several targets, each twice, in the order A B C ... C B A so that drift hits them
+# alike, after a short warm-up of each; sets R[$key.1], R[$key.2], ... to the mean requests/s
+# of each. Arguments: key, then one "label|BENCH_BODY|wrk args..." per target.
+wrk_mirrored() {
+    local key=$1 i n label body args v
+    shift
+    n=$#
+    local -a specs=("$@") sum
+    for i in $(seq 0 $((n - 1))); do
+        IFS='|' read -r label body args <<<"${specs[$i]}"
+        # shellcheck disable=SC2086
+        BENCH_BODY=$body timeout 30 wrk -t2 -c50 -d2s $args >/dev/null 2>&1 || true
+    done
+    for i in $(seq 0 $((n - 1))) $(seq $((n - 1)) -1 0); do
+        IFS='|' read -r label body args <<<"${specs[$i]}"
+        # shellcheck disable=SC2086
+        v=$(BENCH_BODY=$body run_wrk "$label" $args)
+        sum[i]=$((${sum[i]:-0} + v))
+    done
+    for i in $(seq 0 $((n - 1))); do R[$key.$((i + 1))]=$((sum[i] / 2)); done
+}
+
+# S4: publishing throughput: our form POST /home vs Nchan's raw POST /pub.
+scenario_s4() {
+    log "S4: POST throughput, wrk 50 connections, 2 x ${WRK_SECS}s each"
+    wrk_mirrored S4 "S4-ours|form|-s $here/post.lua $base/home" "S4-peer|raw|-s $here/post.lua $peer/pub"
+    R[S4.ours]=${R[S4.1]}
+    R[S4.peer]=${R[S4.2]}
+}
+
+# S5: the rendered page (50 posts) vs a static copy of it on the same Apache: page.html
+# with Apache's defaults, page-sendfile.html with EnableSendfile On (bench/httpd-bench.conf).
+scenario_s5() {
+    local i cookie dyn static
+    log "S5: GET /home with 50 posts vs the same page as a static file"
+    for i in $(seq 50); do
+        curl -s -o /dev/null -X POST --data-urlencode "username=bench$((i % 7))" \
+            --data-urlencode "message=Post $i of the page benchmark: a message of ordinary length, with <markup> & \"quotes\" to escape." \
+            "$base/home"
+    done
+    # A returning visitor: the name cookie of a first visit, sent with every request.
+    cookie=$(curl -s -D - -o /dev/null "$base/home" | sed -n 's/^[Ss]et-[Cc]ookie: \(tw_name=[^;]*\).*/\1/p' | tr -d '\r')
+    curl -s -H "Cookie: $cookie" -o "$RUNDIR/htdocs/lib/page.html" "$base/home"
+    cp "$RUNDIR/htdocs/lib/page.html" "$RUNDIR/htdocs/lib/page-sendfile.html"
+    chmod 644 "$RUNDIR/htdocs/lib/page.html" "$RUNDIR/htdocs/lib/page-sendfile.html"
+    dyn=$(curl -s -H "Cookie: $cookie" -o /dev/null -w '%{size_download}' "$base/home")
+    static=$(curl -s -H "Cookie: $cookie" -o /dev/null -w '%{size_download}' "$base/lib/page.html")
+    R[S5.posts]=$(grep -o 'class="card tw-post' "$RUNDIR/htdocs/lib/page.html" | wc -l)
+    log "S5: page $dyn bytes, static copy $static bytes, ${R[S5.posts]} posts on the page"
+    # The cookie has no spaces ("tw_name=..."), so it can travel as one word.
+    wrk_mirrored S5 "S5-page|form|-H Cookie:$cookie $base/home" \
+        "S5-static|form|-H Cookie:$cookie $base/lib/page.html" \
+        "S5-static-sendfile|form|-H Cookie:$cookie $base/lib/page-sendfile.html"
+    R[S5.ours]=${R[S5.1]}
+    R[S5.static]=${R[S5.2]}
+    R[S5.sendfile]=${R[S5.3]}
+}
+
+# ---- run ------------------------------------------------------------------------------------
+# S2/S3 go first so that the memory baseline is not inflated by earlier streams.
+t_start=$(date +%s)
+if has S2 || has S3; then
+    for r in $(seq "$ROUNDS"); do
+        for side in $(sides_of "$r"); do s23_once "$side" "$r"; done
+    done
+fi
+if has S1; then
+    for r in $(seq "$ROUNDS"); do
+        for side in $(sides_of "$r"); do s1_once "$side" "$r"; done
+    done
+fi
+if has S4; then scenario_s4; fi
+if has S5; then scenario_s5; fi
+for side in ours peer; do
+    for f in p50 p99 cpu; do summarize "S1.$side.$f" median; summarize "S2.$side.$f" median; done
+    summarize "S1.$side.lost" max
+    summarize "S2.$side.lost" max
+    summarize "S2.$side.dropped" max
+    summarize "S2.$side.connected" min
+    summarize "S2.$side.back" min
+    summarize "S2.$side.back50" median
+    summarize "S2.$side.backmax" max
+    summarize "S2.$side.release" max
+    # Memory from the first round only: freed memory stays with the processes, so later
+    # baselines are inflated.
+    summarize "S3.$side.n" first
+    summarize "S3.$side.kb" first
+    summarize "S3.$side.idlecpu" median
+done
+
+# ---- table ----------------------------------------------------------------------------------
+# ratio A B: A/B with two decimals; "–" when it means nothing.
+ratio() {
+    awk -v a="${1:-}" -v b="${2:-}" 'BEGIN {
+        if (a == "" || b == "" || a == "–" || b == "–") { print "–"; exit }
+        if (b + 0 == 0) { print (a + 0 == 0 ? "–" : "∞"); exit }
+        printf "%.2f\n", a / b }'
+}
+row() { printf '| %s | %s | %s | %s |\n' "$1" "${2:-–}" "${3:-–}" "$(ratio "${2:-}" "${3:-}")"; }
+g() { echo "${R[$1]:-}"; }
+# A row of medians over the rounds, each with its spread: row_m LABEL KEY_OURS KEY_PEER.
+row_m() {
+    local a b
+    a=$(g "$2")${R[$2.range]:+ (${R[$2.range]})}
+    b=$(g "$3")${R[$3.range]:+ (${R[$3.range]})}
+    printf '| %s | %s | %s | %s |\n' "$1" "${a:-–}" "${b:-–}" "$(ratio "$(g "$2")" "$(g "$3")")"
+}
+if [ "$ROUNDS" -gt 1 ]; then rounds="median of $ROUNDS rounds (range)"; else rounds="1 round"; fi
+
+echo
+echo "mod_tweetsse vs nginx + Nchan (through Redis), $(date -u +%F), $(nproc) cores, loopback$([ "$quick" = 1 ] && echo ', quick mode'); S1-S3: $rounds"
+echo "Lost: posts not received within 10 s of the last post; latency: from the POST to the byte"
+echo "reaching the subscriber, over every subscriber and post."
+echo
+echo "| figure | ours | peer | ratio (ours / peer) |"
+echo "|---|---:|---:|---:|"
+if has S1; then
+    row "S1 lost ($S1_SUBS subs, $S1_POSTS posts at $S1_RATE/s; worst round)" "$(g S1.ours.lost)" "$(g S1.peer.lost)"
+    row_m "S1 latency p50 (ms)" S1.ours.p50 S1.peer.p50
+    row_m "S1 latency p99 (ms)" S1.ours.p99 S1.peer.p99
+    row_m "S1 server CPU (s, web server + Redis, whole run)" S1.ours.cpu S1.peer.cpu
+fi
+if has S2; then
+    row "S2 connected (of $S2_SUBS; worst round)" "$(g S2.ours.connected)" "$(g S2.peer.connected)"
+    row "S2 lost ($S2_POSTS posts at $S2_RATE/s; worst round)" "$(g S2.ours.lost)" "$(g S2.peer.lost)"
+    row_m "S2 latency p50 (ms)" S2.ours.p50 S2.peer.p50
+    row_m "S2 latency p99 (ms)" S2.ours.p99 S2.peer.p99
+    row "S2 dropped streams (worst round)" "$(g S2.ours.dropped)" "$(g S2.peer.dropped)"
+    row_m "S2 server CPU (s, posting + drain)" S2.ours.cpu S2.peer.cpu
+    row "S2 all clients close and come back at once: reconnected within 60 s (worst round)" "$(g S2.ours.back)" "$(g S2.peer.back)"
+    row_m "S2 ... seconds to get a stream back, p50" S2.ours.back50 S2.peer.back50
+    row "S2 ... seconds to get a stream back, max (worst round)" "$(g S2.ours.backmax)" "$(g S2.peer.backmax)"
+    row "S2 seconds until the server lets go of closed streams (worst round)" "$(g S2.ours.release)" "$(g S2.peer.release)"
+fi
+if has S3; then
+    row "S3 KB per idle subscriber (at $(g S3.ours.n) / $(g S3.peer.n); first round)" "$(g S3.ours.kb)" "$(g S3.peer.kb)"
+    row_m "S3 server CPU with the streams idle (% of a core)" S3.ours.idlecpu S3.peer.idlecpu
+fi
+if has S4; then
+    row "S4 POST requests/s (wrk, 50 conns)" "$(g S4.ours)" "$(g S4.peer)"
+fi
+if has S5; then
+    row "S5 GET /home ($(g S5.posts) posts) vs static copy, req/s (peer column: same Apache, static file, default mmap)" "$(g S5.ours)" "$(g S5.static)"
+    row "S5 GET /home vs static copy sent with EnableSendfile On, req/s" "$(g S5.ours)" "$(g S5.sendfile)"
+fi
+echo
+log "done in $(($(date +%s) - t_start)) s"

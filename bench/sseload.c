@@ -1,0 +1,1044 @@
+/* sseload: load generator for Server-Sent Events feeds.
+ *
+ * Opens N subscribers on an SSE URL, waits until they are all connected, then publishes M
+ * marked posts at R posts/s to a publish URL and measures, for every subscriber and post,
+ * the delivery latency; reports loss (expected - delivered), dropped connections and
+ * reconnects, connect times and failures, publish errors. One thread, one epoll loop,
+ * non-blocking sockets.
+ *
+ *   sseload -s http://127.0.0.1:8080/home/sse -p http://127.0.0.1:8080/home \
+ *           -F 'username=bench&message=%s' -c 1000 -m 1000 -r 100
+ *
+ * Every post carries a marker "sl<run>q<seq>t<usec>e" (run: random per invocation, seq: post
+ * number, usec: monotonic send time), substituted for %s in the body template: -F makes a
+ * urlencoded form body, -B a raw text/plain body. Subscribers parse the HTTP response
+ * (chunked or not) and the SSE lines; a marker of another run (replayed history) is ignored.
+ *
+ * Output: human summary, then one line "sseload: key=value ...". Exit 0 when every post that
+ * was published reached every connected subscriber, 1 on loss, 2 on bad usage or setup,
+ * 3 when no subscriber connected at all.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+#define MAX_HEADER  16384     /* largest response header block accepted */
+#define MAX_LINE    (1 << 20) /* longest SSE line kept; longer ones are skipped */
+#define MAX_PUB     256       /* publish requests in flight at once */
+#define PUB_TIMEOUT 10000000  /* usec before a publish request counts as failed */
+#define TICK_MS     20        /* housekeeping interval (timeouts, reconnects) */
+
+/* ---- time and small helpers ------------------------------------------------------------ */
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void die(const char *msg)
+{
+    fprintf(stderr, "sseload: %s\n", msg);
+    exit(2);
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        die("out of memory");
+    return q;
+}
+
+/* Growable array of microsecond samples; percentiles by sorting once at the end. */
+typedef struct {
+    uint32_t *v;
+    size_t n, cap;
+} samples;
+
+static void samples_add(samples *s, int64_t us)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 4096;
+        s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+    }
+    s->v[s->n++] = us < 0 ? 0 : us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void samples_sort(samples *s)
+{
+    if (s->n)
+        qsort(s->v, s->n, sizeof(*s->v), cmp_u32);
+}
+
+/* Percentile p (0..100) of sorted samples, in ms; 0 when empty. */
+static double pct_ms(const samples *s, double p)
+{
+    if (!s->n)
+        return 0;
+    size_t i = (size_t)(p / 100.0 * (double)(s->n - 1) + 0.5);
+    return s->v[i < s->n ? i : s->n - 1] / 1000.0;
+}
+
+/* ---- URLs ------------------------------------------------------------------------------ */
+
+typedef struct {
+    struct sockaddr_in addr;
+    char host[300]; /* Host header: host[:port] as given */
+    char path[1024];
+} url_t;
+
+/* Parse http://host[:port]/path (IPv4 or a name resolving to IPv4). */
+static void parse_url(const char *s, url_t *u)
+{
+    if (strncmp(s, "http://", 7) != 0)
+        die("URLs must start with http://");
+    s += 7;
+    const char *slash = strchr(s, '/');
+    size_t hl = slash ? (size_t)(slash - s) : strlen(s);
+    if (hl == 0 || hl >= sizeof(u->host))
+        die("bad host in URL");
+    memcpy(u->host, s, hl);
+    u->host[hl] = '\0';
+    snprintf(u->path, sizeof(u->path), "%s", slash ? slash : "/");
+    char name[300];
+    snprintf(name, sizeof(name), "%s", u->host);
+    const char *port = "80";
+    char *colon = strrchr(name, ':');
+    if (colon) {
+        *colon = '\0';
+        port = colon + 1;
+    }
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(name, port, &hints, &res) != 0 || !res)
+        die("cannot resolve URL host");
+    memcpy(&u->addr, res->ai_addr, sizeof(u->addr));
+    freeaddrinfo(res);
+}
+
+/* ---- configuration --------------------------------------------------------------------- */
+
+static struct {
+    url_t sse, pub;
+    int subs;            /* -c */
+    int nsrc;            /* -n: source addresses 127.0.0.2 .. 127.0.0.(n+1); 0 = kernel's */
+    int inflight;        /* -k: connects pending at once */
+    double conn_timeout; /* -T seconds */
+    int posts;           /* -m */
+    double rate;         /* -r posts/s */
+    const char *body;    /* -F / -B template with %s */
+    int form;            /* body is urlencoded (-F) rather than raw (-B) */
+    int pad;             /* -z bytes of padding after the marker */
+    double settle;       /* -d seconds between "all connected" and the first post */
+    double drain;        /* -w seconds to wait for deliveries after the last post */
+    int reconnect_ms;    /* -R; < 0: never reconnect */
+    const char *label;   /* -l */
+    const char *go;      /* -g: publish only once this file exists (after -d) */
+    int verbose;         /* -v */
+} cfg = {.subs = 100,
+         .inflight = 500,
+         .conn_timeout = 15,
+         .posts = 100,
+         .rate = 10,
+         .body = "%s",
+         .settle = 1,
+         .drain = 5,
+         .reconnect_ms = 100,
+         .label = "run"};
+
+/* ---- subscribers ----------------------------------------------------------------------- */
+
+enum { S_IDLE, S_CONNECTING, S_HEADERS, S_STREAM, S_FAILED };
+enum { CH_SIZE, CH_DATA, CH_CRLF, CH_DONE };
+
+typedef struct {
+    int fd;
+    int state;
+    int ever;         /* got a 200 once: counts in the expected deliveries */
+    int attempt;      /* 0: first connection, else reconnect number */
+    int64_t t_start;  /* when this connection attempt began */
+    int64_t retry_at; /* reconnect time (usec), 0 when none is due */
+    char *buf;        /* header bytes, then the partial SSE line */
+    size_t len, cap;
+    int chunked, cstate;
+    uint64_t cleft; /* bytes left in the current chunk */
+    int cext;       /* inside the CR or extension of a chunk-size line */
+    int skip_line;  /* current line exceeded MAX_LINE: drop until its end */
+    char last_id[128];
+    uint8_t *seen; /* bitmap of the posts received */
+} sub_t;
+
+static sub_t *subs;
+
+/* ---- publishers (one connection per post, Connection: close) -------------------------- */
+
+typedef struct {
+    int fd; /* -1: slot free */
+    int seq;
+    int64_t t_start; /* connect start */
+    int64_t t_sent;  /* request written (= marker stamp) */
+    int status;      /* parsed status, 0 until known */
+    char head[64];   /* start of the response, enough for the status line */
+    size_t hlen;
+} pub_t;
+
+static pub_t pubs[MAX_PUB];
+static uint8_t *pub_done; /* per post: 0 pending, 1 ok, 2 failed */
+
+/* ---- counters -------------------------------------------------------------------------- */
+
+static struct {
+    int connected, inflight, started;
+    int fail_refused, fail_timeout, fail_status, fail_other, last_bad_status;
+    int dropped, reconnects, reconnect_fail;
+    int pub_ok, pub_err, pub_sent, pub_active;
+    long dup, delivered_all, reads;
+    long long bytes;
+    int64_t send_lag_max;
+    samples lat, conn, publat;
+} st;
+
+static int ep;
+static char run_id[16];
+static size_t run_id_len;
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* epoll tags: low bit 0 = subscriber index, 1 = publisher slot. */
+static uint64_t tag(int kind, int idx)
+{
+    return ((uint64_t)idx << 1) | (uint64_t)kind;
+}
+
+/* Non-blocking TCP socket connecting to `to`, from 127.0.0.(2 + idx % nsrc) when spreading
+ * source addresses. Returns the fd, or -1 with errno set. */
+static int open_conn(const struct sockaddr_in *to, int idx)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (cfg.nsrc > 0) {
+        /* The port is chosen at connect time, per source address: ~28k each. */
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        src.sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)(idx % cfg.nsrc));
+        if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+    }
+    if (connect(fd, (const struct sockaddr *)to, sizeof(*to)) < 0 && errno != EINPROGRESS) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static void ep_add(int fd, uint32_t events, uint64_t t)
+{
+    struct epoll_event ev = {.events = events, .data.u64 = t};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+        die("epoll_ctl ADD");
+}
+
+static void ep_mod(int fd, uint32_t events, uint64_t t)
+{
+    struct epoll_event ev = {.events = events, .data.u64 = t};
+    epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+}
+
+/* Start (or restart) subscriber i's connection. */
+static void sub_start(int i, int64_t now)
+{
+    sub_t *s = &subs[i];
+    s->t_start = now;
+    s->retry_at = 0;
+    s->len = 0;
+    s->chunked = 0;
+    s->cstate = CH_SIZE;
+    s->cleft = 0;
+    s->cext = 0;
+    s->skip_line = 0;
+    s->fd = open_conn(&cfg.sse.addr, i);
+    if (s->fd < 0) {
+        s->state = S_FAILED;
+        if (s->attempt) {
+            st.reconnect_fail++;
+            s->retry_at = now + (int64_t)(cfg.reconnect_ms > 0 ? cfg.reconnect_ms : 100) * 1000;
+        } else {
+            errno == ECONNREFUSED ? st.fail_refused++ : st.fail_other++;
+        }
+        return;
+    }
+    s->state = S_CONNECTING;
+    if (!s->attempt)
+        st.inflight++;
+    ep_add(s->fd, EPOLLOUT | EPOLLIN, tag(0, i));
+}
+
+/* Subscriber i's connection ended: `why` 0 normal end/error after being live, else a failure
+ * of the attempt itself (1 refused, 2 timeout, 3 bad status, 4 other). */
+static void sub_end(int i, int why, int64_t now)
+{
+    sub_t *s = &subs[i];
+    if (s->fd >= 0) {
+        close(s->fd); /* also removes it from the epoll set */
+        s->fd = -1;
+    }
+    int was_live = s->state == S_STREAM;
+    s->state = S_FAILED;
+    if (!s->attempt && !s->ever) {
+        /* The first connection never got going. */
+        st.inflight--;
+        switch (why) {
+        case 1:
+            st.fail_refused++;
+            break;
+        case 2:
+            st.fail_timeout++;
+            break;
+        case 3:
+            st.fail_status++;
+            break;
+        default:
+            st.fail_other++;
+            break;
+        }
+        return;
+    }
+    if (was_live)
+        st.dropped++;
+    else
+        st.reconnect_fail++;
+    if (cfg.reconnect_ms >= 0) {
+        s->attempt++;
+        s->retry_at = now + (int64_t)cfg.reconnect_ms * 1000 + 1;
+    }
+}
+
+/* Send the GET once the connection is up. */
+static void sub_send(int i, int64_t now)
+{
+    sub_t *s = &subs[i];
+    int err = 0;
+    socklen_t el = sizeof(err);
+    getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    if (err) {
+        sub_end(i, err == ECONNREFUSED ? 1 : 4, now);
+        return;
+    }
+    char req[2048];
+    int n = snprintf(req, sizeof(req),
+                     "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n"
+                     "Cache-Control: no-cache\r\nUser-Agent: sseload\r\n",
+                     cfg.sse.path, cfg.sse.host);
+    if (s->last_id[0])
+        n += snprintf(req + n, sizeof(req) - (size_t)n, "Last-Event-ID: %s\r\n", s->last_id);
+    n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n");
+    if (write(s->fd, req, (size_t)n) != n) {
+        sub_end(i, 4, now);
+        return;
+    }
+    s->state = S_HEADERS;
+    ep_mod(s->fd, EPOLLIN, tag(0, i));
+}
+
+/* Decimal number at *p (bounded by end); advances *p. Returns -1 when there is none. */
+static long long parse_num(const char **p, const char *end)
+{
+    long long v = -1;
+    for (; *p < end && **p >= '0' && **p <= '9'; (*p)++)
+        v = (v < 0 ? 0 : v * 10) + (**p - '0');
+    return v;
+}
+
+/* A marker "sl<run>q<seq>t<usec>e" found in a data line; p is just after the 'q'. */
+static void on_marker(int i, const char *p, const char *end, int64_t now)
+{
+    long long seq = parse_num(&p, end);
+    if (seq < 0 || seq >= cfg.posts || p >= end || *p++ != 't')
+        return;
+    long long t = parse_num(&p, end);
+    if (t < 0 || p >= end || *p != 'e')
+        return;
+    sub_t *s = &subs[i];
+    uint8_t bit = (uint8_t)(1u << (seq & 7));
+    if (s->seen[seq >> 3] & bit) {
+        st.dup++;
+        return;
+    }
+    s->seen[seq >> 3] |= bit;
+    st.delivered_all++;
+    samples_add(&st.lat, now - (int64_t)t);
+}
+
+/* One complete SSE line (without its end of line). */
+static void sse_line(int i, const char *l, size_t n, int64_t now)
+{
+    sub_t *s = &subs[i];
+    if (n >= 3 && memcmp(l, "id:", 3) == 0) {
+        size_t o = n > 3 && l[3] == ' ' ? 4 : 3;
+        size_t k = n - o < sizeof(s->last_id) - 1 ? n - o : sizeof(s->last_id) - 1;
+        memcpy(s->last_id, l + o, k);
+        s->last_id[k] = '\0';
+        return;
+    }
+    if (n < 5 || memcmp(l, "data:", 5) != 0)
+        return;
+    const char *p = l, *end = l + n;
+    while ((p = memmem(p, (size_t)(end - p), "sl", 2)) != NULL) {
+        p += 2;
+        if ((size_t)(end - p) > run_id_len + 1 && memcmp(p, run_id, run_id_len) == 0 &&
+            p[run_id_len] == 'q') {
+            on_marker(i, p + run_id_len + 1, end, now);
+        }
+    }
+}
+
+/* Body bytes of the event stream: split into lines (LF, CRLF or CR ends a line). */
+static void sse_bytes(int i, const char *d, size_t n, int64_t now)
+{
+    sub_t *s = &subs[i];
+    while (n) {
+        const char *nl = memchr(d, '\n', n);
+        size_t take = nl ? (size_t)(nl - d) : n;
+        if (!s->skip_line) {
+            if (s->len + take > MAX_LINE) {
+                s->skip_line = 1;
+                s->len = 0;
+            } else if (nl && s->len == 0) {
+                /* Whole line in the read buffer: no copy. */
+                size_t k = take && d[take - 1] == '\r' ? take - 1 : take;
+                sse_line(i, d, k, now);
+            } else {
+                if (s->len + take > s->cap) {
+                    s->cap = (s->len + take) * 2;
+                    s->buf = xrealloc(s->buf, s->cap);
+                }
+                memcpy(s->buf + s->len, d, take);
+                s->len += take;
+                if (nl) {
+                    size_t k = s->len && s->buf[s->len - 1] == '\r' ? s->len - 1 : s->len;
+                    sse_line(i, s->buf, k, now);
+                    s->len = 0;
+                }
+            }
+        }
+        if (!nl)
+            break;
+        s->skip_line = 0;
+        d = nl + 1;
+        n -= take + 1;
+    }
+}
+
+/* Body bytes of the HTTP response: undo chunked framing if any. Returns 0, or -1 when the
+ * response ended (last chunk). */
+static int body_bytes(int i, const char *d, size_t n, int64_t now)
+{
+    sub_t *s = &subs[i];
+    if (!s->chunked) {
+        sse_bytes(i, d, n, now);
+        return 0;
+    }
+    while (n) {
+        switch (s->cstate) {
+        case CH_SIZE: {
+            char c = *d++;
+            n--;
+            if (c == '\n') {
+                s->cext = 0;
+                if (!s->cleft) {
+                    s->cstate = CH_DONE;
+                    return -1; /* last chunk: the server ended the stream */
+                }
+                s->cstate = CH_DATA;
+            } else if (!s->cext) {
+                int v = c >= '0' && c <= '9'   ? c - '0'
+                        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                               : -1;
+                if (v >= 0)
+                    s->cleft = s->cleft * 16 + (uint64_t)v;
+                else
+                    s->cext = 1; /* CR or a chunk extension: ignored up to the LF */
+            }
+            break;
+        }
+        case CH_DATA: {
+            size_t k = n < s->cleft ? n : (size_t)s->cleft;
+            sse_bytes(i, d, k, now);
+            d += k;
+            n -= k;
+            s->cleft -= k;
+            if (!s->cleft)
+                s->cstate = CH_CRLF;
+            break;
+        }
+        case CH_CRLF:
+            if (*d == '\n')
+                s->cstate = CH_SIZE;
+            d++;
+            n--;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Response headers complete in s->buf[0..hend): check the status, find the framing. */
+static int parse_headers(sub_t *s, size_t hend)
+{
+    s->buf[hend - 1] = '\0';
+    int status = 0;
+    if (sscanf(s->buf, "HTTP/%*d.%*d %d", &status) != 1)
+        return -1;
+    if (status != 200) {
+        st.last_bad_status = status;
+        return -1;
+    }
+    for (char *p = s->buf; (p = strchr(p, '\n')) != NULL;) {
+        p++;
+        if (strncasecmp(p, "transfer-encoding:", 18) == 0) {
+            char *e = strchr(p, '\n');
+            size_t k = e ? (size_t)(e - p) : strlen(p);
+            if (memmem(p, k, "chunked", 7))
+                s->chunked = 1;
+        }
+    }
+    return 0;
+}
+
+static char rbuf[1 << 16];
+
+/* Readable subscriber socket. */
+static void sub_read(int i, int64_t now)
+{
+    sub_t *s = &subs[i];
+    ssize_t r = read(s->fd, rbuf, sizeof(rbuf));
+    st.reads++;
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (r > 0)
+        st.bytes += r;
+    if (r <= 0) {
+        sub_end(i, s->state == S_STREAM ? 0 : (r < 0 && errno == ECONNREFUSED ? 1 : 4), now);
+        return;
+    }
+    const char *d = rbuf;
+    size_t n = (size_t)r;
+    if (s->state == S_HEADERS) {
+        size_t keep = s->len;
+        if (s->len + n > MAX_HEADER) {
+            sub_end(i, 3, now);
+            return;
+        }
+        if (s->len + n > s->cap) {
+            size_t need = s->len + n;
+            s->cap = need < 1024 ? 1024 : need * 2 > MAX_HEADER ? MAX_HEADER : need * 2;
+            s->buf = xrealloc(s->buf, s->cap + 1);
+        }
+        memcpy(s->buf + s->len, d, n);
+        s->len += n;
+        s->buf[s->len] = '\0';
+        char *he = strstr(s->buf, "\r\n\r\n");
+        if (!he)
+            return;
+        size_t hend = (size_t)(he - s->buf) + 4;
+        if (parse_headers(s, hend) < 0) {
+            sub_end(i, 3, now);
+            return;
+        }
+        /* Body bytes that came with the headers. */
+        size_t body_off = hend - keep;
+        d += body_off;
+        n -= body_off;
+        s->len = 0;
+        s->state = S_STREAM;
+        if (!s->attempt) {
+            s->ever = 1;
+            st.inflight--;
+            st.connected++;
+            samples_add(&st.conn, now - s->t_start);
+        } else {
+            st.reconnects++;
+        }
+        if (!n)
+            return;
+    }
+    if (body_bytes(i, d, n, now) < 0)
+        sub_end(i, 0, now);
+}
+
+/* ---- publishing ------------------------------------------------------------------------ */
+
+/* Append src to dst (capacity cap) with %s replaced by `marker`. Returns the length. */
+static size_t fill_template(char *dst, size_t cap, const char *tpl, const char *marker)
+{
+    size_t n = 0, ml = strlen(marker);
+    for (const char *p = tpl; *p && n + 1 < cap; p++) {
+        if (p[0] == '%' && p[1] == 's') {
+            if (n + ml >= cap)
+                break;
+            memcpy(dst + n, marker, ml);
+            n += ml;
+            p++;
+        } else {
+            dst[n++] = *p;
+        }
+    }
+    dst[n] = '\0';
+    return n;
+}
+
+static int pub_start(int seq, int64_t now)
+{
+    for (int k = 0; k < MAX_PUB; k++) {
+        pub_t *p = &pubs[k];
+        if (p->fd >= 0)
+            continue;
+        p->fd = open_conn(&cfg.pub.addr, seq);
+        p->seq = seq;
+        p->t_start = now;
+        p->t_sent = 0;
+        p->status = 0;
+        p->hlen = 0;
+        st.pub_sent++;
+        if (p->fd < 0) {
+            p->fd = -1;
+            pub_done[seq] = 2;
+            st.pub_err++;
+            return 0;
+        }
+        st.pub_active++;
+        ep_add(p->fd, EPOLLOUT | EPOLLIN, tag(1, k));
+        return 0;
+    }
+    return -1; /* no free slot */
+}
+
+static void pub_finish(int k, int ok)
+{
+    pub_t *p = &pubs[k];
+    close(p->fd);
+    p->fd = -1;
+    st.pub_active--;
+    pub_done[p->seq] = ok ? 1 : 2;
+    ok ? st.pub_ok++ : st.pub_err++;
+}
+
+/* Connected: stamp and write the request. */
+static void pub_send(int k, int64_t now)
+{
+    pub_t *p = &pubs[k];
+    int err = 0;
+    socklen_t el = sizeof(err);
+    getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    if (err) {
+        pub_finish(k, 0);
+        return;
+    }
+    char marker[128], body[8192], req[9216];
+    int ml = snprintf(marker, sizeof(marker), "sl%sq%dt%" PRId64 "e", run_id, p->seq, now);
+    for (int j = 0; j < cfg.pad && ml + 1 < (int)sizeof(marker); j++)
+        marker[ml++] = j == 0 ? (cfg.form ? '+' : ' ') : 'x';
+    marker[ml] = '\0';
+    size_t bl = fill_template(body, sizeof(body), cfg.body, marker);
+    int n = snprintf(req, sizeof(req),
+                     "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n"
+                     "Content-Length: %zu\r\nUser-Agent: sseload\r\nConnection: close\r\n\r\n%s",
+                     cfg.pub.path, cfg.pub.host,
+                     cfg.form ? "application/x-www-form-urlencoded" : "text/plain", bl, body);
+    if (n <= 0 || n >= (int)sizeof(req) || write(p->fd, req, (size_t)n) != n) {
+        pub_finish(k, 0);
+        return;
+    }
+    p->t_sent = now;
+    ep_mod(p->fd, EPOLLIN, tag(1, k));
+}
+
+/* Response bytes: keep the status line; the response ends when the server closes. */
+static void pub_read(int k, int64_t now)
+{
+    pub_t *p = &pubs[k];
+    ssize_t r = read(p->fd, rbuf, sizeof(rbuf));
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (r > 0) {
+        if (!p->status) {
+            size_t take = (size_t)r < sizeof(p->head) - 1 - p->hlen ? (size_t)r
+                                                                    : sizeof(p->head) - 1 - p->hlen;
+            memcpy(p->head + p->hlen, rbuf, take);
+            p->hlen += take;
+            p->head[p->hlen] = '\0';
+            int status;
+            if (strchr(p->head, '\n') && sscanf(p->head, "HTTP/%*d.%*d %d", &status) == 1) {
+                p->status = status;
+                samples_add(&st.publat, now - p->t_sent);
+            }
+        }
+        return;
+    }
+    pub_finish(k, p->status >= 200 && p->status < 400);
+}
+
+/* ---- main loop ------------------------------------------------------------------------- */
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: sseload -s SSE_URL [-p PUB_URL] [options]\n"
+            "  -s URL   event stream to subscribe to (http://host:port/path)\n"
+            "  -p URL   where to POST the posts\n"
+            "  -c N     subscribers (100)\n"
+            "  -n K     spread subscribers over source addresses 127.0.0.2..127.0.0.(K+1)\n"
+            "  -k N     connects pending at once (500)\n"
+            "  -T S     connect timeout in seconds, up to the response headers (15)\n"
+            "  -m N     posts (100); 0 holds the idle subscribers for -d seconds, then reports\n"
+            "  -r R     posts per second (10)\n"
+            "  -F TPL   urlencoded form body, %%s = marker, e.g. 'username=bench&message=%%s'\n"
+            "  -B TPL   raw text/plain body, %%s = marker (default '%%s')\n"
+            "  -z N     N bytes of padding after the marker\n"
+            "  -d S     seconds between 'all connected' and the first post (1)\n"
+            "  -g FILE  also wait until FILE exists before the first post\n"
+            "  -w S     seconds to wait for deliveries after the last post (5)\n"
+            "  -R MS    reconnect a dropped subscriber after MS ms with Last-Event-ID (100);\n"
+            "           -1: never\n"
+            "  -l NAME  label of the output lines\n"
+            "  -v       progress on stderr every second\n"
+            "stderr gets \"ready connected=N failed=M\" once every subscriber is connected or has\n"
+            "failed. Exit: 0 all delivered, 1 loss, 2 usage or setup error, 3 nobody connected.\n");
+    exit(2);
+}
+
+static double num(const char *s)
+{
+    char *e;
+    double v = strtod(s, &e);
+    if (*e || e == s)
+        usage();
+    return v;
+}
+
+static const char *phase_name[] = {"connect", "settle", "publish", "drain", "done"};
+enum { P_CONNECT, P_SETTLE, P_PUBLISH, P_DRAIN, P_DONE };
+
+int main(int argc, char **argv)
+{
+    int opt, have_sse = 0, have_pub = 0;
+    while ((opt = getopt(argc, argv, "s:p:c:n:k:T:m:r:F:B:z:d:w:R:l:g:v")) != -1) {
+        switch (opt) {
+        case 's':
+            parse_url(optarg, &cfg.sse);
+            have_sse = 1;
+            break;
+        case 'p':
+            parse_url(optarg, &cfg.pub);
+            have_pub = 1;
+            break;
+        case 'c':
+            cfg.subs = (int)num(optarg);
+            break;
+        case 'n':
+            cfg.nsrc = (int)num(optarg);
+            break;
+        case 'k':
+            cfg.inflight = (int)num(optarg);
+            break;
+        case 'T':
+            cfg.conn_timeout = num(optarg);
+            break;
+        case 'm':
+            cfg.posts = (int)num(optarg);
+            break;
+        case 'r':
+            cfg.rate = num(optarg);
+            break;
+        case 'F':
+            cfg.body = optarg;
+            cfg.form = 1;
+            break;
+        case 'B':
+            cfg.body = optarg;
+            cfg.form = 0;
+            break;
+        case 'z':
+            cfg.pad = (int)num(optarg);
+            break;
+        case 'd':
+            cfg.settle = num(optarg);
+            break;
+        case 'w':
+            cfg.drain = num(optarg);
+            break;
+        case 'R':
+            cfg.reconnect_ms = (int)num(optarg);
+            break;
+        case 'l':
+            cfg.label = optarg;
+            break;
+        case 'g':
+            cfg.go = optarg;
+            break;
+        case 'v':
+            cfg.verbose = 1;
+            break;
+        default:
+            usage();
+        }
+    }
+    if (!have_sse || (cfg.posts > 0 && !have_pub) || cfg.subs < 0 || cfg.posts < 0 ||
+        cfg.rate <= 0 || cfg.inflight < 1 || cfg.nsrc < 0 || cfg.nsrc > 250 ||
+        !strstr(cfg.body, "%s"))
+        usage();
+
+    /* Room for every subscriber, the publishers and a margin. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        if ((rlim_t)cfg.subs + MAX_PUB + 16 > rl.rlim_cur)
+            fprintf(stderr, "sseload: warning: open-files limit %llu is below %d subscribers\n",
+                    (unsigned long long)rl.rlim_cur, cfg.subs);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    /* Run id: markers of earlier runs (replayed history) never match. */
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    snprintf(run_id, sizeof(run_id), "%x",
+             (unsigned)((rt.tv_nsec ^ (rt.tv_sec << 12) ^ (getpid() << 3)) & 0x7fffffff));
+    for (char *c = run_id; *c; c++) /* a digit-free id keeps the parser unambiguous */
+        if (*c >= '0' && *c <= '9')
+            *c = (char)('g' + (*c - '0'));
+    run_id_len = strlen(run_id);
+
+    ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0)
+        die("epoll_create1");
+    subs = calloc((size_t)cfg.subs + 1, sizeof(*subs));
+    size_t bm = ((size_t)cfg.posts + 7) / 8;
+    uint8_t *bits = calloc((size_t)cfg.subs + 1, bm ? bm : 1);
+    pub_done = calloc((size_t)cfg.posts + 1, 1);
+    if (!subs || !bits || !pub_done)
+        die("out of memory");
+    for (int i = 0; i < cfg.subs; i++) {
+        subs[i].fd = -1;
+        subs[i].seen = bits + (size_t)i * (bm ? bm : 1);
+    }
+    for (int k = 0; k < MAX_PUB; k++)
+        pubs[k].fd = -1;
+
+    int64_t t0 = now_us(), phase_at = t0, next_tick = t0, t_last_post = 0, t_pub0 = 0;
+    int phase = P_CONNECT, next_post = 0, established_at_publish = 0;
+    struct epoll_event evs[1024];
+
+    while (phase != P_DONE && !interrupted) {
+        int64_t now = now_us();
+
+        /* Phase transitions and timers. */
+        if (phase == P_CONNECT) {
+            while (st.started < cfg.subs && st.inflight < cfg.inflight)
+                sub_start(st.started++, now);
+            if (st.started == cfg.subs && st.inflight == 0) {
+                int failed = st.fail_refused + st.fail_timeout + st.fail_status + st.fail_other;
+                fprintf(stderr, "sseload: ready connected=%d failed=%d connect_s=%.2f\n",
+                        st.connected, failed, (now - t0) / 1e6);
+                phase = P_SETTLE;
+                phase_at = now;
+            }
+        }
+        if (phase == P_SETTLE && now - phase_at >= (int64_t)(cfg.settle * 1e6) &&
+            (!cfg.go || access(cfg.go, F_OK) == 0)) {
+            established_at_publish = st.connected;
+            /* Nobody to deliver to (every connection failed): nothing to measure. */
+            phase = cfg.posts && (st.connected || !cfg.subs) ? P_PUBLISH : P_DONE;
+            phase_at = t_pub0 = now;
+        }
+        if (phase == P_PUBLISH) {
+            while (next_post < cfg.posts) {
+                int64_t due = t_pub0 + (int64_t)(next_post * 1e6 / cfg.rate);
+                if (due > now || pub_start(next_post, now) < 0)
+                    break;
+                if (now - due > st.send_lag_max)
+                    st.send_lag_max = now - due;
+                next_post++;
+            }
+            if (next_post == cfg.posts) {
+                phase = P_DRAIN;
+                phase_at = t_last_post = now;
+            }
+        }
+        if (phase == P_DRAIN) {
+            int pubs_over = st.pub_active == 0;
+            long want = (long)st.connected * st.pub_ok;
+            if ((pubs_over && st.delivered_all >= want && (want > 0 || !st.connected)) ||
+                (pubs_over && st.pub_ok == 0) || now - t_last_post >= (int64_t)(cfg.drain * 1e6))
+                phase = P_DONE;
+        }
+        if (now >= next_tick) {
+            next_tick = now + TICK_MS * 1000;
+            for (int i = 0; i < st.started; i++) {
+                sub_t *s = &subs[i];
+                if ((s->state == S_CONNECTING || s->state == S_HEADERS) &&
+                    now - s->t_start > (int64_t)(cfg.conn_timeout * 1e6))
+                    sub_end(i, 2, now);
+                else if (s->state == S_FAILED && s->retry_at && now >= s->retry_at &&
+                         phase != P_DONE)
+                    sub_start(i, now);
+            }
+            for (int k = 0; k < MAX_PUB; k++)
+                if (pubs[k].fd >= 0 && now - pubs[k].t_start > PUB_TIMEOUT)
+                    pub_finish(k, 0);
+            if (cfg.verbose) {
+                static int64_t last_report;
+                if (now - last_report > 1000000) {
+                    last_report = now;
+                    fprintf(stderr,
+                            "sseload: %s connected=%d inflight=%d posts=%d/%d delivered=%ld "
+                            "dropped=%d\n",
+                            phase_name[phase], st.connected, st.inflight, next_post, cfg.posts,
+                            st.delivered_all, st.dropped);
+                }
+            }
+        }
+        if (phase == P_DONE)
+            break;
+
+        /* Sleep until the next post is due or the next tick, whichever comes first. */
+        int64_t wake = next_tick;
+        if (phase == P_PUBLISH) {
+            int64_t due = t_pub0 + (int64_t)(next_post * 1e6 / cfg.rate);
+            if (due < wake)
+                wake = due;
+        }
+        int64_t wait_us = wake - now_us();
+        int timeout = wait_us <= 0 ? 0 : (int)((wait_us + 999) / 1000);
+        int n = epoll_wait(ep, evs, (int)(sizeof(evs) / sizeof(evs[0])), timeout);
+        if (n < 0 && errno != EINTR)
+            die("epoll_wait");
+        for (int e = 0; e < n; e++) {
+            uint64_t t = evs[e].data.u64;
+            int idx = (int)(t >> 1);
+            int64_t tnow = now_us();
+            if (t & 1) {
+                pub_t *p = &pubs[idx];
+                if (p->fd < 0)
+                    continue;
+                if (!p->t_sent && (evs[e].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+                    pub_send(idx, tnow);
+                else if (evs[e].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+                    pub_read(idx, tnow);
+            } else {
+                sub_t *s = &subs[idx];
+                if (s->fd < 0)
+                    continue;
+                if (s->state == S_CONNECTING)
+                    sub_send(idx, tnow);
+                else if (evs[e].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+                    sub_read(idx, tnow);
+            }
+        }
+    }
+    int64_t t_end = now_us();
+
+    /* Deliveries that count: posts the server accepted, to subscribers that were connected. */
+    long expected = (long)st.connected * st.pub_ok, delivered = 0;
+    for (int i = 0; i < cfg.subs; i++) {
+        if (!subs[i].ever)
+            continue;
+        for (int q = 0; q < cfg.posts; q++)
+            if (pub_done[q] == 1 && (subs[i].seen[q >> 3] & (1u << (q & 7))))
+                delivered++;
+    }
+    long lost = expected - delivered;
+    samples_sort(&st.lat);
+    samples_sort(&st.conn);
+    samples_sort(&st.publat);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu =
+        ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    int failed = st.fail_refused + st.fail_timeout + st.fail_status + st.fail_other;
+    double conn_max = st.conn.n ? st.conn.v[st.conn.n - 1] / 1000.0 : 0;
+    double lat_max = st.lat.n ? st.lat.v[st.lat.n - 1] / 1000.0 : 0;
+
+    char bad[32] = "";
+    if (st.last_bad_status)
+        snprintf(bad, sizeof(bad), ", last %d", st.last_bad_status);
+    printf("%s: %d/%d subscribers connected (%d failed: %d refused, %d timed out, %d bad status%s, "
+           "%d other), connect p50 %.1f ms, max %.1f ms\n",
+           cfg.label, st.connected, cfg.subs, failed, st.fail_refused, st.fail_timeout,
+           st.fail_status, bad, st.fail_other, pct_ms(&st.conn, 50), conn_max);
+    if (cfg.posts) {
+        printf("%s: %d posts at %.0f/s: %d accepted, %d failed (POST p50 %.1f ms, p99 %.1f ms); "
+               "sender late by at most %.1f ms\n",
+               cfg.label, cfg.posts, cfg.rate, st.pub_ok, st.pub_err, pct_ms(&st.publat, 50),
+               pct_ms(&st.publat, 99), st.send_lag_max / 1000.0);
+        printf("%s: delivered %ld of %ld (lost %ld, duplicates %ld), latency p50 %.1f ms, "
+               "p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+               cfg.label, delivered, expected, lost, st.dup, pct_ms(&st.lat, 50),
+               pct_ms(&st.lat, 90), pct_ms(&st.lat, 99), lat_max);
+    }
+    printf("%s: %d connections dropped, %d reconnects, %d failed reconnects; connected at "
+           "first post %d; %.1f s, load generator CPU %.1f s%s\n",
+           cfg.label, st.dropped, st.reconnects, st.reconnect_fail, established_at_publish,
+           (t_end - t0) / 1e6, cpu, interrupted ? " (interrupted)" : "");
+    printf("sseload: label=%s subs=%d connected=%d connect_fail=%d connect_p50_ms=%.2f "
+           "connect_p99_ms=%.2f connect_max_ms=%.2f posts=%d rate=%.1f pub_ok=%d pub_err=%d "
+           "pub_p50_ms=%.2f pub_p99_ms=%.2f expected=%ld delivered=%ld lost=%ld dup=%ld "
+           "p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f dropped=%d reconnects=%d "
+           "reconnect_fail=%d send_lag_max_ms=%.2f sub_reads=%ld sub_bytes=%lld cpu_s=%.2f "
+           "wall_s=%.2f\n",
+           cfg.label, cfg.subs, st.connected, failed, pct_ms(&st.conn, 50), pct_ms(&st.conn, 99),
+           conn_max, cfg.posts, cfg.rate, st.pub_ok, st.pub_err, pct_ms(&st.publat, 50),
+           pct_ms(&st.publat, 99), expected, delivered, lost, st.dup, pct_ms(&st.lat, 50),
+           pct_ms(&st.lat, 90), pct_ms(&st.lat, 99), lat_max, st.dropped, st.reconnects,
+           st.reconnect_fail, st.send_lag_max / 1000.0, st.reads, st.bytes, cpu,
+           (t_end - t0) / 1e6);
+    fflush(stdout);
+    if (cfg.subs > 0 && st.connected == 0)
+        return 3;
+    return lost > 0 ? 1 : 0;
+}
