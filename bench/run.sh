@@ -211,7 +211,7 @@ declare -A R # R[key] = value; per round: S1.ours.p50.1, S1.ours.p50.2, ...; sum
 kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 
 # Summaries over the rounds of R[$1.1] .. R[$1.ROUNDS] into R[$1]: median (mean of the two
-# middle values), max, min or first.
+# middle values), max, min or first; R[$1.range] is "lowest–highest" when there are several.
 summarize() {
     local key=$1 how=$2 r vals=()
     for r in $(seq "$ROUNDS"); do
@@ -219,19 +219,22 @@ summarize() {
     done
     [ ${#vals[@]} -gt 0 ] || return 0
     R[$key]=$(printf '%s\n' "${vals[@]}" | sort -g | awk -v how="$how" -v first="${vals[0]}" '
+        function fmt(x) {
+            if (x == int(x)) return sprintf("%d", x)
+            return sprintf(x >= 100 || x <= -100 ? "%.0f" : x >= 10 ? "%.1f" : "%.2f", x)
+        }
         { v[NR] = $1 }
         END {
             if (how == "first") x = first
             else if (how == "max") x = v[NR]
             else if (how == "min") x = v[1]
             else x = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            printf (x == int(x) ? "%d" : "%.1f"), x
-        }')
-    # The spread over the rounds, shown next to medians.
-    if [ ${#vals[@]} -gt 1 ]; then
-        R[$key.range]=$(printf '%s\n' "${vals[@]}" | sort -g | sed -n '1p;$p' | paste -sd' ' |
-            awk '{ printf "%g–%g", $1, $2 }')
-    fi
+            print fmt(x)
+            if (NR > 1) print fmt(v[1]) "–" fmt(v[NR]); else print ""
+        }' | paste -sd'|')
+    R[$key.range]=${R[$key]#*|}
+    R[$key]=${R[$key]%%|*}
+    [ ${#vals[@]} -gt 1 ] || R[$key.range]=
 }
 
 # The sides of round $1: ours first in odd rounds, the peer first in even ones.
@@ -500,9 +503,9 @@ if has S2; then
     row_m "S2 latency p99 (ms)" S2.ours.p99 S2.peer.p99
     row "S2 dropped streams (worst round)" "$(g S2.ours.dropped)" "$(g S2.peer.dropped)"
     row_m "S2 server CPU (s, posting + drain)" S2.ours.cpu S2.peer.cpu
-    row "S2 all clients close and come back at once: reconnected within 60 s (worst round)" "$(g S2.ours.back)" "$(g S2.peer.back)"
-    row_m "S2 ... seconds to get a stream back, p50" S2.ours.back50 S2.peer.back50
-    row "S2 ... seconds to get a stream back, max (worst round)" "$(g S2.ours.backmax)" "$(g S2.peer.backmax)"
+    row "S2 reconnect storm (all close, all come back at once): back within 60 s (worst round)" "$(g S2.ours.back)" "$(g S2.peer.back)"
+    row_m "S2 reconnect storm: seconds to a new stream, p50" S2.ours.back50 S2.peer.back50
+    row "S2 reconnect storm: seconds to a new stream, max (worst round)" "$(g S2.ours.backmax)" "$(g S2.peer.backmax)"
     row "S2 seconds until the server lets go of closed streams (worst round)" "$(g S2.ours.release)" "$(g S2.peer.release)"
 fi
 if has S3; then
