@@ -4,14 +4,18 @@
 #
 #   bench/run.sh [-q|--quick] [S1 S2 S3 S4 S5]      (default: all scenarios)
 #
-#   S1  1,000 subscribers, 100 posts/s for 10 s: lost, latency p50/p99
-#   S2  10,000 concurrent subscribers on one Apache, 100 posts at 10/s: connected, lost, p50/p99
-#   S3  memory per idle subscriber at 10,000 (RSS with the streams open minus without)
+#   S1  1,000 subscribers, 100 posts/s for 10 s: lost, latency p50/p99, server CPU
+#   S2  10,000 concurrent subscribers on one Apache, 100 posts at 10/s: connected, lost,
+#       p50/p99; then all 10,000 close and come back at once (time to a new stream), and how
+#       long the server keeps the closed streams
+#   S3  memory per idle subscriber at 10,000 (RSS with the streams open minus without), and
+#       the server's CPU while they are idle
 #   S4  POST throughput with wrk (50 connections) vs Nchan's POST /pub
 #   S5  GET /home with 50 posts vs the same Apache serving the same page as a static file
 #
 # S1 and S2/S3 run ROUNDS times (2; quick mode 1) in mirrored order (ours, peer, peer, ours, ...)
-# and the table gives the median (the mean of two); lost and dropped are the worst round.
+# and the table gives the median (the mean of two) with the range; lost and dropped are the
+# worst round. Everything takes about 8 minutes (quick mode about 2.5).
 # Environment: BENCH_PORT (18080), PEER_PORT (18090), PEER_REDIS_PORT (16390), BENCH_DIR (a
 # new directory under /tmp), KEEP=1 keeps it (logs, configs) afterwards, LOADGEN_NICE (-10);
 # ROUNDS and the sizes below (S1_SUBS, S1_RATE, S1_SECS, S2_SUBS, S2_POSTS, S2_RATE, WRK_SECS,
@@ -27,7 +31,7 @@ for a in "$@"; do
     case $a in
     -q | --quick) quick=1 ;;
     S[1-5] | s[1-5]) want+=("${a^^}") ;;
-    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "bench: unknown argument '$a' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -138,8 +142,8 @@ sum_status() {
     done
     echo "$total"
 }
-# CPU time used so far by the given pids, in ns, summed over their threads from schedstat
-# (exact; the per-process counters of /proc/PID/stat lag behind for busy thread groups).
+# CPU time used so far by the given pids, in ns: the time on a CPU of each of their threads
+# (schedstat), read in one pass; exact, where /proc/PID/stat counts clock ticks.
 cpu_ns() {
     local p files=()
     for p in "$@"; do files+=(/proc/"$p"/task/*/schedstat); done
