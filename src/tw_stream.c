@@ -149,6 +149,9 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
             return OK;
     }
 
+    tw_buf ping; /* the keepalive comment, built once per stream */
+    tw_buf_init(&ping, r->pool, 16);
+    tw_sse_comment(&ping, "ping");
     apr_interval_time_t slice = apr_time_from_msec(TW_WAIT_SLICE);
     apr_time_t next_ping = apr_time_now() + apr_time_from_msec(c->keepalive_ms);
     for (;;) {
@@ -167,7 +170,7 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
         if (hs == TW_HUB_TIMEOUT) {
             if (apr_time_now() < next_ping)
                 continue;
-            tw_sink(&st, ": ping\n\n", 8);
+            tw_sink(&st, ping.data, ping.len);
         }
         next_ping = apr_time_now() + apr_time_from_msec(c->keepalive_ms);
         if (tw_flush(&st) != APR_SUCCESS)

@@ -44,6 +44,15 @@ async function waitFor(check, timeoutMs, what) {
   throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
 }
 
+// SIGTERM the server process held in owner.proc (if any) and wait until it has exited.
+async function stopProc(owner) {
+  if (!owner.proc) return;
+  const p = owner.proc;
+  owner.proc = null;
+  p.kill('SIGTERM');
+  await exited(p);
+}
+
 function exited(child) {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
@@ -70,13 +79,7 @@ export async function startRedis() {
       const res = spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' });
       return res.stdout.trim();
     },
-    async stop() {
-      if (!this.proc) return;
-      const p = this.proc;
-      this.proc = null;
-      p.kill('SIGTERM');
-      await exited(p);
-    },
+    stop() { return stopProc(this); },
   };
   await r.start();
   return r;
@@ -119,13 +122,7 @@ export async function startApache(opts) {
         return res.status === 200 || res.status === 503;
       }, 15000, 'apache2');
     },
-    async stop() {
-      if (!this.proc) return;
-      const p = this.proc;
-      this.proc = null;
-      p.kill('SIGTERM');
-      await exited(p);
-    },
+    stop() { return stopProc(this); },
     // Graceful restart: children finish, new ones start; the listener stays.
     graceful() {
       this.proc.kill('SIGUSR1');
