@@ -6,6 +6,7 @@
  * tw_stream, tw_hub). */
 #include "src/tw_hub.h"
 #include "src/tw_private.h"
+#include "src/tw_pump.h"
 #include "src/tw_store.h"
 
 #include <ap_mpm.h>
@@ -97,11 +98,13 @@ static void tw_child_init(apr_pool_t *pchild, server_rec *s)
         const char *key =
             apr_pstrcat(pchild, c->redis_spec, "|", c->stream_key, "|", c->channel, "|",
                         c->password ? c->password : "", "|", apr_ltoa(pchild, c->history), "|",
-                        apr_ltoa(pchild, c->timeout_ms), NULL);
+                        apr_ltoa(pchild, c->timeout_ms), "|", apr_ltoa(pchild, c->keepalive_ms),
+                        "|", c->delivery == TW_DELIVERY_SOCKET ? "socket" : "thread", NULL);
         tw_srv_conf *same = apr_hash_get(seen, key, APR_HASH_KEY_STRING);
         if (same) {
             c->store = same->store;
             c->hub = same->hub;
+            c->pump = same->pump;
             continue;
         }
         tw_store_conf sc = {c->redis,   c->password, c->stream_key,
@@ -110,11 +113,14 @@ static void tw_child_init(apr_pool_t *pchild, server_rec *s)
         apr_status_t rv = tw_store_create(pchild, &sc, threads + 1, &c->store);
         if (rv == APR_SUCCESS)
             rv = tw_hub_start(pchild, vs, c->store, &c->hub);
+        if (rv == APR_SUCCESS && c->delivery == TW_DELIVERY_SOCKET)
+            rv = tw_pump_start(pchild, vs, c->hub, apr_time_from_msec(c->keepalive_ms), &c->pump);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs,
-                         "TW0003: cannot start the Redis store and subscriber thread");
+                         "TW0003: cannot start the Redis store, subscriber and delivery threads");
             c->store = NULL;
             c->hub = NULL;
+            c->pump = NULL;
             continue;
         }
         apr_hash_set(seen, key, APR_HASH_KEY_STRING, c);
@@ -129,6 +135,8 @@ static void tw_child_stopping(apr_pool_t *pchild, int graceful)
     server_rec *s = ap_server_conf;
     for (server_rec *vs = s; vs; vs = vs->next) {
         tw_srv_conf *c = TW_CONF(vs);
+        if (c->pump)
+            tw_pump_stopping(c->pump);
         if (c->hub)
             tw_hub_stopping(c->hub);
     }

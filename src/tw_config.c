@@ -3,6 +3,7 @@
 
 #include <apr_strings.h>
 #include <stddef.h>
+#include <strings.h>
 
 #define TW_DEFAULT_REDIS "127.0.0.1:6379"
 
@@ -12,6 +13,7 @@ void *tw_config_create_srv(apr_pool_t *p, server_rec *s)
     tw_srv_conf *c = apr_pcalloc(p, sizeof(*c));
     c->history = c->page_size = c->max_chars = c->max_body = -1;
     c->keepalive_ms = c->timeout_ms = c->retry_ms = -1;
+    c->delivery = TW_DELIVERY_UNSET;
     return c;
 }
 
@@ -33,6 +35,7 @@ void *tw_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     c->keepalive_ms = TW_MERGE(keepalive_ms, -1);
     c->timeout_ms = TW_MERGE(timeout_ms, -1);
     c->retry_ms = TW_MERGE(retry_ms, -1);
+    c->delivery = TW_MERGE(delivery, TW_DELIVERY_UNSET);
     return c;
 }
 
@@ -59,6 +62,7 @@ void tw_config_finish(tw_srv_conf *c)
     TW_DEFAULT(keepalive_ms, -1, 15000);
     TW_DEFAULT(timeout_ms, -1, 3000);
     TW_DEFAULT(retry_ms, -1, 2000);
+    TW_DEFAULT(delivery, TW_DELIVERY_UNSET, TW_DELIVERY_SOCKET);
 }
 
 /* Prefix a value parser's message with the directive name. */
@@ -83,6 +87,19 @@ static const char *tw_set_password(cmd_parms *cmd, void *dc, const char *arg)
     if (!*arg)
         return tw_cmd_err(cmd, "the password must not be empty");
     TW_CONF(cmd->server)->password = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *tw_set_delivery(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    tw_srv_conf *c = TW_CONF(cmd->server);
+    if (strcasecmp(arg, "socket") == 0)
+        c->delivery = TW_DELIVERY_SOCKET;
+    else if (strcasecmp(arg, "thread") == 0)
+        c->delivery = TW_DELIVERY_THREAD;
+    else
+        return tw_cmd_err(cmd, apr_psprintf(cmd->pool, "expected socket or thread, not '%s'", arg));
     return NULL;
 }
 
@@ -150,5 +167,8 @@ const command_rec tw_cmds[] = {
     TW_NUMBER("TweetsseKeepalive", tw_keepalive, "Interval of SSE keepalive comments (s or ms)"),
     TW_NUMBER("TweetsseRedisTimeout", tw_timeout, "Redis connect and command timeout (s or ms)"),
     TW_NUMBER("TweetsseRetry", tw_retry, "Reconnect delay sent to browsers (s or ms)"),
+    AP_INIT_TAKE1("TweetsseDelivery", tw_set_delivery, NULL, RSRC_CONF,
+                  "socket: one thread per child writes to every open stream; thread: one "
+                  "worker thread per open stream"),
     {NULL},
 };

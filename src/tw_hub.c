@@ -4,6 +4,7 @@
 #include "tw_private.h"
 #include "tw_sse.h"
 
+#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
@@ -12,17 +13,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define TW_RING_SIZE   1024 /* frames kept per child; a reader this far behind is dropped */
+#define TW_RING_SIZE   TW_HUB_RING
 #define TW_BACKOFF_MIN 100  /* ms, first reconnect delay */
 #define TW_BACKOFF_MAX 5000 /* ms, longest reconnect delay */
 #define TW_FILL_PAGE   500  /* entries per XRANGE when filling a gap */
-
-typedef struct tw_frame {
-    tw_id id;
-    int control; /* 1: delivered to every reader regardless of id (reload) */
-    char *data;  /* malloc'd, owned by the ring */
-    size_t len;
-} tw_frame;
 
 struct tw_hub {
     server_rec *s;
@@ -33,7 +27,9 @@ struct tw_hub {
     apr_thread_t *thread;
 
     /* Guarded by lock. */
-    tw_frame ring[TW_RING_SIZE];
+    tw_frame *ring[TW_RING_SIZE]; /* one reference each, NULL until first written */
+    void (*notify)(void *ctx);
+    void *notify_ctx;
     apr_uint64_t head; /* sequence number of the next frame written */
     int ready;         /* baseline taken: the ring misses nothing after `last` */
     int stopping;      /* graceful stop: readers leave */
@@ -44,25 +40,35 @@ struct tw_hub {
     tw_id last; /* newest post id put into the ring (or the baseline) */
 };
 
-/* Append a frame to the ring, freeing the one it replaces, and wake the readers. */
+void tw_frame_release(tw_frame *f)
+{
+    if (f && apr_atomic_dec32(&f->refs) == 0)
+        free(f);
+}
+
+/* Append a frame to the ring, releasing the one it replaces, and wake the readers and the
+ * delivery engine. */
 static void tw_hub_push(tw_hub *h, tw_id id, int control, const char *data, size_t len)
 {
-    char *copy = malloc(len);
-    if (!copy) {
+    tw_frame *f = malloc(sizeof(*f) + len);
+    if (!f) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, h->s, "TW0101: out of memory for a frame");
         return;
     }
-    memcpy(copy, data, len);
-    apr_thread_mutex_lock(h->lock);
-    tw_frame *f = &h->ring[h->head % TW_RING_SIZE];
-    free(f->data);
+    f->refs = 1;
     f->id = id;
     f->control = control;
-    f->data = copy;
     f->len = len;
+    memcpy(f->data, data, len);
+    apr_thread_mutex_lock(h->lock);
+    tw_frame *old = h->ring[h->head % TW_RING_SIZE];
+    h->ring[h->head % TW_RING_SIZE] = f;
     h->head++;
+    if (h->notify)
+        h->notify(h->notify_ctx);
     apr_thread_cond_broadcast(h->wake);
     apr_thread_mutex_unlock(h->lock);
+    tw_frame_release(old);
 }
 
 /* Render one post into a frame and push it, unless it is not newer than the last one. */
@@ -279,8 +285,8 @@ static apr_status_t tw_hub_cleanup(void *data)
     apr_thread_mutex_unlock(h->lock);
     apr_thread_join(&trv, h->thread);
     for (int i = 0; i < TW_RING_SIZE; i++) {
-        free(h->ring[i].data);
-        h->ring[i].data = NULL;
+        tw_frame_release(h->ring[i]);
+        h->ring[i] = NULL;
     }
     return APR_SUCCESS;
 }
@@ -357,7 +363,7 @@ tw_hub_status tw_hub_next(tw_sub *sub, apr_interval_time_t timeout, tw_id *after
         st = TW_HUB_LAGGED;
     } else {
         for (; sub->next < h->head; sub->next++) {
-            const tw_frame *f = &h->ring[sub->next % TW_RING_SIZE];
+            const tw_frame *f = h->ring[sub->next % TW_RING_SIZE];
             if (f->control) {
                 sink(ctx, f->data, f->len);
             } else if (tw_id_cmp(f->id, *after) > 0) {
@@ -368,4 +374,26 @@ tw_hub_status tw_hub_next(tw_sub *sub, apr_interval_time_t timeout, tw_id *after
     }
     apr_thread_mutex_unlock(h->lock);
     return st;
+}
+
+apr_uint64_t tw_hub_collect(tw_hub *h, apr_uint64_t from, tw_frame **out)
+{
+    apr_thread_mutex_lock(h->lock);
+    apr_uint64_t head = h->head;
+    if (head - from > TW_RING_SIZE)
+        from = head - TW_RING_SIZE;
+    for (size_t n = 0; from < head; from++, n++) {
+        out[n] = h->ring[from % TW_RING_SIZE];
+        apr_atomic_inc32(&out[n]->refs);
+    }
+    apr_thread_mutex_unlock(h->lock);
+    return head;
+}
+
+void tw_hub_notify(tw_hub *h, void (*fn)(void *ctx), void *ctx)
+{
+    apr_thread_mutex_lock(h->lock);
+    h->notify = fn;
+    h->notify_ctx = ctx;
+    apr_thread_mutex_unlock(h->lock);
 }

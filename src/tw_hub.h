@@ -15,6 +15,21 @@
 
 typedef struct tw_hub tw_hub;
 
+#define TW_HUB_RING 1024 /* frames kept per child; a reader this far behind is dropped */
+
+/* One rendered SSE frame, immutable once published and shared by reference: the ring holds
+ * one reference, and a delivery engine may take more (tw_hub_collect). */
+typedef struct tw_frame {
+    apr_uint32_t refs;
+    int control; /* 1: delivered to every reader regardless of id (reload) */
+    tw_id id;
+    size_t len;
+    char data[];
+} tw_frame;
+
+/* Drop one reference; the last one frees the frame. Thread-safe. */
+void tw_frame_release(tw_frame *f);
+
 /* A reader's position in the ring; lives in the request pool. */
 typedef struct tw_sub {
     tw_hub *hub;
@@ -50,5 +65,16 @@ int tw_hub_wait_ready(tw_hub *h, apr_interval_time_t timeout);
  * Cost: one lock, plus a copy of each new frame. */
 tw_hub_status tw_hub_next(tw_sub *sub, apr_interval_time_t timeout, tw_id *after, tw_hub_sink *sink,
                           void *ctx);
+
+/* Copy references to the frames with sequence numbers in [from, head) into `out` (room for
+ * TW_HUB_RING), oldest first, and return head. Frames already overwritten are skipped: the
+ * first one copied has sequence number max(from, head - TW_HUB_RING). Cost: one lock and
+ * one atomic increment per frame. */
+apr_uint64_t tw_hub_collect(tw_hub *h, apr_uint64_t from, tw_frame **out);
+
+/* Call `fn(ctx)` after each new frame, from the hub thread with the hub's lock held, so
+ * once tw_hub_notify(h, NULL, NULL) returns no call is running or will run. `fn` must be
+ * quick (a wake-up) and must not call back into the hub. */
+void tw_hub_notify(tw_hub *h, void (*fn)(void *ctx), void *ctx);
 
 #endif

@@ -17,6 +17,14 @@ extern module AP_MODULE_DECLARE_DATA tweetsse_module;
 
 struct tw_store;
 struct tw_hub;
+struct tw_pump;
+
+/* TweetsseDelivery: who writes the events of an open stream. */
+typedef enum {
+    TW_DELIVERY_UNSET = -1,
+    TW_DELIVERY_THREAD, /* its own worker thread, through the output filters */
+    TW_DELIVERY_SOCKET, /* the child's pump thread, straight to the socket (tw_pump) */
+} tw_delivery;
 
 /* Per virtual host. Every field starts unset (NULL / -1) so merging can tell "not given"
  * from "given"; tw_config_finish() fills the defaults after merging. */
@@ -33,10 +41,12 @@ typedef struct tw_srv_conf {
     long keepalive_ms;      /* TweetsseKeepalive */
     long timeout_ms;        /* TweetsseRedisTimeout: connect and command timeout */
     long retry_ms;          /* TweetsseRetry: the SSE retry: the browser is told */
+    tw_delivery delivery;   /* TweetsseDelivery */
 
     /* Per child process, set in child_init; shared by servers with the same Redis target. */
     struct tw_store *store;
     struct tw_hub *hub;
+    struct tw_pump *pump; /* NULL with TweetsseDelivery thread */
 } tw_srv_conf;
 
 extern const command_rec tw_cmds[];

@@ -1,15 +1,24 @@
 /* tw_stream.c: GET of the live stream (Server-Sent Events). Replays what the client missed
- * from the Redis stream, then follows the child's hub. One worker thread per open stream. */
+ * from the Redis stream, then either hands the socket to the child's pump thread and frees
+ * the worker (TweetsseDelivery socket), or follows the child's hub in this worker thread
+ * (TweetsseDelivery thread, and connections the pump cannot write to: TLS, HTTP/2). */
 #include "tw_html.h"
 #include "tw_hub.h"
 #include "tw_private.h"
+#include "tw_pump.h"
 #include "tw_sse.h"
 #include "tw_store.h"
 
 #include <ap_mpm.h>
 #include <apr_strings.h>
+#include <http_core.h>
 #include <http_protocol.h>
 #include <util_filter.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <strings.h>
+#include <unistd.h>
 
 #define TW_REPLAY_PAGE  200  /* stream entries fetched per XRANGE during a replay */
 #define TW_WAIT_SLICE   1000 /* ms; how often an idle stream checks for a graceful stop */
@@ -91,6 +100,53 @@ static int tw_child_stopping(void)
     return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS && state == AP_MPMQ_STOPPING;
 }
 
+/* Can the pump write this stream's events straight to its socket? Only when nothing but the
+ * core (and mod_logio's byte counter) sits in the connection's output stack: no TLS, no
+ * HTTP/2 stream (c->master), no other connection filter that would need to see the bytes. */
+static int tw_stream_detachable(request_rec *r, tw_srv_conf *c)
+{
+    conn_rec *conn = r->connection;
+    if (!c->pump || conn->master)
+        return 0;
+    for (ap_filter_t *f = conn->output_filters; f; f = f->next) {
+        const char *name = f->frec->name;
+        if (strcasecmp(name, "core") != 0 && strcasecmp(name, "log_input_output") != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* Hand the connection to the pump: it gets a duplicate of the socket, and the connection is
+ * marked aborted so that Apache writes nothing more and closes its own descriptor without a
+ * shutdown (the duplicate keeps the TCP connection open). Returns 1 when handed over, 0 to
+ * keep the stream in this thread, -1 if the child is stopping (end the stream). */
+static int tw_stream_detach(tw_stream *st, tw_sub *sub, tw_srv_conf *c)
+{
+    request_rec *r = st->r;
+    apr_socket_t *sock = ap_get_conn_socket(r->connection);
+    apr_os_sock_t fd = -1;
+    if (!sock || apr_os_sock_get(&fd, sock) != APR_SUCCESS || fd < 0)
+        return 0;
+    int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, errno, r,
+                      "TW0505: cannot duplicate the stream socket (raise the open files limit); "
+                      "keeping the stream in its worker thread");
+        return 0;
+    }
+    int flags = fcntl(dup, F_GETFL);
+    apr_status_t rv = flags < 0 || fcntl(dup, F_SETFL, flags | O_NONBLOCK) < 0
+                          ? APR_FROM_OS_ERROR(errno)
+                          : tw_pump_adopt(c->pump, dup, sub->next, st->last);
+    if (rv != APR_SUCCESS) {
+        close(dup);
+        return APR_STATUS_IS_EOF(rv) ? -1 : 0;
+    }
+    r->connection->aborted = 1;
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "TW0506: stream handed to the delivery thread");
+    return 1;
+}
+
 int tw_handle_stream(request_rec *r, tw_srv_conf *c)
 {
     if (r->method_number != M_GET) {
@@ -111,6 +167,9 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
     apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
     apr_table_setn(r->subprocess_env, "no-gzip", "1");
     apr_table_setn(r->subprocess_env, "no-brotli", "1");
+    int detach = tw_stream_detachable(r, c);
+    if (detach) /* close-delimited (ap_set_keepalive then never chunks): raw frames fit */
+        r->connection->keepalive = AP_CONN_CLOSE;
     if (r->header_only)
         return OK;
     st.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
@@ -148,6 +207,8 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
         if (tw_flush(&st) != APR_SUCCESS)
             return OK;
     }
+    if (detach && tw_stream_detach(&st, &sub, c) != 0)
+        return OK;
 
     tw_buf ping; /* the keepalive comment, built once per stream */
     tw_buf_init(&ping, r->pool, 16);

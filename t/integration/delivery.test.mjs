@@ -1,0 +1,178 @@
+// Delivery engines. "socket" (the default): the child's pump thread writes every event to the
+// stream sockets itself, so an open stream holds no worker thread; hang-ups, stalled clients
+// and laggards are handled there. "thread" (TweetsseDelivery thread): one worker per stream.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { request, startApache, startRedis, tempDir } from '../lib/harness.mjs';
+import { postId, postIds, postMany, ready, streamTracker, waitUntil, xrange }
+  from '../lib/helpers.mjs';
+
+let redis;
+const tracker = streamTracker();
+const open = tracker.open;
+
+before(async () => {
+  redis = await startRedis();
+});
+after(async () => {
+  tracker.closeAll();
+  await redis?.stop();
+});
+
+// Open descriptors of all of an instance's children (root can read other users' /proc).
+function childFds(web) {
+  let n = 0;
+  for (const pid of web.childPids()) {
+    try { n += fs.readdirSync(`/proc/${pid}/fd`).length; } catch { /* child just left */ }
+  }
+  return n;
+}
+
+describe('socket delivery on prefork (64 processes at most)', () => {
+  let web;
+  before(async () => {
+    web = await startApache({ redis: redis.addr, mpm: 'prefork', logLevel: 'warn' });
+  });
+  after(async () => {
+    tracker.closeAll();
+    await web?.stop();
+  });
+
+  test('the response is close-delimited: no chunked framing, Connection: close', async () => {
+    const s = await open(`${web.base}home/sse`);
+    await ready(s);
+    assert.equal(s.headers['transfer-encoding'], undefined);
+    assert.equal(s.headers.connection, 'close');
+    const id = await postId(web.base, 'raw', 'written by the pump');
+    await s.until((x) => x.posts().some((e) => e.id === id), 3000, 'the post');
+    s.close();
+  });
+
+  test('150 open streams do not hold the 64 processes: all get every post, pages still load',
+    async () => {
+      const streams = [];
+      for (let i = 0; i < 150; i++) streams.push(await open(`${web.base}home/sse`));
+      await Promise.all(streams.map(ready));
+      const t0 = Date.now();
+      const page = await request('GET', web.base);
+      assert.equal(page.status, 200);
+      assert.ok(Date.now() - t0 < 2000, 'the page is served while 150 streams are open');
+      const ids = [];
+      for (let i = 0; i < 5; i++) ids.push(await postId(web.base, 'many', `to 150 streams ${i}`));
+      await Promise.all(streams.map((s) => s.until((x) => x.posts().length === 5, 10000, 'posts')));
+      for (const s of streams) assert.deepEqual(postIds(s), ids);
+      for (const s of streams) s.close();
+    });
+
+  test('the error log is clean', () => {
+    assert.deepEqual(web.badLogLines(), []);
+  });
+});
+
+describe('socket delivery: hang-ups, stalled clients, laggards', () => {
+  let web;
+  before(async () => {
+    // A small server send buffer, so a client that stops reading fills it quickly.
+    web = await startApache({ redis: redis.addr, keepalive: 1, logLevel: 'warn tweetsse:info',
+      extraConf: 'SendBufferSize 4096' });
+  });
+  after(async () => {
+    tracker.closeAll();
+    await web?.stop();
+  });
+
+  test('a client that hangs up is let go at once: no descriptor is kept', async (t) => {
+    if (process.getuid() !== 0) {
+      t.skip('reading the children\'s /proc/<pid>/fd needs root');
+      return;
+    }
+    const streams = [];
+    for (let i = 0; i < 6; i++) streams.push(await open(`${web.base}home/sse`));
+    await Promise.all(streams.map(ready));
+    const base = childFds(web);
+    for (let i = 0; i < 100; i++) streams.push(await open(`${web.base}home/sse`));
+    await Promise.all(streams.map(ready));
+    await waitUntil(() => childFds(web) >= base + 100, 3000, '100 more stream sockets');
+    for (const s of streams.slice(6)) s.close();
+    // Well under the 1 s keepalive: the pump sees the hang-up, not a failed write.
+    await waitUntil(() => childFds(web) <= base, 800, 'the sockets closed after the hang-up');
+    for (const s of streams.slice(0, 6)) s.close();
+  });
+
+  test('a client that stops reading is cut after a keepalive interval; the others get every post',
+    async () => {
+      const live = await open(`${web.base}home/sse`);
+      await ready(live);
+      // A raw client that sends its request and never reads.
+      const sock = net.connect(web.port, '127.0.0.1');
+      await new Promise((r) => sock.once('connect', r));
+      sock.write(`GET ${web.mount}home/sse HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+      sock.pause();
+      let ended = false;
+      sock.on('end', () => { ended = true; });
+      sock.on('close', () => { ended = true; });
+      const ids = await postMany(web.base, 600, { prefix: 'x'.repeat(250) });
+      await live.until((x) => x.posts().length === 600, 15000, 'every post on the live stream');
+      assert.deepEqual(postIds(live), ids);
+      await waitUntil(() => /TW060[12]: /.test(web.errorLog()), 5000, 'the stalled stream cut');
+      // The stalled client, once it reads again, finds its stream closed mid-way.
+      let got = 0;
+      sock.on('data', (d) => { got += d.length; });
+      sock.resume();
+      await waitUntil(() => ended, 5000, 'the end of the stalled stream');
+      assert.ok(got > 0 && got < 600 * 500, `the stalled client got part of the feed (${got} B)`);
+      live.close();
+    });
+
+  test('the error log is clean', () => {
+    assert.deepEqual(web.badLogLines(), []);
+  });
+});
+
+describe('thread delivery (TweetsseDelivery thread)', () => {
+  let web;
+  before(async () => {
+    web = await startApache({ redis: redis.addr, extraConf: 'TweetsseDelivery thread' });
+  });
+  after(async () => {
+    tracker.closeAll();
+    await web?.stop();
+  });
+
+  test('the stream is chunked (written through the filters), and resumes like the socket one',
+    async () => {
+      const first = await postId(web.base, 'threads', 'one');
+      const s = await open(`${web.base}home/sse`, { 'Last-Event-ID': first });
+      await ready(s);
+      assert.equal(s.headers['transfer-encoding'], 'chunked');
+      const second = await postId(web.base, 'threads', 'two');
+      await s.until((x) => x.posts().length === 1, 3000, 'the live post');
+      assert.deepEqual(postIds(s), [second]);
+      const all = xrange(redis).map((e) => e.id);
+      assert.ok(all.includes(first) && all.includes(second));
+      s.close();
+    });
+
+  test('the error log is clean', () => {
+    assert.deepEqual(web.badLogLines(), []);
+  });
+});
+
+describe('TweetsseDelivery validation', () => {
+  test('an unknown value stops the configuration test with a clear message', () => {
+    const dir = tempDir('conf');
+    fs.mkdirSync(path.join(dir, 'htdocs'));
+    const env = { ...process.env, RUNDIR: dir, PORT: '1', REDIS: redis.addr };
+    const conf = spawnSync('bash', [path.resolve('scripts/apache-conf.sh')], { env, encoding: 'utf8' });
+    assert.equal(conf.status, 0, conf.stderr);
+    const file = path.join(dir, 'httpd.conf');
+    fs.writeFileSync(file, `${conf.stdout}\nTweetsseDelivery carrier-pigeon\n`);
+    const res = spawnSync('/usr/sbin/apache2', ['-t', '-f', file], { encoding: 'utf8' });
+    assert.notEqual(res.status, 0);
+    assert.match(res.stderr, /TweetsseDelivery: expected socket or thread, not 'carrier-pigeon'/);
+  });
+});
