@@ -48,7 +48,7 @@ static int tw_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, TW_HANDLER) != 0)
         return DECLINED;
     tw_srv_conf *c = TW_CONF(r->server);
-    if (!c->store || !c->hub) {
+    if (!c->store || !c->hub || !c->page_cache) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "TW0001: the module is not initialised");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -68,6 +68,30 @@ static int tw_handler(request_rec *r)
     if (r->method_number == M_POST && tw_ends_with(uri, n, "/home"))
         return tw_handle_publish(r, c, mount);
     return tw_handle_page(r, c, tw_identity(r, mount));
+}
+
+/* translate_name: a request whose <Location> says SetHandler tweetsse names no file. Give it
+ * a filename of its own, "tweetsse:<uri>" (as mod_proxy does with "proxy:"), so that
+ * map_to_storage can skip the core's directory and file walk (a stat per path segment).
+ * Runs after the first location walk, so the Location's handler is visible here. */
+static int tw_translate_name(request_rec *r)
+{
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    if (!d || !d->expr_handler || r->proxyreq)
+        return DECLINED;
+    const char *err = NULL;
+    const char *h = ap_expr_str_exec(r, d->expr_handler, &err);
+    if (err || !h || strcmp(h, TW_HANDLER) != 0)
+        return DECLINED;
+    r->filename = apr_pstrcat(r->pool, "tweetsse:", r->uri, NULL);
+    return OK;
+}
+
+/* map_to_storage: nothing to map for the feed's own filenames. Access control in <Location>
+ * still applies; <Directory> sections do not concern URLs that are not files. */
+static int tw_map_to_storage(request_rec *r)
+{
+    return r->filename && strncmp(r->filename, "tweetsse:", 9) == 0 ? OK : DECLINED;
 }
 
 /* post_config: fill in defaults for every virtual host (after merging). Runs in the
@@ -95,6 +119,11 @@ static void tw_child_init(apr_pool_t *pchild, server_rec *s)
     apr_hash_t *seen = apr_hash_make(pchild);
     for (server_rec *vs = s; vs; vs = vs->next) {
         tw_srv_conf *c = TW_CONF(vs);
+        if (tw_page_cache_create(pchild, &c->page_cache) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, vs,
+                         "TW0004: cannot create the page cache");
+            continue;
+        }
         const char *key =
             apr_pstrcat(pchild, c->redis_spec, "|", c->stream_key, "|", c->channel, "|",
                         c->password ? c->password : "", "|", apr_ltoa(pchild, c->history), "|",
@@ -152,6 +181,9 @@ static void tw_register_hooks(apr_pool_t *p)
     ap_hook_child_init(tw_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* When a child is told to stop: release the open streams. */
     ap_hook_child_stopping(tw_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Feed URLs name no file: no directory walk for them. */
+    ap_hook_translate_name(tw_translate_name, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_map_to_storage(tw_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     /* For each request with SetHandler tweetsse. */
     ap_hook_handler(tw_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

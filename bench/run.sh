@@ -180,7 +180,8 @@ wait_released() {
 }
 
 # Wait until every child and its worker threads are up and the feed answers.
-want_threads=$(awk '/^ *ThreadsPerChild/ { t = $2 } /^ *StartServers/ { s = $2 }
+want_threads=$(awk '/<IfModule mpm_event_module>/ { e = 1 } /<\/IfModule>/ { e = 0 }
+    e && /^ *ThreadsPerChild/ { t = $2 } e && /^ *StartServers/ { s = $2 }
     END { print t * s }' "$RUNDIR/httpd.conf")
 for i in $(seq 300); do
     if [ -f "$RUNDIR/httpd.pid" ] && curl -s -o /dev/null -w '%{http_code}' "$base/" | grep -q 200; then

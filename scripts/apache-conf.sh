@@ -5,7 +5,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 : "${RUNDIR:?}" "${PORT:?}" "${REDIS:?}"
-MPM=${MPM:-event}
+MPM=${MPM:-worker}
 MOUNT=${MOUNT:-/}
 LOGLEVEL=${LOGLEVEL:-warn}
 KEEPALIVE=${KEEPALIVE:-15}

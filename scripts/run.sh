@@ -22,6 +22,8 @@ redis-server --port 0 --unixsocket "$sock" --unixsocketperm 777 --dir "$RUNDIR/r
     --logfile "$RUNDIR/redis.log"
 for _ in $(seq 50); do redis-cli -s "$sock" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
+# Every open stream is a socket held by an Apache child: as many open files as allowed.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 bash "$top/scripts/apache-conf.sh" >"$RUNDIR/httpd.conf"
 apache2 -t -f "$RUNDIR/httpd.conf"
 

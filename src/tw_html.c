@@ -78,7 +78,7 @@ static void tw_html_head(tw_buf *b, const char *title)
                    "<script src=\"lib/tweetsse.js\" defer></script></head>\n<body>");
 }
 
-void tw_html_page(tw_buf *b, const tw_page *pg)
+void tw_html_page_top(tw_buf *b, const tw_page *pg)
 {
     size_t ulen = strlen(pg->username);
     tw_html_head(b, "TweetSSE");
@@ -106,6 +106,10 @@ void tw_html_page(tw_buf *b, const tw_page *pg)
         tw_buf_add_escaped(b, pg->notice, strlen(pg->notice));
         tw_buf_adds(b, "</div>\n");
     }
+}
+
+void tw_html_page_feed(tw_buf *b, const tw_page *pg)
+{
     if (pg->live) {
         char id[TW_ID_MAX] = "0-0";
         if (pg->nposts > 0)
@@ -122,6 +126,12 @@ void tw_html_page(tw_buf *b, const tw_page *pg)
     }
     tw_buf_adds(b, pg->live ? "</div></div>" : "</div>");
     tw_buf_adds(b, "</main></body></html>\n");
+}
+
+void tw_html_page(tw_buf *b, const tw_page *pg)
+{
+    tw_html_page_top(b, pg);
+    tw_html_page_feed(b, pg);
 }
 
 void tw_html_error_page(tw_buf *b, const char *title, const char *reason)

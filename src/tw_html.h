@@ -25,8 +25,17 @@ void tw_html_card(tw_buf *b, const tw_post *p);
  * size is allocated. */
 void tw_html_post_event(tw_buf *b, const tw_post *p);
 
-/* Append the whole feed page. O(total size of the posts). */
+/* Append the whole feed page: tw_html_page_top then tw_html_page_feed. O(total size of the
+ * posts). */
 void tw_html_page(tw_buf *b, const tw_page *pg);
+
+/* The part of the page that depends on the visitor (head, navbar, compose form, notice);
+ * uses username and notice only. About 2.5 KB. */
+void tw_html_page_top(tw_buf *b, const tw_page *pg);
+
+/* The rest: the live-stream container resuming after posts[0], and the cards, newest first;
+ * uses posts, nposts and live only, so one rendering can serve every visitor. */
+void tw_html_page_feed(tw_buf *b, const tw_page *pg);
 
 /* Append a small page that explains why a form post was refused, with a link back. */
 void tw_html_error_page(tw_buf *b, const char *title, const char *reason);

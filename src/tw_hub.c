@@ -35,6 +35,7 @@ struct tw_hub {
     int stopping;      /* graceful stop: readers leave */
     int stop;          /* the thread must exit */
     int sub_fd;        /* socket of the subscriber connection, -1 if none */
+    apr_uint64_t gen;  /* changes whenever the hub's view of the feed may have changed */
 
     /* Owned by the hub thread. */
     tw_id last; /* newest post id put into the ring (or the baseline) */
@@ -64,6 +65,7 @@ static void tw_hub_push(tw_hub *h, tw_id id, int control, const char *data, size
     tw_frame *old = h->ring[h->head % TW_RING_SIZE];
     h->ring[h->head % TW_RING_SIZE] = f;
     h->head++;
+    h->gen++;
     if (h->notify)
         h->notify(h->notify_ctx);
     apr_thread_cond_broadcast(h->wake);
@@ -162,6 +164,7 @@ static int tw_hub_set_conn(tw_hub *h, redisContext *ctx)
 {
     apr_thread_mutex_lock(h->lock);
     h->sub_fd = ctx ? ctx->fd : -1;
+    h->gen++;
     int stop = h->stop;
     apr_thread_mutex_unlock(h->lock);
     return stop;
@@ -231,6 +234,9 @@ static void *APR_THREAD_FUNC tw_hub_main(apr_thread_t *thread, void *data)
             }
             const char *why = tw_hub_catch_up(h, p);
             if (!why) {
+                apr_thread_mutex_lock(h->lock);
+                h->gen++; /* caught up: what was read during the catch-up may be stale */
+                apr_thread_mutex_unlock(h->lock);
                 ap_log_error(APLOG_MARK, logged_down ? APLOG_NOTICE : APLOG_DEBUG, 0, h->s,
                              "TW0106: subscribed to %s", cf->channel);
                 backoff = TW_BACKOFF_MIN;
@@ -396,4 +402,12 @@ void tw_hub_notify(tw_hub *h, void (*fn)(void *ctx), void *ctx)
     h->notify = fn;
     h->notify_ctx = ctx;
     apr_thread_mutex_unlock(h->lock);
+}
+
+apr_uint64_t tw_hub_generation(tw_hub *h)
+{
+    apr_thread_mutex_lock(h->lock);
+    apr_uint64_t gen = h->ready && h->sub_fd >= 0 && !h->stopping ? h->gen : 0;
+    apr_thread_mutex_unlock(h->lock);
+    return gen;
 }

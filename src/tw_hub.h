@@ -66,6 +66,13 @@ int tw_hub_wait_ready(tw_hub *h, apr_interval_time_t timeout);
 tw_hub_status tw_hub_next(tw_sub *sub, apr_interval_time_t timeout, tw_id *after, tw_hub_sink *sink,
                           void *ctx);
 
+/* A number that changes whenever the hub's view of the feed may have changed: each post
+ * announced, each (re)subscription. 0 while the hub is not subscribed (its view cannot be
+ * trusted). Something read from the stream after taking a non-zero generation G is current
+ * for as long as the generation stays G, except for entries written without an announcement.
+ * Cost: one lock. */
+apr_uint64_t tw_hub_generation(tw_hub *h);
+
 /* Copy references to the frames with sequence numbers in [from, head) into `out` (room for
  * TW_HUB_RING), oldest first, and return head. Frames already overwritten are skipped: the
  * first one copied has sequence number max(from, head - TW_HUB_RING). Cost: one lock and

@@ -19,6 +19,13 @@ struct tw_store;
 struct tw_hub;
 struct tw_pump;
 
+/* The rendered feed part of the page, shared by a child's requests (tw_page.c). */
+typedef struct tw_page_cache tw_page_cache;
+apr_status_t tw_page_cache_create(apr_pool_t *pchild, tw_page_cache **out);
+/* Forget the rendering, so that a visitor who just posted sees the post on the next page
+ * load from this child even before the hub hears of it. */
+void tw_page_cache_drop(tw_page_cache *pc);
+
 /* TweetsseDelivery: who writes the events of an open stream. */
 typedef enum {
     TW_DELIVERY_UNSET = -1,
@@ -47,6 +54,7 @@ typedef struct tw_srv_conf {
     struct tw_store *store;
     struct tw_hub *hub;
     struct tw_pump *pump; /* NULL with TweetsseDelivery thread */
+    tw_page_cache *page_cache;
 } tw_srv_conf;
 
 extern const command_rec tw_cmds[];

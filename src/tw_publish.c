@@ -115,6 +115,7 @@ int tw_handle_publish(request_rec *r, tw_srv_conf *c, const char *mount)
                          "the post store is unavailable; please try again in a moment");
     }
 
+    tw_page_cache_drop(c->page_cache); /* read your own post on the redirected GET */
     char idtxt[TW_ID_MAX];
     tw_id_format(id, idtxt);
     apr_table_set(r->err_headers_out, "X-Post-Id", idtxt); /* kept on the 303 too */
@@ -130,7 +131,11 @@ int tw_handle_publish(request_rec *r, tw_srv_conf *c, const char *mount)
         r->status = HTTP_NO_CONTENT;
         return OK;
     }
-    /* No JavaScript: back to the page, which now shows the post (303 See Other). */
+    /* No JavaScript: back to the page, which now shows the post (303 See Other). Sent as a
+     * plain response without a body: the error-document machinery that returning the
+     * status would run costs more than the post itself. */
     apr_table_setn(r->headers_out, "Location", apr_pstrcat(r->pool, mount, "home", NULL));
-    return HTTP_SEE_OTHER;
+    r->status = HTTP_SEE_OTHER;
+    ap_set_content_length(r, 0);
+    return OK;
 }

@@ -2,6 +2,7 @@
 #include "tw_pump.h"
 #include "tw_private.h"
 
+#include <apr_atomic.h>
 #include <apr_thread_mutex.h>
 #include <apr_thread_proc.h>
 #include <errno.h>
@@ -18,6 +19,13 @@
 #define TW_PUMP_DRAIN  (64 << 10) /* bytes a client may send on an open stream before it is cut */
 
 static const char tw_ping[] = ": ping\n\n";
+
+/* How the pump is woken. It lives as long as the process (in a pool never destroyed) so that
+ * a late notify from the hub never touches freed memory or a reused descriptor. */
+typedef struct tw_bell {
+    int fd;              /* eventfd */
+    apr_uint32_t active; /* streams adopted and not yet closed: 0 means new posts need no wake */
+} tw_bell;
 
 /* One adopted stream. Owned by the pump thread once it has left the inbox. */
 typedef struct tw_conn {
@@ -36,7 +44,7 @@ struct tw_pump {
     apr_interval_time_t keepalive;
     apr_thread_t *thread;
     int ep; /* epoll set: the wake-up eventfd (data.ptr NULL) and every stream */
-    int *wake;
+    tw_bell *bell;
 
     apr_thread_mutex_t *lock; /* guards the fields up to the next comment */
     tw_conn *inbox;
@@ -50,13 +58,22 @@ struct tw_pump {
     unsigned nconns;
 };
 
-/* Wake the pump thread. Also the hub's notify callback; `ctx` is the eventfd, which lives as
- * long as the process so that a late notify never writes to a reused descriptor. */
-static void tw_pump_wake(void *ctx)
+/* Wake the pump thread. */
+static void tw_pump_ring(tw_bell *bell)
 {
     uint64_t one = 1;
-    while (write(*(int *)ctx, &one, sizeof(one)) < 0 && errno == EINTR)
+    while (write(bell->fd, &one, sizeof(one)) < 0 && errno == EINTR)
         ;
+}
+
+/* The hub's notify callback: a new frame. Without streams there is nobody to write to, and
+ * the next adoption brings the pump's ring up to date anyway, so no wake-up (no context
+ * switch per post on a child without streams). */
+static void tw_pump_notify(void *ctx)
+{
+    tw_bell *bell = ctx;
+    if (apr_atomic_read32(&bell->active))
+        tw_pump_ring(bell);
 }
 
 /* Stop watching a stream, close it and free its record. */
@@ -64,6 +81,7 @@ static void tw_conn_close(tw_pump *p, tw_conn *c)
 {
     epoll_ctl(p->ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
+    apr_atomic_dec32(&p->bell->active);
     if (c->prev)
         c->prev->link = c->link;
     else
@@ -214,6 +232,7 @@ static int tw_pump_take_inbox(tw_pump *p, apr_time_t now)
             ap_log_error(APLOG_MARK, APLOG_ERR, errno, p->s,
                          "TW0603: cannot watch a stream socket; closing it");
             close(c->fd);
+            apr_atomic_dec32(&p->bell->active);
             free(c);
             continue;
         }
@@ -257,7 +276,7 @@ static void *APR_THREAD_FUNC tw_pump_main(apr_thread_t *thread, void *data)
             tw_conn *c = evs[i].data.ptr;
             if (!c) {
                 uint64_t count;
-                while (read(*p->wake, &count, sizeof(count)) < 0 && errno == EINTR)
+                while (read(p->bell->fd, &count, sizeof(count)) < 0 && errno == EINTR)
                     ;
                 woken = 1;
                 continue;
@@ -316,12 +335,13 @@ static apr_status_t tw_pump_cleanup(void *data)
     tw_conn *in = p->inbox;
     p->inbox = NULL;
     apr_thread_mutex_unlock(p->lock);
-    tw_pump_wake(p->wake);
+    tw_pump_ring(p->bell);
     apr_thread_join(&trv, p->thread);
     tw_pump_close_all(p);
     for (tw_conn *c = in, *link; c; c = link) {
         link = c->link;
         close(c->fd);
+        apr_atomic_dec32(&p->bell->active);
         free(c);
     }
     for (int i = 0; i < TW_HUB_RING; i++) {
@@ -345,13 +365,13 @@ apr_status_t tw_pump_start(apr_pool_t *pchild, server_rec *s, tw_hub *hub,
     if ((rv = apr_pool_create_unmanaged_ex(&sync, NULL, NULL)) != APR_SUCCESS ||
         (rv = apr_thread_mutex_create(&p->lock, APR_THREAD_MUTEX_DEFAULT, sync)) != APR_SUCCESS)
         return rv;
-    p->wake = apr_palloc(sync, sizeof(*p->wake));
-    if ((*p->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+    p->bell = apr_pcalloc(sync, sizeof(*p->bell));
+    if ((p->bell->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
         return errno;
     if ((p->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
         return errno;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    if (epoll_ctl(p->ep, EPOLL_CTL_ADD, *p->wake, &ev) != 0) {
+    if (epoll_ctl(p->ep, EPOLL_CTL_ADD, p->bell->fd, &ev) != 0) {
         rv = errno;
         close(p->ep);
         return rv;
@@ -361,7 +381,7 @@ apr_status_t tw_pump_start(apr_pool_t *pchild, server_rec *s, tw_hub *hub,
         return rv;
     }
     apr_pool_pre_cleanup_register(pchild, p, tw_pump_cleanup);
-    tw_hub_notify(hub, tw_pump_wake, p->wake);
+    tw_hub_notify(hub, tw_pump_notify, p->bell);
     *out = p;
     return APR_SUCCESS;
 }
@@ -374,6 +394,7 @@ apr_status_t tw_pump_adopt(tw_pump *p, int fd, apr_uint64_t next, tw_id after)
     c->fd = fd;
     c->next = next;
     c->after = after;
+    apr_atomic_inc32(&p->bell->active); /* before queueing: posts from now on wake the pump */
     apr_thread_mutex_lock(p->lock);
     int stopping = p->stopping;
     if (!stopping) {
@@ -382,10 +403,11 @@ apr_status_t tw_pump_adopt(tw_pump *p, int fd, apr_uint64_t next, tw_id after)
     }
     apr_thread_mutex_unlock(p->lock);
     if (stopping) {
+        apr_atomic_dec32(&p->bell->active);
         free(c);
         return APR_EOF;
     }
-    tw_pump_wake(p->wake);
+    tw_pump_ring(p->bell);
     return APR_SUCCESS;
 }
 
@@ -394,5 +416,5 @@ void tw_pump_stopping(tw_pump *p)
     apr_thread_mutex_lock(p->lock);
     p->stopping = 1;
     apr_thread_mutex_unlock(p->lock);
-    tw_pump_wake(p->wake);
+    tw_pump_ring(p->bell);
 }

@@ -73,12 +73,12 @@ describe('socket delivery on prefork (64 processes at most)', () => {
   });
 });
 
-describe('socket delivery: hang-ups, stalled clients, laggards', () => {
+describe('socket delivery on worker (as make run): hang-ups, stalled clients, laggards', () => {
   let web;
   before(async () => {
     // A small server send buffer, so a client that stops reading fills it quickly.
-    web = await startApache({ redis: redis.addr, keepalive: 1, logLevel: 'warn tweetsse:info',
-      extraConf: 'SendBufferSize 4096' });
+    web = await startApache({ redis: redis.addr, mpm: 'worker', keepalive: 1,
+      logLevel: 'warn tweetsse:info', extraConf: 'SendBufferSize 4096' });
   });
   after(async () => {
     tracker.closeAll();

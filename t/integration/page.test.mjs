@@ -180,6 +180,43 @@ describe('root mount', () => {
     assert.equal(Number(redis.cli('XLEN', 'tweetsse:feed')), before, 'nothing stored');
   });
 
+  test('every visitor gets their own name above the same feed (the feed part is shared)',
+    async () => {
+      const a = await request('GET', web.base, { headers: { Cookie: 'tw_name=AlphaVisitor' } });
+      const b = await request('GET', web.base, { headers: { Cookie: 'tw_name=BetaVisitor' } });
+      assert.match(a.body, /<strong id="whoami">AlphaVisitor<\/strong>/);
+      assert.match(b.body, /<strong id="whoami">BetaVisitor<\/strong>/);
+      assert.ok(!a.body.includes('BetaVisitor') && !b.body.includes('AlphaVisitor'));
+      const feed = (h) => h.slice(h.indexOf('<div id="live"'));
+      assert.equal(feed(a.body), feed(b.body));
+      assert.equal(Number(a.headers['content-length']), Buffer.byteLength(a.body));
+    });
+
+  test('a post is on the next page load at once, on every child', async () => {
+    for (let i = 0; i < 10; i++) {
+      const id = await postId(web.base, 'reader', `read your writes ${i}`);
+      // Several loads: with keep-alive off each may reach another child.
+      for (let k = 0; k < 4; k++) {
+        const res = await request('GET', web.base);
+        assert.equal(cards(res.body)[0]?.id, id, `load ${k} after post ${i}`);
+      }
+    }
+  });
+
+  test('an entry written to the stream by another program shows within a second', async () => {
+    await request('GET', web.base); // a rendering that does not have it
+    const t0 = Date.now();
+    const id = redis.cli('XADD', 'tweetsse:feed', '*', 'u', 'OtherProgram', 'm', 'written directly');
+    let res;
+    for (;;) {
+      res = await request('GET', web.base);
+      if (cards(res.body)[0]?.id === id || Date.now() - t0 > 3000) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(cards(res.body)[0]?.id, id);
+    assert.ok(Date.now() - t0 < 2500, `shown after ${Date.now() - t0} ms`);
+  });
+
   test('the error log is clean', () => {
     assert.deepEqual(web.badLogLines(), []);
   });
