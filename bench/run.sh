@@ -110,7 +110,8 @@ cleanup() {
 trap cleanup INT TERM EXIT
 
 # ---- our side: Redis and Apache exactly as `make run` starts them ---------------------------
-# Same Redis flags as scripts/run.sh; same config generator, plus the bench MPM override.
+# Same Redis flags and config generator as scripts/run.sh; bench/httpd-bench.conf only adds
+# the static copies of the page that S5 compares with.
 redis-server --port 0 --unixsocket "$sock" --unixsocketperm 777 --dir "$RUNDIR/redis" \
     --appendonly yes --save '' --daemonize yes --pidfile "$RUNDIR/redis.pid" \
     --logfile "$RUNDIR/redis.log"
@@ -246,9 +247,8 @@ summarize() {
 sides_of() { if [ $(($1 % 2)) = 1 ]; then echo ours peer; else echo peer ours; fi; }
 web_pids() { if [ "$1" = ours ]; then apache_pids; else nginx_pids; fi; }
 
-# After a side's run: wait until its server has let go of every stream (ours holds a stream
-# whose client left until a write fails, which takes up to two keep-alive intervals), so the
-# next measurement starts from a quiet server. Prints the seconds it took.
+# After a side's run: wait until its server has let go of every stream, so the next
+# measurement starts from a quiet server. Prints the seconds it took.
 settle_side() {
     local side=$1 held0=$2
     if [ "$side" = ours ]; then

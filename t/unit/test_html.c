@@ -385,12 +385,39 @@ static void test_error_page(void)
     is_str(attrs_safe(s), NULL, "error page: URLs relative");
 }
 
+/* The page in two parts: the top depends on the visitor only, the feed on the posts only, so
+ * one rendering of the feed can serve every visitor. */
+static void test_page_parts(void)
+{
+    tw_page pg = {"BraveOtter42", posts, 3, NULL, 1};
+    tw_buf whole, top, feed;
+    tw_buf_init(&whole, pool, 0);
+    tw_buf_init(&top, pool, 0);
+    tw_buf_init(&feed, pool, 0);
+    tw_html_page(&whole, &pg);
+    tw_html_page_top(&top, &pg);
+    tw_html_page_feed(&feed, &pg);
+    ok(whole.len == top.len + feed.len && !memcmp(whole.data, top.data, top.len) &&
+           !memcmp(whole.data + top.len, feed.data, feed.len),
+       "page parts: top then feed is the whole page");
+    ok(!memmem(feed.data, feed.len, "BraveOtter42", 12), "page parts: no visitor name in the feed");
+    ok(!memmem(top.data, top.len, "<article", 8), "page parts: no card in the top");
+
+    tw_page other = {"CalmHeron7", posts, 3, NULL, 1};
+    tw_buf feed2;
+    tw_buf_init(&feed2, pool, 0);
+    tw_html_page_feed(&feed2, &other);
+    ok(feed2.len == feed.len && !memcmp(feed2.data, feed.data, feed.len),
+       "page parts: the same feed for another visitor");
+}
+
 int main(void)
 {
     apr_initialize();
     apr_pool_create(&pool, NULL);
     test_card();
     test_page();
+    test_page_parts();
     test_post_event();
     test_error_page();
     apr_pool_destroy(pool);
