@@ -3,7 +3,7 @@
  * The module record, the hooks and the routing of requests under the mount point. The
  * work lives in src/: httpd-free core (tw_buf, tw_id, tw_text, tw_input, tw_name, tw_sse,
  * tw_html, tw_conf, tw_store) and httpd glue (tw_config, tw_identity, tw_page, tw_publish,
- * tw_stream, tw_hub). */
+ * tw_stream, tw_hub, tw_pump). */
 #include "src/tw_hub.h"
 #include "src/tw_private.h"
 #include "src/tw_pump.h"
@@ -11,12 +11,15 @@
 
 #include <ap_mpm.h>
 #include <apr_hash.h>
+#include <apr_shm.h>
 #include <apr_strings.h>
 #include <http_protocol.h>
 #include <http_core.h>
 #include <http_main.h>
 #include <http_request.h>
 #include <mpm_common.h>
+
+#include <sys/resource.h>
 
 #define TW_HANDLER "tweetsse"
 
@@ -77,7 +80,9 @@ static int tw_handler(request_rec *r)
 static int tw_translate_name(request_rec *r)
 {
     core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
-    if (!d || !d->expr_handler || r->proxyreq)
+    /* r->filename set: an earlier translator (mod_rewrite's [PT]) has changed the URI since
+     * the Location was looked up; let the core map it. */
+    if (!d || !d->expr_handler || r->proxyreq || r->filename)
         return DECLINED;
     const char *err = NULL;
     const char *h = ap_expr_str_exec(r, d->expr_handler, &err);
@@ -94,13 +99,24 @@ static int tw_map_to_storage(request_rec *r)
     return r->filename && strncmp(r->filename, "tweetsse:", 9) == 0 ? OK : DECLINED;
 }
 
-/* post_config: fill in defaults for every virtual host (after merging). Runs in the
+/* post_config: fill in defaults for every virtual host (after merging), and create the post
+ * counter the children share (anonymous shared memory, inherited across fork). Runs in the
  * parent, on the dry run too, since child_init needs the final values. */
 static int tw_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
-    (void)pconf, (void)plog, (void)ptemp;
-    for (server_rec *vs = s; vs; vs = vs->next)
+    (void)plog, (void)ptemp;
+    apr_shm_t *shm;
+    apr_status_t rv = apr_shm_create(&shm, sizeof(apr_uint32_t), NULL, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "TW0005: cannot create shared memory");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    apr_uint32_t *posted = apr_shm_baseaddr_get(shm);
+    *posted = 0;
+    for (server_rec *vs = s; vs; vs = vs->next) {
         tw_config_finish(TW_CONF(vs));
+        TW_CONF(vs)->posted = posted;
+    }
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
         tw_srv_conf *c = TW_CONF(s);
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "TW0002: redis %s, stream %s, channel %s",
@@ -109,8 +125,22 @@ static int tw_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     return OK;
 }
 
-/* child_init: in each child, one store (connection pool) and one hub (subscriber thread)
- * per distinct Redis target; virtual hosts that share a target share them. */
+/* How many streams a child's delivery thread may hold: its open-files limit, less room for
+ * what the worker threads need (a client socket and a pooled Redis connection each), the
+ * listeners and the logs. */
+static unsigned tw_max_streams(int threads)
+{
+    struct rlimit rl;
+    rlim_t reserve = 2 * (rlim_t)threads + 128;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 1u << 20;
+    return rl.rlim_cur > reserve + 16 ? (unsigned)(rl.rlim_cur - reserve) : 16;
+}
+
+/* child_init: in each child, one store (connection pool), one hub (subscriber thread) and,
+ * with TweetsseDelivery socket, one pump (delivery thread) per distinct Redis target and
+ * settings; virtual hosts that share them share the threads. Each virtual host gets its own
+ * page cache. */
 static void tw_child_init(apr_pool_t *pchild, server_rec *s)
 {
     int threads = 1;
@@ -142,15 +172,20 @@ static void tw_child_init(apr_pool_t *pchild, server_rec *s)
         apr_status_t rv = tw_store_create(pchild, &sc, threads + 1, &c->store);
         if (rv == APR_SUCCESS)
             rv = tw_hub_start(pchild, vs, c->store, &c->hub);
-        if (rv == APR_SUCCESS && c->delivery == TW_DELIVERY_SOCKET)
-            rv = tw_pump_start(pchild, vs, c->hub, apr_time_from_msec(c->keepalive_ms), &c->pump);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, vs,
-                         "TW0003: cannot start the Redis store, subscriber and delivery threads");
+                         "TW0003: cannot start the Redis store and subscriber thread");
             c->store = NULL;
             c->hub = NULL;
-            c->pump = NULL;
             continue;
+        }
+        if (c->delivery == TW_DELIVERY_SOCKET &&
+            (rv = tw_pump_start(pchild, vs, c->hub, apr_time_from_msec(c->keepalive_ms),
+                                tw_max_streams(threads), &c->pump)) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, vs,
+                         "TW0006: cannot start the delivery thread; streams keep their worker "
+                         "threads in this child");
+            c->pump = NULL;
         }
         apr_hash_set(seen, key, APR_HASH_KEY_STRING, c);
     }
@@ -182,7 +217,7 @@ static void tw_register_hooks(apr_pool_t *p)
     /* When a child is told to stop: release the open streams. */
     ap_hook_child_stopping(tw_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
     /* Feed URLs name no file: no directory walk for them. */
-    ap_hook_translate_name(tw_translate_name, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_translate_name(tw_translate_name, NULL, NULL, APR_HOOK_LAST); /* after Alias */
     ap_hook_map_to_storage(tw_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     /* For each request with SetHandler tweetsse. */
     ap_hook_handler(tw_handler, NULL, NULL, APR_HOOK_MIDDLE);

@@ -324,7 +324,16 @@ apr_status_t tw_hub_start(apr_pool_t *pchild, server_rec *s, tw_store *store, tw
 
 void tw_hub_stopping(tw_hub *h)
 {
-    apr_thread_mutex_lock(h->lock);
+    /* Under prefork this runs in a signal handler that may have interrupted the thread inside
+     * the lock: then only the flag is set, and a waiting stream sees the MPM's state within
+     * its wait slice instead of being woken. */
+    for (int tries = 0; apr_thread_mutex_trylock(h->lock) != APR_SUCCESS; tries++) {
+        if (tries == 50) {
+            h->stopping = 1;
+            return;
+        }
+        apr_sleep(apr_time_from_msec(1));
+    }
     h->stopping = 1;
     apr_thread_cond_broadcast(h->wake);
     apr_thread_mutex_unlock(h->lock);

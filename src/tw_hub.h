@@ -50,7 +50,9 @@ typedef void tw_hub_sink(void *ctx, const char *frame, size_t len);
  * cleanup of `pchild`. */
 apr_status_t tw_hub_start(apr_pool_t *pchild, server_rec *s, tw_store *store, tw_hub **out);
 
-/* Make every current and future wait return TW_HUB_STOPPING (graceful stop). */
+/* Make every current and future wait return TW_HUB_STOPPING (graceful stop). Never blocks
+ * for long: if the lock stays taken (prefork calls this from a signal handler), only the
+ * flag is set, and waiters see it at the end of their wait. */
 void tw_hub_stopping(tw_hub *h);
 
 /* Begin reading at the ring's head: only frames published from now on are seen. O(1). */

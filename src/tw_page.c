@@ -1,7 +1,8 @@
 /* tw_page.c: GET of the feed page. The part below the compose form (the newest posts) is the
  * same for every visitor, so each child keeps its last rendering and serves it until the hub
- * announces a change (a new post, a resubscription) or it is TW_FEED_TTL old. Only the top of
- * the page, with the visitor's name, is rendered per request. */
+ * announces a change (a new post, a resubscription), a post is stored through any child of
+ * this instance (a counter in shared memory), or it is TW_FEED_TTL old. Only the top of the
+ * page, with the visitor's name, is rendered per request. */
 #include "tw_html.h"
 #include "tw_hub.h"
 #include "tw_private.h"
@@ -24,7 +25,8 @@
  * response still being written (through its heap bucket). */
 typedef struct tw_feed_html {
     apr_uint32_t refs;
-    apr_uint64_t gen; /* hub generation taken before the posts were read */
+    apr_uint64_t gen;    /* hub generation taken before the posts were read */
+    apr_uint32_t posted; /* the instance's post counter, taken at the same time */
     apr_time_t made;
     size_t len;
     char html[];
@@ -66,21 +68,20 @@ apr_status_t tw_page_cache_create(apr_pool_t *pchild, tw_page_cache **out)
     return APR_SUCCESS;
 }
 
-void tw_page_cache_drop(tw_page_cache *pc)
+void tw_page_posted(tw_srv_conf *c)
 {
-    apr_thread_mutex_lock(pc->lock);
-    tw_feed_html *old = pc->cur;
-    pc->cur = NULL;
-    apr_thread_mutex_unlock(pc->lock);
-    tw_feed_release(old);
+    apr_atomic_inc32(c->posted);
 }
 
-/* A reference to the cached rendering if it is still current for generation `gen`, or NULL. */
-static tw_feed_html *tw_page_cache_get(tw_page_cache *pc, apr_uint64_t gen, apr_time_t now)
+/* A reference to the cached rendering if it is still current for generation `gen` and post
+ * counter `posted`, or NULL. */
+static tw_feed_html *tw_page_cache_get(tw_page_cache *pc, apr_uint64_t gen, apr_uint32_t posted,
+                                       apr_time_t now)
 {
     tw_feed_html *f = NULL;
     apr_thread_mutex_lock(pc->lock);
-    if (pc->cur && pc->cur->gen == gen && now - pc->cur->made < TW_FEED_TTL) {
+    if (pc->cur && pc->cur->gen == gen && pc->cur->posted == posted &&
+        now - pc->cur->made < TW_FEED_TTL) {
         f = pc->cur;
         apr_atomic_inc32(&f->refs);
     }
@@ -106,7 +107,7 @@ static void tw_page_cache_put(tw_page_cache *pc, tw_feed_html *f)
  * caller's). Returns NULL if the store failed, with *err set. Cost: one Redis round trip
  * and O(size of the posts). */
 static tw_feed_html *tw_feed_render(request_rec *r, tw_srv_conf *c, apr_uint64_t gen,
-                                    apr_time_t now, const char **err)
+                                    apr_uint32_t posted, apr_time_t now, const char **err)
 {
     tw_page pg = {.live = 1};
     tw_post *posts = NULL;
@@ -123,6 +124,7 @@ static tw_feed_html *tw_feed_render(request_rec *r, tw_srv_conf *c, apr_uint64_t
     }
     f->refs = 1;
     f->gen = gen;
+    f->posted = posted;
     f->made = now;
     f->len = b.len;
     memcpy(f->html, b.data, b.len);
@@ -156,11 +158,13 @@ int tw_handle_page(request_rec *r, tw_srv_conf *c, const char *username)
         return HTTP_METHOD_NOT_ALLOWED;
     }
     apr_time_t now = apr_time_now();
-    apr_uint64_t gen = tw_hub_generation(c->hub); /* before reading: see tw_hub_generation */
-    tw_feed_html *feed = gen ? tw_page_cache_get(c->page_cache, gen, now) : NULL;
+    /* Both taken before reading the posts: see tw_hub_generation. */
+    apr_uint32_t posted = apr_atomic_read32(c->posted);
+    apr_uint64_t gen = tw_hub_generation(c->hub);
+    tw_feed_html *feed = gen ? tw_page_cache_get(c->page_cache, gen, posted, now) : NULL;
     if (!feed) {
         const char *err = NULL;
-        if (!(feed = tw_feed_render(r, c, gen, now, &err)))
+        if (!(feed = tw_feed_render(r, c, gen, posted, now, &err)))
             return tw_page_unavailable(r, username, err);
         if (gen)
             tw_page_cache_put(c->page_cache, feed);

@@ -22,9 +22,11 @@ struct tw_pump;
 /* The rendered feed part of the page, shared by a child's requests (tw_page.c). */
 typedef struct tw_page_cache tw_page_cache;
 apr_status_t tw_page_cache_create(apr_pool_t *pchild, tw_page_cache **out);
-/* Forget the rendering, so that a visitor who just posted sees the post on the next page
- * load from this child even before the hub hears of it. */
-void tw_page_cache_drop(tw_page_cache *pc);
+struct tw_srv_conf;
+/* A post was stored through this instance: every child's rendering from before is stale, so
+ * a visitor who just posted sees the post on the next page load, whichever child serves it
+ * and even before the hubs hear of it. One atomic increment in shared memory. */
+void tw_page_posted(struct tw_srv_conf *c);
 
 /* TweetsseDelivery: who writes the events of an open stream. */
 typedef enum {
@@ -55,6 +57,7 @@ typedef struct tw_srv_conf {
     struct tw_hub *hub;
     struct tw_pump *pump; /* NULL with TweetsseDelivery thread */
     tw_page_cache *page_cache;
+    apr_uint32_t *posted; /* posts stored through this instance; shared memory (post_config) */
 } tw_srv_conf;
 
 extern const command_rec tw_cmds[];

@@ -115,7 +115,7 @@ int tw_handle_publish(request_rec *r, tw_srv_conf *c, const char *mount)
                          "the post store is unavailable; please try again in a moment");
     }
 
-    tw_page_cache_drop(c->page_cache); /* read your own post on the redirected GET */
+    tw_page_posted(c); /* read your own post on the redirected GET */
     char idtxt[TW_ID_MAX];
     tw_id_format(id, idtxt);
     apr_table_set(r->err_headers_out, "X-Post-Id", idtxt); /* kept on the 303 too */

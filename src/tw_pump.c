@@ -33,8 +33,10 @@ typedef struct tw_conn {
     apr_uint64_t next;      /* ring position of the next frame to write */
     size_t off;             /* bytes of frame `next` already written */
     tw_id after;            /* newest post id written (or the resume point) */
-    apr_time_t idle_since;  /* last write, for the keepalive */
-    apr_time_t stuck_since; /* when a write last found the socket full; 0 if it is not */
+    apr_time_t idle_since;  /* last write of any bytes: keepalive, and progress when stuck */
+    apr_time_t stuck_since; /* set when a write found the socket full: frames are pending and
+                               only an EPOLLOUT edge resumes them; 0 when caught up to head */
+    size_t rcvd;            /* bytes the client sent since the hand-over (discarded) */
     struct tw_conn *prev, *link;
 } tw_conn;
 
@@ -46,10 +48,12 @@ struct tw_pump {
     int ep; /* epoll set: the wake-up eventfd (data.ptr NULL) and every stream */
     tw_bell *bell;
 
+    apr_uint32_t max;         /* streams this child may hold (open-files limit) */
+    apr_uint32_t stopping;    /* atomic; graceful: close every stream, refuse new ones */
+    apr_time_t warned;        /* last "too many streams" warning */
     apr_thread_mutex_t *lock; /* guards the fields up to the next comment */
     tw_conn *inbox;
-    int stopping; /* graceful: close every stream, refuse new ones */
-    int stop;     /* the thread must exit */
+    int stop; /* the thread must exit */
 
     /* Owned by the pump thread. */
     tw_frame *ring[TW_HUB_RING]; /* its own references to the hub's newest frames */
@@ -129,7 +133,7 @@ static int tw_conn_flush(tw_pump *p, tw_conn *c, apr_time_t now)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 if (!c->stuck_since)
-                    c->stuck_since = now;
+                    c->stuck_since = now; /* idle_since tells whether it still progresses */
                 return 0;
             }
             return -1;
@@ -154,14 +158,14 @@ static int tw_conn_flush(tw_pump *p, tw_conn *c, apr_time_t now)
 }
 
 /* Read and discard what the client sent. Returns -1 once it has hung up, failed, or sent more
- * than a stream client has any reason to. */
+ * (since the hand-over) than a stream client has any reason to. */
 static int tw_conn_drain(tw_conn *c)
 {
     char buf[4096];
-    for (size_t got = 0; got < TW_PUMP_DRAIN;) {
+    while (c->rcvd < TW_PUMP_DRAIN) {
         ssize_t r = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
         if (r > 0) {
-            got += (size_t)r;
+            c->rcvd += (size_t)r;
             continue;
         }
         if (r < 0 && errno == EINTR)
@@ -189,18 +193,20 @@ static int tw_pump_sync(tw_pump *p)
     return moved;
 }
 
-/* Keepalive and stall checks, once a tick: a stream that has not been able to take a byte
- * for a keepalive interval is closed; an idle one gets a ping. O(streams). */
+/* Keepalive and stall checks, once a tick: a stream with frames pending whose socket has
+ * taken no byte for a keepalive interval is closed (a slow reader that still takes bytes is
+ * not); an idle one gets a ping. O(streams). */
 static void tw_pump_tick(tw_pump *p, apr_time_t now)
 {
     for (tw_conn *c = p->conns, *link; c; c = link) {
         link = c->link;
         if (c->stuck_since) {
-            if (now - c->stuck_since >= p->keepalive) {
+            apr_time_t since = c->idle_since > c->stuck_since ? c->idle_since : c->stuck_since;
+            if (now - since >= p->keepalive) {
                 ap_log_error(APLOG_MARK, APLOG_INFO, 0, p->s,
                              "TW0602: a client has taken nothing for %" APR_TIME_T_FMT
                              " ms; closing its stream so it resumes",
-                             apr_time_as_msec(now - c->stuck_since));
+                             apr_time_as_msec(now - since));
                 tw_conn_close(p, c);
             }
             continue;
@@ -257,6 +263,9 @@ static void tw_pump_close_all(tw_pump *p)
         tw_conn_close(p, p->conns);
 }
 
+/* The pump thread. Edge-triggered: a stream's socket is drained on every read event, and a
+ * stream with frames pending (stuck_since set) is resumed only by its EPOLLOUT edge; all
+ * others are brought up to the head on every wake-up from the hub or an adoption. */
 static void *APR_THREAD_FUNC tw_pump_main(apr_thread_t *thread, void *data)
 {
     tw_pump *p = data;
@@ -267,7 +276,11 @@ static void *APR_THREAD_FUNC tw_pump_main(apr_thread_t *thread, void *data)
         int wait_ms = next_tick > now ? (int)apr_time_as_msec(next_tick - now) + 1 : 0;
         int n = epoll_wait(p->ep, evs, TW_PUMP_EVENTS, wait_ms);
         if (n < 0 && errno != EINTR) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, p->s, "TW0605: epoll_wait failed");
+            ap_log_error(APLOG_MARK, APLOG_CRIT, errno, p->s,
+                         "TW0605: epoll_wait failed; closing this child's streams");
+            apr_atomic_set32(&p->stopping, 1); /* streams now stay in their worker threads */
+            tw_pump_take_inbox(p, now);
+            tw_pump_close_all(p);
             break;
         }
         now = apr_time_now();
@@ -293,8 +306,9 @@ static void *APR_THREAD_FUNC tw_pump_main(apr_thread_t *thread, void *data)
         }
         if (woken) {
             apr_thread_mutex_lock(p->lock);
-            int stop = p->stop, stopping = p->stopping;
+            int stop = p->stop;
             apr_thread_mutex_unlock(p->lock);
+            int stopping = apr_atomic_read32(&p->stopping);
             if (stop)
                 break;
             int fresh = tw_pump_take_inbox(p, now);
@@ -331,7 +345,8 @@ static apr_status_t tw_pump_cleanup(void *data)
             return APR_SUCCESS;
         apr_sleep(apr_time_from_msec(5));
     }
-    p->stop = p->stopping = 1;
+    p->stop = 1;
+    apr_atomic_set32(&p->stopping, 1);
     tw_conn *in = p->inbox;
     p->inbox = NULL;
     apr_thread_mutex_unlock(p->lock);
@@ -353,7 +368,7 @@ static apr_status_t tw_pump_cleanup(void *data)
 }
 
 apr_status_t tw_pump_start(apr_pool_t *pchild, server_rec *s, tw_hub *hub,
-                           apr_interval_time_t keepalive, tw_pump **out)
+                           apr_interval_time_t keepalive, unsigned max_streams, tw_pump **out)
 {
     tw_pump *p = apr_pcalloc(pchild, sizeof(*p));
     apr_pool_t *sync;
@@ -361,6 +376,7 @@ apr_status_t tw_pump_start(apr_pool_t *pchild, server_rec *s, tw_hub *hub,
     p->s = s;
     p->hub = hub;
     p->keepalive = keepalive;
+    p->max = max_streams;
     /* As in the hub: the lock and the wake-up descriptor outlive pchild (see tw_hub_start). */
     if ((rv = apr_pool_create_unmanaged_ex(&sync, NULL, NULL)) != APR_SUCCESS ||
         (rv = apr_thread_mutex_create(&p->lock, APR_THREAD_MUTEX_DEFAULT, sync)) != APR_SUCCESS)
@@ -368,16 +384,16 @@ apr_status_t tw_pump_start(apr_pool_t *pchild, server_rec *s, tw_hub *hub,
     p->bell = apr_pcalloc(sync, sizeof(*p->bell));
     if ((p->bell->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
         return errno;
-    if ((p->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
-        return errno;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-    if (epoll_ctl(p->ep, EPOLL_CTL_ADD, p->bell->fd, &ev) != 0) {
+    if ((p->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+        epoll_ctl(p->ep, EPOLL_CTL_ADD, p->bell->fd, &ev) != 0)
         rv = errno;
-        close(p->ep);
-        return rv;
-    }
-    if ((rv = apr_thread_create(&p->thread, NULL, tw_pump_main, p, pchild)) != APR_SUCCESS) {
-        close(p->ep);
+    else
+        rv = apr_thread_create(&p->thread, NULL, tw_pump_main, p, pchild);
+    if (rv != APR_SUCCESS) {
+        if (p->ep >= 0)
+            close(p->ep);
+        close(p->bell->fd);
         return rv;
     }
     apr_pool_pre_cleanup_register(pchild, p, tw_pump_cleanup);
@@ -396,7 +412,7 @@ apr_status_t tw_pump_adopt(tw_pump *p, int fd, apr_uint64_t next, tw_id after)
     c->after = after;
     apr_atomic_inc32(&p->bell->active); /* before queueing: posts from now on wake the pump */
     apr_thread_mutex_lock(p->lock);
-    int stopping = p->stopping;
+    int stopping = apr_atomic_read32(&p->stopping);
     if (!stopping) {
         c->link = p->inbox;
         p->inbox = c;
@@ -413,8 +429,23 @@ apr_status_t tw_pump_adopt(tw_pump *p, int fd, apr_uint64_t next, tw_id after)
 
 void tw_pump_stopping(tw_pump *p)
 {
-    apr_thread_mutex_lock(p->lock);
-    p->stopping = 1;
-    apr_thread_mutex_unlock(p->lock);
+    /* No lock: under prefork this runs in a signal handler that may have interrupted the
+     * thread inside tw_pump_adopt. An atomic store and a write(2) are safe there. */
+    apr_atomic_set32(&p->stopping, 1);
     tw_pump_ring(p->bell);
+}
+
+int tw_pump_full(tw_pump *p)
+{
+    if (apr_atomic_read32(&p->bell->active) < p->max)
+        return 0;
+    apr_time_t now = apr_time_now();
+    if (now - p->warned > apr_time_from_sec(60)) { /* racy, at worst a second warning */
+        p->warned = now;
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, p->s,
+                     "TW0606: this child holds %u streams, its limit (open files); refusing "
+                     "new ones with 503 (raise the open-files limit or add children)",
+                     p->max);
+    }
+    return 1;
 }

@@ -100,18 +100,47 @@ static int tw_child_stopping(void)
     return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS && state == AP_MPMQ_STOPPING;
 }
 
-/* Can the pump write this stream's events straight to its socket? Only when nothing but the
- * core (and mod_logio's byte counter) sits in the connection's output stack: no TLS, no
- * HTTP/2 stream (c->master), no other connection filter that would need to see the bytes. */
+/* Request filters the pump may bypass: the compressors, which the no-gzip / no-brotli set
+ * on every stream turn into pass-throughs, directly or through mod_filter (Debian enables
+ * AddOutputFilterByType DEFLATE by default, which puts its harness on every request). */
+static int tw_filter_inert(const char *name)
+{
+    static const char *const inert[] = {"deflate", "brotli_compress", "bytype:deflate",
+                                        "bytype:brotli_compress"};
+    for (size_t i = 0; i < sizeof(inert) / sizeof(inert[0]); i++)
+        if (strcasecmp(name, inert[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Can the pump write this stream's events straight to its socket? Only when no filter would
+ * need to see the bytes: no content or resource filter on the request other than the
+ * compressors (SetOutputFilter, substitution, rate limits... keep the stream in its thread),
+ * and nothing but the core (and mod_logio's byte counter) in the connection's output stack:
+ * no TLS, no HTTP/2 stream (c->master). */
 static int tw_stream_detachable(request_rec *r, tw_srv_conf *c)
 {
     conn_rec *conn = r->connection;
     if (!c->pump || conn->master)
         return 0;
+    for (ap_filter_t *f = r->output_filters; f && f != r->proto_output_filters; f = f->next) {
+        if (f->frec->ftype < AP_FTYPE_PROTOCOL && !tw_filter_inert(f->frec->name)) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "TW0507: output filter %s on the stream: keeping it in its worker "
+                          "thread",
+                          f->frec->name);
+            return 0;
+        }
+    }
     for (ap_filter_t *f = conn->output_filters; f; f = f->next) {
         const char *name = f->frec->name;
-        if (strcasecmp(name, "core") != 0 && strcasecmp(name, "log_input_output") != 0)
+        if (strcasecmp(name, "core") != 0 && strcasecmp(name, "log_input_output") != 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "TW0507: connection filter %s (TLS?): keeping the stream in its "
+                          "worker thread",
+                          name);
             return 0;
+        }
     }
     return 1;
 }
@@ -168,6 +197,10 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
     apr_table_setn(r->subprocess_env, "no-gzip", "1");
     apr_table_setn(r->subprocess_env, "no-brotli", "1");
     int detach = tw_stream_detachable(r, c);
+    if (detach && tw_pump_full(c->pump)) {
+        apr_table_setn(r->err_headers_out, "Retry-After", "5");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
     if (detach) /* close-delimited (ap_set_keepalive then never chunks): raw frames fit */
         r->connection->keepalive = AP_CONN_CLOSE;
     if (r->header_only)
@@ -184,8 +217,8 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
     }
     /* Join once the hub has its baseline (from then on the ring misses no post) and before
      * replaying: whatever the ring gets after this point is newer than what was stored
-     * before it, and the replay below covers that; the id check in tw_hub_next drops the
-     * posts both deliver. */
+     * before it, and the replay below covers that; the id check in tw_hub_next (or the pump) drops
+     * the posts both deliver. */
     tw_sub sub;
     tw_hub_join(c->hub, &sub);
     if (resume) {

@@ -133,6 +133,76 @@ describe('socket delivery on worker (as make run): hang-ups, stalled clients, la
   });
 });
 
+describe('a child at its open-files limit refuses new streams with 503', () => {
+  let web;
+  before(async () => {
+    // 300 open files, less the reserve for 64 threads (2 x 64 + 128): 44 streams a child.
+    web = await startApache({ redis: redis.addr, mpm: 'worker', nofile: 300 });
+  });
+  after(async () => {
+    tracker.closeAll();
+    await web?.stop();
+  });
+
+  test('past the limit: 503 with Retry-After; the open streams keep working', async () => {
+    const open200 = [];
+    const refused = [];
+    for (let i = 0; i < 140 && refused.length < 3; i++) {
+      const s = await open(`${web.base}home/sse`);
+      if (s.status === 200) open200.push(s);
+      else refused.push(s);
+    }
+    assert.ok(refused.length > 0, `no stream refused after ${open200.length}`);
+    assert.ok(open200.length >= 44 && open200.length <= 88, `${open200.length} streams held`);
+    for (const s of refused) {
+      assert.equal(s.status, 503);
+      assert.equal(s.headers['retry-after'], '5');
+    }
+    await Promise.all(open200.map(ready));
+    const id = await postId(web.base, 'full', 'still delivered');
+    await Promise.all(open200.map((s) => s.until((x) => x.posts().some((e) => e.id === id), 5000,
+      'the post')));
+    assert.match(web.errorLog(), /TW0606: this child holds \d+ streams, its limit/);
+    for (const s of [...open200, ...refused]) s.close();
+  });
+
+  test('the error log is clean', () => {
+    assert.deepEqual(web.badLogLines(), []);
+  });
+});
+
+describe('a content filter on the stream keeps it in its worker thread', () => {
+  let web;
+  before(async () => {
+    web = await startApache({ redis: redis.addr, extraConf: [
+      'LoadModule filter_module /usr/lib/apache2/modules/mod_filter.so',
+      'LoadModule substitute_module /usr/lib/apache2/modules/mod_substitute.so',
+      'AddOutputFilterByType SUBSTITUTE text/event-stream',
+      'Substitute "s/tw-post/tw-post filtered/n"',
+    ].join('\n') });
+  });
+  after(async () => {
+    tracker.closeAll();
+    await web?.stop();
+  });
+
+  test('the filter sees the live events too (the stream is chunked, not handed over)',
+    async () => {
+      const s = await open(`${web.base}home/sse`);
+      await ready(s);
+      assert.equal(s.headers['transfer-encoding'], 'chunked');
+      const id = await postId(web.base, 'filtered', 'through the filter');
+      await s.until((x) => x.posts().length === 1, 3000, 'the live post');
+      assert.equal(s.posts()[0].id, id);
+      assert.match(s.posts()[0].data, /class="card tw-post filtered /);
+      s.close();
+    });
+
+  test('the error log is clean', () => {
+    assert.deepEqual(web.badLogLines(), []);
+  });
+});
+
 describe('thread delivery (TweetsseDelivery thread)', () => {
   let web;
   before(async () => {

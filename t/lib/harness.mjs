@@ -86,7 +86,7 @@ export async function startRedis() {
 }
 
 // An Apache instance with the module. Options: redis (address), mpm, mount, keepalive,
-// history, logLevel.
+// history, logLevel, extraConf (appended to the config), nofile (open-files limit).
 export async function startApache(opts) {
   const dir = tempDir('httpd');
   const port = opts.port ?? (await freePort());
@@ -111,8 +111,11 @@ export async function startApache(opts) {
       // In its own process group: with -DFOREGROUND apache2 does not detach, and prefork
       // signals its whole group (SIGTERM on stop, SIGUSR1 on graceful), which would hit the
       // test runner too.
-      this.proc = spawn('/usr/sbin/apache2', ['-f', path.join(dir, 'httpd.conf'), '-DFOREGROUND'],
-        { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+      const argv = ['/usr/sbin/apache2', '-f', path.join(dir, 'httpd.conf'), '-DFOREGROUND'];
+      this.proc = opts.nofile
+        ? spawn('prlimit', [`--nofile=${opts.nofile}`, '--', ...argv],
+          { stdio: ['ignore', 'ignore', 'pipe'], detached: true })
+        : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
       let stderr = '';
       this.proc.stderr.on('data', (d) => { stderr += d; });
       const p = this.proc;
