@@ -3,11 +3,12 @@
 // and laggards are handled there. "thread" (TweetsseDelivery thread): one worker per stream.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { request, startApache, startRedis, tempDir } from '../lib/harness.mjs';
+import { SseParser, request, startApache, startRedis, tempDir } from '../lib/harness.mjs';
 import { postId, postIds, postMany, ready, streamTracker, waitUntil, xrange }
   from '../lib/helpers.mjs';
 
@@ -197,6 +198,86 @@ describe('a content filter on the stream keeps it in its worker thread', () => {
       assert.match(s.posts()[0].data, /class="card tw-post filtered /);
       s.close();
     });
+
+  test('the error log is clean', () => {
+    assert.deepEqual(web.badLogLines(), []);
+  });
+});
+
+describe('TLS (mod_ssl): streams stay in their worker threads and work', () => {
+  let web;
+  before(async () => {
+    const dir = tempDir('tls');
+    const key = path.join(dir, 'key.pem');
+    const cert = path.join(dir, 'cert.pem');
+    const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
+      '-subj', '/CN=127.0.0.1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
+    assert.equal(gen.status, 0, gen.stderr);
+    web = await startApache({ redis: redis.addr, mpm: 'worker', tls: true, extraConf: [
+      'LoadModule socache_shmcb_module /usr/lib/apache2/modules/mod_socache_shmcb.so',
+      'LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so',
+      'SSLEngine on',
+      `SSLCertificateFile ${cert}`,
+      `SSLCertificateKeyFile ${key}`,
+    ].join('\n') });
+  });
+  after(async () => {
+    tracker.closeAll();
+    await web?.stop();
+  });
+
+  test('page, post and a resumed live stream over https', async () => {
+    assert.ok(web.base.startsWith('https://'));
+    const first = await postId(web.base, 'secure', 'one');
+    const s = await open(`${web.base}home/sse`, { 'Last-Event-ID': first });
+    await ready(s);
+    assert.equal(s.headers['transfer-encoding'], 'chunked', 'written through mod_ssl');
+    const second = await postId(web.base, 'secure', 'two');
+    await s.until((x) => x.posts().length === 1, 3000, 'the live post');
+    assert.deepEqual(postIds(s), [second]);
+    assert.equal((await request('GET', web.base)).status, 200);
+    s.close();
+  });
+
+  test('the error log is clean', () => {
+    assert.deepEqual(web.badLogLines(), []);
+  });
+});
+
+describe('HTTP/2 (mod_http2, h2c): streams stay in their worker threads and work', () => {
+  let web;
+  before(async () => {
+    web = await startApache({ redis: redis.addr, extraConf: [
+      'LoadModule http2_module /usr/lib/apache2/modules/mod_http2.so',
+      'Protocols h2c http/1.1',
+    ].join('\n') });
+  });
+  after(async () => {
+    tracker.closeAll();
+    await web?.stop();
+  });
+
+  test('a live stream over an HTTP/2 connection gets the posts', async () => {
+    const session = http2.connect(`http://127.0.0.1:${web.port}`);
+    session.on('error', () => {});
+    try {
+      const events = [];
+      const parser = new SseParser((e) => { if (e.event === 'post') events.push(e); });
+      const req = session.request({ ':path': `${web.mount}home/sse`, accept: 'text/event-stream' });
+      const headers = await new Promise((r, j) => { req.on('response', r); req.on('error', j); });
+      assert.equal(headers[':status'], 200);
+      assert.match(headers['content-type'], /^text\/event-stream/);
+      req.setEncoding('utf8');
+      let retry = false;
+      req.on('data', (d) => { if (d.includes('retry:')) retry = true; parser.feed(d); });
+      await waitUntil(() => retry, 5000, 'the retry line over h2');
+      const id = await postId(web.base, 'multiplexed', 'over h2');
+      await waitUntil(() => events.some((e) => e.id === id), 5000, 'the post over h2');
+      req.close();
+    } finally {
+      session.close();
+    }
+  });
 
   test('the error log is clean', () => {
     assert.deepEqual(web.badLogLines(), []);

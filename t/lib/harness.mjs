@@ -3,6 +3,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -86,7 +87,8 @@ export async function startRedis() {
 }
 
 // An Apache instance with the module. Options: redis (address), mpm, mount, keepalive,
-// history, logLevel, extraConf (appended to the config), nofile (open-files limit).
+// history, logLevel, extraConf (appended to the config), nofile (open-files limit), tls
+// (the config makes the port TLS: base is https://).
 export async function startApache(opts) {
   const dir = tempDir('httpd');
   const port = opts.port ?? (await freePort());
@@ -105,7 +107,7 @@ export async function startApache(opts) {
     dir,
     port,
     mount: opts.mount ?? '/',
-    base: `http://127.0.0.1:${port}${opts.mount ?? '/'}`,
+    base: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}${opts.mount ?? '/'}`,
     proc: null,
     async start() {
       // In its own process group: with -DFOREGROUND apache2 does not detach, and prefork
@@ -149,10 +151,14 @@ export async function startApache(opts) {
   return a;
 }
 
+// http or https (self-signed certificates of the test servers accepted) by the URL.
+const client = (url) => (url.startsWith('https:') ? https : http);
+
 // One HTTP request without connection reuse. Resolves {status, headers, body}.
 export function request(method, url, { headers = {}, body } = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
+    const req = client(url).request(url, { method, headers, agent: false,
+      rejectUnauthorized: false }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers,
@@ -224,7 +230,8 @@ export function openStream(url, headers = {}) {
       else s.events.push(e);
       s.waiters = s.waiters.filter((w) => !w());
     });
-    const req = http.get(url, { headers: { Accept: 'text/event-stream', ...headers }, agent: false },
+    const req = client(url).get(url, { headers: { Accept: 'text/event-stream', ...headers },
+      agent: false, rejectUnauthorized: false },
       (res) => {
         s.status = res.statusCode;
         s.headers = res.headers;
