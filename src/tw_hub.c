@@ -277,12 +277,8 @@ static apr_status_t tw_hub_cleanup(void *data)
 {
     tw_hub *h = data;
     apr_status_t trv;
-    int tries = 0;
-    while (apr_thread_mutex_trylock(h->lock) != APR_SUCCESS) {
-        if (++tries == 200)
-            return APR_SUCCESS;
-        apr_sleep(apr_time_from_msec(5));
-    }
+    if (!tw_lock_within(h->lock, 1000))
+        return APR_SUCCESS;
     h->stop = h->stopping = 1;
     if (h->sub_fd >= 0)
         shutdown(h->sub_fd, SHUT_RDWR);
@@ -327,12 +323,9 @@ void tw_hub_stopping(tw_hub *h)
     /* Under prefork this runs in a signal handler that may have interrupted the thread inside
      * the lock: then only the flag is set, and a waiting stream sees the MPM's state within
      * its wait slice instead of being woken. */
-    for (int tries = 0; apr_thread_mutex_trylock(h->lock) != APR_SUCCESS; tries++) {
-        if (tries == 50) {
-            h->stopping = 1;
-            return;
-        }
-        apr_sleep(apr_time_from_msec(1));
+    if (!tw_lock_within(h->lock, 50)) {
+        h->stopping = 1;
+        return;
     }
     h->stopping = 1;
     apr_thread_cond_broadcast(h->wake);

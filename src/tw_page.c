@@ -131,6 +131,14 @@ static tw_feed_html *tw_feed_render(request_rec *r, tw_srv_conf *c, apr_uint64_t
     return f;
 }
 
+/* Headers of every page response: HTML, never reused from a cache without asking. */
+static void tw_page_headers(request_rec *r, size_t len)
+{
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-cache, private");
+    ap_set_content_length(r, (apr_off_t)len);
+}
+
 /* The page without the store: a notice, no posts, no live stream; 503. */
 static int tw_page_unavailable(request_rec *r, const char *username, const char *err)
 {
@@ -143,9 +151,7 @@ static int tw_page_unavailable(request_rec *r, const char *username, const char 
     tw_html_page(&b, &pg);
     r->status = HTTP_SERVICE_UNAVAILABLE;
     apr_table_setn(r->err_headers_out, "Retry-After", "5");
-    ap_set_content_type(r, "text/html; charset=utf-8");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-cache, private");
-    ap_set_content_length(r, (apr_off_t)b.len);
+    tw_page_headers(r, b.len);
     if (!r->header_only)
         ap_rwrite(b.data, (int)b.len, r);
     return OK;
@@ -173,9 +179,7 @@ int tw_handle_page(request_rec *r, tw_srv_conf *c, const char *username)
     tw_buf top;
     tw_buf_init(&top, r->pool, 4096);
     tw_html_page_top(&top, &pg);
-    ap_set_content_type(r, "text/html; charset=utf-8");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-cache, private");
-    ap_set_content_length(r, (apr_off_t)(top.len + feed->len));
+    tw_page_headers(r, top.len + feed->len);
     if (r->header_only) {
         tw_feed_release(feed);
         return OK;

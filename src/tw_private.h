@@ -7,6 +7,9 @@
 #include <http_config.h>
 #include <http_log.h>
 
+#include <apr_thread_mutex.h>
+#include <apr_time.h>
+
 #include "tw_conf.h"
 
 #ifdef APLOG_USE_MODULE
@@ -65,6 +68,19 @@ void *tw_config_create_srv(apr_pool_t *p, server_rec *s);
 void *tw_config_merge_srv(apr_pool_t *p, void *basev, void *addv);
 /* Fill in the defaults of every field still unset. Runs in post_config for every server. */
 void tw_config_finish(tw_srv_conf *c);
+
+/* Lock `m` if that succeeds within about `ms` milliseconds (tries every millisecond).
+ * Returns 1 if locked. For stop paths that prefork runs in a signal handler, where the
+ * interrupted thread may hold the lock and blocking would deadlock. */
+static inline int tw_lock_within(apr_thread_mutex_t *m, int ms)
+{
+    for (int tries = 0; apr_thread_mutex_trylock(m) != APR_SUCCESS; tries++) {
+        if (tries == ms)
+            return 0;
+        apr_sleep(apr_time_from_msec(1));
+    }
+    return 1;
+}
 
 #define TW_CONF(s) ((tw_srv_conf *)ap_get_module_config((s)->module_config, &tweetsse_module))
 

@@ -80,12 +80,18 @@ static void tw_pump_notify(void *ctx)
         tw_pump_ring(bell);
 }
 
-/* Stop watching a stream, close it and free its record. */
+/* Close a stream that is not (or no longer) watched, and free its record. */
+static void tw_conn_discard(tw_pump *p, tw_conn *c)
+{
+    close(c->fd);
+    apr_atomic_dec32(&p->bell->active);
+    free(c);
+}
+
+/* Stop watching a stream, unlink it, close it and free its record. */
 static void tw_conn_close(tw_pump *p, tw_conn *c)
 {
     epoll_ctl(p->ep, EPOLL_CTL_DEL, c->fd, NULL);
-    close(c->fd);
-    apr_atomic_dec32(&p->bell->active);
     if (c->prev)
         c->prev->link = c->link;
     else
@@ -93,7 +99,7 @@ static void tw_conn_close(tw_pump *p, tw_conn *c)
     if (c->link)
         c->link->prev = c->prev;
     p->nconns--;
-    free(c);
+    tw_conn_discard(p, c);
 }
 
 /* Write every frame from c->next up to the pump's head that the client should get, as far
@@ -237,9 +243,7 @@ static int tw_pump_take_inbox(tw_pump *p, apr_time_t now)
         if (epoll_ctl(p->ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
             ap_log_error(APLOG_MARK, APLOG_ERR, errno, p->s,
                          "TW0603: cannot watch a stream socket; closing it");
-            close(c->fd);
-            apr_atomic_dec32(&p->bell->active);
-            free(c);
+            tw_conn_discard(p, c);
             continue;
         }
         c->idle_since = now;
@@ -340,11 +344,8 @@ static apr_status_t tw_pump_cleanup(void *data)
 {
     tw_pump *p = data;
     apr_status_t trv;
-    for (int tries = 0; apr_thread_mutex_trylock(p->lock) != APR_SUCCESS; tries++) {
-        if (tries == 200)
-            return APR_SUCCESS;
-        apr_sleep(apr_time_from_msec(5));
-    }
+    if (!tw_lock_within(p->lock, 1000))
+        return APR_SUCCESS;
     p->stop = 1;
     apr_atomic_set32(&p->stopping, 1);
     tw_conn *in = p->inbox;
@@ -355,9 +356,7 @@ static apr_status_t tw_pump_cleanup(void *data)
     tw_pump_close_all(p);
     for (tw_conn *c = in, *link; c; c = link) {
         link = c->link;
-        close(c->fd);
-        apr_atomic_dec32(&p->bell->active);
-        free(c);
+        tw_conn_discard(p, c);
     }
     for (int i = 0; i < TW_HUB_RING; i++) {
         tw_frame_release(p->ring[i]);
