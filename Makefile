@@ -9,8 +9,6 @@
 APXS      ?= apxs
 PORT      ?= 8080
 PREFIX    ?= /usr/share/tweetsse
-SYSCONF   := $(shell $(APXS) -q SYSCONFDIR 2>/dev/null)
-LIBEXEC   := $(shell $(APXS) -q LIBEXECDIR 2>/dev/null)
 
 SRC       := mod_tweetsse.c $(wildcard src/tw_*.c)
 HDR       := $(wildcard src/*.h)
@@ -41,25 +39,32 @@ htdocs/lib/bootstrap.min.css: node_modules/.installed
 htdocs/lib/%: htdocs/%
 	install -D -m 644 $< $@
 
+# apxs is asked when the recipe runs: apache2-dev may have been installed by this very make.
 install: $(MODULE) frontend
 	$(APXS) -i -n tweetsse $(MODULE)
-	install -D -m 644 conf/tweetsse.load $(DESTDIR)$(SYSCONF)/mods-available/tweetsse.load
-	install -D -m 644 conf/tweetsse.conf $(DESTDIR)$(SYSCONF)/mods-available/tweetsse.conf
+	sysconf=$$($(APXS) -q SYSCONFDIR) && \
+	install -D -m 644 conf/tweetsse.load $(DESTDIR)$$sysconf/mods-available/tweetsse.load && \
+	install -D -m 644 conf/tweetsse.conf $(DESTDIR)$$sysconf/mods-available/tweetsse.conf
 	install -d $(DESTDIR)$(PREFIX)/htdocs/lib
 	install -m 644 htdocs/lib/* $(DESTDIR)$(PREFIX)/htdocs/lib/
 
 deps:
 	bash scripts/deps.sh
 
-run: deps all frontend
+# run, test and bench install what is missing first, as a step of its own: everything after it
+# (apxs, apr-1-config, node) may come from those packages.
+run: deps
+	$(MAKE) all frontend
 	PORT=$(PORT) bash scripts/run.sh
 
 include t/unit/build.mk
 
-test: deps all frontend unit
+test: deps
+	$(MAKE) all frontend unit
 	bash scripts/integration.sh
 
-bench: deps all frontend
+bench: deps
+	$(MAKE) all frontend
 	bash bench/run.sh
 
 format:

@@ -75,7 +75,7 @@ static const char *tw_set_redis(cmd_parms *cmd, void *dc, const char *arg)
 {
     (void)dc;
     tw_srv_conf *c = TW_CONF(cmd->server);
-    const char *err = tw_conf_redis_addr(cmd->pool, arg, &c->redis);
+    const char *err = tw_confval_redis_addr(cmd->pool, arg, &c->redis);
     if (!err)
         c->redis_spec = apr_pstrdup(cmd->pool, arg);
     return tw_cmd_err(cmd, err);
@@ -107,7 +107,7 @@ static const char *tw_set_delivery(cmd_parms *cmd, void *dc, const char *arg)
 static const char *tw_set_name(cmd_parms *cmd, void *dc, const char *arg)
 {
     (void)dc;
-    const char *err = tw_conf_redis_name(cmd->pool, arg);
+    const char *err = tw_confval_redis_name(cmd->pool, arg);
     if (err)
         return tw_cmd_err(cmd, err);
     tw_srv_conf *c = TW_CONF(cmd->server);
@@ -137,11 +137,11 @@ static const char *tw_set_number(cmd_parms *cmd, void *dc, const char *arg)
     long v = 0;
     const char *err;
     if (spec->kind == TW_SIZE)
-        err = tw_conf_size(cmd->pool, arg, spec->min, spec->max, &v);
+        err = tw_confval_size(cmd->pool, arg, spec->min, spec->max, &v);
     else if (spec->kind == TW_MS)
-        err = tw_conf_duration_ms(cmd->pool, arg, spec->min, spec->max, &v);
+        err = tw_confval_duration_ms(cmd->pool, arg, spec->min, spec->max, &v);
     else
-        err = tw_conf_long(cmd->pool, arg, spec->min, spec->max, &v);
+        err = tw_confval_long(cmd->pool, arg, spec->min, spec->max, &v);
     if (err)
         return tw_cmd_err(cmd, err);
     *(long *)((char *)TW_CONF(cmd->server) + spec->offset) = v;

@@ -2,6 +2,7 @@
 #include "tw_hub.h"
 #include "tw_html.h"
 #include "tw_private.h"
+#include "tw_redis_wire.h"
 #include "tw_sse.h"
 
 #include <apr_atomic.h>
@@ -185,7 +186,7 @@ static void tw_hub_listen(tw_hub *h, redisContext *ctx, apr_pool_t *p)
             strcmp(rep->element[0]->str, "message") == 0 &&
             rep->element[2]->type == REDIS_REPLY_STRING) {
             tw_post post;
-            if (tw_store_parse_broadcast(rep->element[2]->str, rep->element[2]->len, &post))
+            if (tw_redis_parse_broadcast(rep->element[2]->str, rep->element[2]->len, &post))
                 tw_hub_post(h, scratch, &post);
             else
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, h->s,
@@ -259,6 +260,8 @@ static void *APR_THREAD_FUNC tw_hub_main(apr_thread_t *thread, void *data)
                          "TW0107: Redis subscription lost (%s); reconnecting with backoff", err);
             logged_down = 1;
         }
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, h->s,
+                     "TW0108: next subscription attempt in %ld ms", backoff);
         if (tw_hub_backoff(h, backoff))
             break;
         backoff = backoff * 2 > TW_BACKOFF_MAX ? TW_BACKOFF_MAX : backoff * 2;

@@ -10,7 +10,7 @@
 #include <apr_thread_mutex.h>
 #include <apr_time.h>
 
-#include "tw_conf.h"
+#include "tw_confval.h"
 
 #ifdef APLOG_USE_MODULE
 APLOG_USE_MODULE(tweetsse);

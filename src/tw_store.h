@@ -4,7 +4,7 @@
 #ifndef TW_STORE_H
 #define TW_STORE_H
 
-#include "tw_conf.h"
+#include "tw_confval.h"
 #include "tw_post.h"
 
 #include <apr_pools.h>
@@ -51,9 +51,5 @@ typedef int tw_store_each_fn(void *ctx, const tw_post *post);
  * before the next; `fn` must copy what it keeps. */
 apr_status_t tw_store_each_after(tw_store *s, apr_pool_t *p, tw_id after, long page,
                                  tw_store_each_fn *fn, void *ctx, int *gap, const char **err);
-
-/* Parse a broadcast payload "<id> <user>\n<msg>" (pointers into `payload`). Returns 1 if
- * well-formed. httpd-free and Redis-free; O(n). */
-int tw_store_parse_broadcast(const char *payload, size_t n, tw_post *out);
 
 #endif

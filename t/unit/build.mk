@@ -7,13 +7,16 @@
 # Each t/unit/test_X is built from t/unit/test_X.c and the src/*.c files it needs.
 
 UNIT_TESTS := t/unit/test_buf t/unit/test_id t/unit/test_text t/unit/test_input \
-              t/unit/test_name t/unit/test_sse t/unit/test_html t/unit/test_conf
+              t/unit/test_name t/unit/test_sse t/unit/test_html t/unit/test_confval
 
 UNIT_CC      ?= cc
 UNIT_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g \
                 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
-                -Isrc $(shell apr-1-config --includes --cppflags)
-UNIT_LDLIBS  := $(shell apu-1-config --link-ld) $(shell apr-1-config --link-ld --libs) -ljansson
+                -Isrc
+# Asked when a recipe runs, never when make reads this file: APR's development files may be
+# installed by `make deps` in the same make run.
+UNIT_APR_CFLAGS = $$(apr-1-config --includes --cppflags)
+UNIT_LDLIBS     = $$(apu-1-config --link-ld) $$(apr-1-config --link-ld --libs) -ljansson
 
 # Keep the including Makefile's default goal: this fragment defines no default target.
 unit_saved_goal := $(.DEFAULT_GOAL)
@@ -26,10 +29,10 @@ t/unit/test_input: src/tw_input.c src/tw_text.c
 t/unit/test_name:  src/tw_name.c src/tw_text.c
 t/unit/test_sse:   src/tw_sse.c src/tw_buf.c
 t/unit/test_html:  src/tw_html.c src/tw_buf.c src/tw_name.c src/tw_text.c src/tw_id.c src/tw_sse.c
-t/unit/test_conf:  src/tw_conf.c
+t/unit/test_confval: src/tw_confval.c
 
 t/unit/test_%: t/unit/test_%.c t/unit/tap.h $(wildcard src/*.h)
-	$(UNIT_CC) $(UNIT_CFLAGS) -o $@ $(filter %.c,$^) $(UNIT_LDLIBS)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_APR_CFLAGS) -o $@ $(filter %.c,$^) $(UNIT_LDLIBS)
 
 .PHONY: unit unit-clean
 unit: $(UNIT_TESTS)

@@ -1,4 +1,4 @@
-#include "tw_conf.h"
+#include "tw_confval.h"
 
 #include <apr_network_io.h>
 #include <apr_strings.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *tw_conf_redis_addr(apr_pool_t *p, const char *arg, tw_redis_addr *out)
+const char *tw_confval_redis_addr(apr_pool_t *p, const char *arg, tw_redis_addr *out)
 {
     if (arg[0] == '/') {
         out->host = NULL;
@@ -30,7 +30,7 @@ const char *tw_conf_redis_addr(apr_pool_t *p, const char *arg, tw_redis_addr *ou
 }
 
 /* Parse a leading whole number; *end points past it. */
-static const char *tw_conf_number(apr_pool_t *p, const char *arg, long *out, char **end)
+static const char *tw_confval_number(apr_pool_t *p, const char *arg, long *out, char **end)
 {
     errno = 0;
     long v = strtol(arg, end, 10);
@@ -40,7 +40,7 @@ static const char *tw_conf_number(apr_pool_t *p, const char *arg, long *out, cha
     return NULL;
 }
 
-static const char *tw_conf_range(apr_pool_t *p, const char *arg, long v, long min, long max,
+static const char *tw_confval_range(apr_pool_t *p, const char *arg, long v, long min, long max,
                                  const char *unit, long *out)
 {
     if (v < min || v > max)
@@ -49,23 +49,23 @@ static const char *tw_conf_range(apr_pool_t *p, const char *arg, long v, long mi
     return NULL;
 }
 
-const char *tw_conf_long(apr_pool_t *p, const char *arg, long min, long max, long *out)
+const char *tw_confval_long(apr_pool_t *p, const char *arg, long min, long max, long *out)
 {
     long v;
     char *end;
-    const char *err = tw_conf_number(p, arg, &v, &end);
+    const char *err = tw_confval_number(p, arg, &v, &end);
     if (err)
         return err;
     if (*end)
         return apr_psprintf(p, "'%s' is not a whole number", arg);
-    return tw_conf_range(p, arg, v, min, max, "", out);
+    return tw_confval_range(p, arg, v, min, max, "", out);
 }
 
-const char *tw_conf_size(apr_pool_t *p, const char *arg, long min, long max, long *out)
+const char *tw_confval_size(apr_pool_t *p, const char *arg, long min, long max, long *out)
 {
     long v;
     char *end;
-    const char *err = tw_conf_number(p, arg, &v, &end);
+    const char *err = tw_confval_number(p, arg, &v, &end);
     if (err)
         return err;
     long mult = 1;
@@ -77,26 +77,26 @@ const char *tw_conf_size(apr_pool_t *p, const char *arg, long min, long max, lon
         return apr_psprintf(p, "'%s' is not a size (bytes, or with a k or M suffix)", arg);
     if (v > max / mult)
         return apr_psprintf(p, "'%s' is out of range (%ld..%ld bytes)", arg, min, max);
-    return tw_conf_range(p, arg, v * mult, min, max, " bytes", out);
+    return tw_confval_range(p, arg, v * mult, min, max, " bytes", out);
 }
 
-const char *tw_conf_duration_ms(apr_pool_t *p, const char *arg, long min_ms, long max_ms, long *out)
+const char *tw_confval_duration_ms(apr_pool_t *p, const char *arg, long min_ms, long max_ms, long *out)
 {
     long v;
     char *end;
-    const char *err = tw_conf_number(p, arg, &v, &end);
+    const char *err = tw_confval_number(p, arg, &v, &end);
     if (err)
         return err;
     if (!strcmp(end, "ms"))
-        return tw_conf_range(p, arg, v, min_ms, max_ms, " ms", out);
+        return tw_confval_range(p, arg, v, min_ms, max_ms, " ms", out);
     if (*end && strcmp(end, "s"))
         return apr_psprintf(p, "'%s' is not a duration (seconds, or with an ms suffix)", arg);
     if (v > max_ms / 1000)
         return apr_psprintf(p, "'%s' is out of range (%ld..%ld ms)", arg, min_ms, max_ms);
-    return tw_conf_range(p, arg, v * 1000, min_ms, max_ms, " ms", out);
+    return tw_confval_range(p, arg, v * 1000, min_ms, max_ms, " ms", out);
 }
 
-const char *tw_conf_redis_name(apr_pool_t *p, const char *arg)
+const char *tw_confval_redis_name(apr_pool_t *p, const char *arg)
 {
     size_t n = strlen(arg);
     if (n == 0 || n > 200)
