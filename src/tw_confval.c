@@ -41,7 +41,7 @@ static const char *tw_confval_number(apr_pool_t *p, const char *arg, long *out, 
 }
 
 static const char *tw_confval_range(apr_pool_t *p, const char *arg, long v, long min, long max,
-                                 const char *unit, long *out)
+                                    const char *unit, long *out)
 {
     if (v < min || v > max)
         return apr_psprintf(p, "'%s' is out of range (%ld..%ld%s)", arg, min, max, unit);
@@ -80,7 +80,8 @@ const char *tw_confval_size(apr_pool_t *p, const char *arg, long min, long max, 
     return tw_confval_range(p, arg, v * mult, min, max, " bytes", out);
 }
 
-const char *tw_confval_duration_ms(apr_pool_t *p, const char *arg, long min_ms, long max_ms, long *out)
+const char *tw_confval_duration_ms(apr_pool_t *p, const char *arg, long min_ms, long max_ms,
+                                   long *out)
 {
     long v;
     char *end;

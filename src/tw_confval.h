@@ -24,7 +24,7 @@ const char *tw_confval_size(apr_pool_t *p, const char *arg, long min, long max, 
 /* A duration: a whole number of seconds, or of milliseconds with an "ms" suffix, in
  * [min_ms, max_ms] milliseconds. */
 const char *tw_confval_duration_ms(apr_pool_t *p, const char *arg, long min_ms, long max_ms,
-                                long *out);
+                                   long *out);
 
 /* A Redis key or channel name: 1..200 printable ASCII characters without spaces. */
 const char *tw_confval_redis_name(apr_pool_t *p, const char *arg);
