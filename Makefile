@@ -10,17 +10,27 @@ APXS      ?= apxs
 PORT      ?= 8080
 PREFIX    ?= /usr/share/tweetsse
 
-SRC       := mod_tweetsse.c $(wildcard src/tw_*.c)
-HDR       := $(wildcard src/*.h)
+# httpd glue (mod_tweetsse*.c) and the httpd-free core (src/tw_*.c); build/ holds what is
+# generated from src/ (the Lua script as a C string).
+SRC       := $(wildcard mod_tweetsse*.c) $(wildcard src/tw_*.c)
+HDR       := $(wildcard mod_tweetsse*.h) $(wildcard src/*.h) build/tw_redis_publish_lua.h
 WARN      := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 MODULE    := .libs/mod_tweetsse.so
 
 all: $(MODULE)
 
 $(MODULE): $(SRC) $(HDR)
-	$(APXS) -c -o mod_tweetsse.la $(addprefix -Wc$(comma),$(WARN)) $(SRC) -lhiredis -ljansson
+	$(APXS) -c -o mod_tweetsse.la -Ibuild $(addprefix -Wc$(comma),$(WARN)) $(SRC) -lhiredis -ljansson
 
 comma := ,
+
+# Embed a file as a C string constant: each line becomes one escaped "...\n" literal.
+build/tw_redis_publish_lua.h: src/tw_redis_publish.lua
+	@mkdir -p build
+	{ echo '/* Generated from $< by the Makefile; do not edit. */'; \
+	  echo 'static const char tw_redis_publish_lua[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
+	  echo '    ;'; } > $@
 
 # Front-end libraries from the npm registry, pinned by package-lock.json.
 FRONTEND := htdocs/lib/htmx.min.js htdocs/lib/sse.js htdocs/lib/bootstrap.min.css
@@ -68,10 +78,10 @@ bench: deps
 	bash bench/run.sh
 
 format:
-	clang-format -i mod_tweetsse.c src/*.c src/*.h t/unit/*.c t/unit/*.h
+	clang-format -i mod_tweetsse*.c mod_tweetsse*.h src/*.c src/*.h t/unit/*.c t/unit/*.h
 
 clean:
-	rm -rf .libs *.la *.lo *.slo src/.libs src/*.lo src/*.la src/*.slo src/*.o *.o htdocs/lib $(UNIT_TESTS)
+	rm -rf .libs *.la *.lo *.slo src/.libs src/*.lo src/*.la src/*.slo src/*.o *.o htdocs/lib build $(UNIT_TESTS)
 	rm -f bench/sseload
 
 .PHONY: all frontend install deps run test bench format clean unit

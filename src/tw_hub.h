@@ -1,89 +1,76 @@
-/* tw_hub: the per-child fan-out. One thread per child process holds the child's only Redis
- * SUBSCRIBE connection, renders each announced post once into an SSE frame, and appends it
- * to an in-memory ring of recent frames. Stream handlers follow the ring at their own pace.
- * A handler that falls a whole ring behind is told so and closes; its client resumes with
- * Last-Event-ID. When the subscription drops, the thread reconnects with backoff and fills
- * the gap from the stream, so the ring never misses a post. */
+/* tw_hub: a child process's fan-out of the live feed. It listens to the store's subscription
+ * (tw_hub_listener), renders each new post once with the injected renderer, and appends the
+ * frame to its ring of the newest TW_RING_SIZE frames. The delivery engines follow the ring:
+ * the socket engine copies new frames into its own ring (tw_hub_sync) when told of them
+ * (tw_hub_notify); worker threads take references to the frames after their position
+ * (tw_hub_take) and wait for more on the hub's bell (tw_hub_watch). No Redis, no HTML, no thread
+ * of its own: the store's thread drives it. httpd-free. */
 #ifndef TW_HUB_H
 #define TW_HUB_H
 
-#include "tw_id.h"
+#include "tw_log.h"
+#include "tw_ring.h"
 #include "tw_store.h"
 
+#include <apr_pools.h>
 #include <apr_time.h>
-#include <httpd.h>
+#include <stdint.h>
 
 typedef struct tw_hub tw_hub;
 
-#define TW_HUB_RING 1024 /* frames kept per child; a reader this far behind is dropped */
+/* How frames are made; the hub calls these from the store's thread, outside its lock. */
+typedef struct tw_hub_renderer {
+    /* The live event of one post: a new blob with one reference, or NULL (out of memory). */
+    tw_blob *(*post)(void *ctx, const tw_post *post);
+    /* The event that tells every open page to reload (posts were lost in an outage). */
+    tw_blob *(*reload)(void *ctx);
+    void *ctx;
+} tw_hub_renderer;
 
-/* One rendered SSE frame, immutable once published and shared by reference: the ring holds
- * one reference, and a delivery engine may take more (tw_hub_collect). */
-typedef struct tw_frame {
-    apr_uint32_t refs;
-    int control; /* 1: delivered to every reader regardless of id (reload) */
-    tw_id id;
-    size_t len;
-    char data[];
-} tw_frame;
+/* A hub in `p` (its lock; the ring's frames are released by a cleanup of `p`). */
+apr_status_t tw_hub_create(apr_pool_t *p, const tw_hub_renderer *render, const tw_log *log,
+                           tw_hub **out);
 
-/* Drop one reference; the last one frees the frame. Thread-safe. */
-void tw_frame_release(tw_frame *f);
+/* The listener to hand to tw_store_subscribe: posts become frames, a gap becomes a reload frame,
+ * up and down move the generation and readiness. */
+const tw_store_listener *tw_hub_listener(tw_hub *h);
 
-/* A reader's position in the ring; lives in the request pool. */
-typedef struct tw_sub {
-    tw_hub *hub;
-    apr_uint64_t next; /* sequence number of the next frame to read */
-} tw_sub;
+/* Wait up to `timeout` until the hub has had its first subscription (from then on it misses no
+ * post: the store fills gaps, or a reload frame says where it could not). Returns early, with
+ * 0, when `cancel_fd` (if >= 0; e.g. an engine's stop latch) becomes readable. Returns 1 when
+ * ready. */
+int tw_hub_wait_ready(tw_hub *h, apr_interval_time_t timeout, int cancel_fd);
 
-typedef enum {
-    TW_HUB_EVENTS,   /* frames were handed to the sink */
-    TW_HUB_TIMEOUT,  /* nothing new within the timeout */
-    TW_HUB_LAGGED,   /* the reader fell more than a ring behind: close and let it resume */
-    TW_HUB_STOPPING, /* the child is stopping: close so the client reconnects elsewhere */
-} tw_hub_status;
+/* The sequence number of the next frame: a reader that starts here sees only frames pushed
+ * from now on. One lock. */
+uint64_t tw_hub_join(tw_hub *h);
 
-/* Receives one frame; called with the hub locked, so it must only copy. */
-typedef void tw_hub_sink(void *ctx, const char *frame, size_t len);
+/* Take references to the frames from *next on (at most `max`, oldest first) into `out` and
+ * advance *next past them. Returns how many, or -1 if the reader is more than a ring behind
+ * (tw_ring_lagged: it must close and let its client resume). One lock, one atomic increment
+ * per frame; the caller releases each frame's bytes. */
+int tw_hub_take(tw_hub *h, uint64_t *next, tw_frame *out, int max);
 
-/* Start the hub thread of this child. The hub is stopped and its thread joined by a
- * cleanup of `pchild`. */
-apr_status_t tw_hub_start(apr_pool_t *pchild, server_rec *s, tw_store *store, tw_hub **out);
+/* Bring `copy` (the socket engine's ring) up to the hub's ring; see tw_ring_sync. One lock. */
+uint64_t tw_hub_sync(tw_hub *h, tw_ring *copy);
 
-/* Make every current and future wait return TW_HUB_STOPPING (graceful stop). Never blocks
- * for long: if the lock stays taken (prefork calls this from a signal handler), only the
- * flag is set, and waiters see it at the end of their wait. */
-void tw_hub_stopping(tw_hub *h);
-
-/* Begin reading at the ring's head: only frames published from now on are seen. O(1). */
-void tw_hub_join(tw_hub *h, tw_sub *sub);
-
-/* Wait up to `timeout` for the hub's first subscription (its baseline, from which on it
- * misses nothing). Returns 1 when ready. */
-int tw_hub_wait_ready(tw_hub *h, apr_interval_time_t timeout);
-
-/* Wait up to `timeout` for frames after sub->next, then hand each frame whose post id is
- * greater than *after to `sink`, advancing *after. Control frames (reload) always pass.
- * Cost: one lock, plus a copy of each new frame. */
-tw_hub_status tw_hub_next(tw_sub *sub, apr_interval_time_t timeout, tw_id *after, tw_hub_sink *sink,
-                          void *ctx);
-
-/* A number that changes whenever the hub's view of the feed may have changed: each post
- * announced, each (re)subscription. 0 while the hub is not subscribed (its view cannot be
- * trusted). Something read from the stream after taking a non-zero generation G is current
- * for as long as the generation stays G, except for entries written without an announcement.
- * Cost: one lock. */
-apr_uint64_t tw_hub_generation(tw_hub *h);
-
-/* Copy references to the frames with sequence numbers in [from, head) into `out` (room for
- * TW_HUB_RING), oldest first, and return head. Frames already overwritten are skipped: the
- * first one copied has sequence number max(from, head - TW_HUB_RING). Cost: one lock and
- * one atomic increment per frame. */
-apr_uint64_t tw_hub_collect(tw_hub *h, apr_uint64_t from, tw_frame **out);
-
-/* Call `fn(ctx)` after each new frame, from the hub thread with the hub's lock held, so
- * once tw_hub_notify(h, NULL, NULL) returns no call is running or will run. `fn` must be
- * quick (a wake-up) and must not call back into the hub. */
+/* Call `fn(ctx)` after each new frame, from the store's thread with the hub locked: `fn` must be
+ * quick (a wake-up) and must not call back into the hub. One callback; NULL removes it, and
+ * once that returns no call is running. */
 void tw_hub_notify(tw_hub *h, void (*fn)(void *ctx), void *ctx);
+
+/* Add the hub's bell to the epoll set `epfd`, edge-triggered: every change of the hub (a frame,
+ * readiness, generation) from now on raises one event in it, until tw_hub_unwatch. The bell is
+ * never read, so any number of epoll sets can watch it. The bell is only written while someone
+ * watches. Returns an APR status. */
+apr_status_t tw_hub_watch(tw_hub *h, int epfd);
+void tw_hub_unwatch(tw_hub *h, int epfd);
+
+/* A number that changes whenever the hub's view of the feed may have changed: each frame, each
+ * (re)subscription and loss. 0 while the subscription is down (the view cannot be trusted then).
+ * Something read from the store after taking a non-zero generation G is current for as long as
+ * the generation stays G, except for entries written to the store without an announcement.
+ * One lock. */
+uint64_t tw_hub_generation(tw_hub *h);
 
 #endif

@@ -1,6 +1,61 @@
 #include "tw_redis_wire.h"
 
+#include <apr_strings.h>
 #include <string.h>
+
+int tw_redis_wire_entries(apr_pool_t *p, const redisReply *rep, tw_post **posts, int *n,
+                          tw_redis_range *info)
+{
+    if (rep->type != REDIS_REPLY_ARRAY)
+        return 0;
+    tw_post *out = apr_pcalloc(p, sizeof(*out) * (rep->elements ? rep->elements : 1));
+    int k = 0;
+    info->raw = rep->elements;
+    for (size_t i = 0; i < rep->elements; i++) {
+        const redisReply *e = rep->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+            return 0;
+        tw_post *po = &out[k];
+        if (!tw_id_parse(e->element[0]->str, e->element[0]->len, &po->id))
+            return 0;
+        if (i == 0)
+            info->first = po->id;
+        info->last = po->id;
+        const redisReply *f = e->element[1];
+        po->user = po->msg = NULL;
+        for (size_t j = 0; j + 1 < f->elements; j += 2) {
+            const redisReply *name = f->element[j], *val = f->element[j + 1];
+            if (name->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING ||
+                name->len != 1)
+                continue;
+            if (name->str[0] == 'u')
+                po->user = apr_pstrmemdup(p, val->str, val->len), po->user_len = val->len;
+            else if (name->str[0] == 'm')
+                po->msg = apr_pstrmemdup(p, val->str, val->len), po->msg_len = val->len;
+        }
+        if (po->user && po->msg)
+            k++;
+    }
+    *posts = out;
+    *n = k;
+    return 1;
+}
+
+int tw_redis_wire_message(const redisReply *rep, const char *channel, const char **payload,
+                          size_t *len)
+{
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
+        return 0;
+    const redisReply *kind = rep->element[0], *chan = rep->element[1], *data = rep->element[2];
+    if (kind->type != REDIS_REPLY_STRING || kind->len != 7 || memcmp(kind->str, "message", 7) ||
+        chan->type != REDIS_REPLY_STRING || chan->len != strlen(channel) ||
+        memcmp(chan->str, channel, chan->len) || data->type != REDIS_REPLY_STRING)
+        return 0;
+    *payload = data->str;
+    *len = data->len;
+    return 1;
+}
 
 int tw_redis_parse_broadcast(const char *payload, size_t n, tw_post *out)
 {

@@ -1,14 +1,35 @@
-/* tw_redis_wire: the formats the Redis store reads back: the broadcast that announces a post
- * on the channel (written by tw_redis_publish.lua). httpd-free and Redis-free, so they are
- * unit- and fuzz-tested by feeding bytes. */
+/* tw_redis_wire: what the Redis store reads off the wire, as pure functions over hiredis reply
+ * objects and payload bytes: stream entries (XRANGE/XREVRANGE), pub/sub messages and the
+ * announcement of a post (written by tw_redis_publish.lua). No I/O, so they are unit-tested by
+ * feeding RESP bytes to a hiredis reader, and fuzzed. httpd-free. */
 #ifndef TW_REDIS_WIRE_H
 #define TW_REDIS_WIRE_H
 
 #include "tw_post.h"
 
+#include <apr_pools.h>
+#include <hiredis/hiredis.h>
 #include <stddef.h>
 
-/* Parse a broadcast payload "<id> <user>\n<msg>" (pointers into `payload`). Returns 1 if
+/* What a range reply held before entries of other writers were left out. */
+typedef struct tw_redis_range {
+    size_t raw;        /* entries in the reply */
+    tw_id first, last; /* ids of the first and last of them (when raw > 0) */
+} tw_redis_range;
+
+/* Convert an XRANGE/XREVRANGE reply (an array of [id, [field, value, ...]]) into posts in `p`,
+ * in reply order. Entries without both a "u" and an "m" field were not written by this module
+ * and are left out, but counted in `info`. Returns 0 if the reply is malformed (not an array,
+ * an entry of the wrong shape, an id that does not parse). O(size of the reply). */
+int tw_redis_wire_entries(apr_pool_t *p, const redisReply *rep, tw_post **posts, int *n,
+                          tw_redis_range *info);
+
+/* Is `rep` a pub/sub message ["message", channel, payload] on `channel`? Then points *payload
+ * and *len at the payload and returns 1. Subscription confirmations and anything else give 0. */
+int tw_redis_wire_message(const redisReply *rep, const char *channel, const char **payload,
+                          size_t *len);
+
+/* Parse an announcement "<id> <user>\n<msg>" (pointers into `payload`). Returns 1 if
  * well-formed: a valid id, a space, a non-empty user name without LF, an LF, and the message
  * (any bytes, possibly empty). O(n). */
 int tw_redis_parse_broadcast(const char *payload, size_t n, tw_post *out);

@@ -1,55 +1,126 @@
-/* tw_store: the Redis side of posts. A per-child pool of blocking hiredis connections
- * (apr_reslist; one connection is used by one thread at a time) and the commands the
- * handlers need. No httpd headers: errors come back as messages for the caller to log. */
+/* tw_store: where posts are kept and how a child hears of new ones, as a table of functions
+ * (as nchan's nchan_store_t and mod_md's md_store_t). The module sees only this interface:
+ * tw_redis is the implementation every server uses (Redis stream + pub/sub, shared by every
+ * child and instance); tw_memstore keeps posts in one process's memory, for tests.
+ *
+ * Posts are ordered by id (tw_id: the stream id, whose ms part is the time the store took the
+ * post). A store keeps a bounded history: old posts are trimmed as new ones arrive. httpd-free. */
 #ifndef TW_STORE_H
 #define TW_STORE_H
 
-#include "tw_confval.h"
 #include "tw_post.h"
 
 #include <apr_pools.h>
-#include <hiredis/hiredis.h>
-
-typedef struct tw_store_conf {
-    tw_redis_addr addr;
-    const char *password; /* or NULL */
-    const char *key;      /* stream key */
-    const char *channel;  /* pub/sub channel */
-    long history;         /* MAXLEN ~ */
-    long timeout_ms;      /* connect and command timeout */
-} tw_store_conf;
+#include <apr_time.h>
 
 typedef struct tw_store tw_store;
 
-/* Create the pool of at most `max_conns` connections, opened lazily by the thread that needs
- * one. The store lives as long as `p`; a pre-cleanup of `p` closes every connection. */
-apr_status_t tw_store_create(apr_pool_t *p, const tw_store_conf *cf, int max_conns, tw_store **out);
+/* What a subscription tells its listener, always from one thread at a time and in this order:
+ * up, then posts; after a drop: down, maybe gap, posts the store caught up on, up again. */
+typedef struct tw_store_listener {
+    /* Subscribed: from now on every new post reaches `post`. Once per (re)subscription, after
+     * the posts missed while down were delivered. */
+    void (*up)(void *ctx);
+    /* A post, each exactly once and in id order (never one not newer than the last). */
+    void (*post)(void *ctx, const tw_post *post);
+    /* The subscription is lost; nothing arrives until the next `up`. */
+    void (*down)(void *ctx);
+    /* Posts were trimmed from the history while the subscription was down, so some were never
+     * delivered: whoever shows the feed must start over (the pages reload). */
+    void (*gap)(void *ctx);
+    void *ctx;
+} tw_store_listener;
 
-const tw_store_conf *tw_store_config(const tw_store *s);
-
-/* Open a new connection (with AUTH when a password is set) outside the pool, e.g. for a
- * subscriber. Returns NULL and writes the reason into `err` on failure. Blocks up to the
- * timeout. */
-redisContext *tw_store_connect(const tw_store_conf *cf, char *err, size_t errlen);
-
-/* Append a post to the stream and announce it on the channel, atomically (one Lua script:
- * XADD MAXLEN ~ history, then PUBLISH "<id> <user>\n<msg>"). Sets *id. One round trip. */
-apr_status_t tw_store_publish(tw_store *s, apr_pool_t *p, const char *user, size_t ulen,
-                              const char *msg, size_t mlen, tw_id *id, const char **err);
-
-/* The newest `count` posts, newest first (XREVRANGE). Strings live in `p`. */
-apr_status_t tw_store_latest(tw_store *s, apr_pool_t *p, long count, tw_post **posts, int *n,
-                             const char **err);
-
-/* Called for each post of tw_store_each_after, oldest first; a non-zero return stops. */
+/* Called for each post of an `each_after` scan, oldest first; a non-zero return stops it. */
 typedef int tw_store_each_fn(void *ctx, const tw_post *post);
 
-/* Visit every post after `after`, oldest first, in pages of `page` entries (so no reply is
- * larger than a page). Sets *gap when `after` is no longer in the stream, i.e. posts after it
- * may have been trimmed away: the caller cannot resume without loss. The zero id means "from
- * the start" and never gaps. Each page is fetched into a subpool of `p` that is destroyed
- * before the next; `fn` must copy what it keeps. */
-apr_status_t tw_store_each_after(tw_store *s, apr_pool_t *p, tw_id after, long page,
-                                 tw_store_each_fn *fn, void *ctx, int *gap, const char **err);
+/* A store's view of its own health, for logs and status pages. */
+typedef struct tw_store_health {
+    int subscribed;   /* 1 while the subscription is up */
+    apr_time_t since; /* when it last went up or down (0: never) */
+    unsigned drops;   /* subscriptions lost so far */
+    char error[256];  /* the last failure, "" if none */
+} tw_store_health;
+
+typedef struct tw_store_ops {
+    const char *name;
+
+    /* Store a post (its user and message; the id is the store's) and announce it to every
+     * subscriber, atomically: a post is either stored and announced or neither. Sets *id.
+     * On failure returns an APR error and sets *err (from `p`). Blocks for one round trip. */
+    apr_status_t (*publish)(tw_store *s, apr_pool_t *p, const tw_post *post, tw_id *id,
+                            const char **err);
+
+    /* The newest `count` posts, newest first, strings in `p`. One round trip. */
+    apr_status_t (*latest)(tw_store *s, apr_pool_t *p, long count, tw_post **posts, int *n,
+                           const char **err);
+
+    /* Visit every post after `after`, oldest first, fetched `page` at a time (each page in a
+     * subpool of `p` destroyed before the next: `fn` copies what it keeps). Sets *gap when
+     * `after` is no longer in the history, so posts after it may be lost: the caller cannot
+     * resume without loss, and nothing is visited. The zero id means "from the start" and never
+     * gaps. One round trip per page. */
+    apr_status_t (*each_after)(tw_store *s, apr_pool_t *p, tw_id after, long page,
+                               tw_store_each_fn *fn, void *ctx, int *gap, const char **err);
+
+    /* Start delivering new posts to `l` (copied), from the store's own thread if it has one.
+     * At most one listener per store. */
+    apr_status_t (*subscribe)(tw_store *s, const tw_store_listener *l);
+
+    /* Fill `out` with the current health. Any thread. */
+    void (*health)(tw_store *s, tw_store_health *out);
+
+    /* End the subscription and the store's thread: no listener call starts after it returns
+     * the thread to rest (see stopped). Async-signal-safe. */
+    void (*stop)(tw_store *s);
+
+    /* Wait up to `timeout` for the store's thread to have ended. Returns 1 once it has (or if
+     * there is none). Async-signal-safe. */
+    int (*stopped)(tw_store *s, apr_interval_time_t timeout);
+} tw_store_ops;
+
+/* Every implementation starts with this. */
+struct tw_store {
+    const tw_store_ops *ops;
+};
+
+static inline apr_status_t tw_store_publish(tw_store *s, apr_pool_t *p, const tw_post *post,
+                                            tw_id *id, const char **err)
+{
+    return s->ops->publish(s, p, post, id, err);
+}
+
+static inline apr_status_t tw_store_latest(tw_store *s, apr_pool_t *p, long count, tw_post **posts,
+                                           int *n, const char **err)
+{
+    return s->ops->latest(s, p, count, posts, n, err);
+}
+
+static inline apr_status_t tw_store_each_after(tw_store *s, apr_pool_t *p, tw_id after, long page,
+                                               tw_store_each_fn *fn, void *ctx, int *gap,
+                                               const char **err)
+{
+    return s->ops->each_after(s, p, after, page, fn, ctx, gap, err);
+}
+
+static inline apr_status_t tw_store_subscribe(tw_store *s, const tw_store_listener *l)
+{
+    return s->ops->subscribe(s, l);
+}
+
+static inline void tw_store_health_get(tw_store *s, tw_store_health *out)
+{
+    s->ops->health(s, out);
+}
+
+static inline void tw_store_stop(tw_store *s)
+{
+    s->ops->stop(s);
+}
+
+static inline int tw_store_stopped(tw_store *s, apr_interval_time_t timeout)
+{
+    return s->ops->stopped(s, timeout);
+}
 
 #endif

@@ -1,9 +1,11 @@
-/* tw_publish.c: POST of a new post (form or JSON). Nothing is stored unless every check
- * passes; every refusal says why, in the request's own format. */
-#include "tw_html.h"
-#include "tw_input.h"
-#include "tw_private.h"
-#include "tw_store.h"
+/* mod_tweetsse_publish.c: POST of a new post (form or JSON). Nothing is stored unless every
+ * check passes; every refusal says why, in the request's own format. */
+#include "mod_tweetsse_publish.h"
+#include "mod_tweetsse_child.h"
+#include "mod_tweetsse_page.h"
+#include "src/tw_html.h"
+#include "src/tw_input.h"
+#include "src/tw_store.h"
 
 #include <apr_strings.h>
 #include <http_protocol.h>
@@ -105,10 +107,13 @@ int tw_handle_publish(request_rec *r, tw_srv_conf *c, const char *mount)
     if (why)
         return tw_refuse(r, fmt, HTTP_BAD_REQUEST, why);
 
+    tw_post post = {.user = in.username,
+                    .user_len = in.username_len,
+                    .msg = in.message,
+                    .msg_len = in.message_len};
     tw_id id;
     const char *err = NULL;
-    if (tw_store_publish(c->store, r->pool, in.username, in.username_len, in.message,
-                         in.message_len, &id, &err) != APR_SUCCESS) {
+    if (tw_store_publish(c->rt->store, r->pool, &post, &id, &err) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0402: cannot store a post: %s", err);
         apr_table_setn(r->err_headers_out, "Retry-After", "5");
         return tw_refuse(r, fmt, HTTP_SERVICE_UNAVAILABLE,

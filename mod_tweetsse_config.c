@@ -1,5 +1,5 @@
-/* tw_config.c: the directive table, server config create/merge, and the defaults. */
-#include "tw_private.h"
+/* mod_tweetsse_config.c: the directive table, server config create/merge, and the defaults. */
+#include "mod_tweetsse_config.h"
 
 #include <apr_strings.h>
 #include <stddef.h>

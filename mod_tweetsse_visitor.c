@@ -1,6 +1,6 @@
-/* tw_identity.c: the visitor's stable fake name, kept in a cookie. */
-#include "tw_name.h"
-#include "tw_private.h"
+/* mod_tweetsse_visitor.c: the visitor's stable fake name, kept in a cookie. */
+#include "mod_tweetsse_visitor.h"
+#include "src/tw_name.h"
 
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -9,7 +9,7 @@
 #define TW_COOKIE     "tw_name"
 #define TW_COOKIE_AGE (365 * 24 * 3600)
 
-const char *tw_identity(request_rec *r, const char *mount)
+const char *tw_visitor_name(request_rec *r, const char *mount)
 {
     char name[TW_NAME_MAX];
     if (tw_name_from_cookies(apr_table_get(r->headers_in, "Cookie"), TW_COOKIE, name))

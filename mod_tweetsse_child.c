@@ -1,0 +1,190 @@
+/* mod_tweetsse_child.c: starting and stopping each child's stores, hubs and engines.
+ *
+ * Lifetime. A runtime's memory lives in a pool of its own that is never destroyed: the child
+ * process exits right after pchild is, and under prefork pchild is destroyed inside a signal
+ * handler that may have interrupted a request thread in the middle of our code (holding a lock,
+ * waiting in a store command). Freeing there, or destroying a lock or a condition variable
+ * someone still holds, could deadlock or crash the exit; leaving the memory to the exiting
+ * process cannot. Our threads touch only that memory (and the configuration, which outlives
+ * them), so they never run over freed memory whether or not they stopped in time. */
+#include "mod_tweetsse_child.h"
+#include "mod_tweetsse_log.h"
+#include "mod_tweetsse_page.h"
+#include "src/tw_html.h"
+#include "src/tw_pump.h"
+#include "src/tw_redis.h"
+#include "src/tw_relay.h"
+#include "src/tw_sse.h"
+
+#include <ap_mpm.h>
+#include <apr_hash.h>
+#include <apr_strings.h>
+
+#include <sys/resource.h>
+
+/* How long the pchild cleanup waits for the threads of all runtimes to end. */
+#define TW_STOP_BUDGET apr_time_from_msec(1000)
+
+/* This child's runtimes, for child_stopping and the cleanup. Written in child_init only. */
+static tw_runtime *tw_runtimes;
+
+/* The hub's renderer: frames are made with the core's HTML and SSE, from the store's thread
+ * only, in a scratch pool of the renderer's own. */
+typedef struct tw_render_ctx {
+    apr_pool_t *scratch;
+} tw_render_ctx;
+
+static tw_blob *tw_render_post(void *ctx, const tw_post *post)
+{
+    tw_render_ctx *rc = ctx;
+    tw_buf b;
+    tw_buf_init(&b, rc->scratch, 2048);
+    tw_html_post_event(&b, post);
+    tw_blob *blob = tw_blob_make(b.data, b.len);
+    apr_pool_clear(rc->scratch);
+    return blob;
+}
+
+static tw_blob *tw_render_reload(void *ctx)
+{
+    tw_render_ctx *rc = ctx;
+    tw_buf b;
+    tw_buf_init(&b, rc->scratch, 64);
+    tw_sse_event(&b, NULL, "reload", "", 0);
+    tw_blob *blob = tw_blob_make(b.data, b.len);
+    apr_pool_clear(rc->scratch);
+    return blob;
+}
+
+/* How many streams a child's socket engine may hold: its open-files limit, less room for what
+ * the worker threads need (a client socket and a pooled Redis connection each), the listeners
+ * and the logs. */
+static unsigned tw_max_streams(int threads)
+{
+    struct rlimit rl;
+    rlim_t reserve = 2 * (rlim_t)threads + 128;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 1u << 20;
+    return rl.rlim_cur > reserve + 16 ? (unsigned)(rl.rlim_cur - reserve) : 16;
+}
+
+/* Start one runtime for the feed of `s` in `p`. Returns NULL (logged) if its store cannot
+ * start; the socket engine is optional (streams then keep their worker threads). */
+static tw_runtime *tw_runtime_start(apr_pool_t *p, server_rec *s, int threads)
+{
+    tw_srv_conf *c = TW_CONF(s);
+    tw_runtime *rt = apr_pcalloc(p, sizeof(*rt));
+    rt->log = tw_log_for_server(s);
+    tw_render_ctx *rc = apr_pcalloc(p, sizeof(*rc));
+    tw_hub_renderer render = {.post = tw_render_post, .reload = tw_render_reload, .ctx = rc};
+    /* Every worker thread may hold one connection, and the subscriber one for catching up. */
+    tw_redis_conf rcf = {.addr = c->redis,
+                         .password = c->password,
+                         .key = c->stream_key,
+                         .channel = c->channel,
+                         .history = c->history,
+                         .timeout_ms = c->timeout_ms,
+                         .max_conns = threads + 1,
+                         .log = &rt->log};
+    tw_relay_conf lcf = {.keepalive = apr_time_from_msec(c->keepalive_ms), .log = &rt->log};
+    apr_status_t rv = apr_pool_create_unmanaged_ex(&rc->scratch, NULL, NULL);
+    if (rv == APR_SUCCESS)
+        rv = tw_hub_create(p, &render, &rt->log, &rt->hub);
+    if (rv == APR_SUCCESS)
+        rv = tw_redis_create(p, &rcf, &rt->store);
+    lcf.hub = rt->hub;
+    if (rv == APR_SUCCESS)
+        rv = tw_relay_create(p, &lcf, &rt->relay);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "TW0003: cannot start the Redis store");
+        return NULL;
+    }
+    if (c->delivery == TW_DELIVERY_SOCKET) {
+        tw_pump_conf pcf = {.hub = rt->hub,
+                            .keepalive = apr_time_from_msec(c->keepalive_ms),
+                            .max_streams = tw_max_streams(threads),
+                            .log = &rt->log};
+        if ((rv = tw_pump_create(p, &pcf, &rt->pump)) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                         "TW0006: cannot start the delivery thread; streams keep their worker "
+                         "threads in this child");
+            rt->pump = NULL;
+        }
+    }
+    /* Last: from here on the store's thread feeds the hub, which notifies the engines. */
+    if ((rv = tw_store_subscribe(rt->store, tw_hub_listener(rt->hub))) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     "TW0003: cannot start the Redis subscriber thread");
+        if (rt->pump)
+            rt->pump->ops->stop(rt->pump);
+        return NULL;
+    }
+    return rt;
+}
+
+/* pchild pre-cleanup (runs before pchild's subpools go): end every engine's and store's thread
+ * and wait, within TW_STOP_BUDGET in all, until they have. Only async-signal-safe calls (see the
+ * top of this file): nothing is freed. */
+static apr_status_t tw_child_cleanup(void *data)
+{
+    (void)data;
+    for (tw_runtime *rt = tw_runtimes; rt; rt = rt->next) {
+        if (rt->pump)
+            rt->pump->ops->stop(rt->pump);
+        rt->relay->ops->stop(rt->relay);
+        tw_store_stop(rt->store);
+    }
+    apr_time_t deadline = apr_time_now() + TW_STOP_BUDGET;
+    for (tw_runtime *rt = tw_runtimes; rt; rt = rt->next) {
+        apr_interval_time_t left = deadline - apr_time_now();
+        if (rt->pump)
+            rt->pump->ops->stopped(rt->pump, left > 0 ? left : 0);
+        left = deadline - apr_time_now();
+        tw_store_stopped(rt->store, left > 0 ? left : 0);
+    }
+    return APR_SUCCESS;
+}
+
+void tw_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    int threads = 1;
+    if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS || threads < 1)
+        threads = 1;
+    apr_pool_t *p;
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, s, "TW0004: out of memory");
+        return;
+    }
+    apr_hash_t *seen = apr_hash_make(p);
+    for (server_rec *vs = s; vs; vs = vs->next) {
+        tw_srv_conf *c = TW_CONF(vs);
+        if (tw_page_cache_create(p, c) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, vs,
+                         "TW0004: cannot create the page cache");
+            continue;
+        }
+        const char *key =
+            apr_pstrcat(p, c->redis_spec, "|", c->stream_key, "|", c->channel, "|",
+                        c->password ? c->password : "", "|", apr_ltoa(p, c->history), "|",
+                        apr_ltoa(p, c->timeout_ms), "|", apr_ltoa(p, c->keepalive_ms), "|",
+                        c->delivery == TW_DELIVERY_SOCKET ? "socket" : "thread", NULL);
+        tw_runtime *rt = apr_hash_get(seen, key, APR_HASH_KEY_STRING);
+        if (!rt && (rt = tw_runtime_start(p, vs, threads))) {
+            rt->next = tw_runtimes;
+            tw_runtimes = rt;
+            apr_hash_set(seen, key, APR_HASH_KEY_STRING, rt);
+        }
+        c->rt = rt;
+    }
+    apr_pool_pre_cleanup_register(pchild, NULL, tw_child_cleanup);
+}
+
+void tw_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    (void)pchild, (void)graceful;
+    for (tw_runtime *rt = tw_runtimes; rt; rt = rt->next) {
+        if (rt->pump)
+            rt->pump->ops->stopping(rt->pump);
+        rt->relay->ops->stopping(rt->relay);
+    }
+}

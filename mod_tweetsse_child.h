@@ -1,0 +1,31 @@
+/* mod_tweetsse_child: each child process's runtime. For every distinct feed (Redis target,
+ * keys and settings) the child runs one store (tw_redis: connection pool and subscriber
+ * thread), one hub (the ring of rendered frames) and the delivery engines (tw_pump, the socket
+ * engine, with its thread; tw_relay, the worker-thread engine); virtual hosts with the same
+ * feed share them. Started in child_init, let go of streams in child_stopping, stopped in a
+ * pchild cleanup. */
+#ifndef MOD_TWEETSSE_CHILD_H
+#define MOD_TWEETSSE_CHILD_H
+
+#include "mod_tweetsse_config.h"
+#include "src/tw_engine.h"
+#include "src/tw_hub.h"
+#include "src/tw_store.h"
+
+typedef struct tw_runtime {
+    tw_store *store;
+    tw_hub *hub;
+    tw_engine *pump;  /* NULL with TweetsseDelivery thread, or if it could not start */
+    tw_engine *relay; /* always there: TLS, HTTP/2 and filtered streams need it */
+    tw_log log;
+    struct tw_runtime *next;
+} tw_runtime;
+
+/* child_init: the runtimes and page caches of every virtual host. */
+void tw_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* child_stopping: let every open stream go, so browsers resume on a child that stays.
+ * Async-signal-safe (prefork runs it in its SIGTERM handler). */
+void tw_child_stopping(apr_pool_t *pchild, int graceful);
+
+#endif

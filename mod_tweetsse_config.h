@@ -1,0 +1,54 @@
+/* mod_tweetsse_config: the directives, the per-server configuration, its merge and defaults.
+ * Values are parsed and checked by the core (src/tw_confval). */
+#ifndef MOD_TWEETSSE_CONFIG_H
+#define MOD_TWEETSSE_CONFIG_H
+
+#include "mod_tweetsse.h"
+#include "src/tw_confval.h"
+
+#include <apr_time.h>
+#include <stdatomic.h>
+
+/* TweetsseDelivery: who writes the events of an open stream. */
+typedef enum {
+    TW_DELIVERY_UNSET = -1,
+    TW_DELIVERY_THREAD, /* its own worker thread, through the output filters (tw_relay) */
+    TW_DELIVERY_SOCKET, /* the child's delivery thread, straight to the socket (tw_pump) */
+} tw_delivery;
+
+struct tw_runtime;
+struct tw_feedcache;
+
+/* Per virtual host. Every directive's field starts unset (NULL / -1) so merging can tell "not
+ * given" from "given"; tw_config_finish() fills in the defaults after merging. */
+typedef struct tw_srv_conf {
+    const char *redis_spec; /* TweetsseRedis as written, for messages */
+    tw_redis_addr redis;
+    const char *password;   /* TweetsseRedisPassword */
+    const char *stream_key; /* TweetsseStreamKey */
+    const char *channel;    /* TweetsseChannel */
+    long history;           /* TweetsseHistory: stream MAXLEN ~ */
+    long page_size;         /* TweetssePageSize */
+    long max_chars;         /* TweetsseMaxMessageLength, code points */
+    long max_body;          /* TweetsseMaxBody, bytes */
+    long keepalive_ms;      /* TweetsseKeepalive */
+    long timeout_ms;        /* TweetsseRedisTimeout: connect and command timeout */
+    long retry_ms;          /* TweetsseRetry: the SSE retry: the browser is told */
+    tw_delivery delivery;   /* TweetsseDelivery */
+
+    /* Set after the configuration is read. */
+    atomic_uint *posted;       /* posts stored through this instance; shared memory (post_config) */
+    struct tw_runtime *rt;     /* per child: store, hub, engines (mod_tweetsse_child.c) */
+    struct tw_feedcache *feed; /* per child: the feed part of the page (mod_tweetsse_page.c) */
+} tw_srv_conf;
+
+#define TW_CONF(s) ((tw_srv_conf *)ap_get_module_config((s)->module_config, &tweetsse_module))
+
+extern const command_rec tw_cmds[];
+void *tw_config_create_srv(apr_pool_t *p, server_rec *s);
+void *tw_config_merge_srv(apr_pool_t *p, void *basev, void *addv);
+
+/* Fill in the defaults of every field still unset. Runs in post_config for every server. */
+void tw_config_finish(tw_srv_conf *c);
+
+#endif

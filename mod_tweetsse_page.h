@@ -1,0 +1,22 @@
+/* mod_tweetsse_page: GET of the feed page: the visitor's part rendered per request, the feed
+ * part served from the child's cache (src/tw_feedcache) while it is current. */
+#ifndef MOD_TWEETSSE_PAGE_H
+#define MOD_TWEETSSE_PAGE_H
+
+#include "mod_tweetsse_config.h"
+
+/* post_config: the instance's post counter, in anonymous shared memory inherited by every
+ * child. */
+apr_status_t tw_page_counter_create(apr_pool_t *pconf, server_rec *s);
+
+/* child_init: the feed cache of one virtual host (page sizes may differ). */
+apr_status_t tw_page_cache_create(apr_pool_t *p, tw_srv_conf *c);
+
+/* A post was stored through this instance: every child's rendering from before is stale, so a
+ * visitor who just posted sees the post on the next page load, whichever child serves it and
+ * even before the hubs hear of it. One atomic increment in shared memory. */
+void tw_page_posted(tw_srv_conf *c);
+
+int tw_handle_page(request_rec *r, tw_srv_conf *c, const char *username);
+
+#endif

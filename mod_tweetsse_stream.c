@@ -1,0 +1,256 @@
+/* mod_tweetsse_stream.c: GET of the live stream. Replays what the client missed from the store
+ * through Apache's filters, then gives the stream to the child's socket engine (tw_pump: the
+ * worker is free at once) or, for what that engine cannot write (TLS, HTTP/2, content filters)
+ * and with TweetsseDelivery thread, to the worker-thread engine (tw_relay), which writes
+ * through the filters in this thread until the stream ends. */
+#include "mod_tweetsse_stream.h"
+#include "mod_tweetsse_child.h"
+#include "src/tw_html.h"
+#include "src/tw_relay.h"
+#include "src/tw_sse.h"
+
+#include <ap_mpm.h>
+#include <apr_strings.h>
+#include <http_core.h>
+#include <http_protocol.h>
+#include <util_filter.h>
+
+#include <strings.h>
+
+#define TW_REPLAY_PAGE  200 /* stream entries fetched per XRANGE during a replay */
+#define TW_REPLAY_FLUSH 32  /* replayed posts per write, bounding what a replay buffers */
+
+/* The response being written through the filters: the replay, and the tw_writer of the
+ * worker-thread engine. */
+typedef struct tw_stream {
+    request_rec *r;
+    apr_bucket_brigade *bb;
+    apr_pool_t *scratch; /* cleared after each replayed post */
+    tw_id last;          /* newest post id sent (or the resume point) */
+    int queued;          /* replayed posts not yet written */
+} tw_stream;
+
+/* Send what is in the brigade now. Returns APR_SUCCESS, or an error once the client is gone. */
+static apr_status_t tw_stream_flush(tw_stream *st)
+{
+    request_rec *r = st->r;
+    APR_BRIGADE_INSERT_TAIL(st->bb, apr_bucket_flush_create(r->connection->bucket_alloc));
+    apr_status_t rv = ap_pass_brigade(r->output_filters, st->bb);
+    apr_brigade_cleanup(st->bb);
+    if (rv == APR_SUCCESS && r->connection->aborted)
+        rv = APR_ECONNABORTED;
+    return rv;
+}
+
+/* tw_writer functions over the brigade (heap buckets: no pool growth over a long stream). */
+static void tw_stream_write(void *ctx, const char *data, size_t len)
+{
+    tw_stream *st = ctx;
+    apr_brigade_write(st->bb, NULL, NULL, data, len);
+}
+
+static int tw_stream_writer_flush(void *ctx)
+{
+    return tw_stream_flush(ctx) == APR_SUCCESS ? 0 : -1;
+}
+
+/* Is this child being stopped (graceful restart or shutdown)? */
+static int tw_stream_stopping(void *ctx)
+{
+    (void)ctx;
+    int state = AP_MPMQ_RUNNING;
+    return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS && state == AP_MPMQ_STOPPING;
+}
+
+/* Queue a small control frame (the retry: line, or an event without data). */
+static void tw_stream_control(tw_stream *st, const char *event, unsigned retry_ms)
+{
+    tw_buf b;
+    tw_buf_init(&b, st->scratch, 64);
+    if (retry_ms)
+        tw_sse_retry(&b, retry_ms);
+    if (event)
+        tw_sse_event(&b, NULL, event, "", 0);
+    tw_stream_write(st, b.data, b.len);
+    apr_pool_clear(st->scratch);
+}
+
+/* tw_store_each_after callback: render and queue one missed post. */
+static int tw_stream_replay_one(void *ctx, const tw_post *post)
+{
+    tw_stream *st = ctx;
+    tw_buf frame;
+    tw_buf_init(&frame, st->scratch, 2048);
+    tw_html_post_event(&frame, post);
+    tw_stream_write(st, frame.data, frame.len);
+    apr_pool_clear(st->scratch);
+    st->last = post->id;
+    if (++st->queued < TW_REPLAY_FLUSH)
+        return 0;
+    st->queued = 0;
+    return tw_stream_flush(st) != APR_SUCCESS; /* stop the replay once the client is gone */
+}
+
+/* The resume point from Last-Event-ID, else from ?last_event_id=. Returns 1 with *id set, 0 for
+ * none, -1 if malformed. */
+static int tw_stream_resume_point(request_rec *r, tw_id *id)
+{
+    const char *hdr = apr_table_get(r->headers_in, "Last-Event-ID");
+    int rc = tw_id_parse_resume(hdr, id);
+    if (rc != 0 || !r->args)
+        return rc;
+    char arg[TW_ID_MAX + 8];
+    rc = tw_id_query_arg(r->args, arg, sizeof(arg));
+    return rc <= 0 ? rc : tw_id_parse_resume(arg, id);
+}
+
+/* Request filters the socket engine may bypass: the compressors, which the no-gzip / no-brotli
+ * set on every stream turn into pass-throughs, directly or through mod_filter (Debian enables
+ * AddOutputFilterByType DEFLATE by default, which puts its harness on every request). */
+static int tw_filter_inert(const char *name)
+{
+    static const char *const inert[] = {"deflate", "brotli_compress", "bytype:deflate",
+                                        "bytype:brotli_compress"};
+    for (size_t i = 0; i < sizeof(inert) / sizeof(inert[0]); i++)
+        if (strcasecmp(name, inert[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Are raw bytes on this stream's socket the response as is? Only when no filter would need to
+ * see them: no content or resource filter on the request other than the compressors
+ * (SetOutputFilter, substitution, rate limits... keep the stream in its thread), and nothing
+ * but the core (and mod_logio's byte counter) in the connection's output stack: no TLS, no
+ * HTTP/2 stream (c->master). */
+static int tw_stream_raw(request_rec *r)
+{
+    conn_rec *conn = r->connection;
+    if (conn->master)
+        return 0;
+    for (ap_filter_t *f = r->output_filters; f && f != r->proto_output_filters; f = f->next) {
+        if (f->frec->ftype < AP_FTYPE_PROTOCOL && !tw_filter_inert(f->frec->name)) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "TW0507: output filter %s on the stream: keeping it in its worker "
+                          "thread",
+                          f->frec->name);
+            return 0;
+        }
+    }
+    for (ap_filter_t *f = conn->output_filters; f; f = f->next) {
+        const char *name = f->frec->name;
+        if (strcasecmp(name, "core") != 0 && strcasecmp(name, "log_input_output") != 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "TW0507: connection filter %s (TLS?): keeping the stream in its "
+                          "worker thread",
+                          name);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The client's socket descriptor, or -1 (HTTP/2: the socket is the session's, not ours). */
+static int tw_stream_fd(request_rec *r)
+{
+    apr_socket_t *sock = ap_get_conn_socket(r->connection);
+    apr_os_sock_t fd = -1;
+    if (r->connection->master || !sock || apr_os_sock_get(&fd, sock) != APR_SUCCESS)
+        return -1;
+    return fd;
+}
+
+/* Give the stream to `e` (falling back to the worker-thread engine when the socket engine
+ * declines it). An adopted stream's connection is marked aborted, so that Apache writes nothing
+ * more and closes its own descriptor without a shutdown (the engine's duplicate keeps the TCP
+ * connection open). */
+static void tw_stream_follow(tw_stream *st, tw_runtime *rt, tw_engine *e, const tw_outlet *o)
+{
+    request_rec *r = st->r;
+    tw_engine_result res = e->ops->follow(e, o);
+    if (res == TW_ENGINE_DECLINED && e != rt->relay)
+        res = rt->relay->ops->follow(rt->relay, o);
+    if (res == TW_ENGINE_ADOPTED) {
+        r->connection->aborted = 1;
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                      "TW0506: stream handed to the delivery thread");
+    }
+}
+
+int tw_handle_stream(request_rec *r, tw_srv_conf *c)
+{
+    tw_runtime *rt = c->rt;
+    if (r->method_number != M_GET) {
+        r->allowed = AP_METHOD_BIT << M_GET;
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    tw_stream st = {.r = r};
+    int resume = tw_stream_resume_point(r, &st.last);
+    if (resume < 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "TW0501: malformed Last-Event-ID");
+        return HTTP_BAD_REQUEST;
+    }
+    if (apr_pool_create(&st.scratch, r->pool) != APR_SUCCESS)
+        return HTTP_INTERNAL_SERVER_ERROR;
+
+    ap_set_content_type(r, "text/event-stream; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
+    apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
+    apr_table_setn(r->subprocess_env, "no-gzip", "1");
+    apr_table_setn(r->subprocess_env, "no-brotli", "1");
+    int raw = rt->pump && tw_stream_raw(r);
+    tw_engine *engine = raw ? rt->pump : rt->relay;
+    if (engine->ops->full(engine)) {
+        apr_table_setn(r->err_headers_out, "Retry-After", "5");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (raw) /* close-delimited (ap_set_keepalive then never chunks): raw frames fit */
+        r->connection->keepalive = AP_CONN_CLOSE;
+    if (r->header_only)
+        return OK;
+    st.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+
+    tw_stream_control(&st, NULL, (unsigned)c->retry_ms);
+    if (tw_stream_flush(&st) != APR_SUCCESS)
+        return OK;
+    if (!tw_hub_wait_ready(rt->hub, apr_time_from_msec(c->timeout_ms),
+                           tw_relay_stop_fd(rt->relay))) {
+        tw_store_health h;
+        tw_store_health_get(rt->store, &h);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "TW0502: live updates are not available yet (%s); the client will retry",
+                      h.error[0] ? h.error : "not subscribed yet");
+        return OK;
+    }
+    /* Join once the hub has its baseline (from then on the ring misses no post) and before
+     * replaying: whatever the ring gets after this point is newer than what was stored before
+     * it, and the replay below covers that; the engines skip the posts both deliver
+     * (tw_frame_due). */
+    tw_outlet o = {.fd = tw_stream_fd(r), .raw = raw, .next = tw_hub_join(rt->hub)};
+    if (resume) {
+        int gap = 0;
+        const char *err = NULL;
+        if (tw_store_each_after(rt->store, r->pool, st.last, TW_REPLAY_PAGE, tw_stream_replay_one,
+                                &st, &gap, &err) != APR_SUCCESS) {
+            /* INFO: every browser retries this during a Redis outage, which the hub reports. */
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "TW0503: cannot replay posts: %s", err);
+            apr_brigade_cleanup(st.bb);
+            return OK; /* the client retries with the same Last-Event-ID */
+        }
+        if (gap) {
+            /* Older than the retained history: the page must reload to be complete. */
+            tw_stream_control(&st, "reload", 0);
+            tw_stream_flush(&st);
+            return OK;
+        }
+        if (tw_stream_flush(&st) != APR_SUCCESS)
+            return OK;
+    }
+    tw_writer w = {.write = tw_stream_write,
+                   .flush = tw_stream_writer_flush,
+                   .stopping = tw_stream_stopping,
+                   .ctx = &st};
+    o.writer = &w;
+    o.after = st.last;
+    tw_stream_follow(&st, rt, engine, &o);
+    return OK;
+}

@@ -1,0 +1,75 @@
+/* tw_engine: who writes an open stream's live events, as a table of functions. A stream's
+ * handler sends the headers and the replay itself, then gives the stream to an engine:
+ *  - tw_pump, the socket engine: one thread per child writes every stream it adopted straight
+ *    to the socket, without blocking; the handler's worker thread is free at once.
+ *  - tw_relay, the worker-thread engine: the handler's thread stays with its stream and writes
+ *    through the caller's writer (Apache's output filters); for what the socket engine cannot
+ *    write (TLS, HTTP/2, content filters) and for TweetsseDelivery thread.
+ * Both follow the hub's ring from the position the handler joined at, send each frame due after
+ * the handler's last post (tw_frame_due), close a stream that fell a ring behind (tw_ring_lagged)
+ * and send keepalive comments. httpd-free. */
+#ifndef TW_ENGINE_H
+#define TW_ENGINE_H
+
+#include "tw_id.h"
+
+#include <apr_time.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tw_engine tw_engine;
+
+/* The caller's way to its client, for an engine that writes in the caller's thread. */
+typedef struct tw_writer {
+    /* Queue bytes for the client; no I/O yet. */
+    void (*write)(void *ctx, const char *data, size_t len);
+    /* Send what is queued; may block (up to the server's timeout). Returns 0, or -1 once the
+     * client is gone. */
+    int (*flush)(void *ctx);
+    /* Is the server process stopping? (prefork says so only through its MPM state.) */
+    int (*stopping)(void *ctx);
+    void *ctx;
+} tw_writer;
+
+/* One open stream, as the handler hands it over. */
+typedef struct tw_outlet {
+    int fd;                  /* the client's socket, -1 if unknown */
+    int raw;                 /* 1: bytes written to fd are the response as is (no TLS, no
+                                HTTP/2, no filter, close-delimited) */
+    const tw_writer *writer; /* writing through the caller */
+    uint64_t next;           /* ring position to start at (tw_hub_join) */
+    tw_id after;             /* the last post the client has (sent by the replay, or resumed) */
+} tw_outlet;
+
+typedef enum {
+    TW_ENGINE_ADOPTED,  /* the engine owns the stream now; the caller must not write to it */
+    TW_ENGINE_DECLINED, /* this engine cannot take it (not raw; no descriptor): try another */
+    TW_ENGINE_GONE,     /* the stream ended: the client left or a write failed */
+    TW_ENGINE_LAGGED,   /* the stream ended: it fell a ring behind; the client resumes */
+    TW_ENGINE_STOPPING, /* the stream ended, or was refused: the child is stopping */
+} tw_engine_result;
+
+typedef struct tw_engine_ops {
+    const char *name;
+    /* Is the engine at its capacity? Asked before a stream starts, so that it can be refused
+     * with a 503 instead of failing later. O(1). */
+    int (*full)(tw_engine *e);
+    /* Take the stream: either adopt it and return at once, or follow it in the calling thread
+     * until it ends. */
+    tw_engine_result (*follow)(tw_engine *e, const tw_outlet *o);
+    /* Graceful stop: let every stream go now (clients reconnect, with Last-Event-ID, to a
+     * child that stays) and take no new one. Async-signal-safe. */
+    void (*stopping)(tw_engine *e);
+    /* As stopping, and end the engine's thread, if it has one. Async-signal-safe. */
+    void (*stop)(tw_engine *e);
+    /* Wait up to `timeout` until the engine's thread has ended; 1 once it has, or if there is
+     * none. Async-signal-safe. */
+    int (*stopped)(tw_engine *e, apr_interval_time_t timeout);
+} tw_engine_ops;
+
+/* Every implementation starts with this. */
+struct tw_engine {
+    const tw_engine_ops *ops;
+};
+
+#endif

@@ -1,0 +1,210 @@
+#include "tw_memstore.h"
+
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct tw_memstore {
+    tw_store store; /* first: the store interface */
+    apr_thread_mutex_t *lock;
+    long history;
+    tw_post *posts; /* ring of `history` posts, oldest at `first`; strings malloc'd */
+    long first, count;
+    tw_id last; /* newest id handed out */
+    tw_store_listener l;
+    atomic_int listening; /* a listener is set and the store not stopped */
+    apr_time_t since;
+} tw_memstore;
+
+/* The i-th retained post, oldest first. */
+static tw_post *tw_mem_at(tw_memstore *m, long i)
+{
+    return &m->posts[(m->first + i) % m->history];
+}
+
+/* The next id after `last` for a post stored at `now`, as Redis makes them. */
+static tw_id tw_mem_next_id(tw_id last, apr_time_t now)
+{
+    uint64_t ms = (uint64_t)apr_time_as_msec(now);
+    if (ms > last.ms)
+        return (tw_id){ms, 0};
+    return (tw_id){last.ms, last.seq + 1};
+}
+
+static apr_status_t tw_mem_publish(tw_store *st, apr_pool_t *p, const tw_post *post, tw_id *id,
+                                   const char **err)
+{
+    tw_memstore *m = (tw_memstore *)st;
+    char *copy = malloc(post->user_len + post->msg_len + 2);
+    if (!copy) {
+        *err = apr_pstrdup(p, "out of memory");
+        return APR_ENOMEM;
+    }
+    memcpy(copy, post->user, post->user_len);
+    copy[post->user_len] = '\0';
+    memcpy(copy + post->user_len + 1, post->msg, post->msg_len);
+    copy[post->user_len + 1 + post->msg_len] = '\0';
+    apr_thread_mutex_lock(m->lock);
+    tw_post stored = {.id = tw_mem_next_id(m->last, apr_time_now()),
+                      .user = copy,
+                      .user_len = post->user_len,
+                      .msg = copy + post->user_len + 1,
+                      .msg_len = post->msg_len};
+    if (m->count == m->history) {
+        free((char *)tw_mem_at(m, 0)->user);
+        m->first = (m->first + 1) % m->history;
+        m->count--;
+    }
+    *tw_mem_at(m, m->count++) = stored;
+    m->last = stored.id;
+    *id = stored.id;
+    if (atomic_load(&m->listening))
+        m->l.post(m->l.ctx, &stored);
+    apr_thread_mutex_unlock(m->lock);
+    return APR_SUCCESS;
+}
+
+/* A copy of post `src` in `p`. */
+static tw_post tw_mem_copy(apr_pool_t *p, const tw_post *src)
+{
+    tw_post c = *src;
+    c.user = apr_pstrmemdup(p, src->user, src->user_len);
+    c.msg = apr_pstrmemdup(p, src->msg, src->msg_len);
+    return c;
+}
+
+static apr_status_t tw_mem_latest(tw_store *st, apr_pool_t *p, long count, tw_post **posts, int *n,
+                                  const char **err)
+{
+    tw_memstore *m = (tw_memstore *)st;
+    (void)err;
+    apr_thread_mutex_lock(m->lock);
+    long k = count < m->count ? count : m->count;
+    tw_post *out = apr_pcalloc(p, sizeof(*out) * (size_t)(k ? k : 1));
+    for (long i = 0; i < k; i++)
+        out[i] = tw_mem_copy(p, tw_mem_at(m, m->count - 1 - i));
+    apr_thread_mutex_unlock(m->lock);
+    *posts = out;
+    *n = (int)k;
+    return APR_SUCCESS;
+}
+
+/* Copy up to `page` posts after `after` into `p`; sets *gap when `after` is neither zero nor a
+ * retained post. */
+static int tw_mem_page(tw_memstore *m, apr_pool_t *p, tw_id after, long page, tw_post **out,
+                       int *gap)
+{
+    const tw_id zero = {0, 0};
+    apr_thread_mutex_lock(m->lock);
+    long i = 0;
+    while (i < m->count && tw_id_cmp(tw_mem_at(m, i)->id, after) <= 0)
+        i++;
+    *gap = tw_id_cmp(after, zero) != 0 && (i == 0 || tw_id_cmp(tw_mem_at(m, i - 1)->id, after));
+    int k = 0;
+    *out = apr_pcalloc(p, sizeof(**out) * (size_t)page);
+    for (; !*gap && i < m->count && k < page; i++)
+        (*out)[k++] = tw_mem_copy(p, tw_mem_at(m, i));
+    apr_thread_mutex_unlock(m->lock);
+    return k;
+}
+
+static apr_status_t tw_mem_each_after(tw_store *st, apr_pool_t *p, tw_id after, long page,
+                                      tw_store_each_fn *fn, void *ctx, int *gap, const char **err)
+{
+    tw_memstore *m = (tw_memstore *)st;
+    *gap = 0;
+    for (;;) {
+        apr_pool_t *sub;
+        apr_status_t rv = apr_pool_create(&sub, p);
+        if (rv != APR_SUCCESS) {
+            *err = "out of memory";
+            return rv;
+        }
+        tw_post *posts;
+        int g = 0, stop = 0;
+        int n = tw_mem_page(m, sub, after, page, &posts, &g);
+        *gap |= g;
+        for (int i = 0; i < n && !stop; i++) {
+            stop = fn(ctx, &posts[i]);
+            after = posts[i].id;
+        }
+        apr_pool_destroy(sub);
+        /* A later page gaps when its start was trimmed meanwhile: the scan ends there. */
+        if (stop || g || n < page)
+            return APR_SUCCESS;
+    }
+}
+
+static apr_status_t tw_mem_subscribe(tw_store *st, const tw_store_listener *l)
+{
+    tw_memstore *m = (tw_memstore *)st;
+    apr_thread_mutex_lock(m->lock);
+    m->l = *l;
+    m->since = apr_time_now();
+    atomic_store(&m->listening, 1);
+    m->l.up(m->l.ctx);
+    apr_thread_mutex_unlock(m->lock);
+    return APR_SUCCESS;
+}
+
+static void tw_mem_health(tw_store *st, tw_store_health *out)
+{
+    tw_memstore *m = (tw_memstore *)st;
+    *out = (tw_store_health){.subscribed = atomic_load(&m->listening)};
+    apr_thread_mutex_lock(m->lock);
+    out->since = m->since;
+    apr_thread_mutex_unlock(m->lock);
+}
+
+static void tw_mem_stop(tw_store *st)
+{
+    atomic_store(&((tw_memstore *)st)->listening, 0);
+}
+
+static int tw_mem_stopped(tw_store *st, apr_interval_time_t timeout)
+{
+    (void)st, (void)timeout;
+    return 1; /* no thread of its own */
+}
+
+static const tw_store_ops tw_memstore_ops = {
+    .name = "memory",
+    .publish = tw_mem_publish,
+    .latest = tw_mem_latest,
+    .each_after = tw_mem_each_after,
+    .subscribe = tw_mem_subscribe,
+    .health = tw_mem_health,
+    .stop = tw_mem_stop,
+    .stopped = tw_mem_stopped,
+};
+
+static apr_status_t tw_mem_cleanup(void *data)
+{
+    tw_memstore *m = data;
+    for (long i = 0; i < m->count; i++)
+        free((char *)tw_mem_at(m, i)->user);
+    free(m->posts);
+    m->count = 0;
+    return APR_SUCCESS;
+}
+
+apr_status_t tw_memstore_create(apr_pool_t *p, long history, tw_store **out)
+{
+    tw_memstore *m = apr_pcalloc(p, sizeof(*m));
+    m->store.ops = &tw_memstore_ops;
+    m->history = history > 0 ? history : 1;
+    atomic_init(&m->listening, 0);
+    m->posts = calloc((size_t)m->history, sizeof(*m->posts));
+    if (!m->posts)
+        return APR_ENOMEM;
+    apr_status_t rv = apr_thread_mutex_create(&m->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    if (rv != APR_SUCCESS) {
+        free(m->posts);
+        return rv;
+    }
+    apr_pool_cleanup_register(p, m, tw_mem_cleanup, apr_pool_cleanup_null);
+    *out = &m->store;
+    return APR_SUCCESS;
+}

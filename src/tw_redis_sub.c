@@ -1,0 +1,341 @@
+#include "tw_redis_sub.h"
+#include "tw_redis_wire.h"
+#include "tw_thread.h"
+
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define TW_BACKOFF_MIN 100  /* ms, first reconnect delay */
+#define TW_BACKOFF_MAX 5000 /* ms, longest reconnect delay */
+#define TW_FILL_PAGE   500  /* entries per XRANGE when catching up */
+
+struct tw_redis_sub {
+    tw_thread thread;
+    tw_store *store;
+    const tw_redis_conf *cf;
+    tw_store_listener l;
+    apr_pool_t *pool; /* the thread's own (unmanaged, made and destroyed by it), for scratch */
+
+    /* Owned by the thread. */
+    tw_id last;       /* newest post delivered, or the baseline */
+    int has_baseline; /* `last` is set: from now on nothing after it may be missed */
+
+    /* For tw_redis_sub_health, from any thread. */
+    apr_thread_mutex_t *lock; /* guards error and since */
+    atomic_int subscribed;
+    atomic_uint drops;
+    apr_time_t since;
+    char error[256];
+};
+
+/* Record the subscription's state for tw_redis_sub_health. */
+static void tw_sub_set_state(tw_redis_sub *s, int up, const char *error)
+{
+    apr_thread_mutex_lock(s->lock);
+    s->since = apr_time_now();
+    if (error)
+        apr_cpystrn(s->error, error, sizeof(s->error));
+    apr_thread_mutex_unlock(s->lock);
+    atomic_store(&s->subscribed, up);
+}
+
+/* Has the store been told to stop? */
+static int tw_sub_exiting(tw_redis_sub *s)
+{
+    return tw_thread_state(&s->thread) == TW_EXIT;
+}
+
+/* Wait for `events` on the connection until `deadline`, or for the stop bell. Returns 1 when
+ * ready, 0 on timeout, -1 if the store is stopping (or poll failed). */
+static int tw_sub_wait(tw_redis_sub *s, int fd, short events, apr_time_t deadline)
+{
+    for (;;) {
+        struct pollfd pfd[2] = {{.fd = fd, .events = events},
+                                {.fd = tw_thread_bell_fd(&s->thread), .events = POLLIN}};
+        int ms = -1;
+        if (deadline) {
+            apr_time_t left = deadline - apr_time_now();
+            if (left <= 0)
+                return 0;
+            ms = (int)((left + 999) / 1000);
+        }
+        int n = poll(pfd, 2, ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (pfd[1].revents) {
+            tw_thread_quiet(&s->thread);
+            if (tw_sub_exiting(s))
+                return -1;
+        }
+        if (pfd[0].revents)
+            return 1;
+        if (n == 0)
+            return 0;
+    }
+}
+
+/* Send one command on the non-blocking connection and wait for its reply (by `deadline`).
+ * Returns NULL with *out set, or why not (a stop gives "stopping"). */
+static const char *tw_sub_command(tw_redis_sub *s, redisContext *ctx, apr_time_t deadline,
+                                  redisReply **out, int argc, const char **argv)
+{
+    if (redisAppendCommandArgv(ctx, argc, argv, NULL) != REDIS_OK)
+        return "out of memory";
+    for (int done = 0; !done;) {
+        if (redisBufferWrite(ctx, &done) != REDIS_OK)
+            return ctx->errstr;
+        if (done)
+            break;
+        int w = tw_sub_wait(s, ctx->fd, POLLOUT, deadline);
+        if (w <= 0)
+            return w < 0 ? "stopping" : "timed out sending a command";
+    }
+    for (;;) {
+        void *rep = NULL;
+        if (redisGetReplyFromReader(ctx, &rep) != REDIS_OK)
+            return ctx->errstr;
+        if (rep) {
+            *out = rep;
+            return NULL;
+        }
+        int w = tw_sub_wait(s, ctx->fd, POLLIN, deadline);
+        if (w <= 0)
+            return w < 0 ? "stopping" : "timed out waiting for a reply";
+        if (redisBufferRead(ctx) != REDIS_OK)
+            return ctx->errstr[0] ? ctx->errstr : "connection closed";
+    }
+}
+
+/* Connect without blocking, AUTH if configured, SUBSCRIBE. Returns NULL with *out set, or why
+ * not (in the scratch pool). */
+static const char *tw_sub_connect(tw_redis_sub *s, redisContext **out)
+{
+    const tw_redis_conf *cf = s->cf;
+    apr_time_t deadline = apr_time_now() + apr_time_from_msec(cf->timeout_ms);
+    redisContext *ctx = cf->addr.path ? redisConnectUnixNonBlock(cf->addr.path)
+                                      : redisConnectNonBlock(cf->addr.host, cf->addr.port);
+    if (!ctx)
+        return "out of memory";
+    const char *err = NULL;
+    const char *where = cf->addr.path ? cf->addr.path : cf->addr.host;
+    if (ctx->err) {
+        err = apr_psprintf(s->pool, "connect to %s: %s", where, ctx->errstr);
+    } else {
+        int w = tw_sub_wait(s, ctx->fd, POLLOUT, deadline);
+        int soerr = 0;
+        socklen_t len = sizeof(soerr);
+        if (w < 0)
+            err = "stopping";
+        else if (w == 0)
+            err = apr_psprintf(s->pool, "connect to %s: timed out", where);
+        else if (getsockopt(ctx->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr)
+            err =
+                apr_psprintf(s->pool, "connect to %s: %s", where, strerror(soerr ? soerr : errno));
+    }
+    if (!err && !cf->addr.path && redisEnableKeepAlive(ctx) != REDIS_OK)
+        err = "cannot enable TCP keepalive";
+    redisReply *rep = NULL;
+    if (!err && cf->password) {
+        const char *argv[] = {"AUTH", cf->password};
+        err = tw_sub_command(s, ctx, deadline, &rep, 2, argv);
+        if (!err && rep->type == REDIS_REPLY_ERROR)
+            err = apr_pstrcat(s->pool, "AUTH: ", rep->str, NULL);
+        if (rep)
+            freeReplyObject(rep);
+        rep = NULL;
+    }
+    if (!err) {
+        const char *argv[] = {"SUBSCRIBE", cf->channel};
+        err = tw_sub_command(s, ctx, deadline, &rep, 2, argv);
+        if (!err && rep->type != REDIS_REPLY_ARRAY)
+            err = apr_pstrcat(s->pool, "SUBSCRIBE: ",
+                              rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply", NULL);
+        if (rep)
+            freeReplyObject(rep);
+    }
+    if (err) {
+        err = apr_pstrdup(s->pool, err); /* it may point into ctx */
+        redisFree(ctx);
+        return err;
+    }
+    *out = ctx;
+    return NULL;
+}
+
+/* Hand a post to the listener unless it is not newer than the last one. */
+static void tw_sub_deliver(tw_redis_sub *s, const tw_post *post)
+{
+    if (tw_id_cmp(post->id, s->last) <= 0)
+        return;
+    s->l.post(s->l.ctx, post);
+    s->last = post->id;
+}
+
+/* tw_store_each_after callback of the catch-up. */
+static int tw_sub_fill_one(void *ctx, const tw_post *post)
+{
+    tw_sub_deliver(ctx, post);
+    return 0;
+}
+
+/* Set s->last to the newest post in the stream (the zero id if it is empty). */
+static const char *tw_sub_take_newest(tw_redis_sub *s)
+{
+    tw_post *newest = NULL;
+    int n = 0;
+    const char *err = NULL;
+    if (tw_store_latest(s->store, s->pool, 1, &newest, &n, &err) != APR_SUCCESS)
+        return apr_pstrcat(s->pool, "reading the newest post: ", err, NULL);
+    if (n == 1)
+        s->last = newest[0].id;
+    s->has_baseline = 1;
+    return NULL;
+}
+
+/* After (re)subscribing: take the baseline the first time, else deliver what the stream got
+ * while we were away, or report that it lost some. Returns NULL, or why Redis failed. */
+static const char *tw_sub_catch_up(tw_redis_sub *s)
+{
+    if (!s->has_baseline)
+        return tw_sub_take_newest(s);
+    int gap = 0;
+    const char *err = NULL;
+    if (tw_store_each_after(s->store, s->pool, s->last, TW_FILL_PAGE, tw_sub_fill_one, s, &gap,
+                            &err) != APR_SUCCESS)
+        return apr_pstrcat(s->pool, "catching up: ", err, NULL);
+    if (gap) {
+        const char *why = tw_sub_take_newest(s);
+        if (why)
+            return why;
+        s->l.gap(s->l.ctx);
+    }
+    return NULL;
+}
+
+/* Read announcements until the connection fails (returns why) or the store stops (NULL). */
+static const char *tw_sub_listen(tw_redis_sub *s, redisContext *ctx)
+{
+    for (;;) {
+        void *r = NULL;
+        if (redisGetReplyFromReader(ctx, &r) != REDIS_OK)
+            return ctx->errstr;
+        if (!r) {
+            int w = tw_sub_wait(s, ctx->fd, POLLIN, 0);
+            if (w < 0)
+                return NULL;
+            if (redisBufferRead(ctx) != REDIS_OK)
+                return ctx->errstr[0] ? ctx->errstr : "connection closed";
+            continue;
+        }
+        redisReply *rep = r;
+        const char *payload;
+        size_t len;
+        tw_post post;
+        if (tw_redis_wire_message(rep, s->cf->channel, &payload, &len)) {
+            if (tw_redis_parse_broadcast(payload, len, &post))
+                tw_sub_deliver(s, &post);
+            else
+                TW_LOG(s->cf->log, TW_LOG_WARNING, 0,
+                       "TW0105: ignoring a malformed announcement on the channel");
+        }
+        freeReplyObject(rep);
+    }
+}
+
+/* The thread: connect, subscribe, catch up, listen; on failure back off and repeat. */
+static void tw_sub_main(void *data)
+{
+    tw_redis_sub *s = data;
+    const tw_log *log = s->cf->log;
+    long backoff = TW_BACKOFF_MIN;
+    int logged_down = 0;
+    if (apr_pool_create_unmanaged_ex(&s->pool, NULL, NULL) != APR_SUCCESS) {
+        TW_LOG(log, TW_LOG_CRIT, APR_ENOMEM, "TW0109: out of memory: no live updates");
+        return;
+    }
+    while (!tw_sub_exiting(s)) {
+        char why[256];
+        redisContext *ctx = NULL;
+        int was_up = 0;
+        const char *err = tw_sub_connect(s, &ctx);
+        if (!err && !(err = tw_sub_catch_up(s))) {
+            tw_sub_set_state(s, 1, NULL);
+            s->l.up(s->l.ctx);
+            TW_LOG(log, logged_down ? TW_LOG_NOTICE : TW_LOG_DEBUG, 0, "TW0106: subscribed to %s",
+                   s->cf->channel);
+            was_up = 1;
+            backoff = TW_BACKOFF_MIN;
+            logged_down = 0;
+            err = tw_sub_listen(s, ctx);
+        }
+        apr_cpystrn(why, err ? err : "connection closed", sizeof(why)); /* err may be in ctx */
+        if (ctx)
+            redisFree(ctx);
+        apr_pool_clear(s->pool);
+        if (tw_sub_exiting(s))
+            break; /* told to stop: not an outage */
+        if (was_up) {
+            atomic_fetch_add(&s->drops, 1);
+            s->l.down(s->l.ctx);
+        }
+        tw_sub_set_state(s, 0, why);
+        if (!logged_down) {
+            TW_LOG(log, TW_LOG_WARNING, 0,
+                   "TW0107: Redis subscription lost (%s); reconnecting with backoff", why);
+            logged_down = 1;
+        }
+        TW_LOG(log, TW_LOG_DEBUG, 0, "TW0108: next subscription attempt in %ld ms", backoff);
+        if (tw_thread_pause(&s->thread, apr_time_from_msec(backoff)) == TW_EXIT)
+            break;
+        backoff = backoff * 2 > TW_BACKOFF_MAX ? TW_BACKOFF_MAX : backoff * 2;
+    }
+    atomic_store(&s->subscribed, 0);
+    apr_pool_destroy(s->pool);
+}
+
+apr_status_t tw_redis_sub_start(apr_pool_t *p, tw_store *store, const tw_redis_conf *cf,
+                                const tw_store_listener *l, tw_redis_sub **out)
+{
+    tw_redis_sub *s = apr_pcalloc(p, sizeof(*s));
+    s->store = store;
+    s->cf = cf;
+    s->l = *l;
+    atomic_init(&s->subscribed, 0);
+    atomic_init(&s->drops, 0);
+    apr_status_t rv = apr_thread_mutex_create(&s->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    if (rv != APR_SUCCESS || (rv = tw_thread_init(&s->thread)) != APR_SUCCESS)
+        return rv;
+    if ((rv = tw_thread_start(&s->thread, tw_sub_main, s)) != APR_SUCCESS) {
+        tw_thread_destroy(&s->thread);
+        return rv;
+    }
+    *out = s;
+    return APR_SUCCESS;
+}
+
+void tw_redis_sub_health(tw_redis_sub *s, tw_store_health *out)
+{
+    out->subscribed = atomic_load(&s->subscribed);
+    out->drops = atomic_load(&s->drops);
+    apr_thread_mutex_lock(s->lock);
+    out->since = s->since;
+    apr_cpystrn(out->error, s->error, sizeof(out->error));
+    apr_thread_mutex_unlock(s->lock);
+}
+
+void tw_redis_sub_stop(tw_redis_sub *s)
+{
+    tw_thread_advance(&s->thread, TW_EXIT);
+}
+
+int tw_redis_sub_stopped(tw_redis_sub *s, apr_interval_time_t timeout)
+{
+    return tw_thread_wait(&s->thread, timeout);
+}

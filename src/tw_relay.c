@@ -1,0 +1,185 @@
+#include "tw_relay.h"
+#include "tw_sse.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define TW_RELAY_BATCH 64 /* frames taken from the hub per round */
+#define TW_RELAY_SLICE                                                                             \
+    1000 /* ms; how often a quiet stream asks the writer whether the server                        \
+            stops (prefork says so only through its MPM state) */
+
+typedef struct tw_relay {
+    tw_engine engine; /* first: the engine interface */
+    tw_relay_conf cf;
+    atomic_int state; /* TW_RELAY_RUN, then TW_RELAY_STOPPING for good */
+    int latch;        /* eventfd written at the stop and never read: readable from then on */
+    const char *ping;
+    size_t ping_len;
+} tw_relay;
+
+enum { TW_RELAY_RUN, TW_RELAY_STOPPING };
+
+/* What woke a waiting stream (epoll data). */
+enum { TW_WAKE_HUB = 1, TW_WAKE_CLIENT, TW_WAKE_STOP };
+
+/* Write the due frames among `f[0..n)` through the writer, advancing *after; release them all.
+ * Returns 1 if anything was queued. */
+static int tw_relay_queue(const tw_writer *w, tw_frame *f, int n, tw_id *after)
+{
+    int queued = 0;
+    for (int i = 0; i < n; i++) {
+        if (tw_frame_due(&f[i], *after)) {
+            w->write(w->ctx, f[i].bytes->data, f[i].bytes->len);
+            if (!f[i].control)
+                *after = f[i].id;
+            queued = 1;
+        }
+        tw_blob_release(f[i].bytes);
+    }
+    return queued;
+}
+
+/* Watch the hub, the client's socket (for a hang-up only: its input belongs to Apache) and the
+ * stop latch. Returns the epoll descriptor, or -1. */
+static int tw_relay_watch(tw_relay *r, const tw_outlet *o)
+{
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0)
+        return -1;
+    struct epoll_event stop = {.events = EPOLLIN, .data.u32 = TW_WAKE_STOP};
+    struct epoll_event client = {.events = EPOLLRDHUP, .data.u32 = TW_WAKE_CLIENT};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, r->latch, &stop) != 0 ||
+        (o->fd >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, o->fd, &client) != 0) ||
+        tw_hub_watch(r->cf.hub, ep) != APR_SUCCESS) {
+        close(ep);
+        return -1;
+    }
+    return ep;
+}
+
+static tw_engine_result tw_relay_follow(tw_engine *e, const tw_outlet *o)
+{
+    tw_relay *r = (tw_relay *)e;
+    const tw_writer *w = o->writer;
+    if (!w)
+        return TW_ENGINE_DECLINED;
+    int ep = tw_relay_watch(r, o);
+    if (ep < 0) {
+        TW_LOG(r->cf.log, TW_LOG_ERR, APR_FROM_OS_ERROR(errno),
+               "TW0508: cannot watch a stream (epoll); closing it");
+        return TW_ENGINE_GONE;
+    }
+    uint64_t next = o->next;
+    tw_id after = o->after;
+    apr_time_t next_ping = apr_time_now() + r->cf.keepalive;
+    tw_engine_result end = TW_ENGINE_GONE;
+    for (;;) {
+        /* Checked on every round, not only when idle: a busy feed may never let the wait time
+         * out, and prefork signals a graceful stop only through the MPM state. */
+        if (atomic_load(&r->state) != TW_RELAY_RUN || w->stopping(w->ctx)) {
+            end = TW_ENGINE_STOPPING;
+            break;
+        }
+        tw_frame f[TW_RELAY_BATCH];
+        int n = tw_hub_take(r->cf.hub, &next, f, TW_RELAY_BATCH);
+        if (n < 0) {
+            TW_LOG(r->cf.log, TW_LOG_INFO, 0,
+                   "TW0504: client fell too far behind; closing so it resumes");
+            end = TW_ENGINE_LAGGED;
+            break;
+        }
+        apr_time_t now = apr_time_now();
+        int queued = tw_relay_queue(w, f, n, &after);
+        if (!queued && now >= next_ping) {
+            w->write(w->ctx, r->ping, r->ping_len);
+            queued = 1;
+        }
+        if (queued) {
+            if (w->flush(w->ctx) != 0)
+                break;
+            next_ping = apr_time_now() + r->cf.keepalive;
+            continue;
+        }
+        if (n == TW_RELAY_BATCH)
+            continue; /* more frames waiting */
+        apr_interval_time_t wait = next_ping - now;
+        if (wait > apr_time_from_msec(TW_RELAY_SLICE))
+            wait = apr_time_from_msec(TW_RELAY_SLICE);
+        struct epoll_event ev[3];
+        int k = epoll_wait(ep, ev, 3, (int)((wait + 999) / 1000));
+        int gone = 0;
+        for (int i = 0; i < k; i++)
+            if (ev[i].data.u32 == TW_WAKE_CLIENT)
+                gone = 1;
+        if (gone)
+            break; /* the client hung up: no need to wait for a failed write */
+    }
+    tw_hub_unwatch(r->cf.hub, ep);
+    close(ep);
+    return end;
+}
+
+static int tw_relay_full(tw_engine *e)
+{
+    (void)e;
+    return 0; /* bounded by the MPM's worker threads, which Apache counts itself */
+}
+
+static void tw_relay_stopping(tw_engine *e)
+{
+    tw_relay *r = (tw_relay *)e;
+    atomic_store(&r->state, TW_RELAY_STOPPING);
+    uint64_t one = 1;
+    while (write(r->latch, &one, sizeof(one)) < 0 && errno == EINTR)
+        ;
+}
+
+static int tw_relay_stopped(tw_engine *e, apr_interval_time_t timeout)
+{
+    (void)e, (void)timeout;
+    return 1; /* no thread of its own; its streams' threads belong to the MPM */
+}
+
+static const tw_engine_ops tw_relay_ops = {
+    .name = "thread",
+    .full = tw_relay_full,
+    .follow = tw_relay_follow,
+    .stopping = tw_relay_stopping,
+    .stop = tw_relay_stopping,
+    .stopped = tw_relay_stopped,
+};
+
+int tw_relay_stop_fd(tw_engine *e)
+{
+    return ((tw_relay *)e)->latch;
+}
+
+static apr_status_t tw_relay_cleanup(void *data)
+{
+    close(((tw_relay *)data)->latch);
+    return APR_SUCCESS;
+}
+
+apr_status_t tw_relay_create(apr_pool_t *p, const tw_relay_conf *cf, tw_engine **out)
+{
+    tw_relay *r = apr_pcalloc(p, sizeof(*r));
+    r->engine.ops = &tw_relay_ops;
+    r->cf = *cf;
+    atomic_init(&r->state, TW_RELAY_RUN);
+    r->latch = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (r->latch < 0)
+        return APR_FROM_OS_ERROR(errno);
+    tw_buf ping;
+    tw_buf_init(&ping, p, 16);
+    tw_sse_comment(&ping, "ping");
+    r->ping = ping.data;
+    r->ping_len = ping.len;
+    apr_pool_cleanup_register(p, r, tw_relay_cleanup, apr_pool_cleanup_null);
+    *out = &r->engine;
+    return APR_SUCCESS;
+}
