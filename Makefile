@@ -81,7 +81,7 @@ format:
 	clang-format -i mod_tweetsse*.c mod_tweetsse*.h src/*.c src/*.h t/unit/*.c t/unit/*.h
 
 clean:
-	rm -rf .libs *.la *.lo *.slo src/.libs src/*.lo src/*.la src/*.slo src/*.o *.o htdocs/lib build $(UNIT_TESTS)
+	rm -rf .libs *.la *.lo *.slo src/.libs src/*.lo src/*.la src/*.slo src/*.o *.o htdocs/lib build $(UNIT_TESTS) t/unit/core-link t/unit/tsan
 	rm -f bench/sseload
 
 .PHONY: all frontend install deps run test bench format clean unit

@@ -1,0 +1,231 @@
+/* Unit tests of src/tw_hub: the fan-out fed by a store listener (here the memory store):
+ * join, take, lag, sync, generation, notify, the bell, readiness and rendering failures. */
+#include "fixture.h"
+#include "tap.h"
+
+#include <apr_general.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+static int notified;
+static void count_notify(void *ctx)
+{
+    (void)ctx;
+    notified++;
+}
+
+static void test_take(void)
+{
+    fx_feed f;
+    ok(fx_feed_init(&f, 100, 1), "a hub on a memory store");
+    uint64_t next = tw_hub_join(f.hub);
+    is_int((long long)next, 0, "joined at the head");
+    tw_id a = fx_post(&f, "ann", "one"), b = fx_post(&f, "bob", "two");
+    tw_frame got[8];
+    int n = tw_hub_take(f.hub, &next, got, 8);
+    is_int(n, 2, "take returns the two new frames");
+    is_str(got[0].bytes->data, fx_frame(f.pool, a, "ann", "one"), "rendered once, first post");
+    is_str(got[1].bytes->data, fx_frame(f.pool, b, "bob", "two"), "second post");
+    ok(tw_id_cmp(got[0].id, a) == 0 && !got[0].control, "frames carry the post id");
+    is_int(atomic_load(&got[0].bytes->refs), 2, "take adds a reference (ring + taker)");
+    for (int i = 0; i < n; i++)
+        tw_blob_release(got[i].bytes);
+    is_int((long long)next, 2, "the reader's position moved past them");
+    is_int(tw_hub_take(f.hub, &next, got, 8), 0, "nothing more");
+    uint64_t late = tw_hub_join(f.hub);
+    fx_post(&f, "cy", "three");
+    is_int(tw_hub_take(f.hub, &late, got, 1), 1, "a reader joining later sees only later frames");
+    tw_blob_release(got[0].bytes);
+    for (int i = 0; i < 3; i++)
+        fx_post(&f, "dee", "batch");
+    uint64_t from = late;
+    is_int(tw_hub_take(f.hub, &from, got, 2), 2, "take honours max");
+    tw_blob_release(got[0].bytes);
+    tw_blob_release(got[1].bytes);
+    is_int(tw_hub_take(f.hub, &from, got, 8), 1, "and the rest comes next");
+    tw_blob_release(got[0].bytes);
+    apr_pool_destroy(f.pool);
+}
+
+static void test_lag(void)
+{
+    fx_feed f;
+    fx_feed_init(&f, 10, 1);
+    uint64_t next = tw_hub_join(f.hub);
+    for (int i = 0; i < TW_RING_SIZE; i++)
+        fx_post(&f, "flood", "x");
+    uint64_t at = next;
+    tw_frame got[1];
+    is_int(tw_hub_take(f.hub, &at, got, 1), 1, "exactly a ring behind: the oldest is still there");
+    tw_blob_release(got[0].bytes);
+    fx_post(&f, "flood", "one too many");
+    at = next;
+    is_int(tw_hub_take(f.hub, &at, got, 1), -1, "a ring and one behind: lagged");
+    is_int((long long)at, (long long)next, "a lagged reader's position is left alone");
+    apr_pool_destroy(f.pool);
+}
+
+static void test_generation(void)
+{
+    fx_feed f;
+    fx_feed_init(&f, 10, 0);
+    is_int((long long)tw_hub_generation(f.hub), 0, "0 before the first subscription");
+    tw_store_subscribe(f.store, tw_hub_listener(f.hub));
+    uint64_t g1 = tw_hub_generation(f.hub);
+    ok(g1 != 0, "non-zero once subscribed");
+    is_int((long long)tw_hub_generation(f.hub), (long long)g1, "stable while nothing happens");
+    fx_post(&f, "ann", "moves it");
+    uint64_t g2 = tw_hub_generation(f.hub);
+    ok(g2 != 0 && g2 != g1, "a post moves it");
+    const tw_store_listener *l = tw_hub_listener(f.hub);
+    l->down(l->ctx);
+    is_int((long long)tw_hub_generation(f.hub), 0, "0 while the subscription is down");
+    l->up(l->ctx);
+    uint64_t g3 = tw_hub_generation(f.hub);
+    ok(g3 != 0 && g3 != g2, "a new value once up again");
+    apr_pool_destroy(f.pool);
+}
+
+static void test_gap(void)
+{
+    fx_feed f;
+    fx_feed_init(&f, 10, 1);
+    uint64_t next = tw_hub_join(f.hub);
+    const tw_store_listener *l = tw_hub_listener(f.hub);
+    l->gap(l->ctx);
+    tw_frame got[2];
+    is_int(tw_hub_take(f.hub, &next, got, 2), 1, "a gap becomes one frame");
+    ok(got[0].control, "a control frame, due to every stream");
+    is_str(got[0].bytes->data, "event: reload\ndata: \n\n", "the renderer's reload event");
+    tw_blob_release(got[0].bytes);
+    ok(fx_log_has(&f.log, "TW0104:"), "and the hub says why (TW0104)");
+    apr_pool_destroy(f.pool);
+}
+
+static tw_blob *render_nothing(void *ctx, const tw_post *post)
+{
+    (void)ctx, (void)post;
+    return NULL;
+}
+
+static void test_render_failure(void)
+{
+    apr_pool_t *p;
+    apr_pool_create(&p, NULL);
+    fx_log log;
+    fx_log_init(&log, p);
+    tw_hub_renderer r = {.post = render_nothing, .reload = fx_render_reload};
+    tw_store *store;
+    tw_hub *hub;
+    tw_memstore_create(p, 10, &store);
+    tw_hub_create(p, &r, &log.log, &hub);
+    tw_store_subscribe(store, tw_hub_listener(hub));
+    tw_post in = {.user = "u", .user_len = 1, .msg = "m", .msg_len = 1};
+    tw_id id;
+    const char *err;
+    uint64_t head = tw_hub_join(hub);
+    tw_store_publish(store, p, &in, &id, &err);
+    is_int((long long)tw_hub_join(hub), (long long)head,
+           "a frame that cannot be made is not pushed");
+    ok(fx_log_has(&log, "TW0101:"), "and the loss is logged (TW0101)");
+    apr_pool_destroy(p);
+}
+
+static void test_notify_and_sync(void)
+{
+    fx_feed f;
+    fx_feed_init(&f, 10, 1);
+    notified = 0;
+    tw_hub_notify(f.hub, count_notify, NULL);
+    fx_post(&f, "ann", "a");
+    fx_post(&f, "ann", "b");
+    is_int(notified, 2, "the notify callback runs once per frame");
+    static tw_ring copy;
+    tw_ring_init(&copy);
+    is_int((long long)tw_hub_sync(f.hub, &copy), 2, "sync copies the hub's new frames");
+    is_int((long long)copy.head, (long long)tw_hub_join(f.hub), "up to the hub's head");
+    tw_hub_notify(f.hub, NULL, NULL);
+    fx_post(&f, "ann", "c");
+    is_int(notified, 2, "no call once removed");
+    tw_ring_clear(&copy);
+    apr_pool_destroy(f.pool);
+}
+
+static void test_bell(void)
+{
+    fx_feed f;
+    fx_feed_init(&f, 10, 1);
+    int ep = epoll_create1(0);
+    struct epoll_event ev[4];
+    fx_post(&f, "ann", "before watching");
+    ok(tw_hub_watch(f.hub, ep) == APR_SUCCESS, "watch the bell");
+    is_int(epoll_wait(ep, ev, 4, 0), 0, "no event for what happened before");
+    fx_post(&f, "ann", "one");
+    is_int(epoll_wait(ep, ev, 4, 1000), 1, "one event after a frame");
+    is_int(epoll_wait(ep, ev, 4, 0), 0, "edge-triggered: reported once");
+    int ep2 = epoll_create1(0);
+    tw_hub_watch(f.hub, ep2);
+    fx_post(&f, "ann", "two");
+    ok(epoll_wait(ep, ev, 4, 1000) == 1 && epoll_wait(ep2, ev, 4, 1000) == 1,
+       "one frame raises an event in every watching set");
+    const tw_store_listener *l = tw_hub_listener(f.hub);
+    l->down(l->ctx);
+    is_int(epoll_wait(ep, ev, 4, 1000), 1, "a change of the subscription rings it too");
+    tw_hub_unwatch(f.hub, ep);
+    tw_hub_unwatch(f.hub, ep2);
+    fx_post(&f, "ann", "three");
+    is_int(epoll_wait(ep, ev, 4, 0), 0, "nothing once unwatched");
+    close(ep);
+    close(ep2);
+    apr_pool_destroy(f.pool);
+}
+
+static void *subscribe_later(void *arg)
+{
+    fx_feed *f = arg;
+    tw_store_subscribe(f->store, tw_hub_listener(f->hub));
+    return NULL;
+}
+
+static void test_ready(void)
+{
+    fx_feed f;
+    fx_feed_init(&f, 10, 0);
+    long long t0 = fx_now_ms();
+    is_int(tw_hub_wait_ready(f.hub, apr_time_from_msec(50), -1), 0,
+           "not ready before the first subscription");
+    ok(fx_now_ms() - t0 >= 40, "it waited for the timeout");
+    int cancel = eventfd(1, 0); /* already readable */
+    t0 = fx_now_ms();
+    is_int(tw_hub_wait_ready(f.hub, apr_time_from_sec(10), cancel), 0, "a readable cancel fd...");
+    ok(fx_now_ms() - t0 < 5000, "...ends the wait at once");
+    pthread_t t;
+    pthread_create(&t, NULL, subscribe_later, &f);
+    t0 = fx_now_ms();
+    is_int(tw_hub_wait_ready(f.hub, apr_time_from_sec(10), -1), 1,
+           "a subscription from another thread makes it ready");
+    ok(fx_now_ms() - t0 < 9000, "without waiting for the timeout");
+    pthread_join(t, NULL);
+    const tw_store_listener *l = tw_hub_listener(f.hub);
+    l->down(l->ctx);
+    is_int(tw_hub_wait_ready(f.hub, 0, -1), 1,
+           "still ready while down: the store fills the gap when it is back");
+    close(cancel);
+    apr_pool_destroy(f.pool);
+}
+
+int main(void)
+{
+    apr_initialize();
+    test_take();
+    test_lag();
+    test_generation();
+    test_gap();
+    test_render_failure();
+    test_notify_and_sync();
+    test_bell();
+    test_ready();
+    apr_terminate();
+    return done_testing();
+}

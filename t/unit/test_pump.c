@@ -1,0 +1,277 @@
+/* Unit tests of src/tw_pump, the socket engine, against socketpairs: delivery in order, the skip
+ * rule, partial writes into tiny send buffers, a stalled reader cut, a slow reader that keeps
+ * up kept, a reader a ring behind cut, keepalive pings, hang-ups, capacity, and stopping. */
+#include "fixture.h"
+#include "tap.h"
+#include "tw_pump.h"
+
+#include <apr_general.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+typedef struct rig {
+    fx_feed f;
+    tw_engine *pump;
+} rig;
+
+static int rig_init(rig *r, apr_interval_time_t keepalive, unsigned max)
+{
+    if (!fx_feed_init(&r->f, 2000, 1))
+        return 0;
+    tw_pump_conf cf = {
+        .hub = r->f.hub, .keepalive = keepalive, .max_streams = max, .log = &r->f.log.log};
+    return tw_pump_create(r->f.pool, &cf, &r->pump) == APR_SUCCESS;
+}
+
+static void rig_done(rig *r)
+{
+    r->pump->ops->stop(r->pump);
+    ok(r->pump->ops->stopped(r->pump, apr_time_from_sec(5)), "the engine's thread ends on stop");
+    apr_pool_destroy(r->f.pool);
+}
+
+/* A connected pair; the engine gets a duplicate of the server end, as from Apache, and the
+ * original is closed right away, as Apache does. Returns the client end. `buf` > 0 shrinks
+ * the buffers. */
+static int adopt(rig *r, tw_id after, uint64_t next, int buf, tw_engine_result *res)
+{
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    if (buf) {
+        setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+        setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+    }
+    tw_outlet o = {.fd = sv[0], .raw = 1, .next = next, .after = after};
+    *res = r->pump->ops->follow(r->pump, &o);
+    close(sv[0]);
+    return sv[1];
+}
+
+static void test_delivery(void)
+{
+    rig r;
+    ok(rig_init(&r, apr_time_from_sec(10), 100), "an engine on a hub");
+    tw_engine_result res;
+    int cli = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 0, &res);
+    is_int(res, TW_ENGINE_ADOPTED, "a raw outlet is adopted");
+    tw_id a = fx_post(&r.f, "ann", "one"), b = fx_post(&r.f, "bob", "two");
+    const char *want = apr_pstrcat(r.f.pool, fx_frame(r.f.pool, a, "ann", "one"),
+                                   fx_frame(r.f.pool, b, "bob", "two"), NULL);
+    char buf[4096];
+    int eof;
+    size_t n = fx_read_until(cli, buf, sizeof(buf), strlen(want), 5000, &eof);
+    buf[n] = '\0';
+    is_str(buf, want, "both frames, in order, as rendered");
+
+    tw_outlet cooked = {.fd = cli, .raw = 0};
+    is_int(r.pump->ops->follow(r.pump, &cooked), TW_ENGINE_DECLINED, "a filtered outlet: declined");
+    tw_outlet nofd = {.fd = -1, .raw = 1};
+    is_int(r.pump->ops->follow(r.pump, &nofd), TW_ENGINE_DECLINED, "no descriptor: declined");
+    close(cli);
+    rig_done(&r);
+}
+
+static void test_skip(void)
+{
+    rig r;
+    rig_init(&r, apr_time_from_sec(10), 100);
+    uint64_t joined = tw_hub_join(r.f.hub);
+    fx_post(&r.f, "ann", "replayed 1");
+    tw_id p2 = fx_post(&r.f, "ann", "replayed 2");
+    tw_id p3 = fx_post(&r.f, "ann", "new 3");
+    tw_engine_result res;
+    /* Joined before the three, and the replay sent up to p2. */
+    int cli = adopt(&r, p2, joined, 0, &res);
+    tw_id p4 = fx_post(&r.f, "ann", "live 4");
+    const char *want = apr_pstrcat(r.f.pool, fx_frame(r.f.pool, p3, "ann", "new 3"),
+                                   fx_frame(r.f.pool, p4, "ann", "live 4"), NULL);
+    char buf[4096];
+    int eof;
+    size_t n = fx_read_until(cli, buf, sizeof(buf), strlen(want), 5000, &eof);
+    buf[n] = '\0';
+    is_str(buf, want, "frames the replay sent are skipped, the rest arrive once");
+    close(cli);
+    rig_done(&r);
+}
+
+/* Post `n` posts with messages of `len` bytes; returns the bytes of all their frames. */
+static const char *post_many(rig *r, int n, size_t len)
+{
+    char *msg = malloc(len + 1);
+    memset(msg, 'm', len);
+    msg[len] = '\0';
+    tw_buf all;
+    tw_buf_init(&all, r->f.pool, (size_t)n * (len + 64));
+    for (int i = 0; i < n; i++) {
+        msg[0] = (char)('a' + i % 26);
+        tw_id id = fx_post(&r->f, "bulk", msg);
+        tw_buf_adds(&all, fx_frame(r->f.pool, id, "bulk", msg));
+    }
+    free(msg);
+    return all.data;
+}
+
+static void test_partial_writes_slow_reader(void)
+{
+    rig r;
+    rig_init(&r, apr_time_from_sec(1), 100);
+    tw_engine_result res;
+    int cli = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 2048, &res);
+    const char *want = post_many(&r, 300, 400); /* ~130 KB through 2 KB buffers */
+    size_t total = strlen(want), got = 0;
+    char *buf = malloc(total + 1);
+    int eof = 0;
+    /* A slow reader: at most 2 KB every 5 ms, far slower than the engine writes, but never
+     * idle for anything near the keepalive (1 s). */
+    long long end = fx_now_ms() + 30000;
+    while (got < total && !eof && fx_now_ms() < end) {
+        if (!(fx_wait_fd(cli, POLLIN, 5000) & (POLLIN | POLLHUP)))
+            break;
+        ssize_t k = read(cli, buf + got, total - got < 2048 ? total - got : 2048);
+        if (k <= 0)
+            eof = 1;
+        else
+            got += (size_t)k;
+        poll(NULL, 0, 5);
+    }
+    buf[got] = '\0';
+    is_int((long long)got, (long long)total,
+           "a slow reader that keeps taking bytes gets everything");
+    ok(strcmp(buf, want) == 0, "byte for byte, across partial writes");
+    ok(!fx_log_has(&r.f.log, "TW0602"), "and is never cut as stalled");
+    free(buf);
+    close(cli);
+    rig_done(&r);
+}
+
+static int log_has_0602(void *arg)
+{
+    return fx_log_has(arg, "TW0602:");
+}
+
+static int log_has_0601(void *arg)
+{
+    return fx_log_has(arg, "TW0601:");
+}
+
+static void test_stalled_reader_cut(void)
+{
+    rig r;
+    rig_init(&r, apr_time_from_msec(200), 100);
+    tw_engine_result res;
+    int stalled = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 2048, &res);
+    int live = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 0, &res);
+    long long t0 = fx_now_ms();
+    const char *want = post_many(&r, 100, 400);
+    /* The live reader gets everything while the stalled one takes nothing. */
+    size_t total = strlen(want);
+    char *buf = malloc(total + 1);
+    int eof;
+    size_t n = fx_read_until(live, buf, total, total, 10000, &eof);
+    ok(n == total && memcmp(buf, want, total) == 0, "a reader that keeps up is not held back");
+    ok(fx_until(log_has_0602, &r.f.log, 5000), "the stalled stream is cut (TW0602)");
+    ok(fx_now_ms() - t0 >= 150, "after about a keepalive interval without progress");
+    n = fx_read_until(stalled, buf, total, total, 5000, &eof);
+    ok(eof && n < total, "the stalled reader, reading again, finds its stream ended (%zu bytes)",
+       n);
+    free(buf);
+    close(stalled);
+    close(live);
+    rig_done(&r);
+}
+
+static void test_lagged_reader_cut(void)
+{
+    rig r;
+    rig_init(&r, apr_time_from_sec(30), 100);
+    tw_engine_result res;
+    int cli = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 2048, &res);
+    post_many(&r, TW_RING_SIZE + 50, 10);
+    /* Reading makes room: the engine resumes the stream, finds it a ring behind, closes it. */
+    char buf[8192];
+    int eof = 0;
+    long long end = fx_now_ms() + 10000;
+    while (!eof && fx_now_ms() < end) {
+        size_t n = fx_read_until(cli, buf, sizeof(buf), sizeof(buf), 1000, &eof);
+        (void)n;
+    }
+    ok(eof, "the stream ends");
+    ok(fx_until(log_has_0601, &r.f.log, 1000), "because it fell a ring behind (TW0601)");
+    close(cli);
+    rig_done(&r);
+}
+
+static void test_ping(void)
+{
+    rig r;
+    rig_init(&r, apr_time_from_msec(100), 100);
+    tw_engine_result res;
+    long long t0 = fx_now_ms();
+    int cli = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 0, &res);
+    char buf[64];
+    int eof;
+    size_t n = fx_read_until(cli, buf, sizeof(buf) - 1, 8, 3000, &eof);
+    buf[n] = '\0';
+    is_str(buf, ": ping\n\n", "an idle stream gets a keepalive comment");
+    ok(fx_now_ms() - t0 >= 90, "after the keepalive interval, not before");
+    close(cli);
+    rig_done(&r);
+}
+
+static int not_full(void *arg)
+{
+    tw_engine *e = arg;
+    return !e->ops->full(e);
+}
+
+static void test_hangup_and_capacity(void)
+{
+    rig r;
+    rig_init(&r, apr_time_from_sec(30), 1);
+    ok(!r.pump->ops->full(r.pump), "room for one stream");
+    tw_engine_result res;
+    int cli = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 0, &res);
+    ok(r.pump->ops->full(r.pump), "full with one");
+    ok(r.pump->ops->full(r.pump), "still full");
+    is_int(fx_log_count(&r.f.log, "TW0606:"), 1, "the limit is logged once, not per refusal");
+    close(cli);
+    ok(fx_until(not_full, r.pump, 5000), "a client that hangs up frees its place at once");
+    rig_done(&r);
+}
+
+static void test_stopping(void)
+{
+    rig r;
+    rig_init(&r, apr_time_from_sec(30), 100);
+    tw_engine_result res;
+    int a = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 0, &res);
+    int b = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 0, &res);
+    r.pump->ops->stopping(r.pump);
+    char buf[64];
+    int eof_a, eof_b;
+    fx_read_until(a, buf, sizeof(buf), sizeof(buf), 5000, &eof_a);
+    fx_read_until(b, buf, sizeof(buf), sizeof(buf), 5000, &eof_b);
+    ok(eof_a && eof_b, "a graceful stop closes every stream");
+    int c = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 0, &res);
+    is_int(res, TW_ENGINE_STOPPING, "and refuses new ones");
+    is_int(r.pump->ops->stopped(r.pump, 0), 0, "the thread runs on until told to exit");
+    close(a);
+    close(b);
+    close(c);
+    rig_done(&r);
+}
+
+int main(void)
+{
+    apr_initialize();
+    test_delivery();
+    test_skip();
+    test_partial_writes_slow_reader();
+    test_stalled_reader_cut();
+    test_lagged_reader_cut();
+    test_ping();
+    test_hangup_and_capacity();
+    test_stopping();
+    apr_terminate();
+    return done_testing();
+}

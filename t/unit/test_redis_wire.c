@@ -1,0 +1,140 @@
+/* Unit tests of src/tw_redis_wire: Redis replies built from raw RESP bytes by a hiredis reader
+ * (as hiredis's own tests feed its parser), and announcements, turned into posts. */
+#include "tap.h"
+#include "tw_redis_wire.h"
+
+#include <apr_general.h>
+#include <hiredis/read.h>
+#include <string.h>
+
+static apr_pool_t *pool;
+
+/* The reply object hiredis builds from `resp` (NULL if the bytes are not one whole reply). */
+static redisReply *parse(const char *resp)
+{
+    redisReader *rd = redisReaderCreate();
+    void *rep = NULL;
+    if (redisReaderFeed(rd, resp, strlen(resp)) != REDIS_OK ||
+        redisReaderGetReply(rd, &rep) != REDIS_OK)
+        rep = NULL;
+    redisReaderFree(rd);
+    return rep;
+}
+
+static int entries(const char *resp, tw_post **posts, int *n, tw_redis_range *info)
+{
+    redisReply *rep = parse(resp);
+    if (!rep)
+        return -1;
+    int r = tw_redis_wire_entries(pool, rep, posts, n, info);
+    freeReplyObject(rep);
+    return r;
+}
+
+static void test_entries(void)
+{
+    tw_post *p;
+    int n;
+    tw_redis_range info;
+    const char *two = "*2\r\n"
+                      "*2\r\n$3\r\n1-0\r\n*4\r\n$1\r\nu\r\n$3\r\nann\r\n$1\r\nm\r\n$5\r\nhello\r\n"
+                      "*2\r\n$3\r\n2-5\r\n*4\r\n$1\r\nm\r\n$2\r\nhi\r\n$1\r\nu\r\n$3\r\nbob\r\n";
+    is_int(entries(two, &p, &n, &info), 1, "an XRANGE reply of two entries");
+    is_int(n, 2, "two posts");
+    ok(p[0].id.ms == 1 && p[0].id.seq == 0 && p[1].id.ms == 2 && p[1].id.seq == 5, "their ids");
+    ok(p[0].user_len == 3 && !memcmp(p[0].user, "ann", 3) && p[0].msg_len == 5 &&
+           !memcmp(p[0].msg, "hello", 5),
+       "user and message");
+    is_str(p[1].user, "bob", "fields in any order");
+    ok(info.raw == 2 && info.first.ms == 1 && info.last.ms == 2, "the range seen");
+
+    const char *foreign = "*3\r\n"
+                          "*2\r\n$3\r\n1-0\r\n*2\r\n$5\r\nother\r\n$1\r\nx\r\n"
+                          "*2\r\n$3\r\n2-0\r\n*4\r\n$1\r\nu\r\n$1\r\na\r\n$1\r\nm\r\n$1\r\nb\r\n"
+                          "*2\r\n$3\r\n3-0\r\n*2\r\n$1\r\nu\r\n$1\r\na\r\n";
+    is_int(entries(foreign, &p, &n, &info), 1, "entries of other writers");
+    is_int(n, 1, "are left out");
+    ok(info.raw == 3 && info.first.ms == 1 && info.last.ms == 3, "but counted, first to last");
+
+    static const char bin[] =
+        "*1\r\n*2\r\n$3\r\n9-9\r\n*4\r\n$1\r\nu\r\n$1\r\nz\r\n$1\r\nm\r\n$3\r\na\0b\r\n";
+    redisReply *rep = NULL;
+    redisReader *rd = redisReaderCreate();
+    redisReaderFeed(rd, bin, sizeof(bin) - 1);
+    redisReaderGetReply(rd, (void **)&rep);
+    redisReaderFree(rd);
+    ok(rep && tw_redis_wire_entries(pool, rep, &p, &n, &info) == 1 && n == 1 && p[0].msg_len == 3 &&
+           p[0].msg[1] == '\0',
+       "binary-safe values keep their length");
+    if (rep)
+        freeReplyObject(rep);
+
+    is_int(entries("*0\r\n", &p, &n, &info), 1, "an empty range");
+    ok(n == 0 && info.raw == 0, "no posts");
+    is_int(entries(":5\r\n", &p, &n, &info), 0, "not an array: malformed");
+    is_int(entries("*1\r\n$3\r\n1-0\r\n", &p, &n, &info), 0, "an entry that is not a pair");
+    is_int(entries("*1\r\n*2\r\n$3\r\nabc\r\n*0\r\n", &p, &n, &info), 0, "an id that is not one");
+    is_int(entries("*1\r\n*2\r\n$3\r\n1-0\r\n$2\r\nno\r\n", &p, &n, &info), 0,
+           "fields that are not an array");
+    is_int(
+        entries("*1\r\n*2\r\n$3\r\n1-0\r\n*3\r\n$1\r\nu\r\n$1\r\na\r\n$1\r\nm\r\n", &p, &n, &info),
+        1, "an odd field list is read as far as it pairs");
+    is_int(n, 0, "and gives no post without both fields");
+}
+
+static void test_message(void)
+{
+    const char *payload;
+    size_t len;
+    redisReply *m = parse("*3\r\n$7\r\nmessage\r\n$4\r\nlive\r\n$9\r\n1-0 ann\nx\r\n");
+    ok(m && tw_redis_wire_message(m, "live", &payload, &len) == 1, "a message on our channel");
+    ok(len == 9 && memcmp(payload, "1-0 ann\nx", 9) == 0, "its payload");
+    ok(!tw_redis_wire_message(m, "other", &payload, &len), "not on another channel");
+    ok(!tw_redis_wire_message(m, "liv", &payload, &len), "nor on a prefix of it");
+    freeReplyObject(m);
+    redisReply *sub = parse("*3\r\n$9\r\nsubscribe\r\n$4\r\nlive\r\n:1\r\n");
+    ok(sub && !tw_redis_wire_message(sub, "live", &payload, &len),
+       "a subscription confirmation is not a message");
+    freeReplyObject(sub);
+    redisReply *pong = parse("*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+    ok(pong && !tw_redis_wire_message(pong, "live", &payload, &len), "nor is a pong");
+    freeReplyObject(pong);
+    redisReply *odd = parse("*3\r\n$7\r\nmessage\r\n$4\r\nlive\r\n:7\r\n");
+    ok(odd && !tw_redis_wire_message(odd, "live", &payload, &len), "nor a non-string payload");
+    freeReplyObject(odd);
+}
+
+static int bc(const char *s, size_t n, tw_post *p)
+{
+    return tw_redis_parse_broadcast(s, n, p);
+}
+
+static void test_broadcast(void)
+{
+    tw_post p;
+    const char ok1[] = "1700000000000-3 ann\nhello\nworld";
+    ok(bc(ok1, sizeof(ok1) - 1, &p), "an announcement");
+    ok(p.id.ms == 1700000000000ULL && p.id.seq == 3, "its id");
+    ok(p.user_len == 3 && !memcmp(p.user, "ann", 3), "its user");
+    ok(p.msg_len == 11 && !memcmp(p.msg, "hello\nworld", 11), "its message, newlines kept");
+    ok(bc("1-0 a\n", 6, &p) && p.msg_len == 0, "an empty message is well-formed");
+    ok(!bc("1-0 \nmsg", 8, &p), "an empty user is not");
+    ok(!bc("1-0 ann", 7, &p), "nor a missing newline");
+    ok(!bc("1-0ann\nm", 8, &p), "nor a missing space");
+    ok(!bc("x-0 a\nm", 7, &p), "nor a bad id");
+    ok(!bc("", 0, &p), "nor nothing");
+    const char nul[] = "1-0 a\nb\0c";
+    ok(bc(nul, sizeof(nul) - 1, &p) && p.msg_len == 3, "bytes after a NUL are kept");
+}
+
+int main(void)
+{
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    test_entries();
+    test_message();
+    test_broadcast();
+    apr_pool_destroy(pool);
+    apr_terminate();
+    return done_testing();
+}

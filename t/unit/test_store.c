@@ -1,0 +1,405 @@
+/* Unit tests of the store interface (src/tw_store.h): one contract run against both
+ * implementations, tw_memstore and tw_redis (against the throwaway redis-server that `make unit`
+ * starts; TW_TEST_REDIS names its unix socket), then what only Redis does: a subscription lost
+ * and caught up, a gap when posts were trimmed meanwhile, and errors when Redis is away. */
+#include "fixture.h"
+#include "tap.h"
+#include "tw_redis.h"
+
+#include <apr_general.h>
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+
+static apr_pool_t *pool;
+static const char *redis_sock; /* NULL: no Redis for this run */
+static int serial;
+
+/* ---- a listener that records ---------------------------------------------------------------- */
+
+typedef struct rec {
+    pthread_mutex_t lock;
+    char events[64]; /* 'u'p, 'p'ost, 'd'own, 'g'ap, in order */
+    int nevents;
+    tw_id posts[512];
+    char msgs[512][32];
+    int nposts;
+    int bell; /* eventfd: written on every event */
+} rec;
+
+static void rec_event(rec *r, char e)
+{
+    pthread_mutex_lock(&r->lock);
+    if (r->nevents < (int)sizeof(r->events) - 1)
+        r->events[r->nevents++] = e;
+    pthread_mutex_unlock(&r->lock);
+    uint64_t one = 1;
+    write(r->bell, &one, sizeof(one));
+}
+
+static void rec_up(void *ctx)
+{
+    rec_event(ctx, 'u');
+}
+
+static void rec_down(void *ctx)
+{
+    rec_event(ctx, 'd');
+}
+
+static void rec_gap(void *ctx)
+{
+    rec_event(ctx, 'g');
+}
+
+static void rec_post(void *ctx, const tw_post *p)
+{
+    rec *r = ctx;
+    pthread_mutex_lock(&r->lock);
+    if (r->nposts < 512) {
+        r->posts[r->nposts] = p->id;
+        snprintf(r->msgs[r->nposts], 32, "%.*s", (int)p->msg_len, p->msg);
+        r->nposts++;
+    }
+    pthread_mutex_unlock(&r->lock);
+    rec_event(r, 'p');
+}
+
+static tw_store_listener rec_listener(rec *r)
+{
+    memset(r, 0, sizeof(*r));
+    pthread_mutex_init(&r->lock, NULL);
+    r->bell = eventfd(0, EFD_NONBLOCK);
+    return (tw_store_listener){
+        .up = rec_up, .post = rec_post, .down = rec_down, .gap = rec_gap, .ctx = r};
+}
+
+static void rec_free(rec *r)
+{
+    close(r->bell);
+    pthread_mutex_destroy(&r->lock);
+}
+
+/* Wait until `pred` holds for the record, or 10 s pass. */
+static int rec_until(rec *r, int (*pred)(rec *, long), long arg)
+{
+    long long end = fx_now_ms() + 10000;
+    for (;;) {
+        pthread_mutex_lock(&r->lock);
+        int v = pred(r, arg);
+        pthread_mutex_unlock(&r->lock);
+        if (v)
+            return 1;
+        long long left = end - fx_now_ms();
+        if (left <= 0)
+            return 0;
+        uint64_t n;
+        if (fx_wait_fd(r->bell, POLLIN, (int)left) & POLLIN)
+            read(r->bell, &n, sizeof(n));
+    }
+}
+
+static int has_posts(rec *r, long n)
+{
+    return r->nposts >= n;
+}
+
+/* The record's events end with this sequence of letters. */
+static int events_end(rec *r, long s)
+{
+    const char *seq = (const char *)s;
+    size_t n = strlen(seq);
+    r->events[r->nevents] = '\0';
+    return (size_t)r->nevents >= n && strcmp(r->events + r->nevents - n, seq) == 0;
+}
+
+/* ---- the stores ---------------------------------------------------------------------------- */
+
+typedef tw_store *make_fn(long history);
+
+static tw_store *make_mem(long history)
+{
+    tw_store *s;
+    return tw_memstore_create(pool, history, &s) == APR_SUCCESS ? s : NULL;
+}
+
+static tw_log quiet;
+
+/* A Redis store with its own stream and channel, so every store starts empty. */
+static tw_store *make_redis_at(long history, const char *sock)
+{
+    tw_redis_conf cf = {.addr = {.path = sock},
+                        .key = apr_psprintf(pool, "test:%d:%d:feed", (int)getpid(), ++serial),
+                        .channel = apr_psprintf(pool, "test:%d:%d:live", (int)getpid(), serial),
+                        .history = history,
+                        .timeout_ms = 2000,
+                        .max_conns = 4,
+                        .log = &quiet};
+    tw_store *s;
+    return tw_redis_create(pool, &cf, &s) == APR_SUCCESS ? s : NULL;
+}
+
+static tw_store *make_redis(long history)
+{
+    return make_redis_at(history, redis_sock);
+}
+
+static tw_id publish(tw_store *s, const char *msg)
+{
+    tw_post in = {.user = "tester", .user_len = 6, .msg = msg, .msg_len = strlen(msg)};
+    tw_id id = {0, 0};
+    const char *err = NULL;
+    if (tw_store_publish(s, pool, &in, &id, &err) != APR_SUCCESS)
+        diag("publish: %s", err);
+    return id;
+}
+
+typedef struct visit {
+    tw_id ids[512];
+    int n, stop_at;
+} visit;
+
+static int visit_one(void *ctx, const tw_post *p)
+{
+    visit *v = ctx;
+    v->ids[v->n++] = p->id;
+    return v->stop_at && v->n >= v->stop_at;
+}
+
+static int scan(tw_store *s, tw_id after, long page, visit *v, int *gap)
+{
+    const char *err = NULL;
+    v->n = 0;
+    apr_status_t rv = tw_store_each_after(s, pool, after, page, visit_one, v, gap, &err);
+    if (rv != APR_SUCCESS)
+        diag("each_after: %s", err);
+    return rv == APR_SUCCESS;
+}
+
+/* ---- the contract --------------------------------------------------------------------------- */
+
+static void contract(const char *name, make_fn *make)
+{
+    diag("contract: %s", name);
+    const tw_id zero = {0, 0};
+    tw_store *s = make(1000);
+    ok(s != NULL, "%s: created", name);
+    tw_post *posts;
+    int n = -1, gap = -1;
+    const char *err;
+    visit v = {0};
+    ok(tw_store_latest(s, pool, 10, &posts, &n, &err) == APR_SUCCESS && n == 0,
+       "%s: an empty store has no posts", name);
+    ok(scan(s, zero, 10, &v, &gap) && v.n == 0 && !gap, "%s: nothing after the zero id", name);
+
+    tw_id ids[5];
+    int increasing = 1;
+    for (int i = 0; i < 5; i++) {
+        ids[i] = publish(s, apr_psprintf(pool, "post %d", i));
+        if (i && tw_id_cmp(ids[i], ids[i - 1]) <= 0)
+            increasing = 0;
+    }
+    ok(increasing && ids[0].ms, "%s: publish gives increasing ids", name);
+    ok(tw_store_latest(s, pool, 3, &posts, &n, &err) == APR_SUCCESS && n == 3 &&
+           !tw_id_cmp(posts[0].id, ids[4]) && !tw_id_cmp(posts[2].id, ids[2]),
+       "%s: latest(3) is the newest three, newest first", name);
+    ok(n == 3 && posts[0].msg_len == 6 && !memcmp(posts[0].msg, "post 4", 6) &&
+           posts[0].user_len == 6 && !memcmp(posts[0].user, "tester", 6),
+       "%s: with their user and message", name);
+    ok(tw_store_latest(s, pool, 50, &posts, &n, &err) == APR_SUCCESS && n == 5,
+       "%s: latest(50) is all five", name);
+    ok(scan(s, zero, 2, &v, &gap) && v.n == 5 && !gap && !tw_id_cmp(v.ids[0], ids[0]) &&
+           !tw_id_cmp(v.ids[4], ids[4]),
+       "%s: everything after the zero id, oldest first, across pages of 2", name);
+    ok(scan(s, ids[1], 2, &v, &gap) && v.n == 3 && !gap && !tw_id_cmp(v.ids[0], ids[2]),
+       "%s: after a post: the ones after it", name);
+    ok(scan(s, ids[4], 2, &v, &gap) && v.n == 0 && !gap, "%s: after the newest: none, no gap",
+       name);
+    v.stop_at = 2;
+    ok(scan(s, zero, 10, &v, &gap) && v.n == 2, "%s: the callback can stop the scan", name);
+    v.stop_at = 0;
+    ok(scan(s, (tw_id){1, 0}, 10, &v, &gap) && gap && v.n == 0,
+       "%s: an id not in the history is a gap, and nothing is visited", name);
+
+    rec r;
+    tw_store_listener l = rec_listener(&r);
+    ok(tw_store_subscribe(s, &l) == APR_SUCCESS, "%s: subscribe", name);
+    ok(rec_until(&r, events_end, (long)"u"), "%s: the listener hears up", name);
+    tw_store_health h;
+    tw_store_health_get(s, &h);
+    ok(h.subscribed && h.since, "%s: health says subscribed", name);
+    tw_id live[3];
+    for (int i = 0; i < 3; i++)
+        live[i] = publish(s, apr_psprintf(pool, "live %d", i));
+    ok(rec_until(&r, has_posts, 3), "%s: the listener hears the new posts", name);
+    pthread_mutex_lock(&r.lock);
+    ok(r.nposts == 3 && !tw_id_cmp(r.posts[0], live[0]) && !tw_id_cmp(r.posts[2], live[2]) &&
+           !strcmp(r.msgs[1], "live 1"),
+       "%s: each once, in order, none from before the subscription", name);
+    pthread_mutex_unlock(&r.lock);
+    tw_store_stop(s);
+    ok(tw_store_stopped(s, apr_time_from_sec(5)), "%s: stop ends the subscription", name);
+    publish(s, "after the stop");
+    pthread_mutex_lock(&r.lock);
+    is_int(r.nposts, 3, "%s: no listener call after it", name);
+    pthread_mutex_unlock(&r.lock);
+    rec_free(&r);
+
+    tw_store *small = make(10);
+    tw_id first = publish(small, "first");
+    for (int i = 0; i < 300; i++)
+        publish(small, "filler");
+    tw_id newest = publish(small, "newest");
+    ok(tw_store_latest(small, pool, 1000, &posts, &n, &err) == APR_SUCCESS && n >= 10 && n < 302 &&
+           !tw_id_cmp(posts[0].id, newest),
+       "%s: the history is trimmed to about its size, the newest kept (%d)", name, n);
+    ok(scan(small, first, 100, &v, &gap) && gap, "%s: a trimmed post is a gap", name);
+    tw_store_stop(small);
+}
+
+/* ---- what only Redis does ------------------------------------------------------------------- */
+
+static redisReply *admin(redisContext *c, const char *cmd)
+{
+    redisReply *rep = redisCommand(c, cmd);
+    if (!rep || rep->type == REDIS_REPLY_ERROR)
+        diag("%s: %s", cmd, rep ? rep->str : c->errstr);
+    return rep;
+}
+
+static void admin_do(redisContext *c, const char *cmd)
+{
+    redisReply *rep = admin(c, cmd);
+    if (rep)
+        freeReplyObject(rep);
+}
+
+/* Drop the store's subscription and keep it from coming back: the server takes no new
+ * connection (maxclients below the connections open, which stay), until reopened. */
+static void block_subscriptions(redisContext *c)
+{
+    redisReply *info = admin(c, "INFO clients");
+    const char *at = info && info->str ? strstr(info->str, "connected_clients:") : NULL;
+    long open = at ? strtol(at + strlen("connected_clients:"), NULL, 10) : 0;
+    if (info)
+        freeReplyObject(info);
+    redisReply *rep = redisCommand(c, "CONFIG SET maxclients %ld", open - 1);
+    if (rep)
+        freeReplyObject(rep);
+    admin_do(c, "CLIENT KILL TYPE pubsub");
+}
+
+static void reopen(redisContext *c)
+{
+    admin_do(c, "CONFIG SET maxclients 10000");
+}
+
+static void test_redis_catch_up(redisContext *c)
+{
+    tw_store *s = make_redis(1000);
+    publish(s, "opens a pooled connection");
+    rec r;
+    tw_store_listener l = rec_listener(&r);
+    tw_store_subscribe(s, &l);
+    ok(rec_until(&r, events_end, (long)"u"), "redis: subscribed");
+    block_subscriptions(c);
+    ok(rec_until(&r, events_end, (long)"d"), "redis: a killed subscription is reported down");
+    tw_store_health h;
+    tw_store_health_get(s, &h);
+    ok(!h.subscribed && h.error[0] && h.drops == 1, "redis: health says why (%s)", h.error);
+    tw_id missed[3];
+    for (int i = 0; i < 3; i++)
+        missed[i] = publish(s, apr_psprintf(pool, "while down %d", i));
+    reopen(c);
+    ok(rec_until(&r, events_end, (long)"pppu"),
+       "redis: back up, after delivering the three posts made while down");
+    tw_id after = publish(s, "live again");
+    ok(rec_until(&r, has_posts, 4), "redis: then live posts again");
+    pthread_mutex_lock(&r.lock);
+    ok(r.nposts == 4 && !tw_id_cmp(r.posts[0], missed[0]) && !tw_id_cmp(r.posts[2], missed[2]) &&
+           !tw_id_cmp(r.posts[3], after),
+       "redis: each post once, in order, across the outage");
+    pthread_mutex_unlock(&r.lock);
+    tw_store_stop(s);
+    ok(tw_store_stopped(s, apr_time_from_sec(5)), "redis: stopped");
+    rec_free(&r);
+}
+
+static void test_redis_gap(redisContext *c)
+{
+    tw_store *s = make_redis(10);
+    publish(s, "opens a pooled connection");
+    rec r;
+    tw_store_listener l = rec_listener(&r);
+    tw_store_subscribe(s, &l);
+    rec_until(&r, events_end, (long)"u");
+    tw_id seen = publish(s, "seen live");
+    rec_until(&r, has_posts, 1);
+    block_subscriptions(c);
+    rec_until(&r, events_end, (long)"d");
+    for (int i = 0; i < 300; i++)
+        publish(s, "trims what the subscriber saw");
+    reopen(c);
+    ok(rec_until(&r, events_end, (long)"gu"),
+       "redis: posts trimmed while down: a gap, then up (no stale posts delivered)");
+    tw_id next = publish(s, "after the gap");
+    ok(rec_until(&r, has_posts, 2), "redis: live posts follow the gap");
+    pthread_mutex_lock(&r.lock);
+    ok(!tw_id_cmp(r.posts[0], seen) && !tw_id_cmp(r.posts[1], next), "redis: and only those");
+    pthread_mutex_unlock(&r.lock);
+    tw_store_stop(s);
+    tw_store_stopped(s, apr_time_from_sec(5));
+    rec_free(&r);
+}
+
+static void test_redis_away(void)
+{
+    tw_store *s = make_redis_at(100, "/nonexistent/redis.sock");
+    tw_post in = {.user = "u", .user_len = 1, .msg = "m", .msg_len = 1};
+    tw_id id;
+    const char *err = NULL;
+    ok(tw_store_publish(s, pool, &in, &id, &err) != APR_SUCCESS && err &&
+           strstr(err, "/nonexistent/redis.sock"),
+       "redis away: publish fails and names the address (%s)", err ? err : "");
+    tw_post *posts;
+    int n;
+    err = NULL;
+    ok(tw_store_latest(s, pool, 1, &posts, &n, &err) != APR_SUCCESS && err,
+       "redis away: latest fails with a reason");
+    rec r;
+    tw_store_listener l = rec_listener(&r);
+    tw_store_subscribe(s, &l);
+    long long t0 = fx_now_ms();
+    tw_store_stop(s);
+    ok(tw_store_stopped(s, apr_time_from_sec(5)) && fx_now_ms() - t0 < 2000,
+       "redis away: a subscriber retrying with backoff stops at once");
+    is_int(r.nevents, 0, "redis away: the listener never heard up");
+    rec_free(&r);
+}
+
+int main(void)
+{
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    contract("memory", make_mem);
+    redis_sock = getenv("TW_TEST_REDIS");
+    if (!redis_sock) {
+        printf("ok %d # SKIP tw_redis: TW_TEST_REDIS (a redis-server socket) is not set; "
+               "`make unit` sets it\n",
+               ++tap_run);
+    } else {
+        redisContext *c = redisConnectUnix(redis_sock);
+        ok(c && !c->err, "a connection to the test redis-server at %s", redis_sock);
+        if (c && !c->err) {
+            contract("redis", make_redis);
+            test_redis_catch_up(c);
+            test_redis_gap(c);
+        }
+        if (c)
+            redisFree(c);
+        test_redis_away();
+    }
+    apr_terminate();
+    return done_testing();
+}
