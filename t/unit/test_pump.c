@@ -16,7 +16,7 @@ typedef struct rig {
 
 static int rig_init(rig *r, apr_interval_time_t keepalive, unsigned max)
 {
-    if (!fx_feed_init(&r->f, 2000, 1))
+    if (!fx_feed_init(&r->f, 3000, 1))
         return 0;
     tw_pump_conf cf = {
         .hub = r->f.hub, .keepalive = keepalive, .max_streams = max, .log = &r->f.log.log};
@@ -186,7 +186,9 @@ static void test_lagged_reader_cut(void)
     rig_init(&r, apr_time_from_sec(30), 100);
     tw_engine_result res;
     int cli = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 2048, &res);
-    post_many(&r, TW_RING_SIZE + 50, 10);
+    /* Two rings of posts: whatever the socket took before it filled up (a few KB, at most a
+     * couple of hundred frames), the stream is left more than a ring behind. */
+    post_many(&r, 2 * TW_RING_SIZE + 100, 10);
     /* Reading makes room: the engine resumes the stream, finds it a ring behind, closes it. */
     char buf[8192];
     int eof = 0;
