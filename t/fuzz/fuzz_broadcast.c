@@ -1,0 +1,56 @@
+/* fuzz_broadcast: tw_redis_parse_broadcast, the pub/sub announcement of a new post,
+ * "<id> <user>\n<msg>", as the subscriber receives it (a length, no NUL after it).
+ *
+ * Input: the payload.
+ *
+ * Checks: the core agrees with a reference reading (the id is everything before the first
+ * space and follows the id grammar; then a non-empty user up to the first LF; the message is
+ * the rest) on accept/reject, id, user and message; on success the user and message lie
+ * inside the payload, in order (id, space, user, LF, message up to the end), the user has no
+ * LF, and the id formats to a canonical text that parses back to the same id. */
+#include "fuzz_common.h"
+#include "tw_redis_wire.h"
+
+#include <inttypes.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *pl = (const char *)data, *end = pl + size;
+    tw_post post;
+    memset(&post, 0, sizeof(post));
+    int ok = tw_redis_parse_broadcast(pl, size, &post);
+
+    /* The reference. */
+    uint64_t ms = 0, seq = 0;
+    const char *sp = memchr(pl, ' ', size);
+    const char *nl = sp ? memchr(sp + 1, '\n', (size_t)(end - sp - 1)) : NULL;
+    int want = sp && ref_id(pl, (size_t)(sp - pl), &ms, &seq) && nl && nl > sp + 1;
+    FUZZ_CHECK(ok == want, "core says %d, reference %d", ok, want);
+    if (!ok)
+        return 0;
+
+    FUZZ_CHECK(post.user >= pl && post.user <= end && post.msg >= pl && post.msg <= end,
+               "pointers outside the payload");
+    FUZZ_CHECK(post.user_len <= (size_t)(end - post.user) &&
+                   post.msg_len <= (size_t)(end - post.msg),
+               "lengths run past the payload");
+    FUZZ_CHECK(post.user_len >= 1, "empty user");
+    FUZZ_CHECK(memchr(post.user, '\n', post.user_len) == NULL, "LF in the user");
+    FUZZ_CHECK(post.user == sp + 1 && post.user_len == (size_t)(nl - sp - 1),
+               "user at offset %td (%zu bytes), reference %td (%td bytes)", post.user - pl,
+               post.user_len, sp + 1 - pl, nl - sp - 1);
+    FUZZ_CHECK(post.msg == nl + 1 && post.msg + post.msg_len == end,
+               "message at offset %td (%zu bytes), reference %td to the end", post.msg - pl,
+               post.msg_len, nl + 1 - pl);
+    FUZZ_CHECK(post.id.ms == ms && post.id.seq == seq,
+               "id %" PRIu64 "-%" PRIu64 ", reference %" PRIu64 "-%" PRIu64, post.id.ms,
+               post.id.seq, ms, seq);
+
+    char text[TW_ID_MAX];
+    size_t n = tw_id_format(post.id, text);
+    tw_id back = {0, 0};
+    FUZZ_CHECK(n > 0 && n < TW_ID_MAX && tw_id_parse(text, n, &back) &&
+                   tw_id_cmp(back, post.id) == 0,
+               "id '%s' does not parse back", text);
+    return 0;
+}
