@@ -68,9 +68,12 @@ run: deps
 	PORT=$(PORT) bash scripts/run.sh
 
 include t/unit/build.mk
+include t/fuzz/build.mk
 
+# The whole suite: unit tests of the core, every fuzzing corpus replayed (no fuzzing engine
+# needed), then the integration and browser tests against real Apache, Redis and Chromium.
 test: deps
-	$(MAKE) all frontend unit
+	$(MAKE) all frontend unit fuzz-replay
 	bash scripts/integration.sh
 
 bench: deps
@@ -78,7 +81,8 @@ bench: deps
 	bash bench/run.sh
 
 format:
-	clang-format -i mod_tweetsse*.c mod_tweetsse*.h src/*.c src/*.h t/unit/*.c t/unit/*.h
+	clang-format -i mod_tweetsse*.c mod_tweetsse*.h src/*.c src/*.h t/unit/*.c t/unit/*.h \
+	    t/fuzz/*.c t/fuzz/*.h
 
 clean:
 	rm -rf .libs *.la *.lo *.slo src/.libs src/*.lo src/*.la src/*.slo src/*.o *.o htdocs/lib build $(UNIT_TESTS) t/unit/core-link t/unit/tsan

@@ -1,6 +1,7 @@
 #include "tw_confval.h"
 
 #include <apr_network_io.h>
+#include <arpa/inet.h>
 #include <apr_strings.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -20,8 +21,12 @@ const char *tw_confval_redis_addr(apr_pool_t *p, const char *arg, tw_redis_addr 
                                      "0123456789.-_";
     char *host = NULL, *scope = NULL;
     apr_port_t port = 0;
+    /* In brackets it accepts what is no IPv6 address ("[::1:]", "[::00001]"), so those are
+     * checked with inet_pton, as the connect will read them. */
+    struct in6_addr v6;
     if (apr_parse_addr_port(&host, &scope, &port, arg, p) != APR_SUCCESS || !host || scope ||
-        (arg[0] != '[' && host[strspn(host, host_chars)] != '\0'))
+        (arg[0] != '[' && host[strspn(host, host_chars)] != '\0') ||
+        (arg[0] == '[' && inet_pton(AF_INET6, host, &v6) != 1))
         return apr_psprintf(p, "'%s' is not host:port or an absolute unix socket path", arg);
     out->host = host;
     out->port = port ? port : 6379;

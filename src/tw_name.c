@@ -37,8 +37,8 @@ size_t tw_name_from_cookies(const char *header, const char *name, char *out)
             p++;
         const char *end = strchr(p, ';');
         size_t len = end ? (size_t)(end - p) : strlen(p);
-        const char *v = p + nlen + 1;
         if (len > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == '=') {
+            const char *v = p + nlen + 1;
             size_t vlen = len - nlen - 1;
             while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
                 vlen--;

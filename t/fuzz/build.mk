@@ -19,7 +19,7 @@
 # To run one reproducer: build/fuzz/replay_<name> build/fuzz/<name>/crash-... (or give it to
 # build/fuzz/fuzz_<name>). Each target is t/fuzz/fuzz_<name>.c; what it checks is at its top.
 
-FUZZ_ALL     := form json cookie resume confval broadcast
+FUZZ_ALL     := form json cookie resume confval broadcast resp
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_SECONDS ?= 60
 FUZZ_MAX_LEN ?= 4096
@@ -37,7 +37,7 @@ FUZZ_CFLAGS        := $(FUZZ_WARN) -O1 -fsanitize=fuzzer,address,undefined \
 # Asked when a recipe runs, never when make reads this file: APR's development files may be
 # installed by `make deps` in the same make run.
 FUZZ_APR_CFLAGS = $$(apr-1-config --includes --cppflags)
-FUZZ_LDLIBS     = $$(apu-1-config --link-ld) $$(apr-1-config --link-ld --libs) -ljansson
+FUZZ_LDLIBS     = $$(apu-1-config --link-ld) $$(apr-1-config --link-ld --libs) -lhiredis -ljansson
 
 # Keep the including Makefile's default goal: this fragment defines no default target.
 fuzz_saved_goal := $(.DEFAULT_GOAL)
@@ -49,6 +49,7 @@ fuzz_src_cookie    := src/tw_name.c src/tw_text.c
 fuzz_src_resume    := src/tw_id.c
 fuzz_src_confval   := src/tw_confval.c
 fuzz_src_broadcast := src/tw_redis_wire.c src/tw_id.c
+fuzz_src_resp      := src/tw_redis_wire.c src/tw_id.c
 
 $(foreach t,$(FUZZ_ALL),$(eval $(FUZZ_DIR)/replay_$(t) $(FUZZ_DIR)/fuzz_$(t): $(fuzz_src_$(t))))
 

@@ -1,4 +1,4 @@
-/* Unit tests of src/tw_conf: directive value parsing. */
+/* Unit tests of src/tw_confval: directive value parsing. */
 #include "tap.h"
 #include "tw_confval.h"
 
@@ -61,6 +61,10 @@ static void test_redis_addr(void)
         "::1",
         "[::1",
         "[::1]x",
+        "[::2:]",      /* found by fuzzing: APR takes it, no resolver does */
+        "[::1:]:6379", /* the same with a port */
+        "[::00001]",   /* a group of five digits */
+        "[1:00002::]:5",
         "[::1]:",
         "[nonsense]:6379",
         "[fe80::1%eth0]:6379",
