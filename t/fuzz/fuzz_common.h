@@ -232,4 +232,17 @@ FUZZ_API int ref_username_ok(const char *s, size_t n)
     return 1;
 }
 
+/* For a target that parses into an APR pool: defines `pool` and the LLVMFuzzerInitialize that
+ * makes it (the target clears it after each input). */
+#define FUZZ_APR_POOL()                                                                            \
+    static apr_pool_t *pool;                                                                       \
+    int LLVMFuzzerInitialize(int *argc, char ***argv)                                              \
+    {                                                                                              \
+        (void)argc;                                                                                \
+        (void)argv;                                                                                \
+        if (apr_initialize() != APR_SUCCESS || apr_pool_create(&pool, NULL) != APR_SUCCESS)        \
+            abort();                                                                               \
+        return 0;                                                                                  \
+    }
+
 #endif

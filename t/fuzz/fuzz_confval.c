@@ -22,16 +22,7 @@
 #include <arpa/inet.h>
 #include <limits.h>
 
-static apr_pool_t *pool;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    if (apr_initialize() != APR_SUCCESS || apr_pool_create(&pool, NULL) != APR_SUCCESS)
-        abort();
-    return 0;
-}
+FUZZ_APR_POOL()
 
 typedef struct bounds {
     long min, max;

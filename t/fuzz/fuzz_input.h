@@ -185,4 +185,26 @@ FUZZ_API void fuzz_resend(apr_pool_t *p, const tw_input *in, long max_chars)
     free(text);
 }
 
+/* What both targets check once the core has read a body into `in` (or refused it with `why`),
+ * given `ref`, the reference reading of the same body: the result itself, the agreement, and
+ * (if accepted) the post sent again in both formats. Clears the pool. */
+typedef int fuzz_ref_fn(const char *body, size_t n, long max_chars, const char **user, size_t *ulen,
+                        const char **msg, size_t *mlen);
+
+FUZZ_API void fuzz_input_verdict(apr_pool_t *p, const char *why, const tw_input *in, long max_chars,
+                                 fuzz_ref_fn *ref, const char *body, size_t n)
+{
+    if (why)
+        fuzz_check_reason(why);
+    else
+        fuzz_check_post(in, max_chars);
+    const char *ru = NULL, *rm = NULL;
+    size_t rul = 0, rml = 0;
+    int ref_ok = ref(body, n, max_chars, &ru, &rul, &rm, &rml);
+    fuzz_compare(why, in, ref_ok, ru, rul, rm, rml);
+    if (!why)
+        fuzz_resend(p, in, max_chars);
+    apr_pool_clear(p);
+}
+
 #endif

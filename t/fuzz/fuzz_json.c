@@ -13,17 +13,9 @@
 
 #include <apr_general.h>
 
-static apr_pool_t *pool;
 static fuzz_guard guard;
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    if (apr_initialize() != APR_SUCCESS || apr_pool_create(&pool, NULL) != APR_SUCCESS)
-        abort();
-    return 0;
-}
+FUZZ_APR_POOL()
 
 /* The reference: jansson parses (the JSON grammar is jansson's business), the rules of
  * tw_input.h and tw_text.h decide. Returns 1 for a valid post. */
@@ -62,18 +54,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tw_input in;
     memset(&in, 0, sizeof(in));
     const char *why = tw_input_json(pool, body, n, max_chars, &in);
-    if (why)
-        fuzz_check_reason(why);
-    else
-        fuzz_check_post(&in, max_chars);
-
-    const char *ru = NULL, *rm = NULL;
-    size_t rul = 0, rml = 0;
-    int ref_ok = ref_json(body, n, max_chars, &ru, &rul, &rm, &rml);
-    fuzz_compare(why, &in, ref_ok, ru, rul, rm, rml);
-
-    if (!why)
-        fuzz_resend(pool, &in, max_chars);
-    apr_pool_clear(pool);
+    fuzz_input_verdict(pool, why, &in, max_chars, ref_json, body, n);
     return 0;
 }

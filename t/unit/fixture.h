@@ -194,4 +194,21 @@ FIXTURE_API int fx_until(int (*cond)(void *), void *arg, int ms)
     return v;
 }
 
+/* Wait until `cond(arg)` holds, re-checking whenever the eventfd `bell` is written (the code
+ * under test writes it after each change), for at most `ms`. Returns 1 once it holds. */
+FIXTURE_API int fx_until_bell(int bell, int (*cond)(void *), void *arg, int ms)
+{
+    long long end = fx_now_ms() + ms;
+    for (;;) {
+        if (cond(arg))
+            return 1;
+        long long left = end - fx_now_ms();
+        if (left <= 0)
+            return 0;
+        uint64_t n;
+        if (fx_wait_fd(bell, POLLIN, (int)left) & POLLIN && read(bell, &n, sizeof(n)) < 0)
+            return cond(arg);
+    }
+}
+
 #endif

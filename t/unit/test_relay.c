@@ -101,23 +101,25 @@ static int rig_ended(rig *r, int ms)
     return 1;
 }
 
+typedef struct sink_want {
+    sink *s;
+    size_t want;
+} sink_want;
+
+static int sink_sent_enough(void *arg)
+{
+    sink_want *w = arg;
+    pthread_mutex_lock(&w->s->lock);
+    int enough = w->s->nsent >= w->want;
+    pthread_mutex_unlock(&w->s->lock);
+    return enough;
+}
+
 /* Wait until the sink has sent at least `want` bytes. */
 static int sink_has(sink *s, size_t want, int ms)
 {
-    long long end = fx_now_ms() + ms;
-    for (;;) {
-        pthread_mutex_lock(&s->lock);
-        size_t n = s->nsent;
-        pthread_mutex_unlock(&s->lock);
-        if (n >= want)
-            return 1;
-        long long left = end - fx_now_ms();
-        if (left <= 0)
-            return 0;
-        uint64_t v;
-        if (fx_wait_fd(s->flushed, POLLIN, (int)left) & POLLIN)
-            read(s->flushed, &v, sizeof(v));
-    }
+    sink_want w = {s, want};
+    return fx_until_bell(s->flushed, sink_sent_enough, &w, ms);
 }
 
 static void rig_done(rig *r)

@@ -81,23 +81,26 @@ static void rec_free(rec *r)
     pthread_mutex_destroy(&r->lock);
 }
 
+typedef struct rec_pred {
+    rec *r;
+    int (*pred)(rec *, long);
+    long arg;
+} rec_pred;
+
+static int rec_holds(void *arg)
+{
+    rec_pred *q = arg;
+    pthread_mutex_lock(&q->r->lock);
+    int v = q->pred(q->r, q->arg);
+    pthread_mutex_unlock(&q->r->lock);
+    return v;
+}
+
 /* Wait until `pred` holds for the record, or 10 s pass. */
 static int rec_until(rec *r, int (*pred)(rec *, long), long arg)
 {
-    long long end = fx_now_ms() + 10000;
-    for (;;) {
-        pthread_mutex_lock(&r->lock);
-        int v = pred(r, arg);
-        pthread_mutex_unlock(&r->lock);
-        if (v)
-            return 1;
-        long long left = end - fx_now_ms();
-        if (left <= 0)
-            return 0;
-        uint64_t n;
-        if (fx_wait_fd(r->bell, POLLIN, (int)left) & POLLIN)
-            read(r->bell, &n, sizeof(n));
-    }
+    rec_pred q = {r, pred, arg};
+    return fx_until_bell(r->bell, rec_holds, &q, 10000);
 }
 
 static int has_posts(rec *r, long n)
