@@ -141,7 +141,7 @@ describe('Redis stopped and started again', () => {
       'both hubs to subscribe again');
     assert.ok(resubscribed.some((ms) => ms > firstMs), 'a hub caught up on the post from the stream');
     // Stored once each; the posts from before the outage survived.
-    const stored = xrange(redis).map((e) => e.id);
+    const stored = (await xrange(redis)).map((e) => e.id);
     assert.deepEqual(stored, [...pre, ...after]);
     const page = await request('GET', web.base);
     assert.equal(page.status, 200);
@@ -160,7 +160,7 @@ describe('Redis stopped and started again', () => {
 
 describe('Apache restarted', () => {
   test('stop and start: every post is still there; streams end and resume', async () => {
-    const before = xrange(redis).map((e) => e.id);
+    const before = (await xrange(redis)).map((e) => e.id);
     const open0 = await open(`${web.base}home/sse`);
     await ready(open0);
     const mark = await postId(web.base, 'restart', 'before the Apache restart');
@@ -185,7 +185,7 @@ describe('Apache restarted', () => {
 
 describe('graceful restart with open streams', () => {
   test('open streams end and the old children go; resuming misses nothing', async (t) => {
-    const oldPids = web.childPids();
+    const oldPids = await web.childPids();
     assert.ok(oldPids.length >= 2);
     const subs = [];
     for (let i = 0; i < 4; i++) subs.push(await open(`${web.base}home/sse`));
@@ -197,8 +197,8 @@ describe('graceful restart with open streams', () => {
     // Keep posting through the restart; the listener stays, so every post is accepted.
     const during = [];
     for (let i = 0; i < 10; i++) during.push(await postId(web.base, 'graceful', `during ${i}`));
-    await waitUntil(() => {
-      const now = web.childPids();
+    await waitUntil(async () => {
+      const now = await web.childPids();
       return now.length >= 2 && oldPids.every((p) => !now.includes(p));
     }, 15000, 'the old children to be replaced');
     const ended = subs.filter((s) => s.ended).length;
@@ -207,7 +207,7 @@ describe('graceful restart with open streams', () => {
     const late = await postId(web.base, 'graceful', 'after the graceful restart');
 
     // Each client reconnects with its last id, as a browser does.
-    const all = xrange(redis).map((e) => e.id);
+    const all = (await xrange(redis)).map((e) => e.id);
     for (const [i, s] of subs.entries()) {
       const got = postIds(s);
       assert.equal(got[0], first);

@@ -17,9 +17,10 @@ after(async () => {
   await redis?.stop();
 });
 
-test('runs under prefork with several processes', () => {
+test('runs under prefork with several processes', async () => {
   assert.match(web.errorLog(), /\[mpm_prefork:notice\]/);
-  assert.ok(web.childPids().length >= 2, `children: ${web.childPids()}`);
+  const children = await web.childPids();
+  assert.ok(children.length >= 2, `children: ${children}`);
 });
 
 test('the page, with the name cookie', async () => {
@@ -41,7 +42,7 @@ test('posting in all three formats', async () => {
   assert.equal(form.status, 303);
   const bad = await post(web.base, { username: 'pre', message: ' ' });
   assert.equal(bad.status, 400);
-  const stored = xrange(redis);
+  const stored = await xrange(redis);
   assert.deepEqual(stored.map((e) => e.m), ['json on prefork', 'htmx on prefork', 'form on prefork']);
   const page = await request('GET', web.base);
   assert.deepEqual(cards(page.body).map((c) => c.id), stored.map((e) => e.id).reverse());
@@ -49,7 +50,8 @@ test('posting in all three formats', async () => {
 
 test('two streams, each in its own process, receive posts made by other processes', async () => {
   const a = await openStream(`${web.base}home/sse`);
-  const b = await openStream(`${web.base}home/sse`, { 'Last-Event-ID': xrange(redis)[0].id });
+  const b = await openStream(`${web.base}home/sse`,
+    { 'Last-Event-ID': (await xrange(redis))[0].id });
   streams.push(a, b);
   await a.until((x) => x.retries.length > 0, 5000, 'retry line');
   await b.until((x) => x.posts().length === 2, 5000, 'replay');
@@ -60,7 +62,7 @@ test('two streams, each in its own process, receive posts made by other processe
   await a.until((x) => x.posts().length >= 8, 5000, 'stream a');
   await b.until((x) => x.posts().length >= 10, 5000, 'stream b');
   assert.deepEqual(postIds(a), ids);
-  assert.deepEqual(postIds(b), [...xrange(redis).slice(1, 3).map((e) => e.id), ...ids]);
+  assert.deepEqual(postIds(b), [...(await xrange(redis)).slice(1, 3).map((e) => e.id), ...ids]);
   a.close();
   b.close();
 });
@@ -80,7 +82,7 @@ test('graceful restart: streams end, clients resume without loss', async () => {
     const last = postIds(s).at(-1);
     const r = await openStream(`${web.base}home/sse`, { 'Last-Event-ID': last });
     streams.push(r);
-    const want = xrange(redis).map((e) => e.id);
+    const want = (await xrange(redis)).map((e) => e.id);
     const after = want.slice(want.indexOf(last) + 1);
     await r.until((x) => x.posts().length >= after.length, 5000, 'the resumed stream');
     const seen = [...postIds(s), ...postIds(r)];
