@@ -2,9 +2,9 @@
 // argument), reload when the resume point is gone, and posts racing a replay.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { post, request, startApache, startRedis } from '../lib/harness.mjs';
-import { cards, cmpId, firstBytes, postId, postIds, postMany, ready, streamSummary, streamTracker,
-  waitUntil, xlen, xrange }
+import { post, request, startApache, startRedis, within } from '../lib/harness.mjs';
+import { backToBack, cards, cmpId, firstBytes, postId, postIds, postMany, ready, streamSummary,
+  streamTracker, xrange }
   from '../lib/helpers.mjs';
 
 const DEFLATE = [
@@ -251,34 +251,32 @@ describe('resume', () => {
 });
 
 describe('posting while a replay runs', () => {
-  test('resumed streams opened during a burst of posts miss nothing and repeat nothing', async () => {
+  test('resumed streams opened during a burst of posts miss nothing and repeat nothing', async (t) => {
     // Enough posts that each replay takes several XRANGE pages (200 entries each).
     const pre = await postMany(web.base, 450, { parallel: 10, prefix: 'pre' });
     const resumeAt = pre[20];
     const opened = [];
-    let posting = true;
-    const writer = (async () => {
-      let n = 0;
-      while (posting && n < 150) {
-        await Promise.all([0, 1].map((k) => postId(web.base, 'racer', `race ${n} ${k}`)));
-        n++;
+    // Two posts at a time, back to back, until the last stream is open and more posts have
+    // followed it; each round is two accepted posts.
+    const writer = backToBack((n) =>
+      Promise.all([0, 1].map((k) => postId(web.base, 'racer', `race ${n} ${k}`))));
+    try {
+      // Open the streams one by one, each after a few more posts landed.
+      for (let i = 0; i < 6; i++) {
+        await within(writer.reached(writer.count + 2), 10000, 'posts before the next open');
+        opened.push(await open(`${web.base}home/sse`, { 'Last-Event-ID': resumeAt }));
       }
-      return n;
-    })();
-    // Open the streams one by one, each after a few more posts landed.
-    for (let i = 0; i < 6; i++) {
-      const n = await xlen(redis);
-      await waitUntil(async () => await xlen(redis) >= n + 3, 10000, 'posts before the next open');
-      opened.push(await open(`${web.base}home/sse`, { 'Last-Event-ID': resumeAt }));
+      // Let the writer run a little past the last open, then stop it.
+      await within(writer.reached(writer.count + 10), 10000, 'more posts after the last open');
+    } finally {
+      await writer.stop().catch(() => {});
     }
-    // Let the writer run a little past the last open, then stop it.
-    const mark = await xlen(redis);
-    await waitUntil(async () => await xlen(redis) >= mark + 20, 10000, 'more posts after the last open');
-    posting = false;
-    const rounds = await writer;
+    const rounds = await writer.stop();
+    t.diagnostic(`${rounds} rounds of two posts raced the replays`);
     assert.ok(rounds >= 10, `posts raced the replays (${rounds} rounds)`);
 
     const expected = (await xrange(redis)).map((e) => e.id).filter((id) => cmpId(id, resumeAt) > 0);
+    t.diagnostic(`each stream resumes ${expected.length} posts`);
     assert.ok(expected.length < 1000, 'all still within the retained history');
     for (const [i, s] of opened.entries()) {
       await s.until((x) => x.posts().length >= expected.length, 15000, `stream ${i} complete`);
