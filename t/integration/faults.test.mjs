@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { post, request, startApache, startRedis } from '../lib/harness.mjs';
-import { cards, cmpId, postId, postIds, ready, streamSummary, streamTracker, waitUntil, xrange }
-  from '../lib/helpers.mjs';
+import { backToBack, cards, cmpId, postId, postIds, ready, streamSummary, streamTracker, waitUntil,
+  xrange } from '../lib/helpers.mjs';
 
 let redis, web;
 const tracker = streamTracker();
@@ -226,13 +226,22 @@ describe('graceful restart with open streams', () => {
     await Promise.all(subs.map((s) => s.until((x) => x.posts().length === 1, 5000, 'first post')));
 
     web.graceful();
-    // Keep posting through the restart; the listener stays, so every post is accepted.
-    const during = [];
-    for (let i = 0; i < 10; i++) during.push(await postId(web.base, 'graceful', `during ${i}`));
-    await waitUntil(async () => {
-      const now = await web.childPids();
-      return now.length >= 2 && oldPids.every((p) => !now.includes(p));
-    }, 15000, 'the old children to be replaced');
+    // Keep posting through the restart, until the old children are gone; the listener
+    // stays, so every post is accepted.
+    const writer = backToBack((i) => postId(web.base, 'graceful', `during ${i}`));
+    try {
+      await waitUntil(async () => {
+        const now = await web.childPids();
+        return now.length >= 2 && oldPids.every((p) => !now.includes(p));
+      }, 15000, 'the old children to be replaced');
+    } finally {
+      await writer.stop().catch(() => {});
+    }
+    await writer.stop();
+    const during = writer.results;
+    t.diagnostic(`${during.length} posts made during the restart`);
+    // The old children have closed their streams; the client sees each end as an event.
+    await Promise.allSettled(subs.map((s) => s.until((x) => x.ended, 2000, 'the end')));
     const ended = subs.filter((s) => s.ended).length;
     t.diagnostic(`${ended} of ${subs.length} streams ended by the restart`);
     assert.equal(ended, subs.length, 'the old children released their streams');
