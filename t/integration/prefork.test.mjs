@@ -2,8 +2,9 @@
 // posts arrive from other processes through Redis.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { openStream, post, request, sleep, startApache, startRedis } from '../lib/harness.mjs';
-import { cards, nameCookie, postId, postIds, textById, xrange } from '../lib/helpers.mjs';
+import { openStream, post, request, startApache, startRedis } from '../lib/harness.mjs';
+import { backToBack, cards, nameCookie, postId, postIds, textById, xrange }
+  from '../lib/helpers.mjs';
 
 let redis, web;
 const streams = [];
@@ -75,9 +76,15 @@ test('graceful restart: streams end, clients resume without loss', async () => {
   const first = await postId(web.base, 'pre', 'before graceful');
   await Promise.all(subs.map((s) => s.until((x) => x.posts().length === 1, 5000, 'first post')));
   web.graceful();
-  const during = [];
-  for (let i = 0; i < 5; i++) during.push(await postId(web.base, 'pre', `during graceful ${i}`));
-  await Promise.all(subs.map((s) => s.until((x) => x.ended, 10000, 'the stream to end')));
+  // Posts keep coming until every old stream has ended.
+  const writer = backToBack((i) => postId(web.base, 'pre', `during graceful ${i}`));
+  try {
+    await Promise.all(subs.map((s) => s.until((x) => x.ended, 10000, 'the stream to end')));
+  } finally {
+    await writer.stop().catch(() => {});
+  }
+  await writer.stop();
+  const during = writer.results;
   for (const s of subs) {
     const last = postIds(s).at(-1);
     const r = await openStream(`${web.base}home/sse`, { 'Last-Event-ID': last });
@@ -94,26 +101,21 @@ test('graceful restart: streams end, clients resume without loss', async () => {
 
 // Prefork tells a stopping child only through the MPM state (child_stopping runs at exit):
 // a stream must notice it even when posts keep it from ever waiting long.
-test('graceful restart while posts flow every 200 ms: old streams still end promptly', async (t) => {
+test('graceful restart while posts flow back to back: old streams still end promptly', async (t) => {
   const s = await openStream(`${web.base}home/sse`);
   streams.push(s);
   await s.until((x) => x.retries.length > 0, 5000, 'retry line');
-  let flowing = true;
-  const pump = (async () => {
-    for (let i = 0; flowing && i < 100; i++) {
-      await post(web.base, { username: 'pump', message: `steady ${i}` });
-      await sleep(200);
-    }
-  })();
+  // One post after the other, each sent when the previous one is answered, until stopped.
+  const pump = backToBack((i) => post(web.base, { username: 'pump', message: `steady ${i}` }));
   try {
     await s.until((x) => x.posts().length >= 2, 5000, 'posts flowing');
     const t0 = Date.now();
     web.graceful();
     await s.until((x) => x.ended, 8000, 'the old stream to end under steady traffic');
-    t.diagnostic(`the stream ended ${Date.now() - t0} ms after the graceful restart`);
+    t.diagnostic(`the stream ended ${Date.now() - t0} ms after the graceful restart, ` +
+      `${pump.count} posts so far`);
   } finally {
-    flowing = false;
-    await pump;
+    await pump.stop();
   }
 });
 
