@@ -16,6 +16,8 @@
 # S1 and S2/S3 run ROUNDS times (2; quick mode 1) in mirrored order (ours, peer, peer, ours, ...)
 # and the table gives the median (the mean of two) with the range; lost and dropped are the
 # worst round. Everything takes about 8 minutes (quick mode about 2.5).
+# Our side is started by scripts/server.sh exactly as `make run` starts it. wrk comes from
+# scripts/deps.sh (`make deps`).
 # Environment: BENCH_PORT (18080), PEER_PORT (18090), PEER_REDIS_PORT (16390), BENCH_DIR (a
 # new directory under /tmp), KEEP=1 keeps it (logs, configs) afterwards, LOADGEN_NICE (-10);
 # ROUNDS and the sizes below (S1_SUBS, S1_RATE, S1_SECS, S2_SUBS, S2_POSTS, S2_RATE, WRK_SECS,
@@ -31,7 +33,7 @@ for a in "$@"; do
     case $a in
     -q | --quick) quick=1 ;;
     S[1-5] | s[1-5]) want+=("${a^^}") ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;p}' "$0"; exit 0 ;;
     *) echo "bench: unknown argument '$a' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -51,7 +53,7 @@ PORT=${BENCH_PORT:-18080}
 PEER_PORT=${PEER_PORT:-18090}
 PEER_REDIS_PORT=${PEER_REDIS_PORT:-16390}
 S1_POSTS=$((S1_RATE * S1_SECS))
-BENCH_KEEPALIVE=${KEEPALIVE:-15} # TweetsseKeepalive of the instance (scripts/apache-conf.sh)
+BENCH_KEEPALIVE=${KEEPALIVE:-15} # TweetsseKeepalive of the instance (scripts/server.sh conf)
 
 # ---- preconditions --------------------------------------------------------------------------
 for p in "$PORT" "$PEER_PORT" "$PEER_REDIS_PORT"; do
@@ -61,7 +63,10 @@ for p in "$PORT" "$PEER_PORT" "$PEER_REDIS_PORT"; do
     fi
 done
 [ -f "$top/.libs/mod_tweetsse.so" ] || { echo "bench: build the module first (make)" >&2; exit 1; }
-command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
+if ! command -v wrk >/dev/null; then
+    echo "bench: wrk is missing; install it with scripts/deps.sh (make deps)" >&2
+    exit 1
+fi
 make -s -C "$here" sseload
 sseload=$here/sseload
 # The load generator shares the two cores with the servers: a higher priority keeps it from
@@ -85,19 +90,26 @@ export RUNDIR PORT REDIS=$sock
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 
 # ---- stop everything we started, whatever happens -------------------------------------------
-bg_pids=()
+server=$top/scripts/server.sh
+bg_pids=() # load generators
+apache_pid=
+redis_pid_=
+# SIGTERM a server we started (server.sh execs it: the pid is the server's) and wait up to
+# 20 s for it to go, then SIGKILL.
+stop_server() {
+    local p=$1
+    [ -n "$p" ] || return 0
+    kill -TERM "$p" 2>/dev/null || return 0
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+}
 cleanup() {
     local rc=$?
     trap - INT TERM EXIT
     for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    if [ -f "$RUNDIR/httpd.pid" ]; then
-        local hp
-        hp=$(cat "$RUNDIR/httpd.pid")
-        kill -TERM "$hp" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$hp" 2>/dev/null || break; sleep 0.2; done
-        kill -KILL "$hp" 2>/dev/null || true
-    fi
-    redis-cli -s "$sock" shutdown nosave >/dev/null 2>&1 || true
+    stop_server "$apache_pid"
+    stop_server "$redis_pid_"
     bash "$here/nchan-peer.sh" stop "$RUNDIR/peer" || true
     wait 2>/dev/null || true
     if [ "${KEEP:-0}" = 1 ] || [ "$rc" != 0 ]; then
@@ -110,28 +122,25 @@ cleanup() {
 trap cleanup INT TERM EXIT
 
 # ---- our side: Redis and Apache exactly as `make run` starts them ---------------------------
-# Same Redis flags and config generator as scripts/run.sh; bench/httpd-bench.conf only adds
-# the static copies of the page that S5 compares with.
-redis-server --port 0 --unixsocket "$sock" --unixsocketperm 777 --dir "$RUNDIR/redis" \
-    --appendonly yes --save '' --daemonize yes --pidfile "$RUNDIR/redis.pid" \
-    --logfile "$RUNDIR/redis.log"
-for _ in $(seq 50); do redis-cli -s "$sock" ping >/dev/null 2>&1 && break; sleep 0.1; done
+# scripts/server.sh, as for scripts/run.sh; bench/httpd-bench.conf only adds the static
+# copies of the page that S5 compares with.
+bash "$server" redis "$RUNDIR/redis" "$sock" >>"$RUNDIR/redis.log" &
+redis_pid_=$!
+bash "$server" ping "$sock"
 {
-    bash "$top/scripts/apache-conf.sh"
+    bash "$server" conf
     echo
     cat "$here/httpd-bench.conf"
 } >"$RUNDIR/httpd.conf"
-apache2 -t -f "$RUNDIR/httpd.conf" 2>&1 | grep -v 'Syntax OK' >&2 || true
-apache2 -f "$RUNDIR/httpd.conf" -DFOREGROUND 2>>"$RUNDIR/apache-stderr.log" &
-bg_pids+=($!)
+bash "$server" check "$RUNDIR" 2>&1 | grep -v 'Syntax OK' >&2 || true
+bash "$server" apache "$RUNDIR" 2>>"$RUNDIR/apache-stderr.log" &
+apache_pid=$!
 base=http://127.0.0.1:$PORT
 
 # Pids of the Apache parent and its children.
 apache_pids() {
-    local pp
-    pp=$(cat "$RUNDIR/httpd.pid" 2>/dev/null) || return 0
-    echo "$pp"
-    pgrep -P "$pp" || true
+    echo "$apache_pid"
+    pgrep -P "$apache_pid" || true
 }
 # Sum of a field of /proc/PID/status (VmRSS in KB, Threads) over the given pids.
 sum_status() {
@@ -185,6 +194,7 @@ want_threads=$(awk '/<IfModule mpm_event_module>/ { e = 1 } /<\/IfModule>/ { e =
     e && /^ *ThreadsPerChild/ { t = $2 } e && /^ *StartServers/ { s = $2 }
     END { print t * s }' "$RUNDIR/httpd.conf")
 for i in $(seq 300); do
+    kill -0 "$apache_pid" 2>/dev/null || { log "Apache exited; see $RUNDIR/error.log"; exit 1; }
     if [ -f "$RUNDIR/httpd.pid" ] && curl -s -o /dev/null -w '%{http_code}' "$base/" | grep -q 200; then
         # shellcheck disable=SC2046
         [ "$(sum_status Threads $(apache_pids))" -ge "$want_threads" ] && break
@@ -204,7 +214,7 @@ nginx_pids() {
     echo "$mp"
     pgrep -P "$mp" || true
 }
-redis_pid() { cat "$RUNDIR/redis.pid"; }
+redis_pid() { echo "$redis_pid_"; }
 peer_redis_pid() { cat "$RUNDIR/peer/redis.pid"; }
 # CPU ns used so far by one side: the web server and its Redis.
 server_cpu() {
