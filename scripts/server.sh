@@ -17,7 +17,8 @@
 #       HISTORY (1000), MODULE (the build tree's .libs/mod_tweetsse.so), HTDOCS
 #       ($RUNDIR/htdocs). Children run as www-data when root, else as the caller.
 #   server.sh check DIR
-#       Configuration test of DIR/httpd.conf (apache2 -t); the verdict on stderr.
+#       Configuration test of DIR/httpd.conf (apache2 -t; the verdict on stderr), after the
+#       same readability check as `apache` below.
 #   server.sh apache DIR [apache2 options...]
 #       Exec Apache in the foreground (-DFOREGROUND) on DIR/httpd.conf. First the open-files
 #       limit goes up to the hard limit (every open stream is a socket; NOFILE=n sets soft
@@ -86,6 +87,7 @@ cmd_conf() {
 
 cmd_check() {
     [ $# -eq 1 ] || usage
+    check_readable "$1/httpd.conf"
     exec "$apache2" -t -f "$1/httpd.conf"
 }
 
