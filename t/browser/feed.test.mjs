@@ -74,12 +74,17 @@ async function consoleSettled(page) {
 }
 
 // Run `fn` with extra allowances; they stay until every page's messages of that time are in.
+// (When fn failed, its error is the one reported.)
 async function allowing(extra, fn) {
   allowances = [...extra];
+  let done = false;
   try {
-    return await fn();
+    const v = await fn();
+    done = true;
+    return v;
   } finally {
-    await Promise.all([...scripted].map(consoleSettled));
+    const settled = Promise.all([...scripted].map(consoleSettled));
+    await (done ? settled : settled.catch(() => {}));
     allowances = [];
   }
 }
