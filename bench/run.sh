@@ -16,6 +16,10 @@
 # S1 and S2/S3 run ROUNDS times (2; quick mode 1) in mirrored order (ours, peer, peer, ours, ...)
 # and the table gives the median (the mean of two) with the range; lost and dropped are the
 # worst round. Everything takes about 8 minutes (quick mode about 2.5).
+# Our side is started by scripts/server.sh exactly as `make run` starts it. Each round's
+# measurements are saved as JSON in BENCH_DIR/results (sseload's result and the server-side
+# figures); bench/report.mjs turns them into the table (`node bench/report.mjs DIR` again
+# on a kept directory). wrk comes from scripts/deps.sh (`make deps`).
 # Environment: BENCH_PORT (18080), PEER_PORT (18090), PEER_REDIS_PORT (16390), BENCH_DIR (a
 # new directory under /tmp), KEEP=1 keeps it (logs, configs) afterwards, LOADGEN_NICE (-10);
 # ROUNDS and the sizes below (S1_SUBS, S1_RATE, S1_SECS, S2_SUBS, S2_POSTS, S2_RATE, WRK_SECS,
@@ -31,7 +35,7 @@ for a in "$@"; do
     case $a in
     -q | --quick) quick=1 ;;
     S[1-5] | s[1-5]) want+=("${a^^}") ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;p}' "$0"; exit 0 ;;
     *) echo "bench: unknown argument '$a' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -51,7 +55,7 @@ PORT=${BENCH_PORT:-18080}
 PEER_PORT=${PEER_PORT:-18090}
 PEER_REDIS_PORT=${PEER_REDIS_PORT:-16390}
 S1_POSTS=$((S1_RATE * S1_SECS))
-BENCH_KEEPALIVE=${KEEPALIVE:-15} # TweetsseKeepalive of the instance (scripts/apache-conf.sh)
+BENCH_KEEPALIVE=${KEEPALIVE:-15} # TweetsseKeepalive of the instance (scripts/server.sh conf)
 
 # ---- preconditions --------------------------------------------------------------------------
 for p in "$PORT" "$PEER_PORT" "$PEER_REDIS_PORT"; do
@@ -61,7 +65,11 @@ for p in "$PORT" "$PEER_PORT" "$PEER_REDIS_PORT"; do
     fi
 done
 [ -f "$top/.libs/mod_tweetsse.so" ] || { echo "bench: build the module first (make)" >&2; exit 1; }
-command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
+if ! command -v wrk >/dev/null; then
+    echo "bench: wrk is missing; install it with scripts/deps.sh (make deps)" >&2
+    exit 1
+fi
+command -v node >/dev/null || { echo "bench: node is missing (scripts/deps.sh)" >&2; exit 1; }
 make -s -C "$here" sseload
 sseload=$here/sseload
 # The load generator shares the two cores with the servers: a higher priority keeps it from
@@ -76,7 +84,8 @@ fi
 
 # ---- private run directory ------------------------------------------------------------------
 RUNDIR=${BENCH_DIR:-$(mktemp -d /tmp/tweetsse-bench.XXXXXX)}
-mkdir -p "$RUNDIR/redis" "$RUNDIR/htdocs"
+RESULTS=$RUNDIR/results
+mkdir -p "$RUNDIR/redis" "$RUNDIR/htdocs" "$RESULTS"
 chmod 755 "$RUNDIR" # Apache's children run as www-data
 cp -r "$top/htdocs/lib" "$RUNDIR/htdocs/"
 chmod -R a+rX "$RUNDIR/htdocs"
@@ -85,19 +94,26 @@ export RUNDIR PORT REDIS=$sock
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 
 # ---- stop everything we started, whatever happens -------------------------------------------
-bg_pids=()
+server=$top/scripts/server.sh
+bg_pids=() # load generators
+apache_pid=
+redis_pid_=
+# SIGTERM a server we started (server.sh execs it: the pid is the server's) and wait up to
+# 20 s for it to go, then SIGKILL.
+stop_server() {
+    local p=$1
+    [ -n "$p" ] || return 0
+    kill -TERM "$p" 2>/dev/null || return 0
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+}
 cleanup() {
     local rc=$?
     trap - INT TERM EXIT
     for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    if [ -f "$RUNDIR/httpd.pid" ]; then
-        local hp
-        hp=$(cat "$RUNDIR/httpd.pid")
-        kill -TERM "$hp" 2>/dev/null || true
-        for _ in $(seq 100); do kill -0 "$hp" 2>/dev/null || break; sleep 0.2; done
-        kill -KILL "$hp" 2>/dev/null || true
-    fi
-    redis-cli -s "$sock" shutdown nosave >/dev/null 2>&1 || true
+    stop_server "$apache_pid"
+    stop_server "$redis_pid_"
     bash "$here/nchan-peer.sh" stop "$RUNDIR/peer" || true
     wait 2>/dev/null || true
     if [ "${KEEP:-0}" = 1 ] || [ "$rc" != 0 ]; then
@@ -110,28 +126,25 @@ cleanup() {
 trap cleanup INT TERM EXIT
 
 # ---- our side: Redis and Apache exactly as `make run` starts them ---------------------------
-# Same Redis flags and config generator as scripts/run.sh; bench/httpd-bench.conf only adds
-# the static copies of the page that S5 compares with.
-redis-server --port 0 --unixsocket "$sock" --unixsocketperm 777 --dir "$RUNDIR/redis" \
-    --appendonly yes --save '' --daemonize yes --pidfile "$RUNDIR/redis.pid" \
-    --logfile "$RUNDIR/redis.log"
-for _ in $(seq 50); do redis-cli -s "$sock" ping >/dev/null 2>&1 && break; sleep 0.1; done
+# scripts/server.sh, as for scripts/run.sh; bench/httpd-bench.conf only adds the static
+# copies of the page that S5 compares with.
+bash "$server" redis "$RUNDIR/redis" "$sock" >>"$RUNDIR/redis.log" &
+redis_pid_=$!
+bash "$server" ping "$sock"
 {
-    bash "$top/scripts/apache-conf.sh"
+    bash "$server" conf
     echo
     cat "$here/httpd-bench.conf"
 } >"$RUNDIR/httpd.conf"
-apache2 -t -f "$RUNDIR/httpd.conf" 2>&1 | grep -v 'Syntax OK' >&2 || true
-apache2 -f "$RUNDIR/httpd.conf" -DFOREGROUND 2>>"$RUNDIR/apache-stderr.log" &
-bg_pids+=($!)
+bash "$server" check "$RUNDIR" 2>&1 | grep -v 'Syntax OK' >&2 || true
+bash "$server" apache "$RUNDIR" 2>>"$RUNDIR/apache-stderr.log" &
+apache_pid=$!
 base=http://127.0.0.1:$PORT
 
 # Pids of the Apache parent and its children.
 apache_pids() {
-    local pp
-    pp=$(cat "$RUNDIR/httpd.pid" 2>/dev/null) || return 0
-    echo "$pp"
-    pgrep -P "$pp" || true
+    echo "$apache_pid"
+    pgrep -P "$apache_pid" || true
 }
 # Sum of a field of /proc/PID/status (VmRSS in KB, Threads) over the given pids.
 sum_status() {
@@ -150,8 +163,6 @@ cpu_ns() {
     for p in "$@"; do files+=(/proc/"$p"/task/*/schedstat); done
     cat "${files[@]}" 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'
 }
-# Seconds between two cpu_ns readings.
-cpu_secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e9 }'; }
 
 # TCP sockets held open by the given processes (listeners and client connections; Redis
 # connections too when Redis is reached over TCP). A stream whose client has gone stays
@@ -163,7 +174,8 @@ held_tcp() {
         sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p' | sort -u | comm -23 - "$RUNDIR/unix.inodes" | wc -l
 }
 # After a load run: wait (at most $2 s) until the processes listed by function $1 hold no
-# more TCP sockets than $3 (the count before the run); prints how many seconds that took.
+# more TCP sockets than $3 (the count before the run); prints how many seconds that took
+# (three decimals: report.mjs rounds).
 wait_released() {
     local pids=$1 max=$2 base=$3 t0 n
     t0=$(date +%s.%N)
@@ -177,7 +189,7 @@ wait_released() {
         fi
         sleep 0.5
     done
-    awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'
+    awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }'
 }
 
 # Wait until every child and its worker threads are up and the feed answers.
@@ -185,6 +197,7 @@ want_threads=$(awk '/<IfModule mpm_event_module>/ { e = 1 } /<\/IfModule>/ { e =
     e && /^ *ThreadsPerChild/ { t = $2 } e && /^ *StartServers/ { s = $2 }
     END { print t * s }' "$RUNDIR/httpd.conf")
 for i in $(seq 300); do
+    kill -0 "$apache_pid" 2>/dev/null || { log "Apache exited; see $RUNDIR/error.log"; exit 1; }
     if [ -f "$RUNDIR/httpd.pid" ] && curl -s -o /dev/null -w '%{http_code}' "$base/" | grep -q 200; then
         # shellcheck disable=SC2046
         [ "$(sum_status Threads $(apache_pids))" -ge "$want_threads" ] && break
@@ -204,7 +217,7 @@ nginx_pids() {
     echo "$mp"
     pgrep -P "$mp" || true
 }
-redis_pid() { cat "$RUNDIR/redis.pid"; }
+redis_pid() { echo "$redis_pid_"; }
 peer_redis_pid() { cat "$RUNDIR/peer/redis.pid"; }
 # CPU ns used so far by one side: the web server and its Redis.
 server_cpu() {
@@ -213,35 +226,24 @@ server_cpu() {
 }
 
 # ---- results --------------------------------------------------------------------------------
-declare -A R # R[key] = value; per round: S1.ours.p50.1, S1.ours.p50.2, ...; summaries: S1.ours.p50
-kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
+# One JSON object per measurement in $RESULTS, written with printf (no jq): the numbers as
+# measured, sseload's own result embedded as it printed it. bench/report.mjs reads them all.
 
-# Summaries over the rounds of R[$1.1] .. R[$1.ROUNDS] into R[$1]: median (mean of the two
-# middle values), max, min or first; R[$1.range] is "lowest–highest" when there are several.
-summarize() {
-    local key=$1 how=$2 r vals=()
-    for r in $(seq "$ROUNDS"); do
-        [ -n "${R[$key.$r]:-}" ] && vals+=("${R[$key.$r]}")
-    done
-    [ ${#vals[@]} -gt 0 ] || return 0
-    R[$key]=$(printf '%s\n' "${vals[@]}" | sort -g | awk -v how="$how" -v first="${vals[0]}" '
-        function fmt(x) {
-            if (x == int(x)) return sprintf("%d", x)
-            return sprintf(x >= 100 || x <= -100 ? "%.0f" : x >= 10 ? "%.1f" : "%.2f", x)
-        }
-        { v[NR] = $1 }
-        END {
-            if (how == "first") x = first
-            else if (how == "max") x = v[NR]
-            else if (how == "min") x = v[1]
-            else x = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            print fmt(x)
-            if (NR > 1) print fmt(v[1]) "–" fmt(v[NR]); else print ""
-        }' | paste -sd'|')
-    R[$key.range]=${R[$key]#*|}
-    R[$key]=${R[$key]%%|*}
-    [ ${#vals[@]} -gt 1 ] || R[$key.range]=
+# sseload's JSON result of a finished run (null when it printed none), after its summary went
+# to the log.
+sseload_json() {
+    local label=$1 out
+    grep "^$label: " "$RUNDIR/$label.err" | sed 's/^/    /' >&2 || true
+    out=$(cat "$RUNDIR/$label.out" 2>/dev/null || true)
+    if [[ $out == "{"*"}" ]]; then
+        echo "$out"
+    else
+        log "$label: sseload failed: $(tail -3 "$RUNDIR/$label.err")"
+        echo null
+    fi
 }
+# save NAME JSON: the result file of one measurement.
+save() { printf '%s\n' "$2" >"$RESULTS/$1.json"; }
 
 # The sides of round $1: ours first in odd rounds, the peer first in even ones.
 sides_of() { if [ $(($1 % 2)) = 1 ]; then echo ours peer; else echo peer ours; fi; }
@@ -262,7 +264,7 @@ our_sse=(-s "$base/home/sse" -p "$base/home" -F 'username=bench&message=%s')
 peer_sse=(-s "$peer/sub" -p "$peer/pub" -B '%s')
 
 # Start sseload for one side with a label and extra options, in the background: its pid is
-# in $lp, its output in $RUNDIR/LABEL.out and .err.
+# in $lp, its JSON result in $RUNDIR/LABEL.out, its summary and progress in .err.
 lp=
 run_sseload() {
     local side=$1 label=$2
@@ -274,17 +276,9 @@ run_sseload() {
     lp=$!
     bg_pids+=("$lp")
 }
-# The result line of a finished sseload run (after its summary went to the log).
-sseload_result() {
-    local label=$1
-    grep -v '^sseload:' "$RUNDIR/$label.out" | sed 's/^/    /' >&2 || true
-    grep '^sseload:' "$RUNDIR/$label.out" ||
-        { log "$label: sseload failed: $(tail -3 "$RUNDIR/$label.err")"; echo "sseload: failed=1"; }
-}
-
 # S1, one side, round $2: 1,000 subscribers, 100 posts/s; CPU of the server side around it.
 s1_once() {
-    local side=$1 r=$2 label=S1-$1-$2 line c0 c1 held0
+    local side=$1 r=$2 label=S1-$1-$2 c0 c1 held0
     log "S1 $side, round $r: $S1_SUBS subscribers, $S1_POSTS posts at $S1_RATE/s"
     # shellcheck disable=SC2046
     held0=$(held_tcp $(web_pids "$side"))
@@ -292,11 +286,8 @@ s1_once() {
     run_sseload "$side" "$label" -c "$S1_SUBS" -m "$S1_POSTS" -r "$S1_RATE" -w 10
     wait "$lp" || true
     c1=$(server_cpu "$side")
-    line=$(sseload_result "$label")
-    R[S1.$side.lost.$r]=$(kv "$line" lost)
-    R[S1.$side.p50.$r]=$(kv "$line" p50_ms)
-    R[S1.$side.p99.$r]=$(kv "$line" p99_ms)
-    R[S1.$side.cpu.$r]=$(cpu_secs "$c0" "$c1")
+    save "$label" "$(printf '{"scenario":"S1","side":"%s","round":%d,"server_cpu_ns":%s,"sseload":%s}' \
+        "$side" "$r" "$((c1 - c0))" "$(sseload_json "$label")")"
     settle_side "$side" "$held0" >/dev/null
 }
 
@@ -304,7 +295,8 @@ s1_once() {
 # told to go on (S3 samples CPU and memory then), then publishes (S2). The baseline RSS is
 # taken just before it starts.
 s23_once() {
-    local side=$1 r=$2 label=S2-$1-$2 posts=0 line go rss0 rss1 n c0 c1 t0 t1 held0
+    local side=$1 r=$2 label=S2-$1-$2 posts=0 go rss0 rss1 n c0 c1 t0 t1 held0 idle_ns idle_s
+    local run back=null release
     has S2 && posts=$S2_POSTS
     # shellcheck disable=SC2046
     rss0=$(sum_status VmRSS $(web_pids "$side"))
@@ -333,38 +325,27 @@ s23_once() {
     rss1=$(sum_status VmRSS $(web_pids "$side"))
     n=$(sed -n 's/.*ready connected=\([0-9]*\).*/\1/p' "$RUNDIR/$label.err")
     n=${n:-0}
-    R[S3.$side.n.$r]=$n
-    R[S3.$side.idlecpu.$r]=$(awk -v a="$c0" -v b="$c1" -v t0="$t0" -v t1="$t1" \
-        'BEGIN { printf "%.0f", (b - a) / 1e9 / (t1 - t0) * 100 }')
-    if [ "$n" -gt 0 ]; then
-        R[S3.$side.kb.$r]=$(awk -v a="$rss1" -v b="$rss0" -v n="$n" 'BEGIN { printf "%.1f", (a - b) / n }')
-    fi
-    log "S3 $side: RSS $((rss0 / 1024)) MB -> $((rss1 / 1024)) MB with $n idle streams; server CPU ${R[S3.$side.idlecpu.$r]}% of a core while idle"
+    idle_ns=$((c1 - c0))
+    idle_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    log "S3 $side: RSS $((rss0 / 1024)) MB -> $((rss1 / 1024)) MB with $n idle streams; server CPU $(awk -v c="$idle_ns" -v t="$idle_s" 'BEGIN { printf "%.0f", c / 1e9 / t * 100 }')% of a core while idle"
     # The posts: server CPU from the go to the end of the run.
     c0=$(server_cpu "$side")
     touch "$go"
     wait "$lp" || true
     c1=$(server_cpu "$side")
-    line=$(sseload_result "$label")
-    R[S2.$side.connected.$r]=$(kv "$line" connected)
-    R[S2.$side.lost.$r]=$(kv "$line" lost)
-    R[S2.$side.p50.$r]=$(kv "$line" p50_ms)
-    R[S2.$side.p99.$r]=$(kv "$line" p99_ms)
-    R[S2.$side.dropped.$r]=$(kv "$line" dropped)
-    R[S2.$side.cpu.$r]=$(cpu_secs "$c0" "$c1")
+    run=$(sseload_json "$label")
     # Every client just closed its stream at once (as when a proxy restarts or a network
     # drops) and all come back right away: how long until they have a stream again.
     if has S2; then
         run_sseload "$side" "$label-back" -c "$S2_SUBS" -k 2000 -T 60 -d 0 -m 0 -R -1
         wait "$lp" || true
-        line=$(sseload_result "$label-back")
-        R[S2.$side.back.$r]=$(kv "$line" connected)
-        R[S2.$side.back50.$r]=$(awk -v v="$(kv "$line" connect_p50_ms)" 'BEGIN { printf "%.2f", v / 1000 }')
-        R[S2.$side.backmax.$r]=$(awk -v v="$(kv "$line" connect_max_ms)" 'BEGIN { printf "%.2f", v / 1000 }')
+        back=$(sseload_json "$label-back")
     fi
     # The clients are gone: how long until the server has let go of their streams.
-    R[S2.$side.release.$r]=$(settle_side "$side" "$held0")
-    log "S2 $side: streams released ${R[S2.$side.release.$r]} s after the clients closed them"
+    release=$(settle_side "$side" "$held0")
+    log "S2 $side: streams released $release s after the clients closed them"
+    save "$label" "$(printf '{"scenario":"S2","side":"%s","round":%d,"idle":{"streams":%d,"rss0_kb":%d,"rss1_kb":%d,"cpu_ns":%s,"wall_s":%s},"server_cpu_ns":%s,"release_s":%s,"sseload":%s,"back":%s}' \
+        "$side" "$r" "$n" "$rss0" "$rss1" "$idle_ns" "$idle_s" "$((c1 - c0))" "$release" "$run" "$back")"
 }
 
 # Requests/s of one wrk run (50 connections, 2 threads); errors go to the log.
@@ -380,13 +361,13 @@ run_wrk() {
 }
 
 # wrk over several targets, each twice, in the order A B C ... C B A so that drift hits them
-# alike, after a short warm-up of each; sets R[$key.1], R[$key.2], ... to the mean requests/s
-# of each. Arguments: key, then one "label|BENCH_BODY|wrk args..." per target.
+# alike, after a short warm-up of each; saves the requests/s of both runs of each target in
+# $RESULTS/KEY.json. Arguments: key, then one "label|BENCH_BODY|wrk args..." per target.
 wrk_mirrored() {
-    local key=$1 i n label body args v
+    local key=$1 i n label body args v json=
     shift
     n=$#
-    local -a specs=("$@") sum
+    local -a specs=("$@") runs
     for i in $(seq 0 $((n - 1))); do
         IFS='|' read -r label body args <<<"${specs[$i]}"
         # shellcheck disable=SC2086
@@ -396,17 +377,19 @@ wrk_mirrored() {
         IFS='|' read -r label body args <<<"${specs[$i]}"
         # shellcheck disable=SC2086
         v=$(BENCH_BODY=$body run_wrk "$label" $args)
-        sum[i]=$((${sum[i]:-0} + v))
+        runs[i]=${runs[i]:+${runs[i]},}$v
     done
-    for i in $(seq 0 $((n - 1))); do R[$key.$((i + 1))]=$((sum[i] / 2)); done
+    for i in $(seq 0 $((n - 1))); do
+        IFS='|' read -r label body args <<<"${specs[$i]}"
+        json+=${json:+,}$(printf '"%s":[%s]' "$label" "${runs[i]}")
+    done
+    save "$key" "$(printf '{"scenario":"%s","rps":{%s}%s}' "$key" "$json" "${WRK_EXTRA:-}")"
 }
 
 # S4: publishing throughput: our form POST /home vs Nchan's raw POST /pub.
 scenario_s4() {
     log "S4: POST throughput, wrk 50 connections, 2 x ${WRK_SECS}s each"
     wrk_mirrored S4 "S4-ours|form|-s $here/post.lua $base/home" "S4-peer|raw|-s $here/post.lua $peer/pub"
-    R[S4.ours]=${R[S4.1]}
-    R[S4.peer]=${R[S4.2]}
 }
 
 # S5: the rendered page (50 posts) vs a static copy of it on the same Apache: page.html
@@ -426,18 +409,23 @@ scenario_s5() {
     chmod 644 "$RUNDIR/htdocs/lib/page.html" "$RUNDIR/htdocs/lib/page-sendfile.html"
     dyn=$(curl -s -H "Cookie: $cookie" -o /dev/null -w '%{size_download}' "$base/home")
     static=$(curl -s -H "Cookie: $cookie" -o /dev/null -w '%{size_download}' "$base/lib/page.html")
-    R[S5.posts]=$(grep -o 'class="card tw-post' "$RUNDIR/htdocs/lib/page.html" | wc -l)
-    log "S5: page $dyn bytes, static copy $static bytes, ${R[S5.posts]} posts on the page"
+    local posts
+    posts=$(grep -o 'class="card tw-post' "$RUNDIR/htdocs/lib/page.html" | wc -l)
+    log "S5: page $dyn bytes, static copy $static bytes, $posts posts on the page"
     # The cookie has no spaces ("tw_name=..."), so it can travel as one word.
-    wrk_mirrored S5 "S5-page|form|-H Cookie:$cookie $base/home" \
+    WRK_EXTRA=$(printf ',"posts":%d,"page_bytes":%d,"static_bytes":%d' "$posts" "$dyn" "$static") \
+        wrk_mirrored S5 "S5-page|form|-H Cookie:$cookie $base/home" \
         "S5-static|form|-H Cookie:$cookie $base/lib/page.html" \
         "S5-static-sendfile|form|-H Cookie:$cookie $base/lib/page-sendfile.html"
-    R[S5.ours]=${R[S5.1]}
-    R[S5.static]=${R[S5.2]}
-    R[S5.sendfile]=${R[S5.3]}
 }
 
 # ---- run ------------------------------------------------------------------------------------
+# What the report needs to know about the run itself.
+save run "$(printf '{"date":"%s","cores":%d,"quick":%s,"rounds":%d,"scenarios":[%s],"S1_SUBS":%d,"S1_RATE":%d,"S1_SECS":%d,"S1_POSTS":%d,"S2_SUBS":%d,"S2_POSTS":%d,"S2_RATE":%d,"WRK_SECS":%d}' \
+    "$(date -u +%F)" "$(nproc)" "$([ "$quick" = 1 ] && echo true || echo false)" "$ROUNDS" \
+    "$(printf '"%s",' "${want[@]}" | sed 's/,$//')" "$S1_SUBS" "$S1_RATE" "$S1_SECS" "$S1_POSTS" \
+    "$S2_SUBS" "$S2_POSTS" "$S2_RATE" "$WRK_SECS")"
+
 # S2/S3 go first so that the memory baseline is not inflated by earlier streams.
 t_start=$(date +%s)
 if has S2 || has S3; then
@@ -452,77 +440,7 @@ if has S1; then
 fi
 if has S4; then scenario_s4; fi
 if has S5; then scenario_s5; fi
-for side in ours peer; do
-    for f in p50 p99 cpu; do summarize "S1.$side.$f" median; summarize "S2.$side.$f" median; done
-    summarize "S1.$side.lost" max
-    summarize "S2.$side.lost" max
-    summarize "S2.$side.dropped" max
-    summarize "S2.$side.connected" min
-    summarize "S2.$side.back" min
-    summarize "S2.$side.back50" median
-    summarize "S2.$side.backmax" max
-    summarize "S2.$side.release" max
-    # Memory from the first round only: freed memory stays with the processes, so later
-    # baselines are inflated.
-    summarize "S3.$side.n" first
-    summarize "S3.$side.kb" first
-    summarize "S3.$side.idlecpu" median
-done
 
 # ---- table ----------------------------------------------------------------------------------
-# ratio A B: A/B with two decimals; "–" when it means nothing.
-ratio() {
-    awk -v a="${1:-}" -v b="${2:-}" 'BEGIN {
-        if (a == "" || b == "" || a == "–" || b == "–") { print "–"; exit }
-        if (b + 0 == 0) { print (a + 0 == 0 ? "–" : "∞"); exit }
-        printf "%.2f\n", a / b }'
-}
-row() { printf '| %s | %s | %s | %s |\n' "$1" "${2:-–}" "${3:-–}" "$(ratio "${2:-}" "${3:-}")"; }
-g() { echo "${R[$1]:-}"; }
-# A row of medians over the rounds, each with its spread: row_m LABEL KEY_OURS KEY_PEER.
-row_m() {
-    local a b
-    a=$(g "$2")${R[$2.range]:+ (${R[$2.range]})}
-    b=$(g "$3")${R[$3.range]:+ (${R[$3.range]})}
-    printf '| %s | %s | %s | %s |\n' "$1" "${a:-–}" "${b:-–}" "$(ratio "$(g "$2")" "$(g "$3")")"
-}
-if [ "$ROUNDS" -gt 1 ]; then rounds="median of $ROUNDS rounds (range)"; else rounds="1 round"; fi
-
-echo
-echo "mod_tweetsse vs nginx + Nchan (through Redis), $(date -u +%F), $(nproc) cores, loopback$([ "$quick" = 1 ] && echo ', quick mode'); S1-S3: $rounds"
-echo "Lost: posts not received within 10 s of the last post; latency: from the POST to the byte"
-echo "reaching the subscriber, over every subscriber and post."
-echo
-echo "| figure | ours | peer | ratio (ours / peer) |"
-echo "|---|---:|---:|---:|"
-if has S1; then
-    row "S1 lost ($S1_SUBS subs, $S1_POSTS posts at $S1_RATE/s; worst round)" "$(g S1.ours.lost)" "$(g S1.peer.lost)"
-    row_m "S1 latency p50 (ms)" S1.ours.p50 S1.peer.p50
-    row_m "S1 latency p99 (ms)" S1.ours.p99 S1.peer.p99
-    row_m "S1 server CPU (s, web server + Redis, whole run)" S1.ours.cpu S1.peer.cpu
-fi
-if has S2; then
-    row "S2 connected (of $S2_SUBS; worst round)" "$(g S2.ours.connected)" "$(g S2.peer.connected)"
-    row "S2 lost ($S2_POSTS posts at $S2_RATE/s; worst round)" "$(g S2.ours.lost)" "$(g S2.peer.lost)"
-    row_m "S2 latency p50 (ms)" S2.ours.p50 S2.peer.p50
-    row_m "S2 latency p99 (ms)" S2.ours.p99 S2.peer.p99
-    row "S2 dropped streams (worst round)" "$(g S2.ours.dropped)" "$(g S2.peer.dropped)"
-    row_m "S2 server CPU (s, posting + drain)" S2.ours.cpu S2.peer.cpu
-    row "S2 reconnect storm (all close, all come back at once): back within 60 s (worst round)" "$(g S2.ours.back)" "$(g S2.peer.back)"
-    row_m "S2 reconnect storm: seconds to a new stream, p50" S2.ours.back50 S2.peer.back50
-    row "S2 reconnect storm: seconds to a new stream, max (worst round)" "$(g S2.ours.backmax)" "$(g S2.peer.backmax)"
-    row "S2 seconds until the server lets go of closed streams (worst round)" "$(g S2.ours.release)" "$(g S2.peer.release)"
-fi
-if has S3; then
-    row "S3 KB per idle subscriber (at $(g S3.ours.n) / $(g S3.peer.n); first round)" "$(g S3.ours.kb)" "$(g S3.peer.kb)"
-    row_m "S3 server CPU with the streams idle (% of a core)" S3.ours.idlecpu S3.peer.idlecpu
-fi
-if has S4; then
-    row "S4 POST requests/s (wrk, 50 conns)" "$(g S4.ours)" "$(g S4.peer)"
-fi
-if has S5; then
-    row "S5 GET /home ($(g S5.posts) posts) vs static copy, req/s (peer column: same Apache, static file, default mmap)" "$(g S5.ours)" "$(g S5.static)"
-    row "S5 GET /home vs static copy sent with EnableSendfile On, req/s" "$(g S5.ours)" "$(g S5.sendfile)"
-fi
-echo
+node "$here/report.mjs" "$RESULTS"
 log "done in $(($(date +%s) - t_start)) s"

@@ -14,9 +14,10 @@
  * urlencoded form body, -B a raw text/plain body. Subscribers parse the HTTP response
  * (chunked or not) and the SSE lines; a marker of another run (replayed history) is ignored.
  *
- * Output: human summary, then one line "sseload: key=value ...". Exit 0 when every post that
- * was published reached every connected subscriber, 1 on loss, 2 on bad usage or setup,
- * 3 when no subscriber connected at all.
+ * Output: the result as one JSON object on stdout (see print_json); the human summary, and
+ * progress with -v, on stderr. Exit 0 when every post that was published reached every
+ * connected subscriber, 1 on loss, 2 on bad usage or setup, 3 when no subscriber connected
+ * at all.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -721,6 +722,24 @@ static void pub_read(int k, int64_t now)
     pub_finish(k, p->status >= 200 && p->status < 400);
 }
 
+/* ---- output ---------------------------------------------------------------------------- */
+
+/* s as a JSON string (quotes, backslashes and control characters escaped). */
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
 /* ---- main loop ------------------------------------------------------------------------- */
 
 static void usage(void)
@@ -745,7 +764,8 @@ static void usage(void)
             "           -1: never\n"
             "  -l NAME  label of the output lines\n"
             "  -v       progress on stderr every second\n"
-            "stderr gets \"ready connected=N failed=M\" once every subscriber is connected or has\n"
+            "The result is one JSON object on stdout; the summary goes to stderr, which also\n"
+            "gets \"ready connected=N failed=M\" once every subscriber is connected or has\n"
             "failed. Exit: 0 all delivered, 1 loss, 2 usage or setup error, 3 nobody connected.\n");
     exit(2);
 }
@@ -1007,36 +1027,47 @@ int main(int argc, char **argv)
     char bad[32] = "";
     if (st.last_bad_status)
         snprintf(bad, sizeof(bad), ", last %d", st.last_bad_status);
-    printf("%s: %d/%d subscribers connected (%d failed: %d refused, %d timed out, %d bad status%s, "
-           "%d other), connect p50 %.1f ms, max %.1f ms\n",
-           cfg.label, st.connected, cfg.subs, failed, st.fail_refused, st.fail_timeout,
-           st.fail_status, bad, st.fail_other, pct_ms(&st.conn, 50), conn_max);
+    fprintf(stderr,
+            "%s: %d/%d subscribers connected (%d failed: %d refused, %d timed out, %d bad "
+            "status%s, %d other), connect p50 %.1f ms, max %.1f ms\n",
+            cfg.label, st.connected, cfg.subs, failed, st.fail_refused, st.fail_timeout,
+            st.fail_status, bad, st.fail_other, pct_ms(&st.conn, 50), conn_max);
     if (cfg.posts) {
-        printf("%s: %d posts at %.0f/s: %d accepted, %d failed (POST p50 %.1f ms, p99 %.1f ms); "
-               "sender late by at most %.1f ms\n",
-               cfg.label, cfg.posts, cfg.rate, st.pub_ok, st.pub_err, pct_ms(&st.publat, 50),
-               pct_ms(&st.publat, 99), st.send_lag_max / 1000.0);
-        printf("%s: delivered %ld of %ld (lost %ld, duplicates %ld), latency p50 %.1f ms, "
-               "p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
-               cfg.label, delivered, expected, lost, st.dup, pct_ms(&st.lat, 50),
-               pct_ms(&st.lat, 90), pct_ms(&st.lat, 99), lat_max);
+        fprintf(stderr,
+                "%s: %d posts at %.0f/s: %d accepted, %d failed (POST p50 %.1f ms, p99 %.1f "
+                "ms); sender late by at most %.1f ms\n",
+                cfg.label, cfg.posts, cfg.rate, st.pub_ok, st.pub_err, pct_ms(&st.publat, 50),
+                pct_ms(&st.publat, 99), st.send_lag_max / 1000.0);
+        fprintf(stderr,
+                "%s: delivered %ld of %ld (lost %ld, duplicates %ld), latency p50 %.1f ms, "
+                "p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+                cfg.label, delivered, expected, lost, st.dup, pct_ms(&st.lat, 50),
+                pct_ms(&st.lat, 90), pct_ms(&st.lat, 99), lat_max);
     }
-    printf("%s: %d connections dropped, %d reconnects, %d failed reconnects; connected at "
-           "first post %d; %.1f s, load generator CPU %.1f s%s\n",
-           cfg.label, st.dropped, st.reconnects, st.reconnect_fail, established_at_publish,
-           (t_end - t0) / 1e6, cpu, interrupted ? " (interrupted)" : "");
-    printf("sseload: label=%s subs=%d connected=%d connect_fail=%d connect_p50_ms=%.2f "
-           "connect_p99_ms=%.2f connect_max_ms=%.2f posts=%d rate=%.1f pub_ok=%d pub_err=%d "
-           "pub_p50_ms=%.2f pub_p99_ms=%.2f expected=%ld delivered=%ld lost=%ld dup=%ld "
-           "p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f dropped=%d reconnects=%d "
-           "reconnect_fail=%d send_lag_max_ms=%.2f sub_reads=%ld sub_bytes=%lld cpu_s=%.2f "
-           "wall_s=%.2f\n",
-           cfg.label, cfg.subs, st.connected, failed, pct_ms(&st.conn, 50), pct_ms(&st.conn, 99),
-           conn_max, cfg.posts, cfg.rate, st.pub_ok, st.pub_err, pct_ms(&st.publat, 50),
+    fprintf(stderr,
+            "%s: %d connections dropped, %d reconnects, %d failed reconnects; connected at "
+            "first post %d; %.1f s, load generator CPU %.1f s%s\n",
+            cfg.label, st.dropped, st.reconnects, st.reconnect_fail, established_at_publish,
+            (t_end - t0) / 1e6, cpu, interrupted ? " (interrupted)" : "");
+
+    /* The result for programs: one JSON object, one line. Times in ms (latency: from the
+     * POST being written to the marker reaching the subscriber), cpu_s and wall_s in s. */
+    printf("{\"label\":");
+    json_string(stdout, cfg.label);
+    printf(",\"subs\":%d,\"connected\":%d,\"connect_fail\":%d,\"connect_p50_ms\":%.2f,"
+           "\"connect_p99_ms\":%.2f,\"connect_max_ms\":%.2f,\"posts\":%d,\"rate\":%.1f,"
+           "\"pub_ok\":%d,\"pub_err\":%d,\"pub_p50_ms\":%.2f,\"pub_p99_ms\":%.2f,"
+           "\"expected\":%ld,\"delivered\":%ld,\"lost\":%ld,\"dup\":%ld,\"p50_ms\":%.2f,"
+           "\"p90_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f,\"dropped\":%d,"
+           "\"reconnects\":%d,\"reconnect_fail\":%d,\"send_lag_max_ms\":%.2f,"
+           "\"sub_reads\":%ld,\"sub_bytes\":%lld,\"cpu_s\":%.2f,\"wall_s\":%.2f,"
+           "\"interrupted\":%s}\n",
+           cfg.subs, st.connected, failed, pct_ms(&st.conn, 50), pct_ms(&st.conn, 99), conn_max,
+           cfg.posts, cfg.rate, st.pub_ok, st.pub_err, pct_ms(&st.publat, 50),
            pct_ms(&st.publat, 99), expected, delivered, lost, st.dup, pct_ms(&st.lat, 50),
            pct_ms(&st.lat, 90), pct_ms(&st.lat, 99), lat_max, st.dropped, st.reconnects,
-           st.reconnect_fail, st.send_lag_max / 1000.0, st.reads, st.bytes, cpu,
-           (t_end - t0) / 1e6);
+           st.reconnect_fail, st.send_lag_max / 1000.0, st.reads, st.bytes, cpu, (t_end - t0) / 1e6,
+           interrupted ? "true" : "false");
     fflush(stdout);
     if (cfg.subs > 0 && st.connected == 0)
         return 3;

@@ -4,7 +4,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 pkgs=(apache2 apache2-dev libhiredis-dev libjansson-dev redis-server nodejs npm chromium
-      curl pkg-config openssl util-linux)
+      curl pkg-config openssl util-linux wrk)
 missing=()
 for p in "${pkgs[@]}"; do
     # nodejs/npm may come from elsewhere (e.g. a newer Node.js already on PATH).

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, beforeEach, test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { request, post, sleep, startApache, startRedis } from '../lib/harness.mjs';
+import { request, post, startApache, startRedis } from '../lib/harness.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/tweetsse-browser.png';
@@ -17,6 +17,7 @@ const NAME_RE = /^[A-Z][a-z]+[A-Z][a-z]+\d+$/; // tw_name_generate: e.g. GentleB
 
 let redis, web, other, browser;
 const pages = {}; // A, B: live pages; N: JavaScript off
+const scripted = new Set(); // the pages that run scripts (all but N)
 const requests = []; // every URL any page asked for
 const problems = []; // this test's console errors / page errors not covered by an allowance
 let allowances = []; // [{why, match(msg)}], set for the length of one phase
@@ -55,18 +56,35 @@ async function openPage(label, contextOptions = {}) {
     }
   });
   pages[label] = page;
+  if (contextOptions.javaScriptEnabled !== false) scripted.add(page);
   return page;
 }
 
 allowances = [];
 
-// Run `fn` with extra allowances; messages arrive asynchronously, so let them settle first.
+// Console messages reach this process asynchronously, but each page's in the order it logged
+// them: once a marker logged by the page now has arrived, so has everything it logged before.
+let markers = 0;
+async function consoleSettled(page) {
+  const marker = `tweetsse-test-marker-${++markers}`;
+  const seen = page.waitForEvent('console',
+    { predicate: (m) => m.text() === marker, timeout: 10000 });
+  await page.evaluate((text) => console.debug(text), marker);
+  await seen;
+}
+
+// Run `fn` with extra allowances; they stay until every page's messages of that time are in.
+// (When fn failed, its error is the one reported.)
 async function allowing(extra, fn) {
   allowances = [...extra];
+  let done = false;
   try {
-    return await fn();
+    const v = await fn();
+    done = true;
+    return v;
   } finally {
-    await sleep(150);
+    const settled = Promise.all([...scripted].map(consoleSettled));
+    await (done ? settled : settled.catch(() => {}));
     allowances = [];
   }
 }
@@ -87,16 +105,24 @@ async function serverIds() {
   return [...res.body.matchAll(/<article [^>]*id="(post-[^"]+)"/g)].map((m) => m[1]);
 }
 
-// Wait until the page shows exactly what the server has, in order, each post once.
+// Wait until the page shows exactly what the server has, in order, each post once: the page
+// checks on every change of its document, and gives up after timeoutMs (the assertions
+// then say what it shows).
 async function assertFeedComplete(page, timeoutMs = 5000) {
   const want = await serverIds();
-  const end = Date.now() + timeoutMs;
-  let got;
-  while (Date.now() < end) {
-    got = await feedIds(page);
-    if (got.length === want.length && got.every((id, i) => id === want[i])) break;
-    await sleep(50);
-  }
+  await page.evaluate(({ ids, ms }) => new Promise((resolve) => {
+    const complete = () => {
+      const got = [...document.querySelectorAll('#feed > article')].map((a) => a.id);
+      return got.length === ids.length && got.every((id, i) => id === ids[i]);
+    };
+    if (complete()) { resolve(); return; }
+    const done = () => { obs.disconnect(); clearTimeout(timer); resolve(); };
+    const obs = new MutationObserver(() => { if (complete()) done(); });
+    obs.observe(document.documentElement, { childList: true, subtree: true, attributes: true,
+      attributeFilter: ['id'] });
+    const timer = setTimeout(done, ms);
+  }), { ids: want, ms: timeoutMs });
+  const got = await feedIds(page);
   assert.equal(new Set(got).size, got.length, `duplicate post ids on the page: ${got}`);
   assert.deepEqual(got, want, 'the page shows every post once, newest first');
   return got;

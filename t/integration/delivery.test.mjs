@@ -6,9 +6,9 @@ import fs from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { SseParser, request, startApache, startRedis, tempDir } from '../lib/harness.mjs';
+import { SERVER_SH, SseParser, apacheConf, execFileAsync, request, startApache, startRedis,
+  tempDir, within } from '../lib/harness.mjs';
 import { postId, postIds, postMany, ready, streamTracker, waitUntil, xrange }
   from '../lib/helpers.mjs';
 
@@ -25,12 +25,10 @@ after(async () => {
 });
 
 // Open descriptors of all of an instance's children (root can read other users' /proc).
-function childFds(web) {
-  let n = 0;
-  for (const pid of web.childPids()) {
-    try { n += fs.readdirSync(`/proc/${pid}/fd`).length; } catch { /* child just left */ }
-  }
-  return n;
+async function childFds(web) {
+  const counts = await Promise.all((await web.childPids()).map((pid) =>
+    fs.promises.readdir(`/proc/${pid}/fd`).then((fds) => fds.length, () => 0))); // 0: it left
+  return counts.reduce((a, b) => a + b, 0);
 }
 
 describe('socket delivery on prefork (64 processes at most)', () => {
@@ -94,13 +92,14 @@ describe('socket delivery on worker (as make run): hang-ups, stalled clients, la
     const streams = [];
     for (let i = 0; i < 6; i++) streams.push(await open(`${web.base}home/sse`));
     await Promise.all(streams.map(ready));
-    const base = childFds(web);
+    const base = await childFds(web);
     for (let i = 0; i < 100; i++) streams.push(await open(`${web.base}home/sse`));
     await Promise.all(streams.map(ready));
-    await waitUntil(() => childFds(web) >= base + 100, 3000, '100 more stream sockets');
+    await waitUntil(async () => await childFds(web) >= base + 100, 3000, '100 more stream sockets');
     for (const s of streams.slice(6)) s.close();
     // Well under the 1 s keepalive: the pump sees the hang-up, not a failed write.
-    await waitUntil(() => childFds(web) <= base, 800, 'the sockets closed after the hang-up');
+    await waitUntil(async () => await childFds(web) <= base, 800,
+      'the sockets closed after the hang-up');
     for (const s of streams.slice(0, 6)) s.close();
   });
 
@@ -113,18 +112,18 @@ describe('socket delivery on worker (as make run): hang-ups, stalled clients, la
       await new Promise((r) => sock.once('connect', r));
       sock.write(`GET ${web.mount}home/sse HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
       sock.pause();
-      let ended = false;
-      sock.on('end', () => { ended = true; });
-      sock.on('close', () => { ended = true; });
+      const ended = new Promise((r) => { sock.once('end', r); sock.once('close', r); });
+      const mark = web.logMark();
       const ids = await postMany(web.base, 600, { prefix: 'x'.repeat(250) });
       await live.until((x) => x.posts().length === 600, 15000, 'every post on the live stream');
       assert.deepEqual(postIds(live), ids);
-      await waitUntil(() => /TW060[12]: /.test(web.errorLog()), 5000, 'the stalled stream cut');
+      await web.waitForLog((lines) => lines.some((l) => /TW060[12]: /.test(l)),
+        { from: mark, timeoutMs: 5000, what: 'the stalled stream cut' });
       // The stalled client, once it reads again, finds its stream closed mid-way.
       let got = 0;
       sock.on('data', (d) => { got += d.length; });
       sock.resume();
-      await waitUntil(() => ended, 5000, 'the end of the stalled stream');
+      await within(ended, 5000, 'the end of the stalled stream');
       assert.ok(got > 0 && got < 600 * 500, `the stalled client got part of the feed (${got} B)`);
       live.close();
     });
@@ -210,9 +209,8 @@ describe('TLS (mod_ssl): streams stay in their worker threads and work', () => {
     const dir = tempDir('tls');
     const key = path.join(dir, 'key.pem');
     const cert = path.join(dir, 'cert.pem');
-    const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
-      '-subj', '/CN=127.0.0.1', '-keyout', key, '-out', cert], { encoding: 'utf8' });
-    assert.equal(gen.status, 0, gen.stderr);
+    await execFileAsync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
+      '-subj', '/CN=127.0.0.1', '-keyout', key, '-out', cert]);
     web = await startApache({ redis: redis.addr, mpm: 'worker', tls: true, extraConf: [
       'LoadModule socache_shmcb_module /usr/lib/apache2/modules/mod_socache_shmcb.so',
       'LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so',
@@ -262,17 +260,25 @@ describe('HTTP/2 (mod_http2, h2c): streams stay in their worker threads and work
     session.on('error', () => {});
     try {
       const events = [];
-      const parser = new SseParser((e) => { if (e.event === 'post') events.push(e); });
+      let retried;
+      const retry = new Promise((r) => { retried = r; });
+      let onPost = () => {};
+      const parser = new SseParser((e) => {
+        if (e.retry !== undefined) retried();
+        if (e.event === 'post') { events.push(e); onPost(); }
+      });
       const req = session.request({ ':path': `${web.mount}home/sse`, accept: 'text/event-stream' });
       const headers = await new Promise((r, j) => { req.on('response', r); req.on('error', j); });
       assert.equal(headers[':status'], 200);
       assert.match(headers['content-type'], /^text\/event-stream/);
       req.setEncoding('utf8');
-      let retry = false;
-      req.on('data', (d) => { if (d.includes('retry:')) retry = true; parser.feed(d); });
-      await waitUntil(() => retry, 5000, 'the retry line over h2');
+      req.on('data', (d) => parser.feed(d));
+      await within(retry, 5000, 'the retry line over h2');
       const id = await postId(web.base, 'multiplexed', 'over h2');
-      await waitUntil(() => events.some((e) => e.id === id), 5000, 'the post over h2');
+      await within(new Promise((r) => {
+        onPost = () => { if (events.some((e) => e.id === id)) r(); };
+        onPost();
+      }), 5000, 'the post over h2');
       req.close();
     } finally {
       session.close();
@@ -303,7 +309,7 @@ describe('thread delivery (TweetsseDelivery thread)', () => {
       const second = await postId(web.base, 'threads', 'two');
       await s.until((x) => x.posts().length === 1, 3000, 'the live post');
       assert.deepEqual(postIds(s), [second]);
-      const all = xrange(redis).map((e) => e.id);
+      const all = (await xrange(redis)).map((e) => e.id);
       assert.ok(all.includes(first) && all.includes(second));
       s.close();
     });
@@ -314,16 +320,14 @@ describe('thread delivery (TweetsseDelivery thread)', () => {
 });
 
 describe('TweetsseDelivery validation', () => {
-  test('an unknown value stops the configuration test with a clear message', () => {
+  test('an unknown value stops the configuration test with a clear message', async () => {
     const dir = tempDir('conf');
     fs.mkdirSync(path.join(dir, 'htdocs'));
-    const env = { ...process.env, RUNDIR: dir, PORT: '1', REDIS: redis.addr };
-    const conf = spawnSync('bash', [path.resolve('scripts/apache-conf.sh')], { env, encoding: 'utf8' });
-    assert.equal(conf.status, 0, conf.stderr);
-    const file = path.join(dir, 'httpd.conf');
-    fs.writeFileSync(file, `${conf.stdout}\nTweetsseDelivery carrier-pigeon\n`);
-    const res = spawnSync('/usr/sbin/apache2', ['-t', '-f', file], { encoding: 'utf8' });
-    assert.notEqual(res.status, 0);
+    const conf = await apacheConf({ dir, port: 1, redis: redis.addr });
+    fs.writeFileSync(path.join(dir, 'httpd.conf'), `${conf}\nTweetsseDelivery carrier-pigeon\n`);
+    const res = await execFileAsync('bash', [SERVER_SH, 'check', dir])
+      .then(() => ({ code: 0, stderr: '' }), (e) => e);
+    assert.notEqual(res.code, 0);
     assert.match(res.stderr, /TweetsseDelivery: expected socket or thread, not 'carrier-pigeon'/);
   });
 });

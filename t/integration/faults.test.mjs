@@ -2,9 +2,9 @@
 // with open streams.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { post, request, sleep, startApache, startRedis } from '../lib/harness.mjs';
-import { cards, cmpId, postId, postIds, ready, streamSummary, streamTracker, waitUntil, xrange }
-  from '../lib/helpers.mjs';
+import { post, request, startApache, startRedis } from '../lib/harness.mjs';
+import { backToBack, cards, cmpId, postId, postIds, ready, streamSummary, streamTracker, waitUntil,
+  xrange } from '../lib/helpers.mjs';
 
 let redis, web;
 const tracker = streamTracker();
@@ -12,7 +12,9 @@ const open = tracker.open;
 
 before(async () => {
   redis = await startRedis();
-  web = await startApache({ redis: redis.addr });
+  // The module at debug level: the outage test follows the hubs' reconnect attempts in the
+  // log (TW0107 subscription lost, TW0108 next attempt in N ms, TW0106 subscribed).
+  web = await startApache({ redis: redis.addr, logLevel: 'warn tweetsse:debug' });
 });
 after(async () => {
   tracker.closeAll();
@@ -20,23 +22,41 @@ after(async () => {
   await redis?.stop();
 });
 
+// The time (ms since the epoch) and pid of an error-log line: "[Tue Dec 01 21:25:31.834694
+// 2026] [module:level] [pid N:tid M] ...".
+function logStamp(line) {
+  const m = line.match(
+    /^\[\w{3} (\w{3}) (\d+) (\d\d:\d\d:\d\d)\.(\d{6}) (\d{4})\] \[[^\]]*\] \[pid (\d+)/);
+  if (!m) return undefined;
+  return { ms: new Date(`${m[1]} ${m[2]} ${m[5]} ${m[3]}`).getTime() + Number(m[4]) / 1000,
+    pid: Number(m[6]) };
+}
+
 // Times (ms since the epoch) of the "subscribed" notices of the hubs (one per child and
 // (re)subscription), from the error log.
 function subscribedTimes(web) {
-  const out = [];
-  for (const l of web.errorLog().split('\n')) {
-    const m = l.match(
-      /^\[\w{3} (\w{3}) (\d+) (\d\d:\d\d:\d\d)\.(\d{6}) (\d{4})\].*TW0106: subscribed/);
-    if (m) out.push(new Date(`${m[1]} ${m[2]} ${m[5]} ${m[3]}`).getTime() + Number(m[4]) / 1000);
-  }
-  return out;
+  return web.errorLog().split('\n').filter((l) => /TW0106: subscribed/.test(l))
+    .map((l) => logStamp(l)?.ms).filter((ms) => ms !== undefined);
 }
 
-// POST until it is accepted (bounded); returns {id, tries, ms}.
+// Per child pid, its hub's latest announced reconnect wait among `lines`: {ms (the wait),
+// until (when it ends, ms since the epoch)}.
+function latestBackoffs(lines) {
+  const last = new Map();
+  for (const l of lines) {
+    const m = l.match(/TW0108: next subscription attempt in (\d+) ms/);
+    const at = m && logStamp(l);
+    if (at) last.set(at.pid, { ms: Number(m[1]), until: at.ms + Number(m[1]) });
+  }
+  return last;
+}
+
+// POST until it is accepted (bounded); returns {id, tries, ms}. Right after Redis is back a
+// child may still hand out a pooled connection that died with the old server (503).
 async function postUntilAccepted(base, message, maxMs = 10000) {
   const t0 = Date.now();
   let tries = 0;
-  for (;;) {
+  const id = await waitUntil(async () => {
     tries++;
     let res;
     try {
@@ -44,11 +64,11 @@ async function postUntilAccepted(base, message, maxMs = 10000) {
     } catch (e) {
       res = { status: 0, body: e.message };
     }
-    if (res.status === 201) return { id: JSON.parse(res.body).id, tries, ms: Date.now() - t0 };
+    if (res.status === 201) return JSON.parse(res.body).id;
     assert.ok([503, 0].includes(res.status), `while recovering: ${res.status} ${res.body}`);
-    if (Date.now() - t0 > maxMs) throw new Error(`no post accepted within ${maxMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    return undefined;
+  }, maxMs, 'a post to be accepted', 100);
+  return { id, tries, ms: Date.now() - t0 };
 }
 
 describe('Redis stopped and started again', () => {
@@ -66,8 +86,9 @@ describe('Redis stopped and started again', () => {
     assert.deepEqual(postIds(resumed), pre.slice(1));
   });
 
-  let stoppedAt;
+  let stoppedAt, stoppedMark;
   test('while Redis is down: posts are 503 with a reason, in each format', async () => {
+    stoppedMark = web.logMark();
     await redis.stop();
     stoppedAt = Date.now();
     const json = await post(web.base, { username: 'late', message: 'during the outage' });
@@ -112,11 +133,22 @@ describe('Redis stopped and started again', () => {
   });
 
   test('Redis back: posting recovers by itself; open streams get every new post', async (t) => {
-    // Keep Redis down for about 3.6 s: the hubs' reconnect attempts (backoff 100 ms,
-    // doubling) fall at about 0.1, 0.3, 0.7, 1.5, 3.1 and 6.3 s, so a post made right after
-    // the restart lands before they subscribe again and reaches the open streams only
-    // through the hubs' gap fill.
-    await sleep(Math.max(0, stoppedAt + 3600 - Date.now()));
+    // Keep Redis down until every child's hub, retrying with backoff (100 ms, doubling), has
+    // just begun a wait of 1.6 s or more (TW0108, logged before each wait): a post made right
+    // after the restart then lands before the hubs subscribe again, and reaches the open
+    // streams only through the hubs' gap fill. A wait that is nearly over does not count (the
+    // next notice, of a longer wait, follows when it ends).
+    const children = await web.childPids();
+    assert.ok(children.length >= 2, `children: ${children}`);
+    const waits = await web.waitForLog((lines) => {
+      const last = latestBackoffs(lines);
+      const now = Date.now();
+      const all = children.map((pid) => last.get(pid));
+      return all.every((b) => b && b.ms >= 1600 && b.until - now >= 1200) && all;
+    }, { from: stoppedMark, timeoutMs: 20000,
+      what: 'every hub to begin a reconnect wait of 1.6 s or more' });
+    t.diagnostic(`hubs waiting ${waits.map((b) => `${b.ms} ms (until +` +
+      `${Math.round(b.until - stoppedAt)} ms)`).join(', ')} when Redis starts again`);
     await redis.start();
     const first = await postUntilAccepted(web.base, 'right after the restart');
     t.diagnostic(`first post accepted after ${first.ms} ms, ${first.tries} tries`);
@@ -137,11 +169,11 @@ describe('Redis stopped and started again', () => {
     t.diagnostic(`post at +${firstMs - stoppedAt} ms; hubs subscribed again at ` +
       `${resubscribed.map((ms) => `+${Math.round(ms - stoppedAt)} ms`).join(', ')}`);
     assert.ok(resubscribed.length > 0, 'a hub subscribed again');
-    await waitUntil(() => subscribedTimes(web).filter((ms) => ms > stoppedAt).length >= 2, 10000,
-      'both hubs to subscribe again');
+    await web.waitForLog((lines) => lines.filter((l) => /TW0106: subscribed/.test(l)).length >= 2,
+      { from: stoppedMark, timeoutMs: 10000, what: 'both hubs to subscribe again' });
     assert.ok(resubscribed.some((ms) => ms > firstMs), 'a hub caught up on the post from the stream');
     // Stored once each; the posts from before the outage survived.
-    const stored = xrange(redis).map((e) => e.id);
+    const stored = (await xrange(redis)).map((e) => e.id);
     assert.deepEqual(stored, [...pre, ...after]);
     const page = await request('GET', web.base);
     assert.equal(page.status, 200);
@@ -160,7 +192,7 @@ describe('Redis stopped and started again', () => {
 
 describe('Apache restarted', () => {
   test('stop and start: every post is still there; streams end and resume', async () => {
-    const before = xrange(redis).map((e) => e.id);
+    const before = (await xrange(redis)).map((e) => e.id);
     const open0 = await open(`${web.base}home/sse`);
     await ready(open0);
     const mark = await postId(web.base, 'restart', 'before the Apache restart');
@@ -185,7 +217,7 @@ describe('Apache restarted', () => {
 
 describe('graceful restart with open streams', () => {
   test('open streams end and the old children go; resuming misses nothing', async (t) => {
-    const oldPids = web.childPids();
+    const oldPids = await web.childPids();
     assert.ok(oldPids.length >= 2);
     const subs = [];
     for (let i = 0; i < 4; i++) subs.push(await open(`${web.base}home/sse`));
@@ -194,20 +226,29 @@ describe('graceful restart with open streams', () => {
     await Promise.all(subs.map((s) => s.until((x) => x.posts().length === 1, 5000, 'first post')));
 
     web.graceful();
-    // Keep posting through the restart; the listener stays, so every post is accepted.
-    const during = [];
-    for (let i = 0; i < 10; i++) during.push(await postId(web.base, 'graceful', `during ${i}`));
-    await waitUntil(() => {
-      const now = web.childPids();
-      return now.length >= 2 && oldPids.every((p) => !now.includes(p));
-    }, 15000, 'the old children to be replaced');
+    // Keep posting through the restart, until the old children are gone; the listener
+    // stays, so every post is accepted.
+    const writer = backToBack((i) => postId(web.base, 'graceful', `during ${i}`));
+    try {
+      await waitUntil(async () => {
+        const now = await web.childPids();
+        return now.length >= 2 && oldPids.every((p) => !now.includes(p));
+      }, 15000, 'the old children to be replaced');
+    } finally {
+      await writer.stop().catch(() => {});
+    }
+    await writer.stop();
+    const during = writer.results;
+    t.diagnostic(`${during.length} posts made during the restart`);
+    // The old children have closed their streams; the client sees each end as an event.
+    await Promise.allSettled(subs.map((s) => s.until((x) => x.ended, 2000, 'the end')));
     const ended = subs.filter((s) => s.ended).length;
     t.diagnostic(`${ended} of ${subs.length} streams ended by the restart`);
     assert.equal(ended, subs.length, 'the old children released their streams');
     const late = await postId(web.base, 'graceful', 'after the graceful restart');
 
     // Each client reconnects with its last id, as a browser does.
-    const all = xrange(redis).map((e) => e.id);
+    const all = (await xrange(redis)).map((e) => e.id);
     for (const [i, s] of subs.entries()) {
       const got = postIds(s);
       assert.equal(got[0], first);

@@ -1,10 +1,9 @@
 // Fan-out: many subscribers on one instance across its child processes, and two Apache
 // instances sharing one Redis.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { performance } from 'node:perf_hooks';
-import { post, request, startApache, startRedis } from '../lib/harness.mjs';
+import { execFileAsync, post, request, startApache, startRedis } from '../lib/harness.mjs';
 import { cards, percentile, postId, postIds, recordArrivals, streamSummary, streamTracker, xrange }
   from '../lib/helpers.mjs';
 
@@ -27,17 +26,18 @@ after(async () => {
 });
 
 // pid -> number of established connections on `port` held by that process.
-function connectionsPerPid(port) {
-  const out = spawnSync('ss', ['-Htnp', 'state', 'established', `( sport = :${port} )`],
-    { encoding: 'utf8' }).stdout;
+async function connectionsPerPid(port) {
+  const { stdout: out } = await execFileAsync('ss',
+    ['-Htnp', 'state', 'established', `( sport = :${port} )`]);
   const per = {};
   for (const m of out.matchAll(/pid=(\d+)/g)) per[m[1]] = (per[m[1]] ?? 0) + 1;
   return per;
 }
 
 describe(`${SUBSCRIBERS} subscribers on one instance`, () => {
-  test('the instance runs at least two child processes', () => {
-    assert.ok(one.childPids().length >= 2, `children: ${one.childPids()}`);
+  test('the instance runs at least two child processes', async () => {
+    const children = await one.childPids();
+    assert.ok(children.length >= 2, `children: ${children}`);
   });
 
   test(`each of ${SUBSCRIBERS} streams receives all ${POSTS} posts, in order`, async (t) => {
@@ -50,8 +50,8 @@ describe(`${SUBSCRIBERS} subscribers on one instance`, () => {
     assert.ok(subs.every((s) => s.status === 200));
     await Promise.all(subs.map((s) => s.until((x) => x.retries.length > 0, 10000, 'retry line')));
 
-    const per = connectionsPerPid(one.port);
-    const children = new Set(one.childPids().map(String));
+    const per = await connectionsPerPid(one.port);
+    const children = new Set((await one.childPids()).map(String));
     const holding = Object.entries(per).filter(([pid]) => children.has(pid));
     t.diagnostic(`streams per child: ${JSON.stringify(Object.fromEntries(holding))}`);
     assert.equal(holding.reduce((n, [, c]) => n + c, 0), SUBSCRIBERS,
@@ -107,11 +107,11 @@ describe('two instances sharing one Redis', () => {
     const subs = [];
     for (const web of [one, one, two, two]) subs.push(await open(`${web.base}home/sse`));
     await Promise.all(subs.map((s) => s.until((x) => x.retries.length > 0, 5000, 'retry')));
-    const before = xrange(redis).length;
+    const before = (await xrange(redis)).length;
     await Promise.all([one, two].map(async (web, w) => {
       for (let i = 0; i < 15; i++) await postId(web.base, `w${w}`, `interleaved ${w}.${i}`);
     }));
-    const stored = xrange(redis).slice(before).map((e) => e.id);
+    const stored = (await xrange(redis)).slice(before).map((e) => e.id);
     assert.equal(stored.length, 30);
     for (const [i, s] of subs.entries()) {
       await s.until((x) => x.posts().length >= 30, 10000, `stream ${i}`);

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TOP, openStream, post, request, startApache, startRedis } from '../lib/harness.mjs';
-import { cards, nameCookie, postId, textById, xrange } from '../lib/helpers.mjs';
+import { cards, nameCookie, postId, textById, waitUntil, xlen, xrange } from '../lib/helpers.mjs';
 
 const PAGE_SIZE = 3;
 const GENERATED_NAME = /^[A-Z][a-z]+[A-Z][a-z]+\d{1,3}$/;
@@ -174,10 +174,10 @@ describe('root mount', () => {
       assert.equal(nameCookie(res), undefined, p);
       assert.equal(res.headers['x-evil'], undefined, p);
     }
-    const before = Number(redis.cli('XLEN', 'tweetsse:feed'));
+    const before = await xlen(redis);
     const res = await post(`${web.base}x%0d%0aY:%20z/`, { username: 'u', message: 'm' });
     assert.equal(res.status, 404);
-    assert.equal(Number(redis.cli('XLEN', 'tweetsse:feed')), before, 'nothing stored');
+    assert.equal(await xlen(redis), before, 'nothing stored');
   });
 
   test('every visitor gets their own name above the same feed (the feed part is shared)',
@@ -206,13 +206,15 @@ describe('root mount', () => {
   test('an entry written to the stream by another program shows within a second', async () => {
     await request('GET', web.base); // a rendering that does not have it
     const t0 = Date.now();
-    const id = redis.cli('XADD', 'tweetsse:feed', '*', 'u', 'OtherProgram', 'm', 'written directly');
+    const id = await redis.client.xAdd('tweetsse:feed', '*',
+      { u: 'OtherProgram', m: 'written directly' });
+    // Nothing announces it: the page shows it once its rendering has expired, so ask again
+    // until then (bounded).
     let res;
-    for (;;) {
+    await waitUntil(async () => {
       res = await request('GET', web.base);
-      if (cards(res.body)[0]?.id === id || Date.now() - t0 > 3000) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+      return cards(res.body)[0]?.id === id;
+    }, 3000, 'the entry on the page', 100).catch(() => {});
     assert.equal(cards(res.body)[0]?.id, id);
     assert.ok(Date.now() - t0 < 2500, `shown after ${Date.now() - t0} ms`);
   });
@@ -278,7 +280,7 @@ describe('sub-path mount /feed/', () => {
       assert.equal(s.posts()[0].id, JSON.parse(json.body).id);
       assert.equal(s.posts()[2].id, htmx.headers['x-post-id']);
       // The same ids are stored and on the page, newest first.
-      const stored = xrange(redis).map((e) => e.id);
+      const stored = (await xrange(redis)).map((e) => e.id);
       const ids = s.posts().map((e) => e.id);
       assert.deepEqual(stored.slice(-3), ids);
       const page = await request('GET', sub.base);

@@ -2,8 +2,9 @@
 // posts arrive from other processes through Redis.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { openStream, post, request, sleep, startApache, startRedis } from '../lib/harness.mjs';
-import { cards, nameCookie, postId, postIds, textById, xrange } from '../lib/helpers.mjs';
+import { openStream, post, request, startApache, startRedis } from '../lib/harness.mjs';
+import { backToBack, cards, nameCookie, postId, postIds, textById, xrange }
+  from '../lib/helpers.mjs';
 
 let redis, web;
 const streams = [];
@@ -17,9 +18,10 @@ after(async () => {
   await redis?.stop();
 });
 
-test('runs under prefork with several processes', () => {
+test('runs under prefork with several processes', async () => {
   assert.match(web.errorLog(), /\[mpm_prefork:notice\]/);
-  assert.ok(web.childPids().length >= 2, `children: ${web.childPids()}`);
+  const children = await web.childPids();
+  assert.ok(children.length >= 2, `children: ${children}`);
 });
 
 test('the page, with the name cookie', async () => {
@@ -41,7 +43,7 @@ test('posting in all three formats', async () => {
   assert.equal(form.status, 303);
   const bad = await post(web.base, { username: 'pre', message: ' ' });
   assert.equal(bad.status, 400);
-  const stored = xrange(redis);
+  const stored = await xrange(redis);
   assert.deepEqual(stored.map((e) => e.m), ['json on prefork', 'htmx on prefork', 'form on prefork']);
   const page = await request('GET', web.base);
   assert.deepEqual(cards(page.body).map((c) => c.id), stored.map((e) => e.id).reverse());
@@ -49,7 +51,8 @@ test('posting in all three formats', async () => {
 
 test('two streams, each in its own process, receive posts made by other processes', async () => {
   const a = await openStream(`${web.base}home/sse`);
-  const b = await openStream(`${web.base}home/sse`, { 'Last-Event-ID': xrange(redis)[0].id });
+  const b = await openStream(`${web.base}home/sse`,
+    { 'Last-Event-ID': (await xrange(redis))[0].id });
   streams.push(a, b);
   await a.until((x) => x.retries.length > 0, 5000, 'retry line');
   await b.until((x) => x.posts().length === 2, 5000, 'replay');
@@ -60,7 +63,7 @@ test('two streams, each in its own process, receive posts made by other processe
   await a.until((x) => x.posts().length >= 8, 5000, 'stream a');
   await b.until((x) => x.posts().length >= 10, 5000, 'stream b');
   assert.deepEqual(postIds(a), ids);
-  assert.deepEqual(postIds(b), [...xrange(redis).slice(1, 3).map((e) => e.id), ...ids]);
+  assert.deepEqual(postIds(b), [...(await xrange(redis)).slice(1, 3).map((e) => e.id), ...ids]);
   a.close();
   b.close();
 });
@@ -73,14 +76,20 @@ test('graceful restart: streams end, clients resume without loss', async () => {
   const first = await postId(web.base, 'pre', 'before graceful');
   await Promise.all(subs.map((s) => s.until((x) => x.posts().length === 1, 5000, 'first post')));
   web.graceful();
-  const during = [];
-  for (let i = 0; i < 5; i++) during.push(await postId(web.base, 'pre', `during graceful ${i}`));
-  await Promise.all(subs.map((s) => s.until((x) => x.ended, 10000, 'the stream to end')));
+  // Posts keep coming until every old stream has ended.
+  const writer = backToBack((i) => postId(web.base, 'pre', `during graceful ${i}`));
+  try {
+    await Promise.all(subs.map((s) => s.until((x) => x.ended, 10000, 'the stream to end')));
+  } finally {
+    await writer.stop().catch(() => {});
+  }
+  await writer.stop();
+  const during = writer.results;
   for (const s of subs) {
     const last = postIds(s).at(-1);
     const r = await openStream(`${web.base}home/sse`, { 'Last-Event-ID': last });
     streams.push(r);
-    const want = xrange(redis).map((e) => e.id);
+    const want = (await xrange(redis)).map((e) => e.id);
     const after = want.slice(want.indexOf(last) + 1);
     await r.until((x) => x.posts().length >= after.length, 5000, 'the resumed stream');
     const seen = [...postIds(s), ...postIds(r)];
@@ -92,26 +101,21 @@ test('graceful restart: streams end, clients resume without loss', async () => {
 
 // Prefork tells a stopping child only through the MPM state (child_stopping runs at exit):
 // a stream must notice it even when posts keep it from ever waiting long.
-test('graceful restart while posts flow every 200 ms: old streams still end promptly', async (t) => {
+test('graceful restart while posts flow back to back: old streams still end promptly', async (t) => {
   const s = await openStream(`${web.base}home/sse`);
   streams.push(s);
   await s.until((x) => x.retries.length > 0, 5000, 'retry line');
-  let flowing = true;
-  const pump = (async () => {
-    for (let i = 0; flowing && i < 100; i++) {
-      await post(web.base, { username: 'pump', message: `steady ${i}` });
-      await sleep(200);
-    }
-  })();
+  // One post after the other, each sent when the previous one is answered, until stopped.
+  const pump = backToBack((i) => post(web.base, { username: 'pump', message: `steady ${i}` }));
   try {
     await s.until((x) => x.posts().length >= 2, 5000, 'posts flowing');
     const t0 = Date.now();
     web.graceful();
     await s.until((x) => x.ended, 8000, 'the old stream to end under steady traffic');
-    t.diagnostic(`the stream ended ${Date.now() - t0} ms after the graceful restart`);
+    t.diagnostic(`the stream ended ${Date.now() - t0} ms after the graceful restart, ` +
+      `${pump.count} posts so far`);
   } finally {
-    flowing = false;
-    await pump;
+    await pump.stop();
   }
 });
 

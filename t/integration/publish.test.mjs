@@ -25,13 +25,13 @@ function raw(base, headers, body) {
 }
 
 // The stored entry of an id.
-function stored(id) {
-  return xrange(redis).find((e) => e.id === id);
+async function stored(id) {
+  return (await xrange(redis)).find((e) => e.id === id);
 }
 
 // A refused request: the status, the body in the request's format, and nothing stored.
 async function refused(send, status, { format, reason, base = web.base } = {}) {
-  const before = xlen(redis);
+  const before = await xlen(redis);
   const res = await send();
   assert.equal(res.status, status, `status (body: ${res.body})`);
   if (format === 'json') {
@@ -50,7 +50,7 @@ async function refused(send, status, { format, reason, base = web.base } = {}) {
     assert.ok(res.body.includes('<a href="home">Back to the feed</a>'));
     if (reason) assert.match(res.body, reason);
   }
-  assert.equal(xlen(redis), before, `nothing stored (base ${base})`);
+  assert.equal(await xlen(redis), before, `nothing stored (base ${base})`);
   return res;
 }
 
@@ -66,7 +66,7 @@ describe('accepted posts', () => {
     const ms = Number(body.id.split('-')[0]);
     assert.ok(Math.abs(ms - t0) < 60000, 'the id is a current timestamp');
     assert.equal(res.headers['x-post-id'], body.id);
-    assert.deepEqual(stored(body.id), { id: body.id, u: 'alice', m: 'hello world' });
+    assert.deepEqual(await stored(body.id), { id: body.id, u: 'alice', m: 'hello world' });
   });
 
   test('JSON media type parameters and case are accepted; extra fields ignored', async () => {
@@ -76,28 +76,28 @@ describe('accepted posts', () => {
       const res = await raw(web.base, { 'Content-Type': ct },
         JSON.stringify({ username: 'bob', message: `typed ${ct}`, extra: [1, 2] }));
       assert.equal(res.status, 201, ct);
-      assert.equal(stored(JSON.parse(res.body).id).m, `typed ${ct}`);
+      assert.equal((await stored(JSON.parse(res.body).id)).m, `typed ${ct}`);
     }
   });
 
   test('form with HX-Request: 204 and no body', async () => {
-    const before = xlen(redis);
+    const before = await xlen(redis);
     const res = await post(web.base, { username: 'carol', message: 'from htmx' }, 'htmx');
     assert.equal(res.status, 204);
     assert.equal(res.body, '');
-    assert.equal(xlen(redis), before + 1);
-    assert.deepEqual(stored(res.headers['x-post-id']),
+    assert.equal(await xlen(redis), before + 1);
+    assert.deepEqual(await stored(res.headers['x-post-id']),
       { id: res.headers['x-post-id'], u: 'carol', m: 'from htmx' });
   });
 
   test('plain form: 303 See Other back to home', async () => {
-    const before = xlen(redis);
+    const before = await xlen(redis);
     const res = await post(web.base, { username: 'dave', message: 'from a form' }, 'form');
     assert.equal(res.status, 303);
     assert.match(res.headers.location, /home$/);
     assert.equal(res.headers.location, '/home');
-    assert.equal(xlen(redis), before + 1);
-    const last = xrange(redis).at(-1);
+    assert.equal(await xlen(redis), before + 1);
+    const last = (await xrange(redis)).at(-1);
     assert.equal(last.u, 'dave');
     assert.equal(last.m, 'from a form');
   });
@@ -107,7 +107,7 @@ describe('accepted posts', () => {
       { 'Content-Type': 'application/x-www-form-urlencoded; charset=UTF-8', 'HX-Request': 'true' },
       'x=1&message=a+b%20c%26d%3D&username=erin&y');
     assert.equal(res.status, 204);
-    assert.equal(stored(res.headers['x-post-id']).m, 'a b c&d=');
+    assert.equal((await stored(res.headers['x-post-id'])).m, 'a b c&d=');
   });
 
   test('280 characters are accepted, counted in code points, not bytes', async () => {
@@ -115,7 +115,7 @@ describe('accepted posts', () => {
       const msg = ch.repeat(280);
       const res = await post(web.base, { username: 'long', message: msg });
       assert.equal(res.status, 201, `280 x ${ch} (${Buffer.byteLength(msg)} bytes)`);
-      assert.equal(stored(JSON.parse(res.body).id).m, msg);
+      assert.equal((await stored(JSON.parse(res.body).id)).m, msg);
     }
     const form = await post(web.base, { username: 'long', message: '€'.repeat(280) }, 'htmx');
     assert.equal(form.status, 204);
@@ -125,9 +125,9 @@ describe('accepted posts', () => {
     const message = '  \r\n\tone\r\ntwo\rthree\n\n four  \r\n ';
     const res = await post(web.base, { username: 'nl', message }, 'htmx');
     assert.equal(res.status, 204);
-    assert.equal(stored(res.headers['x-post-id']).m, 'one\ntwo\nthree\n\n four');
+    assert.equal((await stored(res.headers['x-post-id'])).m, 'one\ntwo\nthree\n\n four');
     const j = await post(web.base, { username: 'nl', message: 'a\r\nb' });
-    assert.equal(stored(JSON.parse(j.body).id).m, 'a\nb');
+    assert.equal((await stored(JSON.parse(j.body).id)).m, 'a\nb');
   });
 
   test('a body of exactly 8 KiB is accepted', async () => {
@@ -282,7 +282,7 @@ describe('escaping', () => {
         const res = await post(web.base, { username: 'mallory', message: msg });
         assert.equal(res.status, 201);
         ids.push(JSON.parse(res.body).id);
-        assert.equal(stored(ids.at(-1)).m, msg, 'stored as written');
+        assert.equal((await stored(ids.at(-1))).m, msg, 'stored as written');
       }
       await s.until((x) => x.posts().length >= NASTY.length, 5000, 'the posts');
       const page = (await request('GET', web.base)).body;

@@ -2,9 +2,9 @@
 // argument), reload when the resume point is gone, and posts racing a replay.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { post, request, startApache, startRedis } from '../lib/harness.mjs';
-import { cards, cmpId, firstBytes, postId, postIds, postMany, ready, streamSummary, streamTracker,
-  waitUntil, xlen, xrange }
+import { post, request, startApache, startRedis, within } from '../lib/harness.mjs';
+import { backToBack, cards, cmpId, firstBytes, postId, postIds, postMany, ready, streamSummary,
+  streamTracker, xrange }
   from '../lib/helpers.mjs';
 
 const DEFLATE = [
@@ -157,7 +157,9 @@ describe('resume', () => {
     const first = await postId(web.base, 'resumer', 'before foreign entries');
     // Pages of the replay are 200 entries: put foreign entries across a page boundary.
     const foreign = [];
-    for (let i = 0; i < 250; i++) foreign.push(redis.cli('XADD', 'tweetsse:feed', '*', 'other', `x${i}`));
+    for (let i = 0; i < 250; i++) {
+      foreign.push(await redis.client.xAdd('tweetsse:feed', '*', { other: `x${i}` }));
+    }
     const mine = [];
     for (let i = 0; i < 3; i++) mine.push(await postId(web.base, 'resumer', `after foreign ${i}`));
     const s = await open(`${web.base}home/sse`, { 'Last-Event-ID': first });
@@ -166,11 +168,11 @@ describe('resume', () => {
     assert.ok(!s.events.some((e) => e.event === 'reload'), 'no reload');
     s.close();
     // Leave the stream as the other tests expect it: posts only.
-    assert.equal(redis.cli('XDEL', 'tweetsse:feed', ...foreign), String(foreign.length));
+    assert.equal(await redis.client.xDel('tweetsse:feed', foreign), foreign.length);
   });
 
   test('the header wins over the query argument', async () => {
-    const ids = xrange(redis).map((e) => e.id);
+    const ids = (await xrange(redis)).map((e) => e.id);
     const s = await open(`${web.base}home/sse?last_event_id=${ids[0]}`,
       { 'Last-Event-ID': ids.at(-2) });
     await s.until((x) => x.posts().length >= 1, 5000, 'replay');
@@ -181,7 +183,7 @@ describe('resume', () => {
   });
 
   test('from the newest post: nothing replayed, then live', async () => {
-    const newest = xrange(redis).at(-1).id;
+    const newest = (await xrange(redis)).at(-1).id;
     const s = await open(`${web.base}home/sse`, { 'Last-Event-ID': newest });
     await ready(s);
     const live = await postId(web.base, 'resumer', 'only this');
@@ -192,7 +194,7 @@ describe('resume', () => {
   });
 
   test('from 0-0 (an empty page): every stored post, oldest first', async () => {
-    const all = xrange(redis).map((e) => e.id);
+    const all = (await xrange(redis)).map((e) => e.id);
     const s = await open(`${web.base}home/sse?last_event_id=0-0`);
     await s.until((x) => x.posts().length >= all.length, 5000, 'all posts');
     assert.deepEqual(postIds(s), all);
@@ -211,7 +213,7 @@ describe('resume', () => {
 
   test('a malformed resume point is 400', async () => {
     const bad = ['abc', '1-', '-1', '12', '1-2-3', '1.5-0', '0x10-0', '99999999999999999999999-0',
-      '1-99999999999999999999999', `${xrange(redis)[0].id}x`, '1 -2'];
+      '1-99999999999999999999999', `${(await xrange(redis))[0].id}x`, '1 -2'];
     for (const v of bad) {
       const h = await request('GET', `${web.base}home/sse`, { headers: { 'Last-Event-ID': v } });
       assert.equal(h.status, 400, `Last-Event-ID: ${v}`);
@@ -226,7 +228,7 @@ describe('resume', () => {
     redisH = await startRedis();
     hist = await startApache({ redis: redisH.addr, history: 10 });
     const posted = await postMany(hist.base, 300, { parallel: 10 });
-    const kept = xrange(redisH).map((e) => e.id);
+    const kept = (await xrange(redisH)).map((e) => e.id);
     assert.ok(kept.length < 300 && kept.length >= 10, `trimmed to ${kept.length}`);
     assert.ok(!kept.includes(posted[0]), 'the first post was trimmed');
     assert.deepEqual(kept, posted.slice(-kept.length), 'the newest are kept');
@@ -249,34 +251,32 @@ describe('resume', () => {
 });
 
 describe('posting while a replay runs', () => {
-  test('resumed streams opened during a burst of posts miss nothing and repeat nothing', async () => {
+  test('resumed streams opened during a burst of posts miss nothing and repeat nothing', async (t) => {
     // Enough posts that each replay takes several XRANGE pages (200 entries each).
     const pre = await postMany(web.base, 450, { parallel: 10, prefix: 'pre' });
     const resumeAt = pre[20];
     const opened = [];
-    let posting = true;
-    const writer = (async () => {
-      let n = 0;
-      while (posting && n < 150) {
-        await Promise.all([0, 1].map((k) => postId(web.base, 'racer', `race ${n} ${k}`)));
-        n++;
+    // Two posts at a time, back to back, until the last stream is open and more posts have
+    // followed it; each round is two accepted posts.
+    const writer = backToBack((n) =>
+      Promise.all([0, 1].map((k) => postId(web.base, 'racer', `race ${n} ${k}`))));
+    try {
+      // Open the streams one by one, each after a few more posts landed.
+      for (let i = 0; i < 6; i++) {
+        await within(writer.reached(writer.count + 2), 10000, 'posts before the next open');
+        opened.push(await open(`${web.base}home/sse`, { 'Last-Event-ID': resumeAt }));
       }
-      return n;
-    })();
-    // Open the streams one by one, each after a few more posts landed.
-    for (let i = 0; i < 6; i++) {
-      const n = xlen(redis);
-      await waitUntil(() => xlen(redis) >= n + 3, 10000, 'posts before the next open');
-      opened.push(await open(`${web.base}home/sse`, { 'Last-Event-ID': resumeAt }));
+      // Let the writer run a little past the last open, then stop it.
+      await within(writer.reached(writer.count + 10), 10000, 'more posts after the last open');
+    } finally {
+      await writer.stop().catch(() => {});
     }
-    // Let the writer run a little past the last open, then stop it.
-    const mark = xlen(redis);
-    await waitUntil(() => xlen(redis) >= mark + 20, 10000, 'more posts after the last open');
-    posting = false;
-    const rounds = await writer;
+    const rounds = await writer.stop();
+    t.diagnostic(`${rounds} rounds of two posts raced the replays`);
     assert.ok(rounds >= 10, `posts raced the replays (${rounds} rounds)`);
 
-    const expected = xrange(redis).map((e) => e.id).filter((id) => cmpId(id, resumeAt) > 0);
+    const expected = (await xrange(redis)).map((e) => e.id).filter((id) => cmpId(id, resumeAt) > 0);
+    t.diagnostic(`each stream resumes ${expected.length} posts`);
     assert.ok(expected.length < 1000, 'all still within the retained history');
     for (const [i, s] of opened.entries()) {
       await s.until((x) => x.posts().length >= expected.length, 15000, `stream ${i} complete`);

@@ -1,6 +1,8 @@
 // Test harness: a real redis-server and real Apache instances (the module from the build
-// tree), each on private ports in a private directory, plus small HTTP and SSE clients.
-import { spawn, spawnSync } from 'node:child_process';
+// tree), each on private ports in a private directory, both started by scripts/server.sh,
+// plus small HTTP and SSE clients. Waits are on events (a server's log line, a process
+// exit, a connect); nothing here blocks the event loop.
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -8,9 +10,13 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { createClient } from 'redis';
 
 export const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const SERVER_SH = path.join(TOP, 'scripts/server.sh');
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const execFileAsync = promisify(execFile);
 
 // A directory that Apache's children (www-data when run as root) can read.
 export function tempDir(prefix) {
@@ -31,18 +37,32 @@ export function freePort() {
   });
 }
 
-async function waitFor(check, timeoutMs, what) {
-  const end = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < end) {
-    try {
-      if (await check()) return;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
+// Settle with `promise`, or reject with "timed out waiting for <what>" after timeoutMs.
+export function within(promise, timeoutMs, what) {
+  let t;
+  const timeout = new Promise((_, reject) => {
+    t = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+      timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(t));
+}
+
+// A server's start-up wait: resolves with `ready`, or rejects as soon as the process exits
+// first (once its piped output is read), with `what`, its status and output(). `abort`, if
+// given, is told when the wait is over either way (to drop a log watch).
+function startedOr(child, ready, what, output, abort) {
+  let onClose;
+  const exit = new Promise((_, reject) => {
+    onClose = (code, signal) => reject(new Error(
+      `${what} exited (${signal ?? `status ${code}`}): ${output().trim()}`));
+    child.once('close', onClose);
+  });
+  exit.catch(() => {});
+  ready.catch(() => {});
+  return Promise.race([ready, exit]).finally(() => {
+    child.off('close', onClose);
+    abort?.abort();
+  });
 }
 
 // SIGTERM the server process held in owner.proc (if any) and wait until it has exited.
@@ -61,7 +81,71 @@ function exited(child) {
   });
 }
 
-// redis-server on a private port, AOF on, data in its own directory (kept across restart()).
+// Follow a file that servers append to (inotify through fs.watch): resolves with the first
+// truthy value of check(lines), where lines are the complete lines written from byte offset
+// `from` on. check runs at once and again after every change of the file.
+// An AbortSignal in `signal` ends the wait (rejecting).
+export function waitForLines(file, check,
+  { from = 0, timeoutMs = 10000, what = 'a log line', signal } = {}) {
+  fs.closeSync(fs.openSync(file, 'a')); // fs.watch needs the file to exist
+  return new Promise((resolve, reject) => {
+    let done = false;
+    let running = false;
+    let again = false;
+    const finish = (err, v) => {
+      if (done) return;
+      done = true;
+      watcher.close();
+      clearTimeout(timer);
+      if (err) reject(err); else resolve(v);
+    };
+    const run = async () => {
+      if (running) { again = true; return; }
+      running = true;
+      try {
+        do {
+          again = false;
+          const text = (await fs.promises.readFile(file)).subarray(from).toString('utf8');
+          const lines = text.split('\n');
+          lines.pop(); // the last one is still being written (or empty)
+          const v = check(lines);
+          if (v) { finish(null, v); return; }
+        } while (again && !done);
+      } catch (e) {
+        finish(e);
+      } finally {
+        running = false;
+      }
+    };
+    const watcher = fs.watch(file, () => { if (!done) run(); });
+    watcher.on('error', (e) => finish(e));
+    const timer = setTimeout(() => {
+      finish(new Error(`timed out after ${timeoutMs} ms waiting for ${what} in ${file}`));
+    }, timeoutMs);
+    signal?.addEventListener('abort', () => finish(new Error(`stopped waiting for ${what}`)),
+      { once: true });
+    run();
+  });
+}
+
+// The pids of a process's living children, from /proc (zombies are gone already).
+export async function childrenOf(ppid) {
+  const names = (await fs.promises.readdir('/proc')).filter((n) => /^\d+$/.test(n));
+  const kids = await Promise.all(names.map(async (n) => {
+    try {
+      const stat = await fs.promises.readFile(`/proc/${n}/stat`, 'utf8');
+      // pid (comm) state ppid ...: comm may hold spaces and parentheses.
+      const [state, parent] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return Number(parent) === ppid && state !== 'Z' ? Number(n) : null;
+    } catch {
+      return null; // it just exited
+    }
+  }));
+  return kids.filter((p) => p !== null).sort((a, b) => a - b);
+}
+
+// redis-server on a private port, AOF on, data in its own directory (kept across restart()),
+// its log in DIR/redis.log. r.client is a connected node-redis client while it runs.
 export async function startRedis() {
   const dir = tempDir('redis');
   const port = await freePort();
@@ -70,17 +154,39 @@ export async function startRedis() {
     port,
     addr: `127.0.0.1:${port}`,
     proc: null,
+    client: null,
     async start() {
-      this.proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1',
-        '--dir', dir, '--appendonly', 'yes', '--save', '', '--logfile', path.join(dir, 'redis.log')],
-        { stdio: 'ignore' });
-      await waitFor(() => this.cli('PING') === 'PONG', 10000, 'redis-server');
+      const proc = spawn('bash', [SERVER_SH, 'redis', path.join(dir, 'data'), String(port)],
+        { stdio: ['ignore', 'pipe', 'pipe'] });
+      this.proc = proc;
+      const log = fs.createWriteStream(path.join(dir, 'redis.log'), { flags: 'a' });
+      let out = '';
+      let stderr = '';
+      proc.stderr.on('data', (d) => { stderr += d; });
+      const ready = new Promise((resolve) => {
+        proc.stdout.on('data', (d) => {
+          log.write(d);
+          if (out !== null) {
+            out += d;
+            if (/Ready to accept connections/.test(out)) { out = null; resolve(); }
+          }
+        });
+      });
+      proc.stdout.on('end', () => log.end());
+      await within(startedOr(proc, ready, 'redis-server', () => `${stderr}${out ?? ''}`),
+        10000, 'redis-server to be ready');
+      // No reconnecting: when the server goes, so does the client (stop() closes it first).
+      const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false } });
+      client.on('error', () => {}); // failures surface as rejected commands
+      await client.connect();
+      this.client = client;
     },
-    cli(...args) {
-      const res = spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' });
-      return res.stdout.trim();
+    async stop() {
+      const c = this.client;
+      this.client = null;
+      if (c) await c.close().catch(() => c.destroy());
+      await stopProc(this);
     },
-    stop() { return stopProc(this); },
   };
   await r.start();
   return r;
@@ -94,15 +200,10 @@ export async function startApache(opts) {
   const port = opts.port ?? (await freePort());
   fs.mkdirSync(path.join(dir, 'htdocs'));
   fs.cpSync(path.join(TOP, 'htdocs/lib'), path.join(dir, 'htdocs/lib'), { recursive: true });
-  const env = {
-    ...process.env, RUNDIR: dir, PORT: String(port), REDIS: opts.redis,
-    MPM: opts.mpm ?? 'event', MOUNT: opts.mount ?? '/', KEEPALIVE: String(opts.keepalive ?? 15),
-    HISTORY: String(opts.history ?? 1000), LOGLEVEL: opts.logLevel ?? 'warn',
-  };
-  const conf = spawnSync('bash', [path.join(TOP, 'scripts/apache-conf.sh')], { env, encoding: 'utf8' });
-  if (conf.status !== 0) throw new Error(`apache-conf.sh: ${conf.stderr}`);
-  let text = conf.stdout + (opts.extraConf ? `\n${opts.extraConf}\n` : '');
-  fs.writeFileSync(path.join(dir, 'httpd.conf'), text);
+  const text = await apacheConf({ dir, port, ...opts });
+  fs.writeFileSync(path.join(dir, 'httpd.conf'), text + (opts.extraConf ? `\n${opts.extraConf}\n` : ''));
+  const logFile = path.join(dir, 'error.log');
+  const logSize = () => { try { return fs.statSync(logFile).size; } catch { return 0; } };
   const a = {
     dir,
     port,
@@ -110,22 +211,27 @@ export async function startApache(opts) {
     base: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}${opts.mount ?? '/'}`,
     proc: null,
     async start() {
+      const from = logSize();
       // In its own process group: with -DFOREGROUND apache2 does not detach, and prefork
       // signals its whole group (SIGTERM on stop, SIGUSR1 on graceful), which would hit the
       // test runner too.
-      const argv = ['/usr/sbin/apache2', '-f', path.join(dir, 'httpd.conf'), '-DFOREGROUND'];
-      this.proc = opts.nofile
-        ? spawn('prlimit', [`--nofile=${opts.nofile}`, '--', ...argv],
-          { stdio: ['ignore', 'ignore', 'pipe'], detached: true })
-        : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+      const env = opts.nofile ? { ...process.env, NOFILE: String(opts.nofile) } : process.env;
+      const proc = spawn('bash', [SERVER_SH, 'apache', dir],
+        { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env });
+      this.proc = proc;
       let stderr = '';
-      this.proc.stderr.on('data', (d) => { stderr += d; });
-      const p = this.proc;
-      await waitFor(async () => {
-        if (p.exitCode !== null) throw new Error(`apache2 exited: ${stderr}`);
-        const res = await request('GET', this.base);
-        return res.status === 200 || res.status === 503;
-      }, 15000, 'apache2');
+      proc.stderr.on('data', (d) => { stderr += d; });
+      // The parent logs this notice once its listener is open and it starts the children;
+      // the first request then waits in the accept queue until a child takes it.
+      const abort = new AbortController();
+      const up = this.waitForLog((lines) => lines.some((l) => /resuming normal operations/.test(l)),
+        { from, timeoutMs: 15000, what: 'apache2 to start', signal: abort.signal });
+      await startedOr(proc, up, 'apache2',
+        () => stderr + Buffer.from(this.errorLog()).subarray(from).toString(), abort);
+      const res = await request('GET', this.base);
+      if (res.status !== 200 && res.status !== 503) {
+        throw new Error(`apache2: GET ${this.base}: ${res.status}`);
+      }
     },
     stop() { return stopProc(this); },
     // Graceful restart: children finish, new ones start; the listener stays.
@@ -133,7 +239,13 @@ export async function startApache(opts) {
       this.proc.kill('SIGUSR1');
     },
     errorLog() {
-      try { return fs.readFileSync(path.join(dir, 'error.log'), 'utf8'); } catch { return ''; }
+      try { return fs.readFileSync(logFile, 'utf8'); } catch { return ''; }
+    },
+    // The error log's size now: a mark for waitForLog({from}).
+    logMark: logSize,
+    // Resolves with the first truthy check(lines) over the error log's lines from `from` on.
+    waitForLog(check, options = {}) {
+      return waitForLines(logFile, check, options);
     },
     // Lines at error level or worse, except those matching an allowed pattern.
     badLogLines(allowed = []) {
@@ -142,13 +254,23 @@ export async function startApache(opts) {
     },
     // pids of the children (not the parent).
     childPids() {
-      const parent = this.proc?.pid;
-      const out = spawnSync('pgrep', ['-P', String(parent)], { encoding: 'utf8' }).stdout;
-      return out.split('\n').filter(Boolean).map(Number);
+      return this.proc ? childrenOf(this.proc.pid) : Promise.resolve([]);
     },
   };
   await a.start();
   return a;
+}
+
+// The private Apache config of scripts/server.sh for these options (see startApache), as
+// text. dir and port are required; the tests default to the event MPM.
+export async function apacheConf({ dir, port, redis, mpm, mount, keepalive, history, logLevel }) {
+  const env = {
+    ...process.env, RUNDIR: dir, PORT: String(port), REDIS: redis,
+    MPM: mpm ?? 'event', MOUNT: mount ?? '/', KEEPALIVE: String(keepalive ?? 15),
+    HISTORY: String(history ?? 1000), LOGLEVEL: logLevel ?? 'warn',
+  };
+  const { stdout } = await execFileAsync('bash', [SERVER_SH, 'conf'], { env });
+  return stdout;
 }
 
 // http or https (self-signed certificates of the test servers accepted) by the URL.

@@ -1,26 +1,19 @@
 // Small helpers shared by the integration tests (on top of harness.mjs): reading the Redis
-// stream, parsing the page, bounded waits and raw SSE reads.
+// stream, parsing the page, bounded waits, writers and raw SSE reads.
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { openStream, post, sleep } from './harness.mjs';
 
 export const STREAM_KEY = 'tweetsse:feed';
 
-// Every entry of the Redis stream, oldest first: [{id, u, m}].
-export function xrange(redis, key = STREAM_KEY) {
-  const out = redis.cli('--json', 'XRANGE', key, '-', '+');
-  if (!out) return [];
-  return JSON.parse(out).map(([id, fields]) => {
-    const e = { id };
-    for (let i = 0; i + 1 < fields.length; i += 2) e[fields[i]] = fields[i + 1];
-    return e;
-  });
+// Every entry of the Redis stream, oldest first: [{id, u, m}] (through the harness's client).
+export async function xrange(redis, key = STREAM_KEY) {
+  const entries = await redis.client.xRange(key, '-', '+');
+  return entries.map(({ id, message }) => ({ id, ...message }));
 }
 
-export function xlen(redis, key = STREAM_KEY) {
-  const n = Number(redis.cli('XLEN', key));
-  if (!Number.isInteger(n)) throw new Error(`XLEN: not a number (is redis up?)`);
-  return n;
+export async function xlen(redis, key = STREAM_KEY) {
+  return redis.client.xLen(key);
 }
 
 // Compare two stream ids ("<ms>-<seq>") numerically.
@@ -50,6 +43,53 @@ export async function waitUntil(check, timeoutMs, what, every = 50) {
     }
     await sleep(every);
   }
+}
+
+// Run send(i) for i = 0, 1, 2, ... back to back (each call awaits the previous one) until
+// stop() is called: w.count calls have completed, w.results holds what they resolved with.
+// w.reached(n) resolves once w.count >= n; stop() resolves with the count once the call in
+// flight has finished. A failing call rejects stop() and every pending reached(), as does a
+// stop before the count is reached.
+export function backToBack(send) {
+  const w = { count: 0, results: [] };
+  let running = true;
+  let failure = null;
+  let waiters = [];
+  const settle = () => {
+    waiters = waiters.filter((x) => {
+      if (w.count >= x.n) x.resolve(w.count);
+      else if (failure || !running) {
+        x.reject(failure ?? new Error(`the writer stopped after ${w.count} of ${x.n} calls`));
+      } else return true;
+      return false;
+    });
+  };
+  const loop = (async () => {
+    try {
+      while (running) {
+        w.results.push(await send(w.count));
+        w.count++;
+        settle();
+      }
+      return w.count;
+    } catch (e) {
+      failure = e;
+      throw e;
+    } finally {
+      running = false;
+      settle();
+    }
+  })();
+  loop.catch(() => {}); // surfaced by stop() and reached()
+  w.reached = (n) => new Promise((resolve, reject) => {
+    waiters.push({ n, resolve, reject });
+    settle();
+  });
+  w.stop = () => {
+    running = false;
+    return loop;
+  };
+  return w;
 }
 
 // POST a JSON post and return its id; fails loudly on anything but 201.

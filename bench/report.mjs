@@ -1,0 +1,184 @@
+// The Markdown table of a bench/run.sh run, from the JSON results it saved:
+//
+//   node bench/report.mjs DIR        (DIR: BENCH_DIR/results of a run)
+//
+// DIR holds run.json (what ran: date, cores, rounds, sizes, scenarios) and one file per
+// measurement: S1-<side>-<round>.json and S2-<side>-<round>.json (sseload's JSON result and
+// the server-side figures; S3 is measured in the S2 run, with its streams idle), S4.json
+// and S5.json (wrk requests/s of each target, both runs).
+// Per figure and side the rounds are summed up as a median (the mean of the two middle
+// values) with the range, or as the worst / first round; the ratio is ours / peer.
+import fs from 'node:fs';
+import path from 'node:path';
+
+const dir = process.argv[2];
+if (!dir) {
+  process.stderr.write('usage: node bench/report.mjs DIR\n');
+  process.exit(2);
+}
+const read = (f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
+const run = read('run.json');
+const results = fs.readdirSync(dir).filter((f) => /^S\d.*\.json$/.test(f)).map(read);
+const has = (s) => run.scenarios.includes(s);
+const SIDES = ['ours', 'peer'];
+
+// x with d decimals, rounded as C's printf does: to the nearest, and an exact tie (0.625
+// to two decimals) to the even neighbour, where toFixed rounds ties up. toFixed(100) is the
+// exact decimal value of the double, so a tie is a 5 followed by zeros only.
+function fixed(x, d) {
+  const exact = Math.abs(x).toFixed(100);
+  const dot = exact.indexOf('.');
+  if (/^50*$/.test(exact.slice(dot + 1 + d))) {
+    const kept = exact.slice(0, d ? dot + 1 + d : dot);
+    if (Number(kept.at(-1)) % 2 === 0) return `${x < 0 ? '-' : ''}${kept}`;
+  }
+  return x.toFixed(d);
+}
+
+// Numbers rounded the way the table shows them: integers as they are, else 0, 1 or 2
+// decimals by size.
+function fmt(x) {
+  if (Number.isInteger(x)) return String(x);
+  return fixed(x, x >= 100 || x <= -100 ? 0 : x >= 10 ? 1 : 2);
+}
+// x rounded to d decimals, as a number (a figure of one round, as measured).
+const round = (x, d) => Number(fixed(x, d));
+
+// The figures of one round of S1 or S2 for one side: {name: number}; a figure that could
+// not be measured (sseload failed) is left out.
+function figures(r) {
+  const f = {};
+  const put = (name, v) => { if (v !== undefined && v !== null && Number.isFinite(v)) f[name] = v; };
+  const l = r.sseload;
+  if (r.scenario === 'S1') {
+    put('lost', l?.lost);
+    put('p50', l?.p50_ms);
+    put('p99', l?.p99_ms);
+    put('cpu', round(r.server_cpu_ns / 1e9, 1));
+  } else {
+    put('connected', l?.connected);
+    put('lost', l?.lost);
+    put('p50', l?.p50_ms);
+    put('p99', l?.p99_ms);
+    put('dropped', l?.dropped);
+    put('cpu', round(r.server_cpu_ns / 1e9, 1));
+    if (r.back) {
+      put('back', r.back.connected);
+      put('back50', round(r.back.connect_p50_ms / 1000, 2));
+      put('backmax', round(r.back.connect_max_ms / 1000, 2));
+    }
+    put('release', round(r.release_s, 1));
+    const idle = r.idle;
+    put('n', idle.streams);
+    put('idlecpu', round(idle.cpu_ns / 1e9 / idle.wall_s * 100, 0));
+    if (idle.streams > 0) put('kb', round((idle.rss1_kb - idle.rss0_kb) / idle.streams, 1));
+  }
+  return f;
+}
+
+// Summaries: S[`${scenario}.${side}.${figure}`] = {value, range} (strings as shown).
+const S = {};
+function summarize(scenario, side, name, how) {
+  const rounds = results.filter((r) => r.scenario === scenario && r.side === side)
+    .sort((a, b) => a.round - b.round);
+  const vals = rounds.map((r) => figures(r)[name]).filter((v) => v !== undefined);
+  if (!vals.length) return;
+  const v = [...vals].sort((a, b) => a - b);
+  let x;
+  if (how === 'first') x = vals[0];
+  else if (how === 'max') x = v.at(-1);
+  else if (how === 'min') x = v[0];
+  else x = v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  S[`${scenario}.${side}.${name}`] = { value: fmt(x),
+    range: v.length > 1 ? `${fmt(v[0])}–${fmt(v.at(-1))}` : '' };
+}
+for (const side of SIDES) {
+  for (const f of ['p50', 'p99', 'cpu']) {
+    summarize('S1', side, f, 'median');
+    summarize('S2', side, f, 'median');
+  }
+  summarize('S1', side, 'lost', 'max');
+  summarize('S2', side, 'lost', 'max');
+  summarize('S2', side, 'dropped', 'max');
+  summarize('S2', side, 'connected', 'min');
+  summarize('S2', side, 'back', 'min');
+  summarize('S2', side, 'back50', 'median');
+  summarize('S2', side, 'backmax', 'max');
+  summarize('S2', side, 'release', 'max');
+  // Memory from the first round only: freed memory stays with the processes, so later
+  // baselines are inflated.
+  summarize('S2', side, 'n', 'first');
+  summarize('S2', side, 'kb', 'first');
+  summarize('S2', side, 'idlecpu', 'median');
+}
+const g = (key) => S[key]?.value ?? '';
+
+// wrk: the mean of a target's two runs (integer requests/s).
+function rps(scenario, target) {
+  const runs = results.find((r) => r.scenario === scenario)?.rps?.[target];
+  return runs?.length ? String(Math.trunc(runs.reduce((a, b) => a + b, 0) / runs.length)) : '';
+}
+
+// a / b with two decimals; "–" when it means nothing.
+function ratio(a, b) {
+  if (a === '' || b === '' || a === '–' || b === '–') return '–';
+  if (Number(b) === 0) return Number(a) === 0 ? '–' : '∞';
+  return fixed(Number(a) / Number(b), 2);
+}
+const out = [];
+const row = (label, a, b) => out.push(`| ${label} | ${a || '–'} | ${b || '–'} | ${ratio(a, b)} |`);
+// A row of medians over the rounds, each with its spread.
+function rowM(label, keyA, keyB) {
+  const show = (k) => (S[k] ? `${S[k].value}${S[k].range ? ` (${S[k].range})` : ''}` : '');
+  out.push(`| ${label} | ${show(keyA) || '–'} | ${show(keyB) || '–'} | ${ratio(g(keyA), g(keyB))} |`);
+}
+
+const rounds = run.rounds > 1 ? `median of ${run.rounds} rounds (range)` : '1 round';
+out.push('');
+out.push(`mod_tweetsse vs nginx + Nchan (through Redis), ${run.date}, ${run.cores} cores, loopback` +
+  `${run.quick ? ', quick mode' : ''}; S1-S3: ${rounds}`);
+out.push('Lost: posts not received within 10 s of the last post; latency: from the POST to the byte');
+out.push('reaching the subscriber, over every subscriber and post.');
+out.push('');
+out.push('| figure | ours | peer | ratio (ours / peer) |');
+out.push('|---|---:|---:|---:|');
+if (has('S1')) {
+  row(`S1 lost (${run.S1_SUBS} subs, ${run.S1_POSTS} posts at ${run.S1_RATE}/s; worst round)`,
+    g('S1.ours.lost'), g('S1.peer.lost'));
+  rowM('S1 latency p50 (ms)', 'S1.ours.p50', 'S1.peer.p50');
+  rowM('S1 latency p99 (ms)', 'S1.ours.p99', 'S1.peer.p99');
+  rowM('S1 server CPU (s, web server + Redis, whole run)', 'S1.ours.cpu', 'S1.peer.cpu');
+}
+if (has('S2')) {
+  row(`S2 connected (of ${run.S2_SUBS}; worst round)`, g('S2.ours.connected'), g('S2.peer.connected'));
+  row(`S2 lost (${run.S2_POSTS} posts at ${run.S2_RATE}/s; worst round)`, g('S2.ours.lost'),
+    g('S2.peer.lost'));
+  rowM('S2 latency p50 (ms)', 'S2.ours.p50', 'S2.peer.p50');
+  rowM('S2 latency p99 (ms)', 'S2.ours.p99', 'S2.peer.p99');
+  row('S2 dropped streams (worst round)', g('S2.ours.dropped'), g('S2.peer.dropped'));
+  rowM('S2 server CPU (s, posting + drain)', 'S2.ours.cpu', 'S2.peer.cpu');
+  row('S2 reconnect storm (all close, all come back at once): back within 60 s (worst round)',
+    g('S2.ours.back'), g('S2.peer.back'));
+  rowM('S2 reconnect storm: seconds to a new stream, p50', 'S2.ours.back50', 'S2.peer.back50');
+  row('S2 reconnect storm: seconds to a new stream, max (worst round)', g('S2.ours.backmax'),
+    g('S2.peer.backmax'));
+  row('S2 seconds until the server lets go of closed streams (worst round)', g('S2.ours.release'),
+    g('S2.peer.release'));
+}
+if (has('S3')) {
+  row(`S3 KB per idle subscriber (at ${g('S2.ours.n')} / ${g('S2.peer.n')}; first round)`,
+    g('S2.ours.kb'), g('S2.peer.kb'));
+  rowM('S3 server CPU with the streams idle (% of a core)', 'S2.ours.idlecpu', 'S2.peer.idlecpu');
+}
+if (has('S4')) {
+  row('S4 POST requests/s (wrk, 50 conns)', rps('S4', 'S4-ours'), rps('S4', 'S4-peer'));
+}
+if (has('S5')) {
+  const posts = results.find((r) => r.scenario === 'S5')?.posts ?? '';
+  row(`S5 GET /home (${posts} posts) vs static copy, req/s (peer column: same Apache, static ` +
+    'file, default mmap)', rps('S5', 'S5-page'), rps('S5', 'S5-static'));
+  row('S5 GET /home vs static copy sent with EnableSendfile On, req/s', rps('S5', 'S5-page'),
+    rps('S5', 'S5-static-sendfile'));
+}
+out.push('');
+process.stdout.write(`${out.join('\n')}\n`);

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# The one place that knows how to start the project's private servers: `make run`
+# (scripts/run.sh), the node tests (t/lib/harness.mjs) and the benchmark (bench/run.sh) all
+# go through it.
+#
+#   server.sh redis DIR ADDR [redis-server options...]
+#       Exec redis-server in the foreground: AOF on, no RDB snapshots (--save ''), data in
+#       DIR (created if missing), the log on stdout. ADDR is a TCP port (bound to 127.0.0.1)
+#       or an absolute unix socket path (mode 777, TCP off). Further options are passed on.
+#       SIGTERM stops it cleanly (the AOF is flushed).
+#   server.sh ping ADDR [SECONDS]
+#       Wait until the Redis at ADDR (port or socket path, as above) answers PING; at most
+#       SECONDS (10). For shell callers; the tests wait for the server's "Ready" line.
+#   server.sh conf
+#       Print the private Apache config, conf/httpd.conf.in filled in from the environment:
+#       RUNDIR PORT REDIS (required); MPM (worker), MOUNT (/), LOGLEVEL (warn), KEEPALIVE (15),
+#       HISTORY (1000), MODULE (the build tree's .libs/mod_tweetsse.so), HTDOCS
+#       ($RUNDIR/htdocs). Children run as www-data when root, else as the caller.
+#   server.sh check DIR
+#       Configuration test of DIR/httpd.conf (apache2 -t; the verdict on stderr), after the
+#       same readability check as `apache` below.
+#   server.sh apache DIR [apache2 options...]
+#       Exec Apache in the foreground (-DFOREGROUND) on DIR/httpd.conf. First the open-files
+#       limit goes up to the hard limit (every open stream is a socket; NOFILE=n sets soft
+#       and hard limit to n instead), and, as root, it checks that the children's user can
+#       read the DocumentRoot. Prefork signals its whole process group on stop and graceful
+#       restart: a caller that must not get those signals starts it in a group of its own.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+apache2=/usr/sbin/apache2
+
+# The comment above, as help text: on stdout when asked for, else on stderr with status 2.
+usage() {
+    local text
+    text=$(sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//')
+    if [ "${1:-}" = help ]; then echo "$text"; exit 0; fi
+    echo "$text" >&2
+    exit 2
+}
+
+# redis-server options for an address: a port on loopback, or a unix socket only.
+redis_addr() {
+    case $1 in
+    /*) echo --port 0 --unixsocket "$1" --unixsocketperm 777 ;;
+    *[!0-9]* | '') echo "server.sh: not a port or an absolute socket path: '$1'" >&2; exit 2 ;;
+    *) echo --port "$1" --bind 127.0.0.1 ;;
+    esac
+}
+
+cmd_redis() {
+    [ $# -ge 2 ] || usage
+    local dir=$1 addr=$2
+    shift 2
+    local -a where
+    read -r -a where <<<"$(redis_addr "$addr")"
+    mkdir -p "$dir"
+    exec redis-server "${where[@]}" --dir "$dir" --appendonly yes --save '' \
+        --daemonize no --logfile '' "$@"
+}
+
+cmd_ping() {
+    [ $# -ge 1 ] || usage
+    local addr=$1 secs=${2:-10} i
+    local -a to
+    case $addr in /*) to=(-s "$addr") ;; *) to=(-p "$addr") ;; esac
+    for ((i = 0; i < secs * 10; i++)); do
+        [ "$(redis-cli "${to[@]}" ping 2>/dev/null)" = PONG ] && return 0
+        sleep 0.1
+    done
+    echo "server.sh: no Redis answering at $addr after $secs s" >&2
+    exit 1
+}
+
+cmd_conf() {
+    : "${RUNDIR:?}" "${PORT:?}" "${REDIS:?}"
+    local mpm=${MPM:-worker} mount=${MOUNT:-/} loglevel=${LOGLEVEL:-warn}
+    local keepalive=${KEEPALIVE:-15} history=${HISTORY:-1000}
+    local module=${MODULE:-$top/.libs/mod_tweetsse.so} htdocs=${HTDOCS:-$RUNDIR/htdocs}
+    local user group
+    if [ "$(id -u)" = 0 ]; then user=www-data group=www-data; else user=$(id -un) group=$(id -gn); fi
+    sed -e "s|@RUNDIR@|$RUNDIR|g" -e "s|@PORT@|$PORT|g" -e "s|@REDIS@|$REDIS|g" \
+        -e "s|@MPM@|$mpm|g" -e "s|@MOUNT@|$mount|g" -e "s|@LOGLEVEL@|$loglevel|g" \
+        -e "s|@KEEPALIVE@|$keepalive|g" -e "s|@HISTORY@|$history|g" -e "s|@MODULE@|$module|g" \
+        -e "s|@HTDOCS@|$htdocs|g" -e "s|@USER@|$user|g" -e "s|@GROUP@|$group|g" \
+        "$top/conf/httpd.conf.in"
+}
+
+cmd_check() {
+    [ $# -eq 1 ] || usage
+    check_readable "$1/httpd.conf"
+    exec "$apache2" -t -f "$1/httpd.conf"
+}
+
+# The children's user (User directive) must be able to list the DocumentRoot, which also
+# proves it can reach it through every parent directory.
+check_readable() {
+    local conf=$1 user docroot
+    [ "$(id -u)" = 0 ] || return 0
+    user=$(sed -n 's/^User[[:space:]]\{1,\}\([^[:space:]]*\).*/\1/p' "$conf" | head -1)
+    docroot=$(sed -n 's/^DocumentRoot[[:space:]]\{1,\}"\{0,1\}\([^"]*\)"\{0,1\}.*/\1/p' "$conf" | head -1)
+    [ -n "$user" ] && [ "$user" != root ] && [ -n "$docroot" ] || return 0
+    if ! runuser -u "$user" -- test -r "$docroot" -a -x "$docroot"; then
+        echo "server.sh: $user cannot read $docroot; use a directory it can reach" >&2
+        exit 1
+    fi
+}
+
+cmd_apache() {
+    [ $# -ge 1 ] || usage
+    local dir=$1
+    shift
+    local conf=$dir/httpd.conf
+    [ -f "$conf" ] || { echo "server.sh: no $conf (write it with: server.sh conf)" >&2; exit 1; }
+    check_readable "$conf"
+    if [ -n "${NOFILE:-}" ]; then
+        ulimit -n "$NOFILE"
+    else
+        ulimit -n "$(ulimit -Hn)"
+    fi
+    exec "$apache2" -f "$conf" -DFOREGROUND "$@"
+}
+
+[ $# -ge 1 ] || usage
+sub=$1
+shift
+case $sub in
+redis) cmd_redis "$@" ;;
+ping) cmd_ping "$@" ;;
+conf) cmd_conf "$@" ;;
+check) cmd_check "$@" ;;
+apache) cmd_apache "$@" ;;
+-h | --help | help) usage help ;;
+*) echo "server.sh: unknown command '$sub'" >&2; usage ;;
+esac
