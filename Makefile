@@ -4,6 +4,8 @@
 #   make install    install module, Debian a2enmod files and htdocs
 #   make run        fresh Debian machine -> running feed on http://127.0.0.1:$(PORT)
 #   make test       the whole suite (unit, integration, browser)
+#   make test-tsan  the threaded core and the delivery and fault suites under ThreadSanitizer
+#   make fuzz       fuzz every parser for FUZZ_SECONDS (60) each (make test replays the corpora)
 #   make bench      side-by-side benchmark with nginx + Nchan (not part of make test)
 
 APXS      ?= apxs
@@ -67,6 +69,12 @@ run: deps
 	$(MAKE) all frontend
 	PORT=$(PORT) bash scripts/run.sh
 
+# make fuzz builds with clang and libFuzzer: installed first, like every other tool (this rule
+# comes before the fragment's, so it runs first).
+fuzz: deps-fuzz
+deps-fuzz:
+	bash scripts/deps.sh fuzz
+
 include t/unit/build.mk
 include t/fuzz/build.mk
 
@@ -75,6 +83,20 @@ include t/fuzz/build.mk
 test: deps
 	$(MAKE) all frontend unit fuzz-replay
 	bash scripts/integration.sh
+
+# The module built with ThreadSanitizer, beside the normal build (apxs would share its objects).
+TSAN_MODULE := build/tsan/mod_tweetsse.so
+$(TSAN_MODULE): $(SRC) $(HDR)
+	@mkdir -p $(@D)
+	$(CC) -shared -fPIC -fsanitize=thread -g -O1 $(WARN) $$($(APXS) -q EXTRA_CPPFLAGS) \
+	    -I$$($(APXS) -q INCLUDEDIR) $$(apr-1-config --includes) -Ibuild -o $@ \
+	    $(filter %.c,$^) -lhiredis -ljansson
+
+# ThreadSanitizer over the unit tests of the threaded core, then the delivery and fault
+# suites against Apache running the module built with it; any report fails.
+test-tsan: deps
+	$(MAKE) all frontend unit-tsan $(TSAN_MODULE)
+	bash scripts/tsan.sh
 
 bench: deps
 	$(MAKE) all frontend
@@ -88,4 +110,4 @@ clean:
 	rm -rf .libs *.la *.lo *.slo src/.libs src/*.lo src/*.la src/*.slo src/*.o *.o htdocs/lib build $(UNIT_TESTS) t/unit/core-link t/unit/tsan
 	rm -f bench/sseload
 
-.PHONY: all frontend install deps run test bench format clean unit
+.PHONY: all frontend install deps deps-fuzz run test test-tsan bench format clean unit

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Install what building, running and testing need, if missing: Debian packages (one
 # apt-get update, only when something is missing) and the pinned npm packages.
+#   deps.sh        everything make run, make test and make bench need
+#   deps.sh fuzz   clang and its libFuzzer runtime, for make fuzz
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 pkgs=(apache2 apache2-dev libhiredis-dev libjansson-dev redis-server nodejs npm chromium
       curl pkg-config openssl util-linux wrk)
+if [ "${1:-}" = fuzz ]; then pkgs=(clang libclang-rt-14-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do
     # nodejs/npm may come from elsewhere (e.g. a newer Node.js already on PATH).
@@ -24,6 +27,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -q >/dev/null
     apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
+[ "${1:-}" = fuzz ] && exit 0
 cd "$top"
 if [ ! -f node_modules/.installed ] || [ package-lock.json -nt node_modules/.installed ]; then
     npm ci --no-audit --no-fund --loglevel=error

@@ -25,6 +25,8 @@
 #       and hard limit to n instead), and, as root, it checks that the children's user can
 #       read the DocumentRoot. Prefork signals its whole process group on stop and graceful
 #       restart: a caller that must not get those signals starts it in a group of its own.
+#       APACHE_PRELOAD=lib.so is preloaded into Apache, here and in `check` (the runtime of
+#       a sanitizer the module was built with).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 apache2=/usr/sbin/apache2
@@ -88,7 +90,14 @@ cmd_conf() {
 cmd_check() {
     [ $# -eq 1 ] || usage
     check_readable "$1/httpd.conf"
+    preload
     exec "$apache2" -t -f "$1/httpd.conf"
+}
+
+# A sanitizer runtime for a module built with it (scripts/tsan.sh): preloaded into Apache
+# only, never into the caller.
+preload() {
+    if [ -n "${APACHE_PRELOAD:-}" ]; then export LD_PRELOAD=$APACHE_PRELOAD; fi
 }
 
 # The children's user (User directive) must be able to list the DocumentRoot, which also
@@ -117,6 +126,7 @@ cmd_apache() {
     else
         ulimit -n "$(ulimit -Hn)"
     fi
+    preload
     exec "$apache2" -f "$conf" -DFOREGROUND "$@"
 }
 
