@@ -69,9 +69,8 @@ run: deps
 	$(MAKE) all frontend
 	PORT=$(PORT) bash scripts/run.sh
 
-# make fuzz builds with clang and libFuzzer: installed first, like every other tool (this rule
-# comes before the fragment's, so it runs first).
-fuzz: deps-fuzz
+# make fuzz builds with clang and libFuzzer: installed first, like every other tool.
+FUZZ_TOOLS := deps-fuzz
 deps-fuzz:
 	bash scripts/deps.sh fuzz
 

@@ -60,7 +60,8 @@ $(FUZZ_DIR)/replay_%: t/fuzz/fuzz_%.c t/fuzz/replay.c $(FUZZ_HDR)
 	$(FUZZ_REPLAY_CC) $(FUZZ_REPLAY_CFLAGS) $(FUZZ_APR_CFLAGS) -o $@ $(filter %.c,$^) \
 	    $(FUZZ_LDLIBS)
 
-$(FUZZ_DIR)/fuzz_%: t/fuzz/fuzz_%.c $(FUZZ_HDR)
+# FUZZ_TOOLS: a target the including Makefile runs first, to install clang and libFuzzer.
+$(FUZZ_DIR)/fuzz_%: t/fuzz/fuzz_%.c $(FUZZ_HDR) | $(FUZZ_TOOLS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_APR_CFLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LDLIBS)
 
