@@ -62,6 +62,17 @@ static int tw_stream_stopping(void *ctx)
     return ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS && state == AP_MPMQ_STOPPING;
 }
 
+/* The headers of every stream: an event stream that no cache, proxy buffer or compressor may
+ * hold back. */
+static void tw_stream_headers(request_rec *r)
+{
+    ap_set_content_type(r, "text/event-stream; charset=utf-8");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
+    apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
+    apr_table_setn(r->subprocess_env, "no-gzip", "1");
+    apr_table_setn(r->subprocess_env, "no-brotli", "1");
+}
+
 /* Queue a small control frame (the retry: line, or an event without data). */
 static void tw_stream_control(tw_stream *st, const char *event, unsigned retry_ms)
 {
@@ -159,6 +170,30 @@ static int tw_stream_fd(request_rec *r)
     return fd;
 }
 
+/* Send the posts stored after the client's resume point (it missed them), in pages, then flush.
+ * Returns 1 to go on with the live stream, 0 when the stream ends here: the store failed (the
+ * client retries with the same Last-Event-ID), the resume point is older than the retained
+ * history (the page must reload to be complete), or the client left. */
+static int tw_stream_replay(tw_stream *st, tw_runtime *rt)
+{
+    request_rec *r = st->r;
+    int gap = 0;
+    const char *err = NULL;
+    if (tw_store_each_after(rt->store, r->pool, st->last, TW_REPLAY_PAGE, tw_stream_replay_one, st,
+                            &gap, &err) != APR_SUCCESS) {
+        /* INFO: every browser retries this during a Redis outage, which the store reports. */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "TW0503: cannot replay posts: %s", err);
+        apr_brigade_cleanup(st->bb);
+        return 0;
+    }
+    if (gap) {
+        tw_stream_control(st, "reload", 0);
+        tw_stream_flush(st);
+        return 0;
+    }
+    return tw_stream_flush(st) == APR_SUCCESS;
+}
+
 /* Give the stream to `e` (falling back to the worker-thread engine when the socket engine
  * declines it). An adopted stream's connection is marked aborted, so that Apache writes nothing
  * more and closes its own descriptor without a shutdown (the engine's duplicate keeps the TCP
@@ -192,11 +227,7 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
     if (apr_pool_create(&st.scratch, r->pool) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;
 
-    ap_set_content_type(r, "text/event-stream; charset=utf-8");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-cache");
-    apr_table_setn(r->headers_out, "X-Accel-Buffering", "no");
-    apr_table_setn(r->subprocess_env, "no-gzip", "1");
-    apr_table_setn(r->subprocess_env, "no-brotli", "1");
+    tw_stream_headers(r);
     int raw = rt->pump && tw_stream_raw(r);
     tw_engine *engine = raw ? rt->pump : rt->relay;
     if (engine->ops->full(engine)) {
@@ -226,25 +257,8 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
      * it, and the replay below covers that; the engines skip the posts both deliver
      * (tw_frame_due). */
     tw_outlet o = {.fd = tw_stream_fd(r), .raw = raw, .next = tw_hub_join(rt->hub)};
-    if (resume) {
-        int gap = 0;
-        const char *err = NULL;
-        if (tw_store_each_after(rt->store, r->pool, st.last, TW_REPLAY_PAGE, tw_stream_replay_one,
-                                &st, &gap, &err) != APR_SUCCESS) {
-            /* INFO: every browser retries this during a Redis outage, which the hub reports. */
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "TW0503: cannot replay posts: %s", err);
-            apr_brigade_cleanup(st.bb);
-            return OK; /* the client retries with the same Last-Event-ID */
-        }
-        if (gap) {
-            /* Older than the retained history: the page must reload to be complete. */
-            tw_stream_control(&st, "reload", 0);
-            tw_stream_flush(&st);
-            return OK;
-        }
-        if (tw_stream_flush(&st) != APR_SUCCESS)
-            return OK;
-    }
+    if (resume && !tw_stream_replay(&st, rt))
+        return OK;
     tw_writer w = {.write = tw_stream_write,
                    .flush = tw_stream_writer_flush,
                    .stopping = tw_stream_stopping,

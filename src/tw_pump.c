@@ -408,7 +408,7 @@ apr_status_t tw_pump_create(apr_pool_t *pool, const tw_pump_conf *cf, tw_engine 
         epoll_ctl(p->ep, EPOLL_CTL_ADD, tw_thread_bell_fd(&p->thread), &ev) != 0)
         rv = APR_FROM_OS_ERROR(errno);
     else
-        rv = tw_thread_start(&p->thread, tw_pump_main, p);
+        rv = tw_thread_start(&p->thread, "tw-pump", tw_pump_main, p);
     if (rv != APR_SUCCESS) {
         if (p->ep >= 0)
             close(p->ep);

@@ -5,6 +5,7 @@
 #include "tw_redis_publish_lua.h" /* generated from tw_redis_publish.lua: tw_redis_publish_lua[] */
 
 #include <apr_reslist.h>
+#include <hiredis/hiredis.h>
 #include <apr_sha1.h>
 #include <apr_strings.h>
 #include <errno.h>
@@ -27,7 +28,9 @@ typedef struct tw_redis_slot {
     redisContext *ctx; /* NULL until connected, and again after an error */
 } tw_redis_slot;
 
-redisContext *tw_redis_connect(const tw_redis_conf *cf, char *err, size_t errlen)
+/* Open a blocking connection with the configured timeouts (and AUTH). Returns NULL and writes
+ * the reason into `err` on failure. Blocks up to the timeout. */
+static redisContext *tw_redis_connect(const tw_redis_conf *cf, char *err, size_t errlen)
 {
     struct timeval tv = {cf->timeout_ms / 1000, (cf->timeout_ms % 1000) * 1000};
     redisContext *ctx = cf->addr.path ? redisConnectUnixWithTimeout(cf->addr.path, tv)

@@ -11,8 +11,6 @@
 #include "tw_log.h"
 #include "tw_store.h"
 
-#include <hiredis/hiredis.h>
-
 typedef struct tw_redis_conf {
     tw_redis_addr addr;
     const char *password; /* AUTH after each connect, or NULL */
@@ -27,9 +25,5 @@ typedef struct tw_redis_conf {
 /* A Redis store in `p` (which must outlive every thread that uses it). Connections open lazily.
  * The subscription starts with tw_store_subscribe. */
 apr_status_t tw_redis_create(apr_pool_t *p, const tw_redis_conf *cf, tw_store **out);
-
-/* Open a blocking connection with the configured timeouts (and AUTH). Returns NULL and writes
- * the reason into `err` on failure. Blocks up to the timeout. */
-redisContext *tw_redis_connect(const tw_redis_conf *cf, char *err, size_t errlen);
 
 #endif

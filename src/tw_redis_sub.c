@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include <errno.h>
+#include <hiredis/hiredis.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -33,13 +34,12 @@ struct tw_redis_sub {
     char error[256];
 };
 
-/* Record the subscription's state for tw_redis_sub_health. */
+/* Record the subscription's state for tw_redis_sub_health: up (no error), or down and why. */
 static void tw_sub_set_state(tw_redis_sub *s, int up, const char *error)
 {
     apr_thread_mutex_lock(s->lock);
     s->since = apr_time_now();
-    if (error)
-        apr_cpystrn(s->error, error, sizeof(s->error));
+    apr_cpystrn(s->error, error ? error : "", sizeof(s->error));
     apr_thread_mutex_unlock(s->lock);
     atomic_store(&s->subscribed, up);
 }
@@ -312,7 +312,7 @@ apr_status_t tw_redis_sub_start(apr_pool_t *p, tw_store *store, const tw_redis_c
     apr_status_t rv = apr_thread_mutex_create(&s->lock, APR_THREAD_MUTEX_DEFAULT, p);
     if (rv != APR_SUCCESS || (rv = tw_thread_init(&s->thread)) != APR_SUCCESS)
         return rv;
-    if ((rv = tw_thread_start(&s->thread, tw_sub_main, s)) != APR_SUCCESS) {
+    if ((rv = tw_thread_start(&s->thread, "tw-redis-sub", tw_sub_main, s)) != APR_SUCCESS) {
         tw_thread_destroy(&s->thread);
         return rv;
     }

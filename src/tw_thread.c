@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -14,6 +15,7 @@ typedef struct tw_thread_start_args {
     void (*fn)(void *arg);
     void *arg;
     int done;
+    char name[16];
 } tw_thread_start_args;
 
 /* Write 1 to an eventfd, retrying on EINTR. Async-signal-safe. */
@@ -38,6 +40,7 @@ static void *tw_thread_main(void *data)
 {
     tw_thread_start_args a = *(tw_thread_start_args *)data;
     free(data);
+    pthread_setname_np(pthread_self(), a.name);
     a.fn(a.arg);
     tw_eventfd_add(a.done);
     return NULL;
@@ -59,7 +62,7 @@ apr_status_t tw_thread_init(tw_thread *t)
     return APR_SUCCESS;
 }
 
-apr_status_t tw_thread_start(tw_thread *t, void (*fn)(void *arg), void *arg)
+apr_status_t tw_thread_start(tw_thread *t, const char *name, void (*fn)(void *arg), void *arg)
 {
     tw_thread_start_args *a = malloc(sizeof(*a));
     if (!a)
@@ -67,6 +70,7 @@ apr_status_t tw_thread_start(tw_thread *t, void (*fn)(void *arg), void *arg)
     a->fn = fn;
     a->arg = arg;
     a->done = t->done;
+    snprintf(a->name, sizeof(a->name), "%s", name);
     pthread_attr_t attr;
     sigset_t all, old;
     sigfillset(&all);

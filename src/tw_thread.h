@@ -34,8 +34,9 @@ typedef struct tw_thread {
 /* Make the eventfds; the state is TW_RUN. Returns an APR status. */
 apr_status_t tw_thread_init(tw_thread *t);
 
-/* Start `fn(arg)` on a new, detached thread with all signals blocked. */
-apr_status_t tw_thread_start(tw_thread *t, void (*fn)(void *arg), void *arg);
+/* Start `fn(arg)` on a new, detached thread with all signals blocked, named `name` (at most 15
+ * characters; what top -H and ps -L show). */
+apr_status_t tw_thread_start(tw_thread *t, const char *name, void (*fn)(void *arg), void *arg);
 
 /* The current state (any thread). */
 tw_state tw_thread_state(tw_thread *t);
@@ -51,7 +52,8 @@ void tw_thread_ring(tw_thread *t);
 int tw_thread_bell_fd(const tw_thread *t);
 void tw_thread_quiet(tw_thread *t);
 
-/* For the thread: wait up to `timeout` for a ring (or a stop). Returns the state. */
+/* For the thread: wait up to `timeout` for a ring (or a stop); returns at once unless the state
+ * is TW_RUN. Returns the state. */
 tw_state tw_thread_pause(tw_thread *t, apr_interval_time_t timeout);
 
 /* Wait until the thread has returned or `timeout` passed. Returns 1 if it has (or was never

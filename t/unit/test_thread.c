@@ -18,6 +18,7 @@ typedef struct worker {
     atomic_int saw_drain;  /* the thread saw TW_DRAIN before TW_EXIT */
     atomic_int all_masked; /* every signal was blocked in the thread */
     atomic_int release;    /* for the stuck worker: may it return? */
+    char name[16];         /* the thread's name, as the thread saw it */
 } worker;
 
 /* Waits on its bell until told to exit, counting wake-ups. */
@@ -26,6 +27,7 @@ static void worker_main(void *arg)
     worker *w = arg;
     sigset_t mask;
     pthread_sigmask(SIG_BLOCK, NULL, &mask);
+    pthread_getname_np(pthread_self(), w->name, sizeof(w->name));
     atomic_store(&w->all_masked, sigismember(&mask, SIGTERM) && sigismember(&mask, SIGUSR1) &&
                                      sigismember(&mask, SIGHUP) && sigismember(&mask, SIGINT));
     for (;;) {
@@ -74,7 +76,7 @@ static void test_states(void)
     ok(tw_thread_init(&w.t) == APR_SUCCESS, "init");
     is_int(tw_thread_state(&w.t), TW_RUN, "a new thread runs");
     is_int(tw_thread_wait(&w.t, 0), 1, "a thread never started counts as ended");
-    ok(tw_thread_start(&w.t, worker_main, &w) == APR_SUCCESS, "start");
+    ok(tw_thread_start(&w.t, "tw-test", worker_main, &w) == APR_SUCCESS, "start");
     tw_thread_ring(&w.t);
     ok(until_woken(&w, 1), "a ring wakes the thread");
     is_int(tw_thread_state(&w.t), TW_RUN, "a ring does not change the state");
@@ -89,6 +91,7 @@ static void test_states(void)
     ok(now_ms() - t0 < 4000, "at once, not at the end of its 30 s pause");
     is_int(tw_thread_wait(&w.t, 0), 1, "and a second wait says so again");
     ok(atomic_load(&w.all_masked), "the thread ran with every signal blocked");
+    is_str(w.name, "tw-test", "under the name it was given");
     tw_thread_destroy(&w.t);
 }
 
@@ -96,7 +99,7 @@ static void test_bounded_wait(void)
 {
     static worker w;
     tw_thread_init(&w.t);
-    tw_thread_start(&w.t, stuck_main, &w);
+    tw_thread_start(&w.t, "tw-stuck", stuck_main, &w);
     tw_thread_advance(&w.t, TW_EXIT);
     long long t0 = now_ms();
     is_int(tw_thread_wait(&w.t, apr_time_from_msec(100)), 0,
@@ -122,7 +125,7 @@ static void on_term(int sig)
 static void test_from_signal_handler(void)
 {
     tw_thread_init(&handled.t);
-    tw_thread_start(&handled.t, worker_main, &handled);
+    tw_thread_start(&handled.t, "tw-handled", worker_main, &handled);
     struct sigaction sa = {.sa_handler = on_term};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
