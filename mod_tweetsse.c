@@ -105,14 +105,11 @@ static int tw_map_to_storage(request_rec *r)
     return r->filename && strncmp(r->filename, "tweetsse:", 9) == 0 ? OK : DECLINED;
 }
 
-/* post_config: fill in defaults for every virtual host (after merging), and create the post
- * counter the children share (anonymous shared memory, inherited across fork). Runs in the
- * parent, on the dry run too, since child_init needs the final values. */
+/* post_config: create the post counter the children share (anonymous shared memory,
+ * inherited across fork). Runs in the parent, on the dry run too (it is cheap). */
 static int tw_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     (void)plog, (void)ptemp;
-    for (server_rec *vs = s; vs; vs = vs->next)
-        tw_config_finish(TW_CONF(vs));
     if (tw_page_counter_create(pconf, s) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
@@ -126,7 +123,9 @@ static int tw_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
 static void tw_register_hooks(apr_pool_t *p)
 {
     (void)p;
-    /* After merging, once per (re)start: defaults, the shared post counter. */
+    /* After the configuration is read and merged (configtest too): defaults, feeds that mix. */
+    ap_hook_check_config(tw_config_check, NULL, NULL, APR_HOOK_MIDDLE);
+    /* Then, once per (re)start: the shared post counter. */
     ap_hook_post_config(tw_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* In each new child: stores, hubs, engines and their threads. */
     ap_hook_child_init(tw_child_init, NULL, NULL, APR_HOOK_MIDDLE);

@@ -10,17 +10,21 @@
 #include "mod_tweetsse_child.h"
 #include "mod_tweetsse_log.h"
 #include "mod_tweetsse_page.h"
-#include "src/tw_html.h"
 #include "src/tw_pump.h"
 #include "src/tw_redis.h"
 #include "src/tw_relay.h"
-#include "src/tw_sse.h"
+#include "src/tw_render.h"
+#include "src/tw_thread.h"
 
 #include <ap_mpm.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
 
+#include <errno.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 /* How long the pchild cleanup waits for the threads of all runtimes to end. */
 #define TW_STOP_BUDGET apr_time_from_msec(1000)
@@ -28,32 +32,16 @@
 /* This child's runtimes, for child_stopping and the cleanup. Written in child_init only. */
 static tw_runtime *tw_runtimes;
 
-/* The hub's renderer: frames are made with the core's HTML and SSE, from the store's thread
- * only, in a scratch pool of the renderer's own. */
-typedef struct tw_render_ctx {
-    apr_pool_t *scratch;
-} tw_render_ctx;
+/* Readable from child_stopping on (an eventfd written once, never read), for waits of request
+ * threads that must end when the child stops. */
+static int tw_stop_latch = -1;
 
-static tw_blob *tw_render_post(void *ctx, const tw_post *post)
-{
-    tw_render_ctx *rc = ctx;
-    tw_buf b;
-    tw_buf_init(&b, rc->scratch, 2048);
-    tw_html_post_event(&b, post);
-    tw_blob *blob = tw_blob_make(b.data, b.len);
-    apr_pool_clear(rc->scratch);
-    return blob;
-}
+/* Marks, in child_init's table, a feed whose runtime could not start: not tried again. */
+static tw_runtime tw_failed;
 
-static tw_blob *tw_render_reload(void *ctx)
+int tw_child_stop_fd(void)
 {
-    tw_render_ctx *rc = ctx;
-    tw_buf b;
-    tw_buf_init(&b, rc->scratch, 64);
-    tw_sse_event(&b, NULL, "reload", "", 0);
-    tw_blob *blob = tw_blob_make(b.data, b.len);
-    apr_pool_clear(rc->scratch);
-    return blob;
+    return tw_stop_latch;
 }
 
 /* How many streams a child's socket engine may hold: its open-files limit, less room for what
@@ -75,8 +63,7 @@ static tw_runtime *tw_runtime_start(apr_pool_t *p, server_rec *s, int threads)
     tw_srv_conf *c = TW_CONF(s);
     tw_runtime *rt = apr_pcalloc(p, sizeof(*rt));
     rt->log = tw_log_for_server(s);
-    tw_render_ctx *rc = apr_pcalloc(p, sizeof(*rc));
-    tw_hub_renderer render = {.post = tw_render_post, .reload = tw_render_reload, .ctx = rc};
+    tw_hub_renderer render;
     /* Every worker thread may hold one connection, and the subscriber one for catching up. */
     tw_redis_conf rcf = {.addr = c->redis,
                          .password = c->password,
@@ -87,7 +74,7 @@ static tw_runtime *tw_runtime_start(apr_pool_t *p, server_rec *s, int threads)
                          .max_conns = threads + 1,
                          .log = &rt->log};
     tw_relay_conf lcf = {.keepalive = apr_time_from_msec(c->keepalive_ms), .log = &rt->log};
-    apr_status_t rv = apr_pool_create_unmanaged_ex(&rc->scratch, NULL, NULL);
+    apr_status_t rv = tw_render_init(&render);
     if (rv == APR_SUCCESS)
         rv = tw_hub_create(p, &render, &rt->log, &rt->hub);
     if (rv == APR_SUCCESS)
@@ -134,12 +121,12 @@ static apr_status_t tw_child_cleanup(void *data)
         rt->relay->ops->stop(rt->relay);
         tw_store_stop(rt->store);
     }
-    apr_time_t deadline = apr_time_now() + TW_STOP_BUDGET;
+    apr_interval_time_t deadline = tw_thread_clock() + TW_STOP_BUDGET;
     for (tw_runtime *rt = tw_runtimes; rt; rt = rt->next) {
-        apr_interval_time_t left = deadline - apr_time_now();
+        apr_interval_time_t left = deadline - tw_thread_clock();
         if (rt->pump)
             rt->pump->ops->stopped(rt->pump, left > 0 ? left : 0);
-        left = deadline - apr_time_now();
+        left = deadline - tw_thread_clock();
         tw_store_stopped(rt->store, left > 0 ? left : 0);
     }
     return APR_SUCCESS;
@@ -155,6 +142,10 @@ void tw_child_init(apr_pool_t *pchild, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, s, "TW0004: out of memory");
         return;
     }
+    if ((tw_stop_latch = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+        ap_log_error(APLOG_MARK, APLOG_ERR, APR_FROM_OS_ERROR(errno), s,
+                     "TW0004: no stop descriptor; streams waiting for Redis at a graceful stop "
+                     "wait for their timeout");
     apr_hash_t *seen = apr_hash_make(p);
     for (server_rec *vs = s; vs; vs = vs->next) {
         tw_srv_conf *c = TW_CONF(vs);
@@ -169,12 +160,14 @@ void tw_child_init(apr_pool_t *pchild, server_rec *s)
                         apr_ltoa(p, c->timeout_ms), "|", apr_ltoa(p, c->keepalive_ms), "|",
                         c->delivery == TW_DELIVERY_SOCKET ? "socket" : "thread", NULL);
         tw_runtime *rt = apr_hash_get(seen, key, APR_HASH_KEY_STRING);
-        if (!rt && (rt = tw_runtime_start(p, vs, threads))) {
-            rt->next = tw_runtimes;
-            tw_runtimes = rt;
-            apr_hash_set(seen, key, APR_HASH_KEY_STRING, rt);
+        if (!rt) {
+            if ((rt = tw_runtime_start(p, vs, threads))) {
+                rt->next = tw_runtimes;
+                tw_runtimes = rt;
+            }
+            apr_hash_set(seen, key, APR_HASH_KEY_STRING, rt ? rt : &tw_failed);
         }
-        c->rt = rt;
+        c->rt = rt == &tw_failed ? NULL : rt;
     }
     apr_pool_pre_cleanup_register(pchild, NULL, tw_child_cleanup);
 }
@@ -182,6 +175,9 @@ void tw_child_init(apr_pool_t *pchild, server_rec *s)
 void tw_child_stopping(apr_pool_t *pchild, int graceful)
 {
     (void)pchild, (void)graceful;
+    uint64_t one = 1;
+    if (tw_stop_latch >= 0 && write(tw_stop_latch, &one, sizeof(one)) < 0)
+        (void)graceful; /* full: it is readable already */
     for (tw_runtime *rt = tw_runtimes; rt; rt = rt->next) {
         if (rt->pump)
             rt->pump->ops->stopping(rt->pump);

@@ -24,6 +24,10 @@ typedef struct tw_runtime {
 /* child_init: the runtimes and page caches of every virtual host. */
 void tw_child_init(apr_pool_t *pchild, server_rec *s);
 
+/* A descriptor that becomes readable when the child starts to stop (and stays so), for waits
+ * that must end then; -1 if there is none. */
+int tw_child_stop_fd(void);
+
 /* child_stopping: let every open stream go, so browsers resume on a child that stays.
  * Async-signal-safe (prefork runs it in its SIGTERM handler). */
 void tw_child_stopping(apr_pool_t *pchild, int graceful);

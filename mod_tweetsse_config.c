@@ -3,6 +3,7 @@
 
 #include <apr_strings.h>
 #include <stddef.h>
+#include <string.h>
 #include <strings.h>
 
 #define TW_DEFAULT_REDIS "127.0.0.1:6379"
@@ -45,7 +46,8 @@ void *tw_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
             c->f = (v);                                                                            \
     } while (0)
 
-void tw_config_finish(tw_srv_conf *c)
+/* Fill in the defaults of every field still unset. */
+static void tw_config_finish(tw_srv_conf *c)
 {
     if (!c->redis_spec) {
         c->redis_spec = TW_DEFAULT_REDIS;
@@ -63,6 +65,54 @@ void tw_config_finish(tw_srv_conf *c)
     TW_DEFAULT(timeout_ms, -1, 3000);
     TW_DEFAULT(retry_ms, -1, 2000);
     TW_DEFAULT(delivery, TW_DELIVERY_UNSET, TW_DELIVERY_SOCKET);
+}
+
+/* Where a server is defined, for messages. */
+static const char *tw_config_where(apr_pool_t *p, const server_rec *s)
+{
+    return s->defn_name ? apr_psprintf(p, "%s:%u", s->defn_name, s->defn_line_number)
+                        : "the main server";
+}
+
+/* What makes two servers one feed: the same Redis target and stream, or the same target and
+ * channel (the announcement names no stream, so a channel carries one feed's posts). */
+static const char *tw_config_mix(apr_pool_t *p, const server_rec *a, const server_rec *b)
+{
+    const tw_srv_conf *x = TW_CONF(a), *y = TW_CONF(b);
+    if (strcmp(x->redis_spec, y->redis_spec) != 0)
+        return NULL;
+    if (!strcmp(x->channel, y->channel) && strcmp(x->stream_key, y->stream_key))
+        return apr_psprintf(p,
+                            "TW0007: %s and %s announce posts on the same channel %s of %s but "
+                            "keep them in different streams (%s, %s), so each would show the "
+                            "other's posts: give each feed its own TweetsseChannel",
+                            tw_config_where(p, a), tw_config_where(p, b), x->channel, x->redis_spec,
+                            x->stream_key, y->stream_key);
+    if (!strcmp(x->stream_key, y->stream_key) && x->history != y->history)
+        return apr_psprintf(p,
+                            "TW0008: %s and %s share the stream %s of %s but set different "
+                            "TweetsseHistory (%ld, %ld); every post trims it to its own value: "
+                            "set the same on both",
+                            tw_config_where(p, a), tw_config_where(p, b), x->stream_key,
+                            x->redis_spec, x->history, y->history);
+    return NULL;
+}
+
+int tw_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    (void)pconf, (void)plog;
+    for (server_rec *vs = s; vs; vs = vs->next)
+        tw_config_finish(TW_CONF(vs));
+    for (server_rec *a = s; a; a = a->next) {
+        for (server_rec *b = a->next; b; b = b->next) {
+            const char *err = tw_config_mix(ptemp, a, b);
+            if (err) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, "%s", err);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+    }
+    return OK;
 }
 
 /* Prefix a value parser's message with the directive name. */

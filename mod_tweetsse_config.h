@@ -48,7 +48,10 @@ extern const command_rec tw_cmds[];
 void *tw_config_create_srv(apr_pool_t *p, server_rec *s);
 void *tw_config_merge_srv(apr_pool_t *p, void *basev, void *addv);
 
-/* Fill in the defaults of every field still unset. Runs in post_config for every server. */
-void tw_config_finish(tw_srv_conf *c);
+/* check_config (after the configuration is read and merged, in configtest too): fill in the
+ * defaults of every server, then refuse virtual hosts whose feeds would mix: those that share
+ * a Redis target and channel must share the stream key, and those that share a stream must
+ * share its history length. Returns OK or an HTTP error status (logged). */
+int tw_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
 
 #endif

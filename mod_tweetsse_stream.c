@@ -6,7 +6,6 @@
 #include "mod_tweetsse_stream.h"
 #include "mod_tweetsse_child.h"
 #include "src/tw_html.h"
-#include "src/tw_relay.h"
 #include "src/tw_sse.h"
 
 #include <ap_mpm.h>
@@ -115,45 +114,45 @@ static int tw_stream_resume_point(request_rec *r, tw_id *id)
     return rc <= 0 ? rc : tw_id_parse_resume(arg, id);
 }
 
-/* Request filters the socket engine may bypass: the compressors, which the no-gzip / no-brotli
- * set on every stream turn into pass-throughs, directly or through mod_filter (Debian enables
- * AddOutputFilterByType DEFLATE by default, which puts its harness on every request). */
-static int tw_filter_inert(const char *name)
+/* May the socket engine write past this output filter? Only when the filter would pass the
+ * stream's bytes unchanged and unpaced: the compressors among the resource and content filters
+ * (the no-gzip / no-brotli set on every stream turn them, directly or through mod_filter, into
+ * pass-throughs; Debian's default AddOutputFilterByType DEFLATE puts the harness on every
+ * request), httpd's own HTTP/1.1 protocol filters, and at the connection only the core and
+ * mod_logio's byte counter. Anything else (substitution, SetOutputFilter, mod_ratelimit, TLS)
+ * must see every byte: the stream then stays in its worker thread. */
+static int tw_filter_passes(const ap_filter_rec_t *frec)
 {
-    static const char *const inert[] = {"deflate", "brotli_compress", "bytype:deflate",
-                                        "bytype:brotli_compress"};
-    for (size_t i = 0; i < sizeof(inert) / sizeof(inert[0]); i++)
-        if (strcasecmp(name, inert[i]) == 0)
+    static const char *const content[] = {"deflate", "brotli_compress", "bytype:deflate",
+                                          "bytype:brotli_compress"};
+    static const char *const protocol[] = {"byterange", "content_length", "http_header",
+                                           "http_outerror", "chunk"};
+    static const char *const connection[] = {"core", "log_input_output"};
+    const char *const *ok = frec->ftype < AP_FTYPE_PROTOCOL     ? content
+                            : frec->ftype < AP_FTYPE_CONNECTION ? protocol
+                                                                : connection;
+    size_t n = frec->ftype < AP_FTYPE_PROTOCOL     ? sizeof(content) / sizeof(*content)
+               : frec->ftype < AP_FTYPE_CONNECTION ? sizeof(protocol) / sizeof(*protocol)
+                                                   : sizeof(connection) / sizeof(*connection);
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(frec->name, ok[i]) == 0)
             return 1;
     return 0;
 }
 
-/* Are raw bytes on this stream's socket the response as is? Only when no filter would need to
- * see them: no content or resource filter on the request other than the compressors
- * (SetOutputFilter, substitution, rate limits... keep the stream in its thread), and nothing
- * but the core (and mod_logio's byte counter) in the connection's output stack: no TLS, no
- * HTTP/2 stream (c->master). */
+/* Are raw bytes on this stream's socket the response as is? When every filter between the
+ * handler and the socket lets the socket engine pass (tw_filter_passes), and the stream is no
+ * HTTP/2 stream (c->master: its socket is the session's). */
 static int tw_stream_raw(request_rec *r)
 {
-    conn_rec *conn = r->connection;
-    if (conn->master)
+    if (r->connection->master)
         return 0;
-    for (ap_filter_t *f = r->output_filters; f && f != r->proto_output_filters; f = f->next) {
-        if (f->frec->ftype < AP_FTYPE_PROTOCOL && !tw_filter_inert(f->frec->name)) {
+    for (ap_filter_t *f = r->output_filters; f; f = f->next) {
+        if (!tw_filter_passes(f->frec)) {
             ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                           "TW0507: output filter %s on the stream: keeping it in its worker "
                           "thread",
                           f->frec->name);
-            return 0;
-        }
-    }
-    for (ap_filter_t *f = conn->output_filters; f; f = f->next) {
-        const char *name = f->frec->name;
-        if (strcasecmp(name, "core") != 0 && strcasecmp(name, "log_input_output") != 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                          "TW0507: connection filter %s (TLS?): keeping the stream in its "
-                          "worker thread",
-                          name);
             return 0;
         }
     }
@@ -201,13 +200,24 @@ static int tw_stream_replay(tw_stream *st, tw_runtime *rt)
 static void tw_stream_follow(tw_stream *st, tw_runtime *rt, tw_engine *e, const tw_outlet *o)
 {
     request_rec *r = st->r;
+    static const char *const ends[] = {
+        [TW_ENGINE_GONE] = "the client left or a write failed",
+        [TW_ENGINE_LAGGED] = "it fell a ring of posts behind",
+        [TW_ENGINE_STOPPING] = "the child is stopping",
+        [TW_ENGINE_DECLINED] = "no engine could take it",
+    };
     tw_engine_result res = e->ops->follow(e, o);
-    if (res == TW_ENGINE_DECLINED && e != rt->relay)
-        res = rt->relay->ops->follow(rt->relay, o);
+    if (res == TW_ENGINE_DECLINED && e != rt->relay) {
+        e = rt->relay;
+        res = e->ops->follow(e, o);
+    }
     if (res == TW_ENGINE_ADOPTED) {
         r->connection->aborted = 1;
-        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
-                      "TW0506: stream handed to the delivery thread");
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "TW0506: stream handed to the %s engine",
+                      e->ops->name);
+    } else {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "TW0509: stream ended (%s engine): %s",
+                      e->ops->name, ends[res]);
     }
 }
 
@@ -243,13 +253,13 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
     tw_stream_control(&st, NULL, (unsigned)c->retry_ms);
     if (tw_stream_flush(&st) != APR_SUCCESS)
         return OK;
-    if (!tw_hub_wait_ready(rt->hub, apr_time_from_msec(c->timeout_ms),
-                           tw_relay_stop_fd(rt->relay))) {
+    if (!tw_hub_wait_ready(rt->hub, apr_time_from_msec(c->timeout_ms), tw_child_stop_fd())) {
         tw_store_health h;
         tw_store_health_get(rt->store, &h);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "TW0502: live updates are not available yet (%s); the client will retry",
-                      h.error[0] ? h.error : "not subscribed yet");
+                      "TW0502: live updates from the %s store are not available yet (%s); the "
+                      "client will retry",
+                      rt->store->ops->name, h.error[0] ? h.error : "not subscribed yet");
         return OK;
     }
     /* Join once the hub has its baseline (from then on the ring misses no post) and before

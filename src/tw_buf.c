@@ -4,7 +4,17 @@
 #include <apr_strings.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+int tw_buf_oom(int retcode)
+{
+    static const char msg[] = "mod_tweetsse: out of memory\n";
+    if (write(2, msg, sizeof(msg) - 1) < 0)
+        (void)retcode;
+    abort();
+}
 
 void tw_buf_init(tw_buf *b, apr_pool_t *pool, size_t hint)
 {

@@ -13,6 +13,11 @@ typedef struct tw_buf {
     size_t cap;
 } tw_buf;
 
+/* tw_buf does not check allocations: the pools it writes into must abort on failure, as
+ * httpd's do. This is such an abort function (apr_pool_create_unmanaged_ex, apr_pool_create_ex)
+ * for pools the core makes itself: out of memory ends the process. */
+int tw_buf_oom(int retcode);
+
 /* Start an empty buffer with room for `hint` bytes. Cost: one pool allocation. */
 void tw_buf_init(tw_buf *b, apr_pool_t *pool, size_t hint);
 

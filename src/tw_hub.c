@@ -48,7 +48,7 @@ static void tw_hub_push(tw_hub *h, tw_blob *bytes, tw_id id, int control)
     tw_hub_ring_bell(h);
 }
 
-/* Listener: a post. Rendered outside the lock: only the store's thread calls this. */
+/* Listener: a post. Rendered outside the lock: listener calls come one at a time. */
 static void tw_hub_on_post(void *ctx, const tw_post *post)
 {
     tw_hub *h = ctx;

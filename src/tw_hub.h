@@ -18,7 +18,8 @@
 
 typedef struct tw_hub tw_hub;
 
-/* How frames are made; the hub calls these from the store's thread, outside its lock. */
+/* How frames are made; the hub calls these from its listener calls (one at a time, by the
+ * store's contract), outside its lock. */
 typedef struct tw_hub_renderer {
     /* The live event of one post: a new blob with one reference, or NULL (out of memory). */
     tw_blob *(*post)(void *ctx, const tw_post *post);

@@ -187,13 +187,15 @@ static void tw_pump_tick(tw_pump *p, apr_time_t now)
     }
 }
 
-/* Watch the streams adopted since the last round. Returns 1 if there were any. */
-static int tw_pump_take_inbox(tw_pump *p, apr_time_t now)
+/* Watch the streams adopted since the last round; they go to the front of the list. Returns
+ * how many. */
+static unsigned tw_pump_take_inbox(tw_pump *p, apr_time_t now)
 {
     apr_thread_mutex_lock(p->lock);
     tw_pump_stream *in = p->inbox;
     p->inbox = NULL;
     apr_thread_mutex_unlock(p->lock);
+    unsigned n = 0;
     for (tw_pump_stream *c = in, *link; c; c = link) {
         link = c->link;
         struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
@@ -210,8 +212,9 @@ static int tw_pump_take_inbox(tw_pump *p, apr_time_t now)
         if (p->streams)
             p->streams->prev = c;
         p->streams = c;
+        n++;
     }
-    return in != NULL;
+    return n;
 }
 
 /* Close every stream, watched or still in the inbox (graceful stop or exit). */
@@ -240,8 +243,9 @@ static void tw_pump_main(void *data)
         int n = epoll_wait(p->ep, evs, TW_PUMP_EVENTS, wait_ms);
         if (n < 0 && errno != EINTR) {
             TW_LOG(p->cf.log, TW_LOG_CRIT, APR_FROM_OS_ERROR(errno),
-                   "TW0605: epoll_wait failed; closing this child's streams");
-            tw_thread_advance(&p->thread, TW_DRAIN); /* new streams keep their worker threads */
+                   "TW0605: epoll_wait failed; closing this child's streams, new ones keep "
+                   "their worker threads");
+            tw_thread_advance(&p->thread, TW_EXIT); /* follow() declines from now on */
             tw_pump_close_all(p, now);
             break;
         }
@@ -272,15 +276,16 @@ static void tw_pump_main(void *data)
                     break;
                 continue;
             }
-            int fresh = tw_pump_take_inbox(p, now);
-            /* After the inbox: every adopted position is <= the head synced here. */
+            unsigned fresh = tw_pump_take_inbox(p, now);
+            /* After the inbox: every adopted position is <= the head synced here. New frames
+             * go to every stream; otherwise only the new streams (at the front) have anything
+             * to catch up on, so a reconnect storm costs O(new), not O(all), per round. */
             int moved = tw_hub_sync(p->cf.hub, &p->ring) != 0;
-            if (moved || fresh) {
-                for (tw_pump_stream *c = p->streams, *link; c; c = link) {
-                    link = c->link;
-                    if (!c->stuck_since && tw_pump_flush(p, c, now) != 0)
-                        tw_pump_close(p, c);
-                }
+            unsigned todo = moved ? (unsigned)-1 : fresh;
+            for (tw_pump_stream *c = p->streams, *link; c && todo; c = link, todo--) {
+                link = c->link;
+                if (!c->stuck_since && tw_pump_flush(p, c, now) != 0)
+                    tw_pump_close(p, c);
             }
         }
         if (now >= next_tick) {
@@ -307,13 +312,21 @@ static int tw_pump_full(tw_engine *e)
     return 1;
 }
 
+/* What a stream gets from an engine that no longer takes any: while draining (a graceful
+ * stop) it ends, so its client reconnects to a child that stays; once the thread is gone (an
+ * epoll failure, or the child's exit) another engine may take it. */
+static tw_engine_result tw_pump_refusal(tw_pump *p)
+{
+    return tw_thread_state(&p->thread) == TW_DRAIN ? TW_ENGINE_STOPPING : TW_ENGINE_DECLINED;
+}
+
 static tw_engine_result tw_pump_follow(tw_engine *e, const tw_outlet *o)
 {
     tw_pump *p = (tw_pump *)e;
     if (!o->raw || o->fd < 0)
         return TW_ENGINE_DECLINED;
     if (tw_thread_state(&p->thread) != TW_RUN)
-        return TW_ENGINE_STOPPING;
+        return tw_pump_refusal(p);
     int fd = fcntl(o->fd, F_DUPFD_CLOEXEC, 0);
     if (fd < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
         TW_LOG(p->cf.log, TW_LOG_WARNING, APR_FROM_OS_ERROR(errno),
@@ -341,7 +354,7 @@ static tw_engine_result tw_pump_follow(tw_engine *e, const tw_outlet *o)
     apr_thread_mutex_unlock(p->lock);
     if (!running) {
         tw_pump_discard(p, c);
-        return TW_ENGINE_STOPPING;
+        return tw_pump_refusal(p);
     }
     tw_thread_ring(&p->thread);
     return TW_ENGINE_ADOPTED;

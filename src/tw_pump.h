@@ -25,7 +25,8 @@ typedef struct tw_pump_conf {
  * `p` releases what the thread left once it has stopped). follow() adopts a raw outlet (o->raw,
  * o->fd >= 0): it duplicates the descriptor, which the engine then owns and closes; everything
  * written before must already be on the socket, and nothing may be written to the original
- * afterwards. It declines anything else, or when it cannot duplicate (the descriptor limit). */
+ * afterwards. It declines anything else, when it cannot duplicate (the descriptor limit), and
+ * once its thread has ended; while draining (graceful stop) it answers TW_ENGINE_STOPPING. */
 apr_status_t tw_pump_create(apr_pool_t *p, const tw_pump_conf *cf, tw_engine **out);
 
 #endif

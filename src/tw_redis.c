@@ -9,6 +9,7 @@
 #include <apr_sha1.h>
 #include <apr_strings.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -45,8 +46,9 @@ static redisContext *tw_redis_connect(const tw_redis_conf *cf, char *err, size_t
         redisFree(ctx);
         return NULL;
     }
-    if (redisSetTimeout(ctx, tv) != REDIS_OK) {
-        apr_cpystrn(err, "cannot set the Redis command timeout", errlen);
+    /* Programs that children start (mod_cgi) must not inherit the connection. */
+    if (fcntl(ctx->fd, F_SETFD, FD_CLOEXEC) != 0 || redisSetTimeout(ctx, tv) != REDIS_OK) {
+        apr_cpystrn(err, "cannot set up the Redis connection's descriptor", errlen);
         redisFree(ctx);
         return NULL;
     }
@@ -248,6 +250,31 @@ static apr_status_t tw_redis_each_after(tw_store *st, apr_pool_t *p, tw_id after
         if (!more)
             return APR_SUCCESS;
     }
+}
+
+apr_status_t tw_redis_stream_state(tw_store *st, apr_pool_t *p, tw_redis_stream *out,
+                                   const char **err)
+{
+    tw_redis *r = (tw_redis *)st;
+    tw_redis_slot *slot = tw_redis_acquire(r, p, err);
+    if (!slot)
+        return APR_ECONNREFUSED;
+    const char *argv[] = {"XINFO", "STREAM", r->cf.key};
+    redisReply *rep = redisCommandArgv(slot->ctx, 3, argv, NULL);
+    apr_status_t rv = APR_SUCCESS;
+    *out = (tw_redis_stream){.length = 0, .entries_added = 0};
+    if (rep && rep->type == REDIS_REPLY_ERROR && strstr(rep->str, "no such key")) {
+        /* Not created yet: nothing was ever added. */
+    } else if (!rep || rep->type != REDIS_REPLY_ARRAY) {
+        rv = tw_redis_reply_error(p, slot->ctx, rep, "XINFO STREAM", err);
+    } else if (!tw_redis_wire_stream_info(rep, out)) {
+        *err = apr_psprintf(p, "XINFO STREAM %s: malformed reply", r->cf.key);
+        rv = APR_EGENERAL;
+    }
+    if (rep)
+        freeReplyObject(rep);
+    tw_redis_release(r, slot);
+    return rv;
 }
 
 static apr_status_t tw_redis_subscribe(tw_store *st, const tw_store_listener *l)

@@ -26,4 +26,10 @@ typedef struct tw_redis_conf {
  * The subscription starts with tw_store_subscribe. */
 apr_status_t tw_redis_create(apr_pool_t *p, const tw_redis_conf *cf, tw_store **out);
 
+/* The stream's state (XINFO STREAM); a stream that does not exist yet has length 0, no entries
+ * added and the zero id. For the store's subscriber. One round trip. */
+struct tw_redis_stream;
+apr_status_t tw_redis_stream_state(tw_store *s, apr_pool_t *p, struct tw_redis_stream *out,
+                                   const char **err);
+
 #endif

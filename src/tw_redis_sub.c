@@ -1,10 +1,12 @@
 #include "tw_redis_sub.h"
+#include "tw_buf.h"
 #include "tw_redis_wire.h"
 #include "tw_thread.h"
 
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -139,6 +141,8 @@ static const char *tw_sub_connect(tw_redis_sub *s, redisContext **out)
             err =
                 apr_psprintf(s->pool, "connect to %s: %s", where, strerror(soerr ? soerr : errno));
     }
+    if (!err && fcntl(ctx->fd, F_SETFD, FD_CLOEXEC) != 0)
+        err = "cannot set the descriptor close-on-exec";
     if (!err && !cf->addr.path && redisEnableKeepAlive(ctx) != REDIS_OK)
         err = "cannot enable TCP keepalive";
     redisReply *rep = NULL;
@@ -178,42 +182,42 @@ static void tw_sub_deliver(tw_redis_sub *s, const tw_post *post)
     s->last = post->id;
 }
 
-/* tw_store_each_after callback of the catch-up. */
+/* tw_store_each_after callback of the catch-up: stops once the store is told to stop. */
 static int tw_sub_fill_one(void *ctx, const tw_post *post)
 {
-    tw_sub_deliver(ctx, post);
-    return 0;
-}
-
-/* Set s->last to the newest post in the stream (the zero id if it is empty). */
-static const char *tw_sub_take_newest(tw_redis_sub *s)
-{
-    tw_post *newest = NULL;
-    int n = 0;
-    const char *err = NULL;
-    if (tw_store_latest(s->store, s->pool, 1, &newest, &n, &err) != APR_SUCCESS)
-        return apr_pstrcat(s->pool, "reading the newest post: ", err, NULL);
-    if (n == 1)
-        s->last = newest[0].id;
-    s->has_baseline = 1;
-    return NULL;
+    tw_redis_sub *s = ctx;
+    tw_sub_deliver(s, post);
+    return tw_sub_exiting(s);
 }
 
 /* After (re)subscribing: take the baseline the first time, else deliver what the stream got
- * while we were away, or report that it lost some. Returns NULL, or why Redis failed. */
+ * while we were away, or report that it lost some. The baseline is the id of the newest entry
+ * ever added, whoever wrote it (a post of ours or not, trimmed or not), so nothing before it is
+ * delivered again. A catch-up from the last post delivered finds a gap when that post has been
+ * trimmed; from the zero id (the stream did not exist at the baseline, and nothing reached us
+ * since), when any entry was removed since it was created. Returns NULL, or why Redis failed. */
 static const char *tw_sub_catch_up(tw_redis_sub *s)
 {
-    if (!s->has_baseline)
-        return tw_sub_take_newest(s);
-    int gap = 0;
+    tw_redis_stream st;
     const char *err = NULL;
-    if (tw_store_each_after(s->store, s->pool, s->last, TW_FILL_PAGE, tw_sub_fill_one, s, &gap,
+    if (tw_redis_stream_state(s->store, s->pool, &st, &err) != APR_SUCCESS)
+        return apr_pstrcat(s->pool, "reading the stream's state: ", err, NULL);
+    if (!s->has_baseline) {
+        s->last = st.last_generated;
+        s->has_baseline = 1;
+        return NULL;
+    }
+    const tw_id zero = {0, 0};
+    int from_zero = tw_id_cmp(s->last, zero) == 0;
+    /* From zero, each_after never finds a gap: the stream's own count says if one opened. */
+    int gap = from_zero && st.entries_added > st.length;
+    if (!gap && (!from_zero || st.length > 0) &&
+        tw_store_each_after(s->store, s->pool, s->last, TW_FILL_PAGE, tw_sub_fill_one, s, &gap,
                             &err) != APR_SUCCESS)
         return apr_pstrcat(s->pool, "catching up: ", err, NULL);
-    if (gap) {
-        const char *why = tw_sub_take_newest(s);
-        if (why)
-            return why;
+    if (gap && !tw_sub_exiting(s)) {
+        /* The posts after the last one delivered are gone: start over from the newest. */
+        s->last = st.last_generated;
         s->l.gap(s->l.ctx);
     }
     return NULL;
@@ -256,7 +260,7 @@ static void tw_sub_main(void *data)
     const tw_log *log = s->cf->log;
     long backoff = TW_BACKOFF_MIN;
     int logged_down = 0;
-    if (apr_pool_create_unmanaged_ex(&s->pool, NULL, NULL) != APR_SUCCESS) {
+    if (apr_pool_create_unmanaged_ex(&s->pool, tw_buf_oom, NULL) != APR_SUCCESS) {
         TW_LOG(log, TW_LOG_CRIT, APR_ENOMEM, "TW0109: out of memory: no live updates");
         return;
     }
@@ -265,7 +269,7 @@ static void tw_sub_main(void *data)
         redisContext *ctx = NULL;
         int was_up = 0;
         const char *err = tw_sub_connect(s, &ctx);
-        if (!err && !(err = tw_sub_catch_up(s))) {
+        if (!err && !(err = tw_sub_catch_up(s)) && !tw_sub_exiting(s)) {
             tw_sub_set_state(s, 1, NULL);
             s->l.up(s->l.ctx);
             TW_LOG(log, logged_down ? TW_LOG_NOTICE : TW_LOG_DEBUG, 0, "TW0106: subscribed to %s",

@@ -42,15 +42,43 @@ int tw_redis_wire_entries(apr_pool_t *p, const redisReply *rep, tw_post **posts,
     return 1;
 }
 
+/* Is `r` the bulk string `name`? */
+static int tw_redis_wire_is(const redisReply *r, const char *name)
+{
+    size_t n = strlen(name);
+    return r->type == REDIS_REPLY_STRING && r->len == n && memcmp(r->str, name, n) == 0;
+}
+
+int tw_redis_wire_stream_info(const redisReply *rep, tw_redis_stream *out)
+{
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 2)
+        return 0;
+    int have_length = 0, have_last = 0;
+    out->entries_added = -1;
+    for (size_t i = 0; i + 1 < rep->elements; i += 2) {
+        const redisReply *name = rep->element[i], *val = rep->element[i + 1];
+        if (tw_redis_wire_is(name, "length") && val->type == REDIS_REPLY_INTEGER) {
+            out->length = val->integer;
+            have_length = 1;
+        } else if (tw_redis_wire_is(name, "entries-added") && val->type == REDIS_REPLY_INTEGER) {
+            out->entries_added = val->integer;
+        } else if (tw_redis_wire_is(name, "last-generated-id") && val->type == REDIS_REPLY_STRING) {
+            if (!tw_id_parse(val->str, val->len, &out->last_generated))
+                return 0;
+            have_last = 1;
+        }
+    }
+    return have_length && have_last;
+}
+
 int tw_redis_wire_message(const redisReply *rep, const char *channel, const char **payload,
                           size_t *len)
 {
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
         return 0;
-    const redisReply *kind = rep->element[0], *chan = rep->element[1], *data = rep->element[2];
-    if (kind->type != REDIS_REPLY_STRING || kind->len != 7 || memcmp(kind->str, "message", 7) ||
-        chan->type != REDIS_REPLY_STRING || chan->len != strlen(channel) ||
-        memcmp(chan->str, channel, chan->len) || data->type != REDIS_REPLY_STRING)
+    const redisReply *data = rep->element[2];
+    if (!tw_redis_wire_is(rep->element[0], "message") ||
+        !tw_redis_wire_is(rep->element[1], channel) || data->type != REDIS_REPLY_STRING)
         return 0;
     *payload = data->str;
     *len = data->len;

@@ -24,6 +24,18 @@ typedef struct tw_redis_range {
 int tw_redis_wire_entries(apr_pool_t *p, const redisReply *rep, tw_post **posts, int *n,
                           tw_redis_range *info);
 
+/* The state of a stream, from XINFO STREAM: what the subscriber starts from and how it tells
+ * whether posts were trimmed while it was away. */
+typedef struct tw_redis_stream {
+    tw_id last_generated;    /* the id of the newest entry ever added (kept after trimming) */
+    long long length;        /* entries now */
+    long long entries_added; /* entries ever added (Redis 7; -1 when the server omits it) */
+} tw_redis_stream;
+
+/* Read an XINFO STREAM reply (a flat array of field, value pairs) into `out`. Returns 0 if it
+ * is malformed or lacks length or last-generated-id. Fields it does not know are skipped. */
+int tw_redis_wire_stream_info(const redisReply *rep, tw_redis_stream *out);
+
 /* Is `rep` a pub/sub message ["message", channel, payload] on `channel`? Then points *payload
  * and *len at the payload and returns 1. Subscription confirmations and anything else give 0. */
 int tw_redis_wire_message(const redisReply *rep, const char *channel, const char **payload,

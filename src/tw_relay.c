@@ -154,11 +154,6 @@ static const tw_engine_ops tw_relay_ops = {
     .stopped = tw_relay_stopped,
 };
 
-int tw_relay_stop_fd(tw_engine *e)
-{
-    return ((tw_relay *)e)->latch;
-}
-
 static apr_status_t tw_relay_cleanup(void *data)
 {
     close(((tw_relay *)data)->latch);

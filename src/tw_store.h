@@ -3,6 +3,7 @@
  * tw_redis is the implementation every server uses (Redis stream + pub/sub, shared by every
  * child and instance); tw_memstore keeps posts in one process's memory, for tests.
  *
+ * A store is one feed: one history of posts, and a subscription that hears only its posts.
  * Posts are ordered by id (tw_id: the stream id, whose ms part is the time the store took the
  * post). A store keeps a bounded history: old posts are trimmed as new ones arrive. httpd-free. */
 #ifndef TW_STORE_H
@@ -57,9 +58,10 @@ typedef struct tw_store_ops {
 
     /* Visit every post after `after`, oldest first, fetched `page` at a time (each page in a
      * subpool of `p` destroyed before the next: `fn` copies what it keeps). Sets *gap when
-     * `after` is no longer in the history, so posts after it may be lost: the caller cannot
-     * resume without loss, and nothing is visited. The zero id means "from the start" and never
-     * gaps. One round trip per page. */
+     * `after` is no longer in the history (then nothing is visited), or when the last entry
+     * visited was trimmed before the next page was read (then the scan stops there): posts may
+     * be lost, the caller cannot resume without loss. The zero id means "from the start" and
+     * never gaps. One round trip per page. */
     apr_status_t (*each_after)(tw_store *s, apr_pool_t *p, tw_id after, long page,
                                tw_store_each_fn *fn, void *ctx, int *gap, const char **err);
 

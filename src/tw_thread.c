@@ -132,23 +132,22 @@ tw_state tw_thread_pause(tw_thread *t, apr_interval_time_t timeout)
     return tw_thread_state(t);
 }
 
-/* Monotonic nanoseconds; clock_gettime is async-signal-safe. */
-static int64_t tw_mono_ns(void)
+apr_interval_time_t tw_thread_clock(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return (apr_interval_time_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 int tw_thread_wait(tw_thread *t, apr_interval_time_t timeout)
 {
     if (!t->started)
         return 1;
-    int64_t end = tw_mono_ns() + (int64_t)timeout * 1000;
+    apr_interval_time_t end = tw_thread_clock() + timeout;
     struct pollfd pfd = {.fd = t->done, .events = POLLIN};
     for (;;) {
-        int64_t left = end - tw_mono_ns();
-        int r = poll(&pfd, 1, left > 0 ? (int)((left + 999999) / 1000000) : 0);
+        apr_interval_time_t left = end - tw_thread_clock();
+        int r = poll(&pfd, 1, left > 0 ? (int)((left + 999) / 1000) : 0);
         if (r > 0) {
             /* Reading it back (and writing it again for the next caller) orders everything the
              * thread did before it with what the caller does next. */

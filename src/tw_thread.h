@@ -60,6 +60,9 @@ tw_state tw_thread_pause(tw_thread *t, apr_interval_time_t timeout);
  * started). Async-signal-safe: poll, read and clock_gettime only. */
 int tw_thread_wait(tw_thread *t, apr_interval_time_t timeout);
 
+/* Monotonic microseconds, for deadlines on stop paths. Async-signal-safe (clock_gettime). */
+apr_interval_time_t tw_thread_clock(void);
+
 /* Close the eventfds. Only once tw_thread_wait returned 1. */
 void tw_thread_destroy(tw_thread *t);
 

@@ -203,6 +203,38 @@ describe('a content filter on the stream keeps it in its worker thread', () => {
   });
 });
 
+describe('a rate limit on the stream keeps it in its worker thread', () => {
+  let web;
+  before(async () => {
+    web = await startApache({ redis: redis.addr, logLevel: 'warn tweetsse:debug', extraConf: [
+      'LoadModule ratelimit_module /usr/lib/apache2/modules/mod_ratelimit.so',
+      'LoadModule env_module /usr/lib/apache2/modules/mod_env.so',
+      '<Location /home/sse>',
+      '  SetOutputFilter RATE_LIMIT',
+      '  SetEnv rate-limit 512',
+      '</Location>',
+    ].join('\n') });
+  });
+  after(async () => {
+    tracker.closeAll();
+    await web?.stop();
+  });
+
+  test('mod_ratelimit paces the stream: it is not handed to the delivery thread', async () => {
+    const s = await open(`${web.base}home/sse`);
+    await ready(s);
+    assert.equal(s.headers['transfer-encoding'], 'chunked', 'written through the filters');
+    const id = await postId(web.base, 'paced', 'through the rate limit');
+    await s.until((x) => x.posts().some((e) => e.id === id), 5000, 'the live post');
+    assert.match(web.errorLog(), /TW0507: output filter rate_limit on the stream/);
+    s.close();
+  });
+
+  test('the error log is clean', () => {
+    assert.deepEqual(web.badLogLines(), []);
+  });
+});
+
 describe('TLS (mod_ssl): streams stay in their worker threads and work', () => {
   let web;
   before(async () => {

@@ -41,7 +41,7 @@ UNIT_SRC_test_input      := src/tw_input.c src/tw_text.c
 UNIT_SRC_test_name       := src/tw_name.c src/tw_text.c
 UNIT_SRC_test_sse        := src/tw_sse.c src/tw_buf.c
 UNIT_SRC_test_html       := src/tw_html.c src/tw_buf.c src/tw_name.c src/tw_text.c src/tw_id.c \
-                            src/tw_sse.c
+                            src/tw_sse.c src/tw_render.c src/tw_blob.c
 UNIT_SRC_test_confval    := src/tw_confval.c
 UNIT_SRC_test_ring       := src/tw_ring.c src/tw_blob.c src/tw_id.c
 UNIT_SRC_test_hub        := $(UNIT_HUB)

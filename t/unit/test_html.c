@@ -1,6 +1,7 @@
 /* Unit tests of src/tw_html: post cards, the feed page and the error page. */
 #include "tap.h"
 #include "tw_html.h"
+#include "tw_render.h"
 #include "tw_name.h"
 
 #include <apr_general.h>
@@ -411,6 +412,29 @@ static void test_page_parts(void)
        "page parts: the same feed for another visitor");
 }
 
+/* The hub's renderer makes the same bytes, as blobs, and a reload event. */
+static void test_renderer(void)
+{
+    tw_hub_renderer r;
+    ok(tw_render_init(&r) == APR_SUCCESS, "renderer: made");
+    tw_post p = {
+        .id = {1700000000123ULL, 4}, .user = "ann", .user_len = 3, .msg = "a<b", .msg_len = 3};
+    tw_buf b;
+    tw_buf_init(&b, pool, 0);
+    tw_html_post_event(&b, &p);
+    tw_blob *blob = r.post(r.ctx, &p);
+    ok(blob && blob->len == b.len && memcmp(blob->data, b.data, b.len) == 0,
+       "renderer: a post's frame is its live event");
+    tw_blob_release(blob);
+    tw_blob *reload = r.reload(r.ctx);
+    is_str(reload ? reload->data : NULL, "event: reload\ndata: \n\n", "renderer: the reload event");
+    tw_blob_release(reload);
+    for (int i = 0; i < 1000; i++)
+        tw_blob_release(r.post(r.ctx, &p));
+    ok(1, "renderer: its scratch pool is cleared after each frame (ASan sees no leak)");
+    apr_pool_destroy(r.ctx);
+}
+
 int main(void)
 {
     apr_initialize();
@@ -420,6 +444,7 @@ int main(void)
     test_page_parts();
     test_post_event();
     test_error_page();
+    test_renderer();
     apr_pool_destroy(pool);
     apr_terminate();
     return done_testing();

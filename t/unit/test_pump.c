@@ -257,9 +257,15 @@ static void test_stopping(void)
     int c = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 0, &res);
     is_int(res, TW_ENGINE_STOPPING, "and refuses new ones");
     is_int(r.pump->ops->stopped(r.pump, 0), 0, "the thread runs on until told to exit");
+    r.pump->ops->stop(r.pump);
+    ok(r.pump->ops->stopped(r.pump, apr_time_from_sec(5)), "told to exit, it ends");
+    int d = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 0, &res);
+    is_int(res, TW_ENGINE_DECLINED,
+           "an engine whose thread has ended declines: another may take it");
     close(a);
     close(b);
     close(c);
+    close(d);
     rig_done(&r);
 }
 

@@ -128,6 +128,7 @@ static tw_store *make_mem(long history)
 }
 
 static tw_log quiet;
+static const char *last_key; /* the stream key of the Redis store made last */
 
 /* A Redis store with its own stream and channel, so every store starts empty. */
 static tw_store *make_redis_at(long history, const char *sock)
@@ -139,6 +140,7 @@ static tw_store *make_redis_at(long history, const char *sock)
                         .timeout_ms = 2000,
                         .max_conns = 4,
                         .log = &quiet};
+    last_key = cf.key;
     tw_store *s;
     return tw_redis_create(pool, &cf, &s) == APR_SUCCESS ? s : NULL;
 }
@@ -356,6 +358,81 @@ static void test_redis_gap(redisContext *c)
     rec_free(&r);
 }
 
+/* The baseline is the newest entry, whoever wrote it: a foreign newest entry must not make the
+ * first catch-up deliver the whole history again. */
+static void test_redis_foreign_baseline(redisContext *c)
+{
+    tw_store *s = make_redis(1000);
+    for (int i = 0; i < 5; i++)
+        publish(s, "old post");
+    admin_do(c, apr_psprintf(pool, "XADD %s * other written-by-someone-else", last_key));
+    rec r;
+    tw_store_listener l = rec_listener(&r);
+    tw_store_subscribe(s, &l);
+    rec_until(&r, events_end, (long)"u");
+    block_subscriptions(c);
+    rec_until(&r, events_end, (long)"d");
+    tw_id missed = publish(s, "while down");
+    reopen(c);
+    ok(rec_until(&r, events_end, (long)"pu"),
+       "redis: after a foreign newest entry, the catch-up...");
+    pthread_mutex_lock(&r.lock);
+    ok(r.nposts == 1 && !tw_id_cmp(r.posts[0], missed),
+       "...delivers only what was posted while down, not the history again (%d posts)", r.nposts);
+    pthread_mutex_unlock(&r.lock);
+    tw_store_stop(s);
+    tw_store_stopped(s, apr_time_from_sec(5));
+    rec_free(&r);
+}
+
+/* A stream that did not exist at the first subscription: posts trimmed while the subscription
+ * was down are a gap, not a silent loss. */
+static void test_redis_gap_from_empty(redisContext *c)
+{
+    tw_store *s = make_redis(10);
+    rec r;
+    tw_store_listener l = rec_listener(&r);
+    tw_store_subscribe(s, &l);
+    /* Nothing is posted before the outage, so the subscriber has delivered nothing: its
+     * catch-up starts from the zero id. (Its baseline read opened the pooled connection the
+     * posts below use while new connections are refused.) */
+    rec_until(&r, events_end, (long)"u");
+    block_subscriptions(c);
+    rec_until(&r, events_end, (long)"d");
+    for (int i = 0; i < 300; i++)
+        publish(s, "trimmed while down");
+    reopen(c);
+    ok(rec_until(&r, events_end, (long)"gu"),
+       "redis: from an empty stream, posts trimmed while down are a gap");
+    pthread_mutex_lock(&r.lock);
+    is_int(r.nposts, 0, "redis: and none of the survivors is delivered as if nothing were lost");
+    pthread_mutex_unlock(&r.lock);
+    tw_store_stop(s);
+    tw_store_stopped(s, apr_time_from_sec(5));
+    rec_free(&r);
+}
+
+/* The stream deleted while the subscription was down: a gap too. */
+static void test_redis_gap_deleted(redisContext *c)
+{
+    tw_store *s = make_redis(1000);
+    publish(s, "opens a pooled connection");
+    rec r;
+    tw_store_listener l = rec_listener(&r);
+    tw_store_subscribe(s, &l);
+    rec_until(&r, events_end, (long)"u");
+    publish(s, "seen live");
+    rec_until(&r, has_posts, 1);
+    block_subscriptions(c);
+    rec_until(&r, events_end, (long)"d");
+    admin_do(c, apr_psprintf(pool, "DEL %s", last_key));
+    reopen(c);
+    ok(rec_until(&r, events_end, (long)"gu"), "redis: a stream deleted while down is a gap");
+    tw_store_stop(s);
+    tw_store_stopped(s, apr_time_from_sec(5));
+    rec_free(&r);
+}
+
 static void test_redis_away(void)
 {
     tw_store *s = make_redis_at(100, "/nonexistent/redis.sock");
@@ -398,6 +475,9 @@ int main(void)
             contract("redis", make_redis);
             test_redis_catch_up(c);
             test_redis_gap(c);
+            test_redis_foreign_baseline(c);
+            test_redis_gap_from_empty(c);
+            test_redis_gap_deleted(c);
         }
         if (c)
             redisFree(c);
