@@ -7,6 +7,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Is the port in "host:port" or "[v6]:port" (if there is one) 1..65535 as written?
+ * apr_parse_addr_port wraps larger numbers around (":0000...2749598205602693122" is port 2;
+ * found by fuzzing). */
+static int tw_confval_port_ok(const char *arg)
+{
+    const char *colon = arg[0] == '[' ? strstr(arg, "]:") : strrchr(arg, ':');
+    if (!colon)
+        return 1;
+    const char *digits = colon + (arg[0] == '[' ? 2 : 1);
+    size_t n = strspn(digits, "0123456789");
+    if (n == 0 || digits[n] != '\0')
+        return 0;
+    while (n > 1 && *digits == '0') /* leading zeros are allowed, and do not count */
+        digits++, n--;
+    return n <= 5 && strtol(digits, NULL, 10) >= 1 && strtol(digits, NULL, 10) <= 65535;
+}
+
 const char *tw_confval_redis_addr(apr_pool_t *p, const char *arg, tw_redis_addr *out)
 {
     if (arg[0] == '/') {
@@ -26,7 +43,7 @@ const char *tw_confval_redis_addr(apr_pool_t *p, const char *arg, tw_redis_addr 
     struct in6_addr v6;
     if (apr_parse_addr_port(&host, &scope, &port, arg, p) != APR_SUCCESS || !host || scope ||
         (arg[0] != '[' && host[strspn(host, host_chars)] != '\0') ||
-        (arg[0] == '[' && inet_pton(AF_INET6, host, &v6) != 1))
+        (arg[0] == '[' && inet_pton(AF_INET6, host, &v6) != 1) || !tw_confval_port_ok(arg))
         return apr_psprintf(p, "'%s' is not host:port or an absolute unix socket path", arg);
     out->host = host;
     out->port = port ? port : 6379;

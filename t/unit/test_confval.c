@@ -65,6 +65,9 @@ static void test_redis_addr(void)
         "[::1:]:6379", /* the same with a port */
         "[::00001]",   /* a group of five digits */
         "[1:00002::]:5",
+        "x:0000000000000000000002749598205602693122", /* found by fuzzing: wrapped to port 2 */
+        "x:65536000",
+        "[::1]:70000",
         "[::1]:",
         "[nonsense]:6379",
         "[fe80::1%eth0]:6379",
