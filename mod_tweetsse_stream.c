@@ -250,10 +250,16 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
         return OK;
     st.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
 
+    /* Join once the hub has its baseline (from then on the ring misses no post), before the
+     * first byte and before replaying: a post the client could know of after seeing the
+     * stream begin is newer than the join, so the ring has it; whatever was stored before is
+     * the replay's; the engines skip what both deliver (tw_frame_due). */
+    int ready = tw_hub_wait_ready(rt->hub, apr_time_from_msec(c->timeout_ms), tw_child_stop_fd());
+    tw_outlet o = {.fd = tw_stream_fd(r), .raw = raw, .next = ready ? tw_hub_join(rt->hub) : 0};
     tw_stream_control(&st, NULL, (unsigned)c->retry_ms);
     if (tw_stream_flush(&st) != APR_SUCCESS)
         return OK;
-    if (!tw_hub_wait_ready(rt->hub, apr_time_from_msec(c->timeout_ms), tw_child_stop_fd())) {
+    if (!ready) {
         tw_store_health h;
         tw_store_health_get(rt->store, &h);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -262,11 +268,6 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
                       rt->store->ops->name, h.error[0] ? h.error : "not subscribed yet");
         return OK;
     }
-    /* Join once the hub has its baseline (from then on the ring misses no post) and before
-     * replaying: whatever the ring gets after this point is newer than what was stored before
-     * it, and the replay below covers that; the engines skip the posts both deliver
-     * (tw_frame_due). */
-    tw_outlet o = {.fd = tw_stream_fd(r), .raw = raw, .next = tw_hub_join(rt->hub)};
     if (resume && !tw_stream_replay(&st, rt))
         return OK;
     tw_writer w = {.write = tw_stream_write,

@@ -270,7 +270,7 @@ static void tw_sub_main(void *data)
         int was_up = 0;
         const char *err = tw_sub_connect(s, &ctx);
         if (!err && !(err = tw_sub_catch_up(s)) && !tw_sub_exiting(s)) {
-            tw_sub_set_state(s, 1, NULL);
+            tw_sub_set_state(s, 1, NULL); /* before the listener hears it, as for down */
             s->l.up(s->l.ctx);
             TW_LOG(log, logged_down ? TW_LOG_NOTICE : TW_LOG_DEBUG, 0, "TW0106: subscribed to %s",
                    s->cf->channel);
@@ -285,11 +285,12 @@ static void tw_sub_main(void *data)
         apr_pool_clear(s->pool);
         if (tw_sub_exiting(s))
             break; /* told to stop: not an outage */
+        /* The state first: a listener that hears "down" and asks for health sees why. */
+        tw_sub_set_state(s, 0, why);
         if (was_up) {
             atomic_fetch_add(&s->drops, 1);
             s->l.down(s->l.ctx);
         }
-        tw_sub_set_state(s, 0, why);
         if (!logged_down) {
             TW_LOG(log, TW_LOG_WARNING, 0,
                    "TW0107: Redis subscription lost (%s); reconnecting with backoff", why);
