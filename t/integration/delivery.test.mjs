@@ -153,7 +153,10 @@ describe('a child at its open-files limit refuses new streams with 503', () => {
       else refused.push(s);
     }
     assert.ok(refused.length > 0, `no stream refused after ${open200.length}`);
-    assert.ok(open200.length >= 44 && open200.length <= 88, `${open200.length} streams held`);
+    // The MPM may start a third child while the streams arrive: the bound is per child.
+    const children = (await web.childPids()).length;
+    assert.ok(open200.length >= 44 && open200.length <= 44 * children,
+      `${open200.length} streams held by ${children} children`);
     for (const s of refused) {
       assert.equal(s.status, 503);
       assert.equal(s.headers['retry-after'], '5');
