@@ -24,14 +24,58 @@ static int tw_confval_port_ok(const char *arg)
     return n <= 5 && strtol(digits, NULL, 10) >= 1 && strtol(digits, NULL, 10) <= 65535;
 }
 
+/* "host:port" or "host" (then `port`) into `out`; NULL or why not. */
+static const char *tw_confval_node(apr_pool_t *p, const char *arg, int port, tw_redis_node *out);
+
+/* "sentinel://h:p,h:p/name": the part after the scheme. */
+static const char *tw_confval_sentinels(apr_pool_t *p, const char *spec, tw_redis_addr *out)
+{
+    const char *slash = strchr(spec, '/');
+    if (!slash || slash == spec)
+        return "expected sentinel://host:port[,host:port...]/master-name";
+    const char *err = tw_confval_redis_name(p, slash + 1);
+    if (err)
+        return apr_pstrcat(p, "the master name ", err, NULL);
+    tw_redis_node *nodes = apr_pcalloc(p, sizeof(*nodes) * TW_SENTINELS_MAX);
+    int n = 0;
+    char *list = apr_pstrmemdup(p, spec, (apr_size_t)(slash - spec)), *state = NULL;
+    /* apr_strtok skips empty fields: "a,,b" or a trailing comma is a typo, not a sentinel. */
+    if (strstr(list, ",,") || list[0] == ',' || slash[-1] == ',')
+        return "an empty sentinel address";
+    for (char *one = apr_strtok(list, ",", &state); one; one = apr_strtok(NULL, ",", &state)) {
+        if (n == TW_SENTINELS_MAX)
+            return apr_psprintf(p, "at most %d sentinels", TW_SENTINELS_MAX);
+        if ((err = tw_confval_node(p, one, 26379, &nodes[n++])))
+            return err;
+    }
+    *out =
+        (tw_redis_addr){.master = apr_pstrdup(p, slash + 1), .sentinels = nodes, .nsentinels = n};
+    return NULL;
+}
+
 const char *tw_confval_redis_addr(apr_pool_t *p, const char *arg, tw_redis_addr *out)
 {
     if (arg[0] == '/') {
-        out->host = NULL;
-        out->port = 0;
-        out->path = apr_pstrdup(p, arg);
+        *out = (tw_redis_addr){.path = apr_pstrdup(p, arg)};
         return NULL;
     }
+    if (strncmp(arg, "sentinel://", 11) == 0) {
+        const char *err = tw_confval_sentinels(p, arg + 11, out);
+        return err ? apr_psprintf(p, "'%s': %s", arg, err) : NULL;
+    }
+    tw_redis_node node;
+    const char *err = tw_confval_node(p, arg, 6379, &node);
+    if (err)
+        return apr_psprintf(p,
+                            "'%s' is not host:port, an absolute unix socket path or "
+                            "sentinel://host:port,.../master-name",
+                            arg);
+    *out = (tw_redis_addr){.host = node.host, .port = node.port};
+    return NULL;
+}
+
+static const char *tw_confval_node(apr_pool_t *p, const char *arg, int dflt, tw_redis_node *out)
+{
     /* Outside brackets, apr_parse_addr_port takes anything before a last ":<digits>" as the
      * host ("redis:abc", "a b", "::1"); a host name or IPv4 address holds only these. */
     static const char host_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -44,10 +88,9 @@ const char *tw_confval_redis_addr(apr_pool_t *p, const char *arg, tw_redis_addr 
     if (apr_parse_addr_port(&host, &scope, &port, arg, p) != APR_SUCCESS || !host || scope ||
         (arg[0] != '[' && host[strspn(host, host_chars)] != '\0') ||
         (arg[0] == '[' && inet_pton(AF_INET6, host, &v6) != 1) || !tw_confval_port_ok(arg))
-        return apr_psprintf(p, "'%s' is not host:port or an absolute unix socket path", arg);
+        return apr_psprintf(p, "'%s' is not host:port", arg);
     out->host = host;
-    out->port = port ? port : 6379;
-    out->path = NULL;
+    out->port = port ? port : dflt;
     return NULL;
 }
 

@@ -5,13 +5,28 @@
 
 #include <apr_pools.h>
 
-typedef struct tw_redis_addr {
-    const char *host; /* NULL for a unix socket */
+/* A TCP endpoint. */
+typedef struct tw_redis_node {
+    const char *host;
     int port;
-    const char *path; /* unix socket path, or NULL */
+} tw_redis_node;
+
+#define TW_SENTINELS_MAX 16
+
+/* Where Redis is: one server (host and port, or a unix socket), or the primary that Redis
+ * Sentinels name (sentinels and master set; host and path NULL). */
+typedef struct tw_redis_addr {
+    const char *host; /* NULL for a unix socket or Sentinel */
+    int port;
+    const char *path;   /* unix socket path, or NULL */
+    const char *master; /* the Sentinel master name, or NULL */
+    const tw_redis_node *sentinels;
+    int nsentinels;
 } tw_redis_addr;
 
-/* "host:port", "host" (port 6379), "[v6addr]:port", or an absolute unix socket path. */
+/* "host:port", "host" (port 6379), "[v6addr]:port", an absolute unix socket path, or
+ * "sentinel://host:port,host:port/master-name" (up to TW_SENTINELS_MAX sentinels, port 26379
+ * when left out; the name as tw_confval_redis_name). */
 const char *tw_confval_redis_addr(apr_pool_t *p, const char *arg, tw_redis_addr *out);
 
 /* A whole number in [min, max]. */

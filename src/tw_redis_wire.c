@@ -1,6 +1,7 @@
 #include "tw_redis_wire.h"
 
 #include <apr_strings.h>
+#include <stdlib.h>
 #include <string.h>
 
 int tw_redis_wire_entries(apr_pool_t *p, const redisReply *rep, tw_post **posts, int *n,
@@ -99,4 +100,79 @@ int tw_redis_parse_broadcast(const char *payload, size_t n, tw_post *out)
     out->msg = nl + 1;
     out->msg_len = (size_t)(end - nl - 1);
     return 1;
+}
+
+/* Is [s, s+n) a host a sentinel may name (a DNS name, IPv4 or IPv6 address)? */
+static int tw_redis_wire_host_ok(const char *s, size_t n)
+{
+    static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:";
+    if (n == 0 || n > TW_REDIS_HOST_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!s[i] || !strchr(ok, s[i]))
+            return 0;
+    return 1;
+}
+
+/* A port as 1..5 digits, 1..65535; -1 if not. */
+static int tw_redis_wire_port(const char *s, size_t n)
+{
+    if (n == 0 || n > 5)
+        return -1;
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v >= 1 && v <= 65535 ? v : -1;
+}
+
+/* Fill `out` from a host and a port given as text; 0 if either is malformed. */
+static int tw_redis_wire_node(apr_pool_t *p, const char *host, size_t hn, const char *port,
+                              size_t pn, tw_redis_node *out)
+{
+    int v = tw_redis_wire_port(port, pn);
+    if (v < 0 || !tw_redis_wire_host_ok(host, hn))
+        return 0;
+    out->host = apr_pstrmemdup(p, host, hn);
+    out->port = v;
+    return 1;
+}
+
+int tw_redis_wire_master_addr(apr_pool_t *p, const redisReply *rep, tw_redis_node *out)
+{
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+        rep->element[0]->type != REDIS_REPLY_STRING || rep->element[1]->type != REDIS_REPLY_STRING)
+        return 0;
+    return tw_redis_wire_node(p, rep->element[0]->str, rep->element[0]->len, rep->element[1]->str,
+                              rep->element[1]->len, out);
+}
+
+int tw_redis_wire_role_master(const redisReply *rep)
+{
+    return rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 &&
+           tw_redis_wire_is(rep->element[0], "master");
+}
+
+int tw_redis_wire_switch_master(apr_pool_t *p, const char *payload, size_t n, const char *master,
+                                tw_redis_node *to)
+{
+    const char *field[5];
+    size_t len[5];
+    const char *at = payload, *end = payload + n;
+    for (int i = 0; i < 5; i++) {
+        const char *sp = memchr(at, ' ', (size_t)(end - at));
+        if ((i < 4) != (sp != NULL))
+            return 0; /* four spaces exactly */
+        field[i] = at;
+        len[i] = (size_t)((sp ? sp : end) - at);
+        at = sp ? sp + 1 : end;
+    }
+    size_t mn = strlen(master);
+    if (len[0] != mn || memcmp(field[0], master, mn) != 0)
+        return 0;
+    tw_redis_node old;
+    return tw_redis_wire_node(p, field[1], len[1], field[2], len[2], &old) &&
+           tw_redis_wire_node(p, field[3], len[3], field[4], len[4], to);
 }

@@ -5,6 +5,7 @@
 #ifndef TW_REDIS_WIRE_H
 #define TW_REDIS_WIRE_H
 
+#include "tw_confval.h"
 #include "tw_post.h"
 
 #include <apr_pools.h>
@@ -45,5 +46,22 @@ int tw_redis_wire_message(const redisReply *rep, const char *channel, const char
  * well-formed: a valid id, a space, a non-empty user name without LF, an LF, and the message
  * (any bytes, possibly empty). O(n). */
 int tw_redis_parse_broadcast(const char *payload, size_t n, tw_post *out);
+
+/* The longest host name a sentinel may report (a DNS name is at most 253 characters). */
+#define TW_REDIS_HOST_MAX 255
+
+/* Read a SENTINEL GET-MASTER-ADDR-BY-NAME reply ([host, port]) into `out` (host in `p`).
+ * Returns 0 for a nil reply (the sentinel knows no such master) or anything malformed: a host
+ * that is empty, longer than TW_REDIS_HOST_MAX or holds other than letters, digits, ".-_:", a
+ * port outside 1..65535. */
+int tw_redis_wire_master_addr(apr_pool_t *p, const redisReply *rep, tw_redis_node *out);
+
+/* Is `rep` a ROLE reply of a primary (an array starting with "master")? */
+int tw_redis_wire_role_master(const redisReply *rep);
+
+/* Parse a +switch-master payload "<name> <old-host> <old-port> <new-host> <new-port>". Returns
+ * 1 with *to set (host in `p`) when it is well-formed (hosts as above) and names `master`. */
+int tw_redis_wire_switch_master(apr_pool_t *p, const char *payload, size_t n, const char *master,
+                                tw_redis_node *to);
 
 #endif

@@ -139,9 +139,31 @@ static void check_port_text(const char *arg, const char *rest, int port)
     FUZZ_CHECK(v == port, "'%s': port %d, the text says %ld", arg, port, v);
 }
 
+/* An accepted sentinel://list/name: 1..TW_SENTINELS_MAX sentinels, each a host of the host
+ * alphabet (or an IPv6 address) and a port; the name is what follows the first slash. */
+static void check_sentinels(const char *arg, const tw_redis_addr *a)
+{
+    FUZZ_CHECK(!a->host && !a->path, "'%s': a host or path besides the sentinels", arg);
+    FUZZ_CHECK(a->nsentinels >= 1 && a->nsentinels <= TW_SENTINELS_MAX, "'%s': %d sentinels", arg,
+               a->nsentinels);
+    const char *slash = strchr(arg + 11, '/');
+    FUZZ_CHECK(slash && a->master && !strcmp(a->master, slash + 1),
+               "'%s': master '%s' is not what follows the slash", arg, a->master);
+    FUZZ_CHECK(!tw_confval_redis_name(pool, a->master), "'%s': a bad master name", arg);
+    for (int i = 0; i < a->nsentinels; i++) {
+        const tw_redis_node *n = &a->sentinels[i];
+        unsigned char in6[16];
+        size_t hlen = strlen(n->host);
+        FUZZ_CHECK(
+            hlen && (strspn(n->host, host_chars) == hlen || inet_pton(AF_INET6, n->host, in6) == 1),
+            "'%s': sentinel host '%s'", arg, n->host);
+        FUZZ_CHECK(n->port >= 1 && n->port <= 65535, "'%s': sentinel port %d", arg, n->port);
+    }
+}
+
 static void check_redis_addr(const char *arg)
 {
-    tw_redis_addr a = {"sentinel", -7, "sentinel"};
+    tw_redis_addr a = {.host = "sentinel", .port = -7, .path = "sentinel"};
     const char *err = tw_confval_redis_addr(pool, arg, &a);
     if (err) {
         check_error("redis address", arg, err);
@@ -156,6 +178,11 @@ static void check_redis_addr(const char *arg)
         FUZZ_CHECK(!(host_ok && port_ok), "'%s' refused: %s", arg, err);
         return;
     }
+    if (!strncmp(arg, "sentinel://", 11)) {
+        check_sentinels(arg, &a);
+        return;
+    }
+    FUZZ_CHECK(!a.master && !a.nsentinels, "'%s': sentinels from an address", arg);
     if (arg[0] == '/') {
         FUZZ_CHECK(!a.host && a.port == 0 && a.path && !strcmp(a.path, arg),
                    "unix socket '%s' read as host %s port %d path %s", arg,
@@ -179,7 +206,7 @@ static void check_redis_addr(const char *arg)
         check_port_text(arg, arg + hlen, a.port);
     }
     const char *again = apr_psprintf(pool, arg[0] == '[' ? "[%s]:%d" : "%s:%d", a.host, a.port);
-    tw_redis_addr b = {NULL, 0, NULL};
+    tw_redis_addr b = {.host = NULL};
     const char *err2 = tw_confval_redis_addr(pool, again, &b);
     FUZZ_CHECK(!err2 && b.host && !strcmp(b.host, a.host) && b.port == a.port && !b.path,
                "'%s' gave %s port %d, but '%s' does not give it back (%s)", arg, a.host, a.port,

@@ -1,7 +1,9 @@
 /* fuzz_resp: what the Redis store reads off the wire: RESP bytes (as a server, or anyone able
  * to speak for it, could send) parsed by a hiredis reader into replies, then turned into posts
  * by tw_redis_wire_entries (XRANGE/XREVRANGE replies) and recognised by tw_redis_wire_message
- * (pub/sub messages, whose payload then goes to tw_redis_parse_broadcast).
+ * (pub/sub messages, whose payload then goes to tw_redis_parse_broadcast and, as a sentinel's
+ * +switch-master, to tw_redis_wire_switch_master), and the Sentinel replies: an address from
+ * tw_redis_wire_master_addr, a primary from tw_redis_wire_role_master.
  *
  * Input: RESP bytes, possibly several replies; the first byte picks the channel name length.
  *
@@ -9,7 +11,8 @@
  * and a message of the lengths given, copied NUL-terminated, and an id that round-trips; the
  * range's first and last ids are those of the reply's first and last entries, in order of the
  * reply. A message is recognised only as a three-element array "message", <our channel>,
- * <string>, and its payload is that string. */
+ * <string>, and its payload is that string. An address a sentinel names has a host of 1..255
+ * characters of a host name or address and a port 1..65535. */
 #include "fuzz_common.h"
 #include "tw_redis_wire.h"
 
@@ -78,6 +81,36 @@ static void check_message(const redisReply *rep, const char *channel)
                    "broadcast pointers outside the payload");
 }
 
+/* Is `h` a host the sentinel parsers may hand out? */
+static int host_ok(const char *h)
+{
+    size_t n = strlen(h);
+    return n >= 1 && n <= TW_REDIS_HOST_MAX &&
+           strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:") == n;
+}
+
+static void check_sentinel(apr_pool_t *p, const redisReply *rep, const char *master)
+{
+    tw_redis_node n = {0};
+    if (tw_redis_wire_master_addr(p, rep, &n)) {
+        FUZZ_CHECK(rep->type == REDIS_REPLY_ARRAY && rep->elements == 2, "an address from no pair");
+        FUZZ_CHECK(host_ok(n.host) && n.port >= 1 && n.port <= 65535, "a bad address %s:%d", n.host,
+                   n.port);
+    }
+    if (tw_redis_wire_role_master(rep))
+        FUZZ_CHECK(rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 &&
+                       rep->element[0]->type == REDIS_REPLY_STRING && rep->element[0]->len == 6 &&
+                       !memcmp(rep->element[0]->str, "master", 6),
+                   "a primary from another reply");
+    if (rep->type == REDIS_REPLY_STRING &&
+        tw_redis_wire_switch_master(p, rep->str, rep->len, master, &n)) {
+        size_t k = strlen(master);
+        FUZZ_CHECK(rep->len > k && !memcmp(rep->str, master, k) && rep->str[k] == ' ',
+                   "a switch of another master");
+        FUZZ_CHECK(host_ok(n.host) && n.port >= 1 && n.port <= 65535, "a bad new address");
+    }
+}
+
 /* Does the input announce an array or string of a million elements or more? hiredis 0.14's
  * reader allocates what a header announces before anything follows (a server could make any
  * client do that; its 1.x releases cap it), which only measures the allocator: skipped. */
@@ -118,6 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
             check_entries(p, r);
             check_message(r, channel);
+            check_sentinel(p, r, "mymaster");
             freeReplyObject(r);
             apr_pool_clear(p);
         }

@@ -3,6 +3,7 @@
 #include "tw_confval.h"
 
 #include <apr_general.h>
+#include <apr_strings.h>
 #include <string.h>
 
 static apr_pool_t *pool;
@@ -79,6 +80,40 @@ static void test_redis_addr(void)
     }
     err = tw_confval_redis_addr(pool, "redis:abc", &a);
     ok(err && strstr(err, "redis:abc"), "addr: the error names the value (%s)", err);
+}
+
+static void test_sentinel_addr(void)
+{
+    tw_redis_addr a;
+    const char *err = tw_confval_redis_addr(pool, "sentinel://10.0.0.1:26380,s2,[::1]:5/feed", &a);
+    ok(!err && !a.host && !a.path && a.master && !strcmp(a.master, "feed") && a.nsentinels == 3,
+       "sentinel: three sentinels and the master name");
+    ok(!err && !strcmp(a.sentinels[0].host, "10.0.0.1") && a.sentinels[0].port == 26380 &&
+           !strcmp(a.sentinels[1].host, "s2") && a.sentinels[1].port == 26379 &&
+           !strcmp(a.sentinels[2].host, "::1") && a.sentinels[2].port == 5,
+       "sentinel: each address, port 26379 when left out");
+    err = tw_confval_redis_addr(pool, "sentinel://127.0.0.1:26379/mymaster", &a);
+    ok(!err && a.nsentinels == 1 && !strcmp(a.master, "mymaster"), "sentinel: one sentinel");
+
+    char many[600] = "sentinel://";
+    for (int i = 0; i < TW_SENTINELS_MAX; i++)
+        strcat(many, i ? ",h:1" : "h:1");
+    err = tw_confval_redis_addr(pool, apr_pstrcat(pool, many, "/m", NULL), &a);
+    ok(!err && a.nsentinels == TW_SENTINELS_MAX, "sentinel: %d sentinels", TW_SENTINELS_MAX);
+    err = tw_confval_redis_addr(pool, apr_pstrcat(pool, many, ",h:1/m", NULL), &a);
+    ok(err && strstr(err, "at most"), "sentinel: one more is refused (%s)", err);
+
+    static const char *const bad[] = {
+        "sentinel://",           "sentinel:///m",      "sentinel://h:1",
+        "sentinel://h:1/",       "sentinel://h:1/a b", "sentinel://h:0/m",
+        "sentinel://h:1,,h:2/m", "sentinel://,h:1/m",  "sentinel://h:1,/m",
+        "sentinel://h:1/m/x/ y", "sentinel://h x:1/m", "sentinel://[::1:]:1/m",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err = tw_confval_redis_addr(pool, bad[i], &a);
+        ok(err && strstr(err, bad[i]), "sentinel: '%s' rejected, and named (%s)", bad[i],
+           err ? err : "accepted");
+    }
 }
 
 static void test_long(void)
@@ -194,6 +229,7 @@ int main(void)
     apr_initialize();
     apr_pool_create(&pool, NULL);
     test_redis_addr();
+    test_sentinel_addr();
     test_long();
     test_size();
     test_duration();

@@ -4,6 +4,7 @@
 #include "tw_redis_wire.h"
 
 #include <apr_general.h>
+#include <apr_strings.h>
 #include <hiredis/read.h>
 #include <string.h>
 
@@ -156,6 +157,83 @@ static void test_stream_info(void)
     freeReplyObject(rep);
 }
 
+static int master_addr(const char *resp, tw_redis_node *out)
+{
+    redisReply *rep = parse(resp);
+    if (!rep)
+        return -1;
+    int r = tw_redis_wire_master_addr(pool, rep, out);
+    freeReplyObject(rep);
+    return r;
+}
+
+static void test_master_addr(void)
+{
+    tw_redis_node n = {0};
+    is_int(master_addr("*2\r\n$9\r\n127.0.0.1\r\n$4\r\n6380\r\n", &n), 1, "master address");
+    ok(n.host && !strcmp(n.host, "127.0.0.1") && n.port == 6380, "its host and port");
+    is_int(master_addr("*2\r\n$3\r\n::1\r\n$5\r\n65535\r\n", &n), 1, "an IPv6 primary");
+    is_int(master_addr("*-1\r\n", &n), 0, "nil: no such master");
+    is_int(master_addr("$-1\r\n", &n), 0, "a nil bulk string");
+    is_int(master_addr("-ERR unknown\r\n", &n), 0, "an error");
+    is_int(master_addr("*1\r\n$1\r\nh\r\n", &n), 0, "one element");
+    is_int(master_addr("*2\r\n$1\r\nh\r\n:6379\r\n", &n), 0, "a port that is an integer");
+    is_int(master_addr("*2\r\n$1\r\nh\r\n$1\r\n0\r\n", &n), 0, "port 0");
+    is_int(master_addr("*2\r\n$1\r\nh\r\n$5\r\n65536\r\n", &n), 0, "port 65536");
+    is_int(master_addr("*2\r\n$1\r\nh\r\n$6\r\n006379\r\n", &n), 0, "six digits");
+    is_int(master_addr("*2\r\n$0\r\n\r\n$4\r\n6379\r\n", &n), 0, "an empty host");
+    is_int(master_addr("*2\r\n$3\r\na b\r\n$4\r\n6379\r\n", &n), 0, "a host with a space");
+    char big[400], host[300];
+    memset(host, 'h', 256);
+    host[256] = '\0';
+    snprintf(big, sizeof(big), "*2\r\n$256\r\n%s\r\n$4\r\n6379\r\n", host);
+    is_int(master_addr(big, &n), 0, "a host of 256 characters");
+    host[255] = '\0';
+    snprintf(big, sizeof(big), "*2\r\n$255\r\n%s\r\n$4\r\n6379\r\n", host);
+    is_int(master_addr(big, &n), 1, "a host of 255 characters");
+}
+
+static void test_role(void)
+{
+    redisReply *rep = parse("*3\r\n$6\r\nmaster\r\n:100\r\n*0\r\n");
+    ok(rep && tw_redis_wire_role_master(rep), "ROLE of a primary");
+    freeReplyObject(rep);
+    rep = parse("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:1\r\n");
+    ok(rep && !tw_redis_wire_role_master(rep), "ROLE of a replica");
+    freeReplyObject(rep);
+    rep = parse("*2\r\n$8\r\nsentinel\r\n*0\r\n");
+    ok(rep && !tw_redis_wire_role_master(rep), "ROLE of a sentinel");
+    freeReplyObject(rep);
+    rep = parse("$6\r\nmaster\r\n");
+    ok(rep && !tw_redis_wire_role_master(rep), "not an array");
+    freeReplyObject(rep);
+}
+
+static int switch_master(const char *payload, tw_redis_node *to)
+{
+    return tw_redis_wire_switch_master(pool, payload, strlen(payload), "feed", to);
+}
+
+static void test_switch_master(void)
+{
+    tw_redis_node to = {0};
+    is_int(switch_master("feed 127.0.0.1 6380 127.0.0.2 6381", &to), 1, "a switch of our master");
+    ok(to.host && !strcmp(to.host, "127.0.0.2") && to.port == 6381, "to the new address");
+    is_int(switch_master("feedx 127.0.0.1 6380 127.0.0.2 6381", &to), 0, "another master");
+    is_int(switch_master("fee 127.0.0.1 6380 127.0.0.2 6381", &to), 0, "a prefix of ours");
+    is_int(switch_master("feed 127.0.0.1 6380 127.0.0.2", &to), 0, "four fields");
+    is_int(switch_master("feed 127.0.0.1 6380 127.0.0.2 6381 x", &to), 0, "six fields");
+    is_int(switch_master("feed 127.0.0.1 6380 127.0.0.2 0", &to), 0, "port 0");
+    is_int(switch_master("feed 127.0.0.1 x 127.0.0.2 6381", &to), 0, "an old port not a number");
+    is_int(switch_master("feed  6380 127.0.0.2 6381", &to), 0, "an empty old host");
+    is_int(switch_master("", &to), 0, "empty");
+    char big[600], host[300];
+    memset(host, 'h', 256);
+    host[256] = '\0';
+    snprintf(big, sizeof(big), "feed a 1 %s 2", host);
+    is_int(switch_master(big, &to), 0, "a new host of 256 characters");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -164,6 +242,9 @@ int main(void)
     test_message();
     test_broadcast();
     test_stream_info();
+    test_master_addr();
+    test_role();
+    test_switch_master();
     apr_pool_destroy(pool);
     apr_terminate();
     return done_testing();
