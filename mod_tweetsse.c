@@ -4,7 +4,8 @@
  * The rest is named for what it is:
  *   mod_tweetsse_*.c   httpd glue, one role a file: config (directives), child (each child's
  *                      runtime: start, stop), page (GET /), publish (POST /home), stream (GET
- *                      /home/sse), visitor (the name cookie), log (core messages to the error log).
+ *                      /home/sse), health (GET /home/health), visitor (the name cookie), log
+ *                      (core messages to the error log).
  *   src/tw_*           the httpd-free core (APR, hiredis, jansson): the store interface and its
  *                      Redis and in-memory implementations (tw_store, tw_redis*, tw_memstore),
  *                      the per-child fan-out (tw_hub, tw_ring, tw_blob), the delivery engines
@@ -16,6 +17,7 @@
 #include "mod_tweetsse.h"
 #include "mod_tweetsse_child.h"
 #include "mod_tweetsse_config.h"
+#include "mod_tweetsse_health.h"
 #include "mod_tweetsse_page.h"
 #include "mod_tweetsse_publish.h"
 #include "mod_tweetsse_stream.h"
@@ -67,6 +69,8 @@ static int tw_handler(request_rec *r)
         return HTTP_NOT_FOUND;
     if (tw_ends_with(uri, n, "/home/sse"))
         return tw_handle_stream(r, c);
+    if (tw_ends_with(uri, n, "/home/health"))
+        return tw_handle_health(r, c);
     const char *mount;
     if (tw_ends_with(uri, n, "/home"))
         mount = apr_pstrmemdup(r->pool, uri, n - 4);

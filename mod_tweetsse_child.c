@@ -71,6 +71,7 @@ static tw_runtime *tw_runtime_start(apr_pool_t *p, server_rec *s, int threads)
                          .channel = c->channel,
                          .history = c->history,
                          .timeout_ms = c->timeout_ms,
+                         .min_replicas = (int)c->min_replicas,
                          .max_conns = threads + 1,
                          .log = &rt->log};
     tw_relay_conf lcf = {.keepalive = apr_time_from_msec(c->keepalive_ms), .log = &rt->log};
@@ -158,6 +159,7 @@ void tw_child_init(apr_pool_t *pchild, server_rec *s)
             apr_pstrcat(p, c->redis_spec, "|", c->stream_key, "|", c->channel, "|",
                         c->password ? c->password : "", "|", apr_ltoa(p, c->history), "|",
                         apr_ltoa(p, c->timeout_ms), "|", apr_ltoa(p, c->keepalive_ms), "|",
+                        apr_ltoa(p, c->min_replicas), "|",
                         c->delivery == TW_DELIVERY_SOCKET ? "socket" : "thread", NULL);
         tw_runtime *rt = apr_hash_get(seen, key, APR_HASH_KEY_STRING);
         if (!rt) {

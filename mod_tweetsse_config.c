@@ -13,7 +13,7 @@ void *tw_config_create_srv(apr_pool_t *p, server_rec *s)
     (void)s;
     tw_srv_conf *c = apr_pcalloc(p, sizeof(*c));
     c->history = c->page_size = c->max_chars = c->max_body = -1;
-    c->keepalive_ms = c->timeout_ms = c->retry_ms = -1;
+    c->keepalive_ms = c->timeout_ms = c->retry_ms = c->min_replicas = -1;
     c->delivery = TW_DELIVERY_UNSET;
     return c;
 }
@@ -35,6 +35,7 @@ void *tw_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     c->max_body = TW_MERGE(max_body, -1);
     c->keepalive_ms = TW_MERGE(keepalive_ms, -1);
     c->timeout_ms = TW_MERGE(timeout_ms, -1);
+    c->min_replicas = TW_MERGE(min_replicas, -1);
     c->retry_ms = TW_MERGE(retry_ms, -1);
     c->delivery = TW_MERGE(delivery, TW_DELIVERY_UNSET);
     return c;
@@ -63,6 +64,7 @@ static void tw_config_finish(tw_srv_conf *c)
     TW_DEFAULT(max_body, -1, 8192);
     TW_DEFAULT(keepalive_ms, -1, 15000);
     TW_DEFAULT(timeout_ms, -1, 3000);
+    TW_DEFAULT(min_replicas, -1, 0);
     TW_DEFAULT(retry_ms, -1, 2000);
     TW_DEFAULT(delivery, TW_DELIVERY_UNSET, TW_DELIVERY_SOCKET);
 }
@@ -179,6 +181,7 @@ static const tw_num_spec tw_max_body = {offsetof(tw_srv_conf, max_body), 256, 10
 static const tw_num_spec tw_keepalive = {offsetof(tw_srv_conf, keepalive_ms), 1000, 300000, TW_MS};
 static const tw_num_spec tw_timeout = {offsetof(tw_srv_conf, timeout_ms), 100, 60000, TW_MS};
 static const tw_num_spec tw_retry = {offsetof(tw_srv_conf, retry_ms), 100, 600000, TW_MS};
+static const tw_num_spec tw_min_replicas = {offsetof(tw_srv_conf, min_replicas), 0, 16, TW_NUM};
 
 static const char *tw_set_number(cmd_parms *cmd, void *dc, const char *arg)
 {
@@ -203,7 +206,8 @@ static const char *tw_set_number(cmd_parms *cmd, void *dc, const char *arg)
 
 const command_rec tw_cmds[] = {
     AP_INIT_TAKE1("TweetsseRedis", tw_set_redis, NULL, RSRC_CONF,
-                  "Redis server: host:port, host, or an absolute unix socket path"),
+                  "Redis server: host:port, host, an absolute unix socket path, or "
+                  "sentinel://host:port,host:port/master-name"),
     AP_INIT_TAKE1("TweetsseRedisPassword", tw_set_password, NULL, RSRC_CONF,
                   "Password sent with AUTH after connecting to Redis"),
     AP_INIT_TAKE1("TweetsseStreamKey", tw_set_name, (void *)offsetof(tw_srv_conf, stream_key),
@@ -217,6 +221,8 @@ const command_rec tw_cmds[] = {
     TW_NUMBER("TweetsseKeepalive", tw_keepalive, "Interval of SSE keepalive comments (s or ms)"),
     TW_NUMBER("TweetsseRedisTimeout", tw_timeout, "Redis connect and command timeout (s or ms)"),
     TW_NUMBER("TweetsseRetry", tw_retry, "Reconnect delay sent to browsers (s or ms)"),
+    TW_NUMBER("TweetsseRedisMinReplicas", tw_min_replicas,
+              "Replicas that must have a post before it is acknowledged (WAIT); 0: none"),
     AP_INIT_TAKE1("TweetsseDelivery", tw_set_delivery, NULL, RSRC_CONF,
                   "socket: one thread per child writes to every open stream; thread: one "
                   "worker thread per open stream"),

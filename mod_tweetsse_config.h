@@ -33,6 +33,7 @@ typedef struct tw_srv_conf {
     long max_body;          /* TweetsseMaxBody, bytes */
     long keepalive_ms;      /* TweetsseKeepalive */
     long timeout_ms;        /* TweetsseRedisTimeout: connect and command timeout */
+    long min_replicas;      /* TweetsseRedisMinReplicas: replicas that must have a post */
     long retry_ms;          /* TweetsseRetry: the SSE retry: the browser is told */
     tw_delivery delivery;   /* TweetsseDelivery */
 

@@ -205,6 +205,7 @@ static void tw_stream_follow(tw_stream *st, tw_runtime *rt, tw_engine *e, const 
         [TW_ENGINE_LAGGED] = "it fell a ring of posts behind",
         [TW_ENGINE_STOPPING] = "the child is stopping",
         [TW_ENGINE_DECLINED] = "no engine could take it",
+        [TW_ENGINE_LOST] = "Redis is lost: its client resumes elsewhere",
     };
     tw_engine_result res = e->ops->follow(e, o);
     if (res == TW_ENGINE_DECLINED && e != rt->relay) {
@@ -255,7 +256,14 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
      * stream begin is newer than the join, so the ring has it; whatever was stored before is
      * the replay's; the engines skip what both deliver (tw_frame_due). */
     int ready = tw_hub_wait_ready(rt->hub, apr_time_from_msec(c->timeout_ms), tw_child_stop_fd());
-    tw_outlet o = {.fd = tw_stream_fd(r), .raw = raw, .next = ready ? tw_hub_join(rt->hub) : 0};
+    tw_outlet o = {.fd = tw_stream_fd(r), .raw = raw};
+    if (ready && !tw_hub_admit(rt->hub, &o.next)) {
+        /* Before any byte: a balancer may send the retry to an instance that has Redis. */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "TW0510: refusing a stream: this server has lost Redis");
+        apr_table_setn(r->err_headers_out, "Retry-After", "5");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
     tw_stream_control(&st, NULL, (unsigned)c->retry_ms);
     if (tw_stream_flush(&st) != APR_SUCCESS)
         return OK;

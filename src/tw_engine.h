@@ -47,6 +47,7 @@ typedef enum {
     TW_ENGINE_GONE,     /* the stream ended: the client left or a write failed */
     TW_ENGINE_LAGGED,   /* the stream ended: it fell a ring behind; the client resumes */
     TW_ENGINE_STOPPING, /* the stream ended, or was refused: the child is stopping */
+    TW_ENGINE_LOST,     /* the stream ended: the hub let every stream go (its store is lost) */
 } tw_engine_result;
 
 typedef struct tw_engine_ops {

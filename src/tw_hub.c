@@ -22,6 +22,7 @@ struct tw_hub {
     void *notify_ctx;
     int ready;      /* the first subscription is up */
     int subscribed; /* the subscription is up now */
+    int lost;       /* the store is lost (from `lost` to the next `up`): no stream joins */
     uint64_t gen;   /* see tw_hub_generation */
 };
 
@@ -75,7 +76,23 @@ static void tw_hub_on_gap(void *ctx)
         return;
     }
     tw_id none = {0, 0};
-    tw_hub_push(h, b, none, 1);
+    tw_hub_push(h, b, none, TW_FRAME_CONTROL);
+}
+
+/* Listener: the store is lost; every stream gets the closing frame and ends. */
+static void tw_hub_on_lost(void *ctx)
+{
+    tw_hub *h = ctx;
+    tw_blob *b = h->render.closing(h->render.ctx);
+    apr_thread_mutex_lock(h->lock);
+    h->lost = 1;
+    apr_thread_mutex_unlock(h->lock);
+    if (!b) {
+        TW_LOG(h->log, TW_LOG_CRIT, APR_ENOMEM, "TW0101: out of memory for a frame");
+        return;
+    }
+    tw_id none = {0, 0};
+    tw_hub_push(h, b, none, TW_FRAME_LAST);
 }
 
 /* Listener: the subscription went up or down. */
@@ -84,7 +101,7 @@ static void tw_hub_set_subscribed(tw_hub *h, int up)
     apr_thread_mutex_lock(h->lock);
     h->subscribed = up;
     if (up)
-        h->ready = 1;
+        h->ready = 1, h->lost = 0;
     h->gen++;
     apr_thread_mutex_unlock(h->lock);
     tw_hub_ring_bell(h);
@@ -119,6 +136,7 @@ apr_status_t tw_hub_create(apr_pool_t *p, const tw_hub_renderer *render, const t
                                       .post = tw_hub_on_post,
                                       .down = tw_hub_on_down,
                                       .gap = tw_hub_on_gap,
+                                      .lost = tw_hub_on_lost,
                                       .ctx = h};
     atomic_init(&h->watchers, 0);
     tw_ring_init(&h->ring);
@@ -195,6 +213,15 @@ uint64_t tw_hub_join(tw_hub *h)
     uint64_t head = h->ring.head;
     apr_thread_mutex_unlock(h->lock);
     return head;
+}
+
+int tw_hub_admit(tw_hub *h, uint64_t *next)
+{
+    apr_thread_mutex_lock(h->lock);
+    int lost = h->lost;
+    *next = h->ring.head;
+    apr_thread_mutex_unlock(h->lock);
+    return !lost;
 }
 
 int tw_hub_take(tw_hub *h, uint64_t *next, tw_frame *out, int max)

@@ -1,10 +1,11 @@
 /* tw_hub: a child process's fan-out of the live feed. It listens to the store's subscription
  * (tw_hub_listener), renders each new post once with the injected renderer, and appends the
- * frame to its ring of the newest TW_RING_SIZE frames. The delivery engines follow the ring:
- * the socket engine copies new frames into its own ring (tw_hub_sync) when told of them
- * (tw_hub_notify); worker threads take references to the frames after their position
- * (tw_hub_take) and wait for more on the hub's bell (tw_hub_watch). No Redis, no HTML, no thread
- * of its own: the store's thread drives it. httpd-free. */
+ * frame to its ring of the newest TW_RING_SIZE frames. When the store is lost, it pushes a last
+ * frame (TW_FRAME_LAST) that ends every stream, and admits no new one until the store is up. The
+ * delivery engines follow the ring: the socket engine copies new frames into its own ring
+ * (tw_hub_sync) when told of them (tw_hub_notify); worker threads take references to the frames
+ * after their position (tw_hub_take) and wait for more on the hub's bell (tw_hub_watch). No Redis,
+ * no HTML, no thread of its own: the store's thread drives it. httpd-free. */
 #ifndef TW_HUB_H
 #define TW_HUB_H
 
@@ -25,6 +26,8 @@ typedef struct tw_hub_renderer {
     tw_blob *(*post)(void *ctx, const tw_post *post);
     /* The event that tells every open page to reload (posts were lost in an outage). */
     tw_blob *(*reload)(void *ctx);
+    /* The last bytes of every stream when the store is lost (the streams then end). */
+    tw_blob *(*closing)(void *ctx);
     void *ctx;
 } tw_hub_renderer;
 
@@ -45,6 +48,11 @@ int tw_hub_wait_ready(tw_hub *h, apr_interval_time_t timeout, int cancel_fd);
 /* The sequence number of the next frame: a reader that starts here sees only frames pushed
  * from now on. One lock. */
 uint64_t tw_hub_join(tw_hub *h);
+
+/* As tw_hub_join, unless the store is lost (from the listener's `lost` until the next `up`):
+ * then returns 0 and the stream must not start (it would wait for posts that cannot come).
+ * Returns 1 with *next set otherwise. One lock. */
+int tw_hub_admit(tw_hub *h, uint64_t *next);
 
 /* Take references to the frames from *next on (at most `max`, oldest first) into `out` and
  * advance *next past them. Returns how many, or -1 if the reader is more than a ring behind

@@ -158,6 +158,18 @@ static void tw_mem_health(tw_store *st, tw_store_health *out)
     apr_thread_mutex_unlock(m->lock);
 }
 
+/* In one process, what is published reaches the listener at once: delivery works while the
+ * store is subscribed. */
+static apr_status_t tw_mem_probe(tw_store *st, apr_pool_t *p, apr_interval_time_t timeout,
+                                 const char **why)
+{
+    (void)timeout;
+    if (atomic_load(&((tw_memstore *)st)->listening))
+        return APR_SUCCESS;
+    *why = apr_pstrdup(p, "not subscribed");
+    return APR_EGENERAL;
+}
+
 static void tw_mem_stop(tw_store *st)
 {
     atomic_store(&((tw_memstore *)st)->listening, 0);
@@ -176,6 +188,7 @@ static const tw_store_ops tw_memstore_ops = {
     .each_after = tw_mem_each_after,
     .subscribe = tw_mem_subscribe,
     .health = tw_mem_health,
+    .probe = tw_mem_probe,
     .stop = tw_mem_stop,
     .stopped = tw_mem_stopped,
 };

@@ -80,8 +80,8 @@ static void tw_pump_close(tw_pump *p, tw_pump_stream *c)
 
 /* Write every frame from c->next up to the ring's head that is due to the client, as far as the
  * socket takes them. Returns 0 (done, or the socket is full and c->stuck_since is set), or -1 if
- * the stream must be closed (write error, or a ring behind). Cost: one sendmsg per
- * TW_PUMP_IOV frames. */
+ * the stream must be closed (write error, a ring behind, or a last frame written). Cost: one
+ * sendmsg per TW_PUMP_IOV frames. */
 static int tw_pump_flush(tw_pump *p, tw_pump_stream *c, apr_time_t now)
 {
     while (c->next < p->ring.head) {
@@ -105,6 +105,8 @@ static int tw_pump_flush(tw_pump *p, tw_pump_stream *c, apr_time_t now)
             iov[n].iov_base = f->bytes->data + skip;
             iov[n].iov_len = f->bytes->len - skip;
             seqs[n++] = seq;
+            if (f->control == TW_FRAME_LAST)
+                break; /* nothing after it */
         }
         if (n == 0)
             break;
@@ -131,6 +133,8 @@ static int tw_pump_flush(tw_pump *p, tw_pump_stream *c, apr_time_t now)
             w -= (ssize_t)iov[i].iov_len;
             c->next = seqs[i] + 1;
             c->off = 0;
+            if (f->control == TW_FRAME_LAST)
+                return -1; /* written: the stream ends here */
             if (!f->control)
                 c->after = f->id;
         }

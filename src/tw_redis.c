@@ -5,57 +5,80 @@
 #include "tw_redis_publish_lua.h" /* generated from tw_redis_publish.lua: tw_redis_publish_lua[] */
 
 #include <apr_reslist.h>
-#include <hiredis/hiredis.h>
 #include <apr_sha1.h>
 #include <apr_strings.h>
+#include <apr_thread_mutex.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 typedef struct tw_redis {
     tw_store store; /* first: the store interface */
     tw_redis_conf cf;
     apr_reslist_t *slots; /* bounds the connections; each slot holds one, or none yet */
     char script_sha[APR_SHA1_DIGESTSIZE * 2 + 1];
+    const char *settings_key; /* <key>:settings */
     apr_pool_t *pool;
-    tw_redis_sub *sub; /* NULL until subscribed */
+    tw_redis_sub *sub;      /* NULL until subscribed */
+    atomic_ullong canaries; /* health probes sent by this process */
+
+    /* With Sentinel: the primary in use. Guarded by lock. */
+    apr_thread_mutex_t *lock;
+    char primary[TW_REDIS_HOST_MAX + 1];
+    int primary_port;
+    uint64_t gen;      /* names the primary known now; 0 while none is */
+    uint64_t last_gen; /* the last one handed out */
+    int searching;     /* a thread is asking the sentinels */
 } tw_redis;
 
 /* One pooled connection. The slot is created empty and connected by tw_redis_acquire, outside
  * the reslist's lock, so a slow connect (Redis unreachable) never blocks the other threads. */
 typedef struct tw_redis_slot {
     redisContext *ctx; /* NULL until connected, and again after an error */
+    uint64_t gen;      /* the target it is connected to */
 } tw_redis_slot;
 
-/* Open a blocking connection with the configured timeouts (and AUTH). Returns NULL and writes
- * the reason into `err` on failure. Blocks up to the timeout. */
-static redisContext *tw_redis_connect(const tw_redis_conf *cf, char *err, size_t errlen)
+/* Where a target is, for messages. */
+static const char *tw_redis_where(apr_pool_t *p, const tw_redis_target *t)
+{
+    return t->path ? t->path : apr_psprintf(p, "%s:%d", t->node.host, t->node.port);
+}
+
+/* Open a blocking connection to `path` or `host`:`port` with the configured timeouts, and AUTH
+ * with `password` if given. Returns NULL with *err (from `p`) on failure. Blocks up to the
+ * timeout. */
+static redisContext *tw_redis_dial(const tw_redis_conf *cf, apr_pool_t *p, const char *path,
+                                   const char *host, int port, const char *password,
+                                   const char **err)
 {
     struct timeval tv = {cf->timeout_ms / 1000, (cf->timeout_ms % 1000) * 1000};
-    redisContext *ctx = cf->addr.path ? redisConnectUnixWithTimeout(cf->addr.path, tv)
-                                      : redisConnectWithTimeout(cf->addr.host, cf->addr.port, tv);
+    redisContext *ctx =
+        path ? redisConnectUnixWithTimeout(path, tv) : redisConnectWithTimeout(host, port, tv);
+    const char *where = path ? path : apr_psprintf(p, "%s:%d", host, port);
     if (!ctx) {
-        apr_cpystrn(err, "out of memory", errlen);
+        *err = "out of memory";
         return NULL;
     }
     if (ctx->err) {
-        apr_snprintf(err, errlen, "connect to %s: %s",
-                     cf->addr.path ? cf->addr.path : cf->addr.host, ctx->errstr);
+        *err = apr_psprintf(p, "connect to %s: %s", where, ctx->errstr);
         redisFree(ctx);
         return NULL;
     }
     /* Programs that children start (mod_cgi) must not inherit the connection. */
     if (fcntl(ctx->fd, F_SETFD, FD_CLOEXEC) != 0 || redisSetTimeout(ctx, tv) != REDIS_OK) {
-        apr_cpystrn(err, "cannot set up the Redis connection's descriptor", errlen);
+        *err = "cannot set up the Redis connection's descriptor";
         redisFree(ctx);
         return NULL;
     }
-    if (cf->password) {
-        redisReply *rep = redisCommand(ctx, "AUTH %s", cf->password);
+    if (password) {
+        redisReply *rep = redisCommand(ctx, "AUTH %s", password);
         if (!rep || rep->type == REDIS_REPLY_ERROR) {
-            apr_snprintf(err, errlen, "AUTH: %s", rep ? rep->str : ctx->errstr);
+            *err = apr_psprintf(p, "AUTH at %s: %s", where, rep ? rep->str : ctx->errstr);
             if (rep)
                 freeReplyObject(rep);
             redisFree(ctx);
@@ -63,6 +86,145 @@ static redisContext *tw_redis_connect(const tw_redis_conf *cf, char *err, size_t
         }
         freeReplyObject(rep);
     }
+    return ctx;
+}
+
+/* Is the server on `ctx` a primary (ROLE)? 1 yes, 0 no, -1 no answer (*err set). */
+static int tw_redis_is_primary(redisContext *ctx, apr_pool_t *p, const char **err)
+{
+    redisReply *rep = redisCommand(ctx, "ROLE");
+    int yes = rep ? tw_redis_wire_role_master(rep) : -1;
+    if (!rep)
+        *err = apr_psprintf(p, "ROLE: %s", ctx->errstr);
+    if (rep)
+        freeReplyObject(rep);
+    return yes;
+}
+
+/* Ask the sentinels, in the configured order, for the primary; the first that names one that
+ * answers ROLE as a primary wins. Returns 1 with *out (host in `p`), or 0 with *err. Blocks for
+ * up to a connect and two round trips per sentinel. */
+static int tw_redis_search(tw_redis *r, apr_pool_t *p, tw_redis_node *out, const char **err)
+{
+    const tw_redis_addr *a = &r->cf.addr;
+    const char *why = "no sentinel configured";
+    for (int i = 0; i < a->nsentinels; i++) {
+        const tw_redis_node *s = &a->sentinels[i];
+        redisContext *ctx = tw_redis_dial(&r->cf, p, NULL, s->host, s->port, NULL, &why);
+        if (!ctx)
+            continue;
+        const char *argv[] = {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", a->master};
+        redisReply *rep = redisCommandArgv(ctx, 3, argv, NULL);
+        tw_redis_node n;
+        int named = rep && tw_redis_wire_master_addr(p, rep, &n);
+        if (!named)
+            why = apr_psprintf(p, "sentinel %s:%d: %s", s->host, s->port,
+                               !rep                             ? ctx->errstr
+                               : rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                                : "no such master");
+        if (rep)
+            freeReplyObject(rep);
+        redisFree(ctx);
+        if (!named)
+            continue;
+        ctx = tw_redis_dial(&r->cf, p, NULL, n.host, n.port, r->cf.password, &why);
+        if (!ctx)
+            continue;
+        int primary = tw_redis_is_primary(ctx, p, &why);
+        redisFree(ctx);
+        if (primary == 1) {
+            TW_LOG(r->cf.log, TW_LOG_NOTICE, 0,
+                   "TW0110: the primary of %s is %s:%d (sentinel %s:%d)", a->master, n.host, n.port,
+                   s->host, s->port);
+            *out = n;
+            return 1;
+        }
+        if (primary == 0)
+            why = apr_psprintf(p, "sentinel %s:%d names %s:%d, which is not a primary", s->host,
+                               s->port, n.host, n.port);
+    }
+    *err = apr_psprintf(p, "no primary of %s found: %s", a->master, why);
+    return 0;
+}
+
+apr_status_t tw_redis_target_get(tw_store *st, apr_pool_t *p, tw_redis_target *out,
+                                 const char **err)
+{
+    tw_redis *r = (tw_redis *)st;
+    const tw_redis_addr *a = &r->cf.addr;
+    if (!a->master) {
+        *out = (tw_redis_target){.node = {a->host, a->port}, .path = a->path, .gen = 1};
+        return APR_SUCCESS;
+    }
+    apr_thread_mutex_lock(r->lock);
+    int known = r->gen != 0, busy = r->searching;
+    if (known)
+        *out =
+            (tw_redis_target){.node = {apr_pstrdup(p, r->primary), r->primary_port}, .gen = r->gen};
+    else if (!busy)
+        r->searching = 1;
+    apr_thread_mutex_unlock(r->lock);
+    if (known)
+        return APR_SUCCESS;
+    if (busy) {
+        *err = apr_psprintf(p, "looking for the primary of %s", a->master);
+        return APR_EAGAIN;
+    }
+    /* Outside the lock: the search blocks for up to a timeout per sentinel. */
+    tw_redis_node n;
+    int found = tw_redis_search(r, p, &n, err);
+    apr_thread_mutex_lock(r->lock);
+    if (found) {
+        apr_cpystrn(r->primary, n.host, sizeof(r->primary));
+        r->primary_port = n.port;
+        r->gen = ++r->last_gen;
+        *out = (tw_redis_target){.node = n, .gen = r->gen};
+    }
+    r->searching = 0;
+    apr_thread_mutex_unlock(r->lock);
+    return found ? APR_SUCCESS : APR_ECONNREFUSED;
+}
+
+void tw_redis_invalidate(tw_store *st, uint64_t gen, const char *why)
+{
+    tw_redis *r = (tw_redis *)st;
+    if (!r->cf.addr.master)
+        return;
+    apr_thread_mutex_lock(r->lock);
+    int now = gen && r->gen == gen;
+    if (now)
+        r->gen = 0;
+    apr_thread_mutex_unlock(r->lock);
+    if (now)
+        TW_LOG(r->cf.log, TW_LOG_WARNING, 0,
+               "TW0111: leaving %s:%d as the primary of %s (%s); asking the sentinels", r->primary,
+               r->primary_port, r->cf.addr.master, why);
+}
+
+/* Open a connection to the current target; with Sentinel, one that ROLE confirms as primary.
+ * Returns NULL with *err. */
+static redisContext *tw_redis_connect(tw_redis *r, apr_pool_t *p, uint64_t *gen, const char **err)
+{
+    tw_redis_target t;
+    if (tw_redis_target_get(&r->store, p, &t, err) != APR_SUCCESS)
+        return NULL;
+    redisContext *ctx =
+        tw_redis_dial(&r->cf, p, t.path, t.node.host, t.node.port, r->cf.password, err);
+    if (!ctx) {
+        tw_redis_invalidate(&r->store, t.gen, *err);
+        return NULL;
+    }
+    if (r->cf.addr.master) {
+        int primary = tw_redis_is_primary(ctx, p, err);
+        if (primary != 1) {
+            if (primary == 0)
+                *err = apr_psprintf(p, "%s is no longer the primary", tw_redis_where(p, &t));
+            tw_redis_invalidate(&r->store, t.gen, *err);
+            redisFree(ctx);
+            return NULL;
+        }
+    }
+    *gen = t.gen;
     return ctx;
 }
 
@@ -96,9 +258,21 @@ static int tw_redis_conn_dead(const redisContext *ctx)
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
-/* Take a slot with a live connection, or explain why not. A connection the server closed since
- * its last use is replaced here, so a Redis restart costs no failed request. Blocks up to the
- * timeout for a free slot, and up to the timeout to connect. */
+/* The generation of the primary known now (0 if none); 1 without Sentinel. */
+static uint64_t tw_redis_gen(tw_redis *r)
+{
+    if (!r->cf.addr.master)
+        return 1;
+    apr_thread_mutex_lock(r->lock);
+    uint64_t gen = r->gen;
+    apr_thread_mutex_unlock(r->lock);
+    return gen;
+}
+
+/* Take a slot with a live connection to the current target, or explain why not. A connection
+ * the server closed since its last use, or to a primary since forgotten, is replaced here, so a
+ * Redis restart or a failover costs no failed request. Blocks up to the timeout for a free
+ * slot, and up to the timeout to connect (with Sentinel and no primary known, a search). */
 static tw_redis_slot *tw_redis_acquire(tw_redis *r, apr_pool_t *p, const char **err)
 {
     void *res = NULL;
@@ -107,26 +281,37 @@ static tw_redis_slot *tw_redis_acquire(tw_redis *r, apr_pool_t *p, const char **
         return NULL;
     }
     tw_redis_slot *slot = res;
-    if (slot->ctx && tw_redis_conn_dead(slot->ctx)) {
+    if (slot->ctx && (slot->gen != tw_redis_gen(r) || tw_redis_conn_dead(slot->ctx))) {
         redisFree(slot->ctx);
         slot->ctx = NULL;
     }
-    if (!slot->ctx) {
-        char why[256];
-        slot->ctx = tw_redis_connect(&r->cf, why, sizeof(why));
-        if (!slot->ctx) {
-            *err = apr_pstrdup(p, why);
-            apr_reslist_release(r->slots, slot);
-            return NULL;
-        }
+    if (!slot->ctx && !(slot->ctx = tw_redis_connect(r, p, &slot->gen, err))) {
+        apr_reslist_release(r->slots, slot);
+        return NULL;
     }
     return slot;
 }
 
-/* Give a slot back; a connection that saw an I/O or protocol error is closed first. */
-static void tw_redis_release(tw_redis *r, tw_redis_slot *slot)
+/* Did the last command on `ctx` fail by timing out (the server may be slow, not gone)? */
+static int tw_redis_timed_out(const redisContext *ctx)
 {
-    if (slot->ctx->err) {
+    return ctx->err == REDIS_ERR_IO && strcmp(ctx->errstr, strerror(EAGAIN)) == 0;
+}
+
+/* Give a slot back after a command whose reply (or NULL) was `rep`. A connection that saw an
+ * I/O or protocol error is closed; one whose server says it is no primary (READONLY,
+ * MASTERDOWN) is closed too, and with Sentinel so are the others to it, on their next use: the
+ * primary moved. A broken connection (not a timeout) also makes the store ask the sentinels
+ * again: the primary may be gone. */
+static void tw_redis_release(tw_redis *r, tw_redis_slot *slot, const redisReply *rep)
+{
+    int moved = rep && rep->type == REDIS_REPLY_ERROR &&
+                (strncmp(rep->str, "READONLY", 8) == 0 || strncmp(rep->str, "MASTERDOWN", 10) == 0);
+    if (moved)
+        tw_redis_invalidate(&r->store, slot->gen, rep->str);
+    else if (slot->ctx->err && !tw_redis_timed_out(slot->ctx))
+        tw_redis_invalidate(&r->store, slot->gen, slot->ctx->errstr);
+    if (moved || slot->ctx->err) {
         redisFree(slot->ctx);
         slot->ctx = NULL;
     }
@@ -154,31 +339,51 @@ static apr_status_t tw_redis_publish(tw_store *st, apr_pool_t *p, const tw_post 
     if (!slot)
         return APR_ECONNREFUSED;
     redisContext *ctx = slot->ctx;
-    char hist[24];
+    char hist[24], need[24];
     int hlen = apr_snprintf(hist, sizeof(hist), "%ld", r->cf.history);
-    const char *argv[] = {"EVALSHA", r->script_sha, "1",       r->cf.key,
-                          hist,      post->user,    post->msg, r->cf.channel};
+    int nlen = apr_snprintf(need, sizeof(need), "%d", r->cf.min_replicas);
+    const char *argv[] = {"EVALSHA", r->script_sha, "2",       r->cf.key,     r->settings_key,
+                          hist,      post->user,    post->msg, r->cf.channel, need};
     size_t lens[] = {7,
                      strlen(r->script_sha),
                      1,
                      strlen(r->cf.key),
+                     strlen(r->settings_key),
                      (size_t)hlen,
                      post->user_len,
                      post->msg_len,
-                     strlen(r->cf.channel)};
-    redisReply *rep = redisCommandArgv(ctx, 8, argv, lens);
+                     strlen(r->cf.channel),
+                     (size_t)nlen};
+    redisReply *rep = redisCommandArgv(ctx, 10, argv, lens);
     if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
         freeReplyObject(rep);
         argv[0] = "EVAL", lens[0] = 4;
         argv[1] = tw_redis_publish_lua, lens[1] = sizeof(tw_redis_publish_lua) - 1;
-        rep = redisCommandArgv(ctx, 8, argv, lens);
+        rep = redisCommandArgv(ctx, 10, argv, lens);
     }
     apr_status_t rv = APR_SUCCESS;
     if (!rep || rep->type != REDIS_REPLY_STRING || !tw_id_parse(rep->str, rep->len, id))
         rv = tw_redis_reply_error(p, ctx, rep, "publish", err);
+    if (rv == APR_SUCCESS && r->cf.min_replicas > 0) {
+        /* On this connection: WAIT counts the replicas that have its writes. It gives up a
+         * little before the command timeout, so its answer, not a timeout, says how many. */
+        long margin = r->cf.timeout_ms / 10 > 10 ? r->cf.timeout_ms / 10 : 10;
+        long wait_ms = r->cf.timeout_ms - margin > 1 ? r->cf.timeout_ms - margin : 1;
+        freeReplyObject(rep);
+        rep = redisCommand(ctx, "WAIT %d %ld", r->cf.min_replicas, wait_ms);
+        if (!rep || rep->type != REDIS_REPLY_INTEGER) {
+            rv = tw_redis_reply_error(p, ctx, rep, "WAIT", err);
+        } else if (rep->integer < r->cf.min_replicas) {
+            *err = apr_psprintf(p,
+                                "stored, but %lld of the %d replicas required confirmed it "
+                                "within %ld ms",
+                                rep->integer, r->cf.min_replicas, wait_ms);
+            rv = APR_TIMEUP;
+        }
+    }
+    tw_redis_release(r, slot, rep);
     if (rep)
         freeReplyObject(rep);
-    tw_redis_release(r, slot);
     return rv;
 }
 
@@ -198,9 +403,9 @@ static apr_status_t tw_redis_range_cmd(tw_redis *r, apr_pool_t *p, int argc, con
         *err = apr_psprintf(p, "%s: malformed stream entry in %s", argv[0], r->cf.key);
         rv = APR_EGENERAL;
     }
+    tw_redis_release(r, slot, rep);
     if (rep)
         freeReplyObject(rep);
-    tw_redis_release(r, slot);
     return rv;
 }
 
@@ -271,10 +476,88 @@ apr_status_t tw_redis_stream_state(tw_store *st, apr_pool_t *p, tw_redis_stream 
         *err = apr_psprintf(p, "XINFO STREAM %s: malformed reply", r->cf.key);
         rv = APR_EGENERAL;
     }
+    tw_redis_release(r, slot, rep);
     if (rep)
         freeReplyObject(rep);
-    tw_redis_release(r, slot);
     return rv;
+}
+
+/* Run one command on a pooled connection; *out is its reply (an error reply too), for the
+ * caller to free, or NULL with *err. One round trip. */
+static apr_status_t tw_redis_run(tw_redis *r, apr_pool_t *p, int argc, const char **argv,
+                                 redisReply **out, const char **err)
+{
+    tw_redis_slot *slot = tw_redis_acquire(r, p, err);
+    if (!slot)
+        return APR_ECONNREFUSED;
+    redisReply *rep = redisCommandArgv(slot->ctx, argc, argv, NULL);
+    if (!rep)
+        tw_redis_reply_error(p, slot->ctx, rep, argv[0], err);
+    tw_redis_release(r, slot, rep);
+    *out = rep;
+    return rep ? APR_SUCCESS : APR_EGENERAL;
+}
+
+/* Set `field` of the settings hash to `mine` unless an instance has already; the value that
+ * holds now, or NULL with *err. Two round trips. */
+static const char *tw_redis_setting(tw_redis *r, apr_pool_t *p, const char *field, const char *mine,
+                                    const char **err)
+{
+    const char *set[] = {"HSETNX", r->settings_key, field, mine};
+    const char *get[] = {"HGET", r->settings_key, field};
+    redisReply *rep = NULL;
+    if (tw_redis_run(r, p, 4, set, &rep, err) != APR_SUCCESS)
+        return NULL;
+    freeReplyObject(rep);
+    if (tw_redis_run(r, p, 3, get, &rep, err) != APR_SUCCESS)
+        return NULL;
+    const char *v = rep->type == REDIS_REPLY_STRING ? apr_pstrmemdup(p, rep->str, rep->len) : NULL;
+    if (!v)
+        tw_redis_reply_error(p, NULL, rep, "HGET", err);
+    freeReplyObject(rep);
+    return v;
+}
+
+apr_status_t tw_redis_settings_check(tw_store *st, apr_pool_t *p, const char **err)
+{
+    tw_redis *r = (tw_redis *)st;
+    const tw_redis_conf *cf = &r->cf;
+    const char *mine = apr_ltoa(p, cf->history);
+    const char *fleet = tw_redis_setting(r, p, "history", mine, err);
+    if (!fleet)
+        return APR_EGENERAL;
+    if (strcmp(fleet, mine) != 0)
+        TW_LOG(cf->log, TW_LOG_ERR, 0,
+               "TW0112: TweetsseHistory is %s here, but the instances that share the stream %s "
+               "keep %s posts (%s): it is trimmed to the larger of the two; set the same "
+               "everywhere",
+               mine, cf->key, fleet, r->settings_key);
+    if (!(fleet = tw_redis_setting(r, p, "channel", cf->channel, err)))
+        return APR_EGENERAL;
+    if (strcmp(fleet, cf->channel) != 0)
+        TW_LOG(cf->log, TW_LOG_ERR, 0,
+               "TW0113: posts of the stream %s are announced on %s here, but on %s by the other "
+               "instances (%s): their posts do not show live here, nor ours there; set the "
+               "same TweetsseChannel everywhere",
+               cf->key, cf->channel, fleet, r->settings_key);
+    /* The other way round: a channel carries one stream's posts. */
+    const char *claim = apr_pstrcat(p, cf->channel, ":stream", NULL);
+    const char *set[] = {"SET", claim, cf->key, "NX"};
+    const char *get[] = {"GET", claim};
+    redisReply *rep = NULL;
+    if (tw_redis_run(r, p, 4, set, &rep, err) != APR_SUCCESS)
+        return APR_EGENERAL;
+    freeReplyObject(rep);
+    if (tw_redis_run(r, p, 2, get, &rep, err) != APR_SUCCESS)
+        return APR_EGENERAL;
+    if (rep->type == REDIS_REPLY_STRING &&
+        (rep->len != strlen(cf->key) || memcmp(rep->str, cf->key, rep->len) != 0))
+        TW_LOG(cf->log, TW_LOG_ERR, 0,
+               "TW0114: the channel %s announces the posts of the stream %.*s (%s), not of %s: "
+               "pages would show the other feed's posts; give each feed its own TweetsseChannel",
+               cf->channel, (int)rep->len, rep->str, claim, cf->key);
+    freeReplyObject(rep);
+    return APR_SUCCESS;
 }
 
 static apr_status_t tw_redis_subscribe(tw_store *st, const tw_store_listener *l)
@@ -292,6 +575,43 @@ static void tw_redis_health(tw_store *st, tw_store_health *out)
         tw_redis_sub_health(r->sub, out);
     else
         *out = (tw_store_health){0};
+}
+
+/* Publish a canary "?<pid>:<n>" on the channel and wait for this process's subscriber to hear
+ * it (tw_redis_sub ignores the canaries of other processes). */
+static apr_status_t tw_redis_probe(tw_store *st, apr_pool_t *p, apr_interval_time_t timeout,
+                                   const char **why)
+{
+    tw_redis *r = (tw_redis *)st;
+    tw_store_health h;
+    tw_redis_health(st, &h);
+    if (!h.subscribed) {
+        *why = apr_psprintf(p, "not subscribed to Redis: %s", h.error[0] ? h.error : "not yet");
+        return APR_EGENERAL;
+    }
+    apr_time_t deadline = apr_time_now() + timeout;
+    unsigned long long n = atomic_fetch_add(&r->canaries, 1) + 1;
+    const char *argv[] = {
+        "PUBLISH", r->cf.channel,
+        apr_psprintf(p, "?%ld:%" APR_UINT64_T_FMT, (long)getpid(), (apr_uint64_t)n)};
+    redisReply *rep = NULL;
+    const char *err = NULL;
+    if (tw_redis_run(r, p, 3, argv, &rep, &err) != APR_SUCCESS) {
+        *why = apr_pstrcat(p, "cannot publish a canary: ", err, NULL);
+        return APR_EGENERAL;
+    }
+    int sent = rep->type == REDIS_REPLY_INTEGER;
+    if (!sent)
+        tw_redis_reply_error(p, NULL, rep, "PUBLISH", why);
+    freeReplyObject(rep);
+    if (!sent)
+        return APR_EGENERAL;
+    if (!tw_redis_sub_heard(r->sub, n, deadline)) {
+        *why = apr_psprintf(p, "a canary published on %s did not come back within %ld ms",
+                            r->cf.channel, (long)apr_time_as_msec(timeout));
+        return APR_TIMEUP;
+    }
+    return APR_SUCCESS;
 }
 
 static void tw_redis_stop(tw_store *st)
@@ -314,6 +634,7 @@ static const tw_store_ops tw_redis_ops = {
     .each_after = tw_redis_each_after,
     .subscribe = tw_redis_subscribe,
     .health = tw_redis_health,
+    .probe = tw_redis_probe,
     .stop = tw_redis_stop,
     .stopped = tw_redis_stopped,
 };
@@ -329,6 +650,19 @@ apr_status_t tw_redis_create(apr_pool_t *p, const tw_redis_conf *cf, tw_store **
     r->cf.password = cf->password ? apr_pstrdup(p, cf->password) : NULL;
     r->cf.key = apr_pstrdup(p, cf->key);
     r->cf.channel = apr_pstrdup(p, cf->channel);
+    r->settings_key = apr_pstrcat(p, cf->key, ":settings", NULL);
+    if (cf->addr.master) {
+        r->cf.addr.master = apr_pstrdup(p, cf->addr.master);
+        tw_redis_node *s = apr_pcalloc(p, sizeof(*s) * (size_t)cf->addr.nsentinels);
+        for (int i = 0; i < cf->addr.nsentinels; i++)
+            s[i] = (tw_redis_node){apr_pstrdup(p, cf->addr.sentinels[i].host),
+                                   cf->addr.sentinels[i].port};
+        r->cf.addr.sentinels = s;
+    }
+    atomic_init(&r->canaries, 0);
+    apr_status_t rv = apr_thread_mutex_create(&r->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    if (rv != APR_SUCCESS)
+        return rv;
     unsigned char digest[APR_SHA1_DIGESTSIZE];
     apr_sha1_ctx_t sha;
     apr_sha1_init(&sha);
@@ -336,8 +670,8 @@ apr_status_t tw_redis_create(apr_pool_t *p, const tw_redis_conf *cf, tw_store **
     apr_sha1_final(digest, &sha);
     for (int i = 0; i < APR_SHA1_DIGESTSIZE; i++)
         apr_snprintf(r->script_sha + 2 * i, 3, "%02x", digest[i]);
-    apr_status_t rv = apr_reslist_create(&r->slots, 0, cf->max_conns, cf->max_conns, 0,
-                                         tw_redis_slot_make, tw_redis_slot_free, r, p);
+    rv = apr_reslist_create(&r->slots, 0, cf->max_conns, cf->max_conns, 0, tw_redis_slot_make,
+                            tw_redis_slot_free, r, p);
     if (rv != APR_SUCCESS)
         return rv;
     apr_reslist_timeout_set(r->slots, (apr_interval_time_t)cf->timeout_ms * 1000);

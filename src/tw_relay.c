@@ -27,16 +27,18 @@ enum { TW_RELAY_RUN, TW_RELAY_STOPPING };
 /* What woke a waiting stream (epoll data). */
 enum { TW_WAKE_HUB = 1, TW_WAKE_CLIENT, TW_WAKE_STOP };
 
-/* Write the due frames among `f[0..n)` through the writer, advancing *after; release them all.
- * Returns 1 if anything was queued. */
-static int tw_relay_queue(const tw_writer *w, tw_frame *f, int n, tw_id *after)
+/* Write the due frames among `f[0..n)` through the writer, advancing *after, up to and
+ * including a last frame (then *last is set); release them all. Returns 1 if anything was
+ * queued. */
+static int tw_relay_queue(const tw_writer *w, tw_frame *f, int n, tw_id *after, int *last)
 {
     int queued = 0;
     for (int i = 0; i < n; i++) {
-        if (tw_frame_due(&f[i], *after)) {
+        if (!*last && tw_frame_due(&f[i], *after)) {
             w->write(w->ctx, f[i].bytes->data, f[i].bytes->len);
             if (!f[i].control)
                 *after = f[i].id;
+            *last = f[i].control == TW_FRAME_LAST;
             queued = 1;
         }
         tw_blob_release(f[i].bytes);
@@ -94,7 +96,13 @@ static tw_engine_result tw_relay_follow(tw_engine *e, const tw_outlet *o)
             break;
         }
         apr_time_t now = apr_time_now();
-        int queued = tw_relay_queue(w, f, n, &after);
+        int last = 0;
+        int queued = tw_relay_queue(w, f, n, &after, &last);
+        if (last) {
+            w->flush(w->ctx);
+            end = TW_ENGINE_LOST;
+            break;
+        }
         if (!queued && now >= next_ping) {
             w->write(w->ctx, r->ping, r->ping_len);
             queued = 1;

@@ -25,12 +25,28 @@ static tw_blob *tw_render_reload(void *ctx)
     return blob;
 }
 
+/* A comment: EventSource ignores it, then sees the stream end and reconnects (with the last
+ * event id), which a balancer sends to an instance that has Redis. */
+static tw_blob *tw_render_closing(void *ctx)
+{
+    apr_pool_t *scratch = ctx;
+    tw_buf b;
+    tw_buf_init(&b, scratch, 64);
+    tw_sse_comment(&b, "this server lost Redis; reconnect");
+    tw_blob *blob = tw_blob_make(b.data, b.len);
+    apr_pool_clear(scratch);
+    return blob;
+}
+
 apr_status_t tw_render_init(tw_hub_renderer *out)
 {
     apr_pool_t *scratch;
     apr_status_t rv = apr_pool_create_unmanaged_ex(&scratch, tw_buf_oom, NULL);
     if (rv != APR_SUCCESS)
         return rv;
-    *out = (tw_hub_renderer){.post = tw_render_post, .reload = tw_render_reload, .ctx = scratch};
+    *out = (tw_hub_renderer){.post = tw_render_post,
+                             .reload = tw_render_reload,
+                             .closing = tw_render_closing,
+                             .ctx = scratch};
     return APR_SUCCESS;
 }

@@ -17,8 +17,14 @@
 typedef struct tw_frame {
     tw_blob *bytes; /* the event as sent on the wire */
     tw_id id;       /* post id: a stream skips frames not newer than what it was sent */
-    int control;    /* 1: for every stream whatever its position (reload) */
+    int control;    /* TW_FRAME_POST, or a control frame for every stream whatever its position */
 } tw_frame;
+
+enum {
+    TW_FRAME_POST = 0, /* a post */
+    TW_FRAME_CONTROL,  /* an event for every stream (reload) */
+    TW_FRAME_LAST,     /* the same, and the stream ends once it is written (the store is lost) */
+};
 
 typedef struct tw_ring {
     tw_frame slot[TW_RING_SIZE]; /* frame `seq` is in slot[seq % TW_RING_SIZE] */

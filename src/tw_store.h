@@ -29,6 +29,11 @@ typedef struct tw_store_listener {
     /* Posts were trimmed from the history while the subscription was down, so some were never
      * delivered: whoever shows the feed must start over (the pages reload). */
     void (*gap)(void *ctx);
+    /* The subscription has stayed down for long (several timeouts) and the store cannot say
+     * when it comes back: whoever holds streams should let them go, so that their clients
+     * resume elsewhere (through a balancer, on an instance that has its store). After `down`;
+     * `up` ends it. */
+    void (*lost)(void *ctx);
     void *ctx;
 } tw_store_listener;
 
@@ -72,6 +77,12 @@ typedef struct tw_store_ops {
     /* Fill `out` with the current health. Any thread. */
     void (*health)(tw_store *s, tw_store_health *out);
 
+    /* Prove that delivery works end to end: send a canary through the store's announcements
+     * and wait up to `timeout` for this process's subscription to hear it. Returns APR_SUCCESS,
+     * or an error with *why (from `p`). One round trip and the announcement's way back. */
+    apr_status_t (*probe)(tw_store *s, apr_pool_t *p, apr_interval_time_t timeout,
+                          const char **why);
+
     /* End the subscription and the store's thread: no listener call starts after it returns
      * the thread to rest (see stopped). Async-signal-safe. */
     void (*stop)(tw_store *s);
@@ -113,6 +124,12 @@ static inline apr_status_t tw_store_subscribe(tw_store *s, const tw_store_listen
 static inline void tw_store_health_get(tw_store *s, tw_store_health *out)
 {
     s->ops->health(s, out);
+}
+
+static inline apr_status_t tw_store_probe(tw_store *s, apr_pool_t *p, apr_interval_time_t timeout,
+                                          const char **why)
+{
+    return s->ops->probe(s, p, timeout, why);
 }
 
 static inline void tw_store_stop(tw_store *s)

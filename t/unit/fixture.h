@@ -92,6 +92,13 @@ FIXTURE_API tw_blob *fx_render_reload(void *ctx)
     return tw_blob_make(reload, sizeof(reload) - 1);
 }
 
+FIXTURE_API tw_blob *fx_render_closing(void *ctx)
+{
+    (void)ctx;
+    static const char closing[] = ": closing\n\n";
+    return tw_blob_make(closing, sizeof(closing) - 1);
+}
+
 /* ---- a hub fed by a memory store ----------------------------------------------------------- */
 
 typedef struct fx_feed {
@@ -104,7 +111,8 @@ typedef struct fx_feed {
 /* A memory store (history `history`) and a hub, subscribed unless `subscribe` is 0. */
 FIXTURE_API int fx_feed_init(fx_feed *f, long history, int subscribe)
 {
-    tw_hub_renderer r = {.post = fx_render_post, .reload = fx_render_reload};
+    tw_hub_renderer r = {
+        .post = fx_render_post, .reload = fx_render_reload, .closing = fx_render_closing};
     if (apr_pool_create(&f->pool, NULL) != APR_SUCCESS)
         return 0;
     fx_log_init(&f->log, f->pool);

@@ -215,6 +215,29 @@ static void test_ready(void)
     apr_pool_destroy(f.pool);
 }
 
+static void test_lost(void)
+{
+    fx_feed f;
+    fx_feed_init(&f, 10, 1);
+    uint64_t next = 0;
+    ok(tw_hub_admit(f.hub, &next), "admitted while the store is up");
+    const tw_store_listener *l = tw_hub_listener(f.hub);
+    l->down(l->ctx);
+    uint64_t other = 0;
+    ok(tw_hub_admit(f.hub, &other), "down is not lost: still admitted");
+    l->lost(l->ctx);
+    uint64_t refused = 99;
+    ok(!tw_hub_admit(f.hub, &refused), "lost: no stream admitted");
+    tw_frame got[2];
+    is_int(tw_hub_take(f.hub, &next, got, 2), 1, "one frame for the open streams");
+    is_int(got[0].control, TW_FRAME_LAST, "the last one");
+    is_str(got[0].bytes->data, ": closing\n\n", "the renderer's closing bytes");
+    tw_blob_release(got[0].bytes);
+    l->up(l->ctx);
+    ok(tw_hub_admit(f.hub, &next), "up again: admitted");
+    apr_pool_destroy(f.pool);
+}
+
 int main(void)
 {
     apr_initialize();
@@ -226,6 +249,7 @@ int main(void)
     test_notify_and_sync();
     test_bell();
     test_ready();
+    test_lost();
     apr_terminate();
     return done_testing();
 }

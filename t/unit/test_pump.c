@@ -203,6 +203,28 @@ static void test_lagged_reader_cut(void)
     rig_done(&r);
 }
 
+static void test_lost(void)
+{
+    rig r;
+    rig_init(&r, apr_time_from_sec(30), 100);
+    tw_engine_result res;
+    int cli = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 0, &res);
+    tw_id a = fx_post(&r.f, "ann", "one");
+    const tw_store_listener *l = tw_hub_listener(r.f.hub);
+    l->down(l->ctx);
+    l->lost(l->ctx);
+    const char *want =
+        apr_pstrcat(r.f.pool, fx_frame(r.f.pool, a, "ann", "one"), ": closing\n\n", NULL);
+    char buf[4096];
+    int eof = 0;
+    size_t n = fx_read_until(cli, buf, sizeof(buf), sizeof(buf) - 1, 5000, &eof);
+    buf[n] = '\0';
+    is_str(buf, want, "lost: the post, then the closing bytes");
+    ok(eof, "lost: then the stream ends");
+    close(cli);
+    rig_done(&r);
+}
+
 static void test_ping(void)
 {
     rig r;
@@ -278,6 +300,7 @@ int main(void)
     test_stalled_reader_cut();
     test_lagged_reader_cut();
     test_ping();
+    test_lost();
     test_hangup_and_capacity();
     test_stopping();
     apr_terminate();

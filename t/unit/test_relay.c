@@ -201,6 +201,22 @@ static void test_server_stopping(void)
     rig_done(&r);
 }
 
+static void test_lost(void)
+{
+    rig r;
+    rig_init(&r, apr_time_from_sec(30));
+    r.o.next = tw_hub_join(r.f.hub);
+    fx_post(&r.f, "ann", "one");
+    const tw_store_listener *l = tw_hub_listener(r.f.hub);
+    l->down(l->ctx);
+    l->lost(l->ctx);
+    fx_post(&r.f, "bob", "after");
+    is_int(r.relay->ops->follow(r.relay, &r.o), TW_ENGINE_LOST, "lost: the stream ends");
+    has_str(r.s.sent, ": closing\n\n", "lost: after the closing bytes");
+    lacks_str(r.s.sent, "after", "lost: and nothing after them");
+    rig_done(&r);
+}
+
 static void test_lagged(void)
 {
     rig r;
@@ -225,6 +241,7 @@ int main(void)
     test_hangup();
     test_server_stopping();
     test_lagged();
+    test_lost();
     apr_terminate();
     return done_testing();
 }

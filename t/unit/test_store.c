@@ -20,7 +20,7 @@ static int serial;
 
 typedef struct rec {
     pthread_mutex_t lock;
-    char events[64]; /* 'u'p, 'p'ost, 'd'own, 'g'ap, in order */
+    char events[64]; /* 'u'p, 'p'ost, 'd'own, 'g'ap, 'l'ost, in order */
     int nevents;
     tw_id posts[512];
     char msgs[512][32];
@@ -53,6 +53,11 @@ static void rec_gap(void *ctx)
     rec_event(ctx, 'g');
 }
 
+static void rec_lost(void *ctx)
+{
+    rec_event(ctx, 'l');
+}
+
 static void rec_post(void *ctx, const tw_post *p)
 {
     rec *r = ctx;
@@ -71,8 +76,12 @@ static tw_store_listener rec_listener(rec *r)
     memset(r, 0, sizeof(*r));
     pthread_mutex_init(&r->lock, NULL);
     r->bell = eventfd(0, EFD_NONBLOCK);
-    return (tw_store_listener){
-        .up = rec_up, .post = rec_post, .down = rec_down, .gap = rec_gap, .ctx = r};
+    return (tw_store_listener){.up = rec_up,
+                               .post = rec_post,
+                               .down = rec_down,
+                               .gap = rec_gap,
+                               .lost = rec_lost,
+                               .ctx = r};
 }
 
 static void rec_free(rec *r)
@@ -130,19 +139,28 @@ static tw_store *make_mem(long history)
 static tw_log quiet;
 static const char *last_key; /* the stream key of the Redis store made last */
 
-/* A Redis store with its own stream and channel, so every store starts empty. */
-static tw_store *make_redis_at(long history, const char *sock)
+/* A Redis store as `cf` says, with what it leaves out filled in: its own stream and channel
+ * (so every store starts empty), the test server, a 2 s timeout, four connections. */
+static tw_store *make_redis_conf(tw_redis_conf cf)
 {
-    tw_redis_conf cf = {.addr = {.path = sock},
-                        .key = apr_psprintf(pool, "test:%d:%d:feed", (int)getpid(), ++serial),
-                        .channel = apr_psprintf(pool, "test:%d:%d:live", (int)getpid(), serial),
-                        .history = history,
-                        .timeout_ms = 2000,
-                        .max_conns = 4,
-                        .log = &quiet};
+    ++serial;
+    if (!cf.addr.path && !cf.addr.host)
+        cf.addr.path = redis_sock;
+    if (!cf.key)
+        cf.key = apr_psprintf(pool, "test:%d:%d:feed", (int)getpid(), serial);
+    if (!cf.channel)
+        cf.channel = apr_psprintf(pool, "test:%d:%d:live", (int)getpid(), serial);
+    cf.timeout_ms = cf.timeout_ms ? cf.timeout_ms : 2000;
+    cf.max_conns = 4;
+    cf.log = cf.log ? cf.log : &quiet;
     last_key = cf.key;
     tw_store *s;
     return tw_redis_create(pool, &cf, &s) == APR_SUCCESS ? s : NULL;
+}
+
+static tw_store *make_redis_at(long history, const char *sock)
+{
+    return make_redis_conf((tw_redis_conf){.addr = {.path = sock}, .history = history});
 }
 
 static tw_store *make_redis(long history)
@@ -458,6 +476,136 @@ static void test_redis_away(void)
     rec_free(&r);
 }
 
+static long long stream_length(redisContext *c, const char *key)
+{
+    redisReply *rep = redisCommand(c, "XLEN %s", key);
+    long long n = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+    if (rep)
+        freeReplyObject(rep);
+    return n;
+}
+
+/* Publish; the error, or NULL if it was stored. */
+static const char *publish_err(tw_store *s)
+{
+    tw_post in = {.user = "u", .user_len = 1, .msg = "m", .msg_len = 1};
+    tw_id id;
+    const char *err = NULL;
+    return tw_store_publish(s, pool, &in, &id, &err) == APR_SUCCESS ? NULL : err;
+}
+
+static void test_redis_replicas(redisContext *c)
+{
+    tw_store *s = make_redis_conf((tw_redis_conf){.history = 100, .min_replicas = 1});
+    const char *err = publish_err(s);
+    ok(err && strstr(err, "NOREPLICAS"), "replicas: none online: refused (%s)",
+       err ? err : "stored");
+    is_int(stream_length(c, last_key), 0, "replicas: and nothing stored");
+    /* A primary demoted by a failover says so before it counts replicas: READONLY makes the
+     * store look for the new primary, where NOREPLICAS would not. */
+    admin_do(c, "REPLICAOF 127.0.0.1 1");
+    err = publish_err(s);
+    ok(err && strstr(err, "READONLY"), "replicas: a replica refuses (%s)", err ? err : "stored");
+    is_int(stream_length(c, last_key), 0, "replicas: nothing stored on it");
+    admin_do(c, "REPLICAOF NO ONE");
+    tw_store *none = make_redis_conf((tw_redis_conf){.history = 100});
+    ok(!publish_err(none), "replicas: without a minimum, stored");
+    is_int(stream_length(c, last_key), 1, "replicas: one entry");
+}
+
+static void test_redis_fleet_history(redisContext *c)
+{
+    tw_store *own = make_redis_conf((tw_redis_conf){.history = 10});
+    for (int i = 0; i < 300; i++)
+        publish_err(own);
+    long long kept = stream_length(c, last_key);
+    ok(kept >= 10 && kept < 250, "history: trimmed to about its own 10 (%lld)", kept);
+
+    tw_store *low = make_redis_conf((tw_redis_conf){.history = 10});
+    admin_do(c, apr_psprintf(pool, "HSET %s:settings history 250", last_key));
+    for (int i = 0; i < 300; i++)
+        publish_err(low);
+    kept = stream_length(c, last_key);
+    ok(kept >= 250 && kept <= 300, "history: never below the fleet's 250 (%lld)", kept);
+}
+
+static void test_redis_settings(void)
+{
+    fx_log log;
+    fx_log_init(&log, pool);
+    const char *key = apr_psprintf(pool, "test:%d:settings:feed", (int)getpid());
+    const char *chan = apr_psprintf(pool, "test:%d:settings:live", (int)getpid());
+    const char *err = NULL;
+    tw_redis_conf first = {.key = key, .channel = chan, .history = 1000, .log = &log.log};
+    ok(tw_redis_settings_check(make_redis_conf(first), pool, &err) == APR_SUCCESS,
+       "settings: recorded by the first");
+    ok(tw_redis_settings_check(make_redis_conf(first), pool, &err) == APR_SUCCESS &&
+           !strstr(log.text, "TW011"),
+       "settings: the same again, nothing logged");
+    tw_redis_conf history = first;
+    history.history = 500;
+    tw_redis_settings_check(make_redis_conf(history), pool, &err);
+    is_int(fx_log_count(&log, "TW0112:"), 1, "settings: another history is reported");
+    has_str(log.text, "keep 1000 posts", "settings: with the fleet's value");
+    tw_redis_conf channel = first;
+    channel.channel = apr_pstrcat(pool, chan, "2", NULL);
+    tw_redis_settings_check(make_redis_conf(channel), pool, &err);
+    is_int(fx_log_count(&log, "TW0113:"), 1, "settings: another channel is reported");
+    tw_redis_conf stream = first;
+    stream.key = apr_pstrcat(pool, key, "2", NULL);
+    tw_redis_settings_check(make_redis_conf(stream), pool, &err);
+    is_int(fx_log_count(&log, "TW0114:"), 1, "settings: another stream on the channel is reported");
+    is_int(fx_log_count(&log, "TW0112:"), 1, "settings: each once");
+}
+
+static void test_redis_probe(redisContext *c)
+{
+    tw_store *s = make_redis(100);
+    const char *why = NULL;
+    ok(tw_store_probe(s, pool, apr_time_from_msec(500), &why) != APR_SUCCESS && why &&
+           strstr(why, "not subscribed"),
+       "probe: fails before the subscription (%s)", why ? why : "");
+    rec r;
+    tw_store_listener l = rec_listener(&r);
+    tw_store_subscribe(s, &l);
+    ok(rec_until(&r, events_end, (long)"u"), "probe: subscribed");
+    why = NULL;
+    apr_status_t rv = tw_store_probe(s, pool, apr_time_from_sec(2), &why);
+    ok(rv == APR_SUCCESS, "probe: the canary comes back (%s)", why ? why : "");
+    ok(tw_store_probe(s, pool, apr_time_from_sec(2), &why) == APR_SUCCESS, "probe: again");
+    is_int(r.nposts, 0, "probe: canaries are no posts");
+    block_subscriptions(c);
+    ok(rec_until(&r, events_end, (long)"d"), "probe: subscription dropped");
+    why = NULL;
+    ok(tw_store_probe(s, pool, apr_time_from_msec(500), &why) != APR_SUCCESS && why,
+       "probe: fails while down (%s)", why ? why : "");
+    reopen(c);
+    ok(rec_until(&r, events_end, (long)"u"), "probe: up again");
+    ok(tw_store_probe(s, pool, apr_time_from_sec(2), &why) == APR_SUCCESS, "probe: passes again");
+    tw_store_stop(s);
+    tw_store_stopped(s, apr_time_from_sec(5));
+    rec_free(&r);
+}
+
+static void test_redis_lost(redisContext *c)
+{
+    tw_store *s = make_redis_conf((tw_redis_conf){.history = 100, .timeout_ms = 100});
+    rec r;
+    tw_store_listener l = rec_listener(&r);
+    tw_store_subscribe(s, &l);
+    ok(rec_until(&r, events_end, (long)"u"), "lost: subscribed");
+    long long t0 = fx_now_ms();
+    block_subscriptions(c);
+    ok(rec_until(&r, events_end, (long)"dl"), "lost: down, then lost");
+    long long took = fx_now_ms() - t0;
+    ok(took >= 300, "lost: not before 3 timeouts (%lld ms)", took);
+    reopen(c);
+    ok(rec_until(&r, events_end, (long)"dlu"), "lost: up again when Redis is back");
+    tw_store_stop(s);
+    tw_store_stopped(s, apr_time_from_sec(5));
+    rec_free(&r);
+}
+
 int main(void)
 {
     apr_initialize();
@@ -478,6 +626,11 @@ int main(void)
             test_redis_foreign_baseline(c);
             test_redis_gap_from_empty(c);
             test_redis_gap_deleted(c);
+            test_redis_replicas(c);
+            test_redis_fleet_history(c);
+            test_redis_settings();
+            test_redis_probe(c);
+            test_redis_lost(c);
         }
         if (c)
             redisFree(c);
