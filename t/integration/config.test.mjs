@@ -51,3 +51,32 @@ describe('feeds that would mix', () => {
     assert.equal(elsewhere.code, 0, 'another Redis holds another feed');
   });
 });
+
+describe('Redis Sentinel and replicas in the configuration', () => {
+  test('TweetsseRedis sentinel://host:port,.../name and TweetsseRedisMinReplicas: accepted',
+    async () => {
+      const res = await configtest(
+        'TweetsseRedis sentinel://127.0.0.1:26379,127.0.0.1:26380,[::1]/mymaster\n'
+        + 'TweetsseRedisMinReplicas 2');
+      assert.equal(res.code, 0, res.stderr);
+    });
+
+  for (const [value, why] of [
+    ['sentinel://127.0.0.1:26379', /expected sentinel:\/\/host:port\[,host:port\.\.\.\]\/master-name/],
+    ['sentinel://127.0.0.1:26379,,h:1/m', /an empty sentinel address/],
+    ['sentinel://127.0.0.1:0/m', /'127\.0\.0\.1:0' is not host:port/],
+  ]) {
+    test(`TweetsseRedis ${value}: refused, saying why`, async () => {
+      const res = await configtest(`TweetsseRedis ${value}`);
+      assert.notEqual(res.code, 0);
+      assert.match(res.stderr, /TweetsseRedis: /);
+      assert.match(res.stderr, why);
+    });
+  }
+
+  test('TweetsseRedisMinReplicas beyond 16: refused', async () => {
+    const res = await configtest('TweetsseRedisMinReplicas 17');
+    assert.notEqual(res.code, 0);
+    assert.match(res.stderr, /TweetsseRedisMinReplicas: '17' is out of range \(0\.\.16\)/);
+  });
+});
