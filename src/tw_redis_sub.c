@@ -35,6 +35,7 @@ struct tw_redis_sub {
     tw_id last;          /* newest post delivered, or the baseline */
     int has_baseline;    /* `last` is set: from now on nothing after it may be missed */
     uint64_t gen;        /* the store's target the subscription is on */
+    uint64_t last_gen;   /* the target of the last subscription that came up (0: none) */
     redisContext *watch; /* with Sentinel: subscribed to +switch-master on one of them */
     apr_time_t watch_at; /* when to try to watch again, while not watching */
     long pid;            /* this process: canaries of others are not ours */
@@ -245,7 +246,11 @@ static int tw_sub_fill_one(void *ctx, const tw_post *post)
  * ever added, whoever wrote it (a post of ours or not, trimmed or not), so nothing before it is
  * delivered again. A catch-up from the last post delivered finds a gap when that post has been
  * trimmed; from the zero id (the stream did not exist at the baseline, and nothing reached us
- * since), when any entry was removed since it was created. Returns NULL, or why Redis failed. */
+ * since), when any entry was removed since it was created. On a new primary whose stream ends
+ * before the last post delivered, that post was announced by the old one but never reached a
+ * replica (so it was never acknowledged: WAIT failed): there is nothing after it to miss, and
+ * the new primary's posts are delivered from its own newest id. Returns NULL, or why Redis
+ * failed. */
 static const char *tw_sub_catch_up(tw_redis_sub *s)
 {
     tw_redis_stream st;
@@ -257,6 +262,17 @@ static const char *tw_sub_catch_up(tw_redis_sub *s)
             return apr_pstrcat(s->pool, "checking the feed's settings: ", err, NULL);
         s->last = st.last_generated;
         s->has_baseline = 1;
+        return NULL;
+    }
+    if (s->last_gen && s->gen != s->last_gen && tw_id_cmp(st.last_generated, s->last) < 0) {
+        char was[TW_ID_MAX], now[TW_ID_MAX];
+        tw_id_format(s->last, was);
+        tw_id_format(st.last_generated, now);
+        TW_LOG(s->cf->log, TW_LOG_INFO, 0,
+               "TW0120: the new primary's stream ends at %s, before %s (announced by the old "
+               "primary, never replicated): going on from there",
+               now, was);
+        s->last = st.last_generated;
         return NULL;
     }
     const tw_id zero = {0, 0};
@@ -442,6 +458,7 @@ static void tw_sub_main(void *data)
         int was_up = 0;
         const char *err = tw_sub_connect(s, &ctx);
         if (!err && !(err = tw_sub_catch_up(s)) && !tw_sub_exiting(s)) {
+            s->last_gen = s->gen;
             tw_sub_set_state(s, 1, NULL); /* before the listener hears it, as for down */
             s->l.up(s->l.ctx);
             TW_LOG(log, logged_down ? TW_LOG_NOTICE : TW_LOG_DEBUG, 0, "TW0106: subscribed to %s",
