@@ -65,6 +65,8 @@ for p in "$PORT" "${web_ports[@]}" "$primary_port" "$replica_port" "${sentinel_p
     [ -z "$(ss -Htln "sport = :$p")" ] || die "port $p is in use (PORT=$PORT uses PORT..PORT+112)"
 done
 
+mkdir -p "$RUNDIR"
+RUNDIR=$(cd "$RUNDIR" && pwd) # absolute: it becomes each instance's ServerRoot
 htdocs=$RUNDIR/htdocs # one copy, shared by the instances
 mkdir -p "$htdocs"
 chmod 755 "$RUNDIR" # Apache's children run as www-data when root
