@@ -269,8 +269,10 @@ for p in "${web_ports[@]}"; do instances+=("http://127.0.0.1:$p$MOUNT"); done
         TW_RUNDIR "$RUNDIR"
 } >"$RUNDIR/cluster.env.new"
 mv "$RUNDIR/cluster.env.new" "$RUNDIR/cluster.env"
-echo "cluster ready: feed on http://127.0.0.1:$PORT$MOUNT through HAProxy, $INSTANCES instances" \
-    "(:${web_ports[0]}-:${web_ports[-1]}), Redis :$primary_port + replica :$replica_port," \
+webs=":${web_ports[0]}"
+[ "$INSTANCES" = 1 ] || webs+="-:${web_ports[-1]}"
+echo "cluster ready: feed on http://127.0.0.1:$PORT$MOUNT through HAProxy, $INSTANCES" \
+    "instance(s) ($webs), Redis :$primary_port + replica :$replica_port," \
     "sentinels :${sentinel_ports[0]}-:${sentinel_ports[2]}; $RUNDIR/cluster.env; Ctrl-C stops it"
 
 # Until Ctrl-C (or SIGTERM): report members that exit; the others keep running.
