@@ -3,6 +3,9 @@
 #   make frontend   install the pinned front-end libraries into htdocs/lib
 #   make install    install module, Debian a2enmod files and htdocs
 #   make run        fresh Debian machine -> running feed on http://127.0.0.1:$(PORT)
+#                   (REDIS=host:port|/socket|sentinel://... uses that Redis; EXTRA_CONF=file)
+#   make run-cluster  INSTANCES (3) instances behind HAProxy on $(PORT), Redis primary +
+#                   replica + 3 Sentinels (MIN_REPLICAS, EXTRA_CONF; see scripts/cluster.sh)
 #   make test       the whole suite (unit, integration, browser)
 #   make test-tsan  the threaded core and the delivery and fault suites under ThreadSanitizer
 #   make fuzz       fuzz every parser for FUZZ_SECONDS (60) each (make test replays the corpora)
@@ -10,6 +13,7 @@
 
 APXS      ?= apxs
 PORT      ?= 8080
+INSTANCES ?= 3
 PREFIX    ?= /usr/share/tweetsse
 
 # httpd glue (mod_tweetsse*.c) and the httpd-free core (src/tw_*.c); build/ holds what is
@@ -67,7 +71,14 @@ deps:
 # (apxs, apr-1-config, node) may come from those packages.
 run: deps
 	$(MAKE) all frontend
-	PORT=$(PORT) bash scripts/run.sh
+	PORT=$(PORT) REDIS='$(REDIS)' EXTRA_CONF='$(EXTRA_CONF)' bash scripts/run.sh
+
+# Several instances behind HAProxy (conf/haproxy.cfg.example), sharing Redis through Sentinel.
+# MIN_REPLICAS is passed only when given, so that scripts/cluster.sh's default (1) holds.
+run-cluster: deps
+	$(MAKE) all frontend
+	PORT=$(PORT) INSTANCES=$(INSTANCES) EXTRA_CONF='$(EXTRA_CONF)' \
+	    $(if $(MIN_REPLICAS),MIN_REPLICAS=$(MIN_REPLICAS)) bash scripts/cluster.sh
 
 # make fuzz builds with clang and libFuzzer: installed first, like every other tool.
 FUZZ_TOOLS := deps-fuzz
@@ -109,4 +120,4 @@ clean:
 	rm -rf .libs *.la *.lo *.slo src/.libs src/*.lo src/*.la src/*.slo src/*.o *.o htdocs/lib build $(UNIT_TESTS) t/unit/core-link t/unit/tsan
 	rm -f bench/sseload
 
-.PHONY: all frontend install deps deps-fuzz run test test-tsan bench format clean unit
+.PHONY: all frontend install deps deps-fuzz run run-cluster test test-tsan bench format clean unit

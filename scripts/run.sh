@@ -2,17 +2,30 @@
 # `make run`: a private redis-server (AOF on, data in $RUNDIR/redis, a unix socket) and a
 # private Apache with the module from the build tree, both started by scripts/server.sh and
 # kept in the foreground. Ctrl-C stops both.
+#   REDIS=host:port | /path.sock | sentinel://host:port,.../name   use that Redis instead of
+#                  starting one (TweetsseRedis); only Apache is started then
+#   EXTRA_CONF=file  directives appended to Apache's config
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 server=$top/scripts/server.sh
 export PORT=${PORT:-8080}
 export RUNDIR=${RUNDIR:-$top/run}
-mkdir -p "$RUNDIR/redis" "$RUNDIR/htdocs"
+if [ -n "${EXTRA_CONF:-}" ]; then
+    [ -r "$EXTRA_CONF" ] || { echo "run: cannot read EXTRA_CONF $EXTRA_CONF" >&2; exit 1; }
+    EXTRA_CONF=$(realpath "$EXTRA_CONF")
+    export EXTRA_CONF
+fi
+mkdir -p "$RUNDIR/htdocs"
 chmod 755 "$RUNDIR" # Apache's children run as www-data when root
 cp -r "$top/htdocs/lib" "$RUNDIR/htdocs/"
 chmod -R a+rX "$RUNDIR/htdocs"
-sock=$RUNDIR/redis.sock
-export REDIS=$sock
+own_redis=1
+if [ -n "${REDIS:-}" ]; then
+    own_redis=0
+else
+    REDIS=$RUNDIR/redis.sock
+fi
+export REDIS
 
 bash "$server" conf >"$RUNDIR/httpd.conf"
 bash "$server" check "$RUNDIR"
@@ -32,11 +45,32 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-bash "$server" redis "$RUNDIR/redis" "$sock" >>"$RUNDIR/redis.log" &
-pids+=($!)
-bash "$server" ping "$sock"
+if [ "$own_redis" = 1 ]; then
+    mkdir -p "$RUNDIR/redis"
+    bash "$server" redis "$RUNDIR/redis" "$REDIS" >>"$RUNDIR/redis.log" &
+    pids+=($!)
+    bash "$server" ping "$REDIS"
+    what="Apache and Redis"
+else
+    # Someone else's Redis: say at once when it does not answer (Apache would start anyway
+    # and answer 503). With Sentinel, one answering sentinel will do.
+    case $REDIS in
+    sentinel://*)
+        list=${REDIS#sentinel://}
+        list=${list%%/*}
+        ok=0
+        for s in ${list//,/ }; do
+            if bash "$server" ping "$s" 3 2>/dev/null; then ok=1; break; fi
+        done
+        [ "$ok" = 1 ] || echo "run: warning: no sentinel of $REDIS answers" >&2
+        ;;
+    /* | *:*) bash "$server" ping "$REDIS" 3 || echo "run: warning: no Redis answers at $REDIS" >&2 ;;
+    *) bash "$server" ping "$REDIS:6379" 3 || echo "run: warning: no Redis answers at $REDIS" >&2 ;;
+    esac
+    what="Apache (Redis: $REDIS)"
+fi
 
-echo "feed: http://127.0.0.1:$PORT/   (Ctrl-C stops Apache and Redis; logs in $RUNDIR)"
+echo "feed: http://127.0.0.1:$PORT/   (Ctrl-C stops $what; logs in $RUNDIR)"
 bash "$server" apache "$RUNDIR" &
 pids+=($!)
 # Until either server ends (or Ctrl-C): then the trap stops the other one.

@@ -8,14 +8,27 @@
 #       DIR (created if missing), the log on stdout. ADDR is a TCP port (bound to 127.0.0.1)
 #       or an absolute unix socket path (mode 777, TCP off). Further options are passed on.
 #       SIGTERM stops it cleanly (the AOF is flushed).
+#   server.sh sentinel DIR PORT MASTER-PORT
+#       Exec a Redis Sentinel (redis-server --sentinel) on 127.0.0.1:PORT in the foreground,
+#       watching the primary on 127.0.0.1:MASTER-PORT. Its config is written fresh into
+#       DIR/sentinel.conf on every start (Sentinel rewrites that file with what it learns).
+#       Environment: MASTER_NAME (tweetsse), QUORUM (2), DOWN_AFTER_MS (1000),
+#       FAILOVER_TIMEOUT_MS (3000).
 #   server.sh ping ADDR [SECONDS]
-#       Wait until the Redis at ADDR (port or socket path, as above) answers PING; at most
-#       SECONDS (10). For shell callers; the tests wait for the server's "Ready" line.
+#       Wait until the Redis (or Sentinel) at ADDR answers PING; at most SECONDS (10). ADDR
+#       is a port on 127.0.0.1, host:port or a socket path. For shell callers; the tests
+#       wait for the server's "Ready" line.
+#   server.sh haproxy CFG
+#       Exec HAProxy in the foreground on CFG, the open-files limit raised as for `apache`
+#       (HAProxy needs two descriptors per proxied connection, and refuses to start when
+#       the limit is below what its maxconn needs).
 #   server.sh conf
 #       Print the private Apache config, conf/httpd.conf.in filled in from the environment:
-#       RUNDIR PORT REDIS (required); MPM (worker), MOUNT (/), LOGLEVEL (warn), KEEPALIVE (15),
-#       HISTORY (1000), MODULE (the build tree's .libs/mod_tweetsse.so), HTDOCS
-#       ($RUNDIR/htdocs). Children run as www-data when root, else as the caller.
+#       RUNDIR PORT REDIS (required; host:port, host, /socket or sentinel://...); MPM
+#       (worker), MOUNT (/), LOGLEVEL (warn), KEEPALIVE (15), HISTORY (1000), MODULE (the
+#       build tree's .libs/mod_tweetsse.so), HTDOCS ($RUNDIR/htdocs). MIN_REPLICAS=n (n > 0)
+#       adds TweetsseRedisMinReplicas n; EXTRA_CONF=file appends that file's directives.
+#       Children run as www-data when root, else as the caller.
 #   server.sh check DIR
 #       Configuration test of DIR/httpd.conf (apache2 -t; the verdict on stderr), after the
 #       same readability check as `apache` below.
@@ -64,7 +77,11 @@ cmd_ping() {
     [ $# -ge 1 ] || usage
     local addr=$1 secs=${2:-10} i
     local -a to
-    case $addr in /*) to=(-s "$addr") ;; *) to=(-p "$addr") ;; esac
+    case $addr in
+    /*) to=(-s "$addr") ;;
+    *:*) to=(-h "${addr%:*}" -p "${addr##*:}") ;;
+    *) to=(-p "$addr") ;;
+    esac
     for ((i = 0; i < secs * 10; i++)); do
         [ "$(redis-cli "${to[@]}" ping 2>/dev/null)" = PONG ] && return 0
         sleep 0.1
@@ -85,6 +102,70 @@ cmd_conf() {
         -e "s|@KEEPALIVE@|$keepalive|g" -e "s|@HISTORY@|$history|g" -e "s|@MODULE@|$module|g" \
         -e "s|@HTDOCS@|$htdocs|g" -e "s|@USER@|$user|g" -e "s|@GROUP@|$group|g" \
         "$top/conf/httpd.conf.in"
+    # A directive the module knows only from a version on, so written only when asked for:
+    # without MIN_REPLICAS the config stays valid for every build.
+    case ${MIN_REPLICAS:-0} in
+    0) ;;
+    *[!0-9]*) echo "server.sh: MIN_REPLICAS must be a number: '$MIN_REPLICAS'" >&2; exit 2 ;;
+    *) printf '\nTweetsseRedisMinReplicas %s\n' "$MIN_REPLICAS" ;;
+    esac
+    if [ -n "${EXTRA_CONF:-}" ]; then
+        [ -r "$EXTRA_CONF" ] || { echo "server.sh: cannot read EXTRA_CONF $EXTRA_CONF" >&2; exit 1; }
+        printf '\n# From %s (EXTRA_CONF)\n' "$EXTRA_CONF"
+        cat "$EXTRA_CONF"
+    fi
+}
+
+# A TCP port on loopback: a number in 1..65535.
+check_port() {
+    case $1 in
+    '' | *[!0-9]*) echo "server.sh: not a port: '$1'" >&2; exit 2 ;;
+    esac
+    [ "$1" -ge 1 ] && [ "$1" -le 65535 ] || { echo "server.sh: not a port: '$1'" >&2; exit 2; }
+}
+
+cmd_sentinel() {
+    [ $# -eq 3 ] || usage
+    local dir=$1 port=$2 master=$3 name=${MASTER_NAME:-tweetsse}
+    check_port "$port"
+    check_port "$master"
+    mkdir -p "$dir"
+    # Written fresh: Sentinel records in this file the replicas, the other sentinels and the
+    # epoch it has learned, and a record from an earlier run would name that run's primary
+    # (after a failover, the old replica). On loopback every address is announced as it
+    # is, so neither announce-ip nor resolve-hostnames is needed.
+    # The timing: a primary that has not answered for DOWN_AFTER_MS (1 s) is down; with
+    # FAILOVER_TIMEOUT_MS 3 s a failover that stalls is given up and tried again after
+    # 2 x 3 s (the sentinel log says "Next failover delay"; Sentinel's default, 180 s,
+    # retries a stalled failover only after 6 minutes). Measured here (cluster of scripts/cluster.sh, kill -9 of the primary, 3
+    # runs): the replica was promoted after 1.40-1.43 s and the sentinels announced
+    # +switch-master after 2.26-2.31 s.
+    printf '%s\n' \
+        "port $port" \
+        "bind 127.0.0.1" \
+        "dir \"$dir\"" \
+        "sentinel monitor $name 127.0.0.1 $master ${QUORUM:-2}" \
+        "sentinel down-after-milliseconds $name ${DOWN_AFTER_MS:-1000}" \
+        "sentinel failover-timeout $name ${FAILOVER_TIMEOUT_MS:-3000}" \
+        "sentinel parallel-syncs $name 1" >"$dir/sentinel.conf"
+    exec redis-server "$dir/sentinel.conf" --sentinel --daemonize no --logfile ''
+}
+
+cmd_haproxy() {
+    [ $# -eq 1 ] || usage
+    [ -f "$1" ] || { echo "server.sh: no HAProxy config $1" >&2; exit 1; }
+    raise_nofile
+    # -db: in the foreground, without a master process; SIGTERM stops it at once.
+    exec haproxy -db -f "$1"
+}
+
+# The open-files limit up to the hard limit (every open stream is a socket), or to NOFILE.
+raise_nofile() {
+    if [ -n "${NOFILE:-}" ]; then
+        ulimit -n "$NOFILE"
+    else
+        ulimit -n "$(ulimit -Hn)"
+    fi
 }
 
 cmd_check() {
@@ -121,11 +202,7 @@ cmd_apache() {
     local conf=$dir/httpd.conf
     [ -f "$conf" ] || { echo "server.sh: no $conf (write it with: server.sh conf)" >&2; exit 1; }
     check_readable "$conf"
-    if [ -n "${NOFILE:-}" ]; then
-        ulimit -n "$NOFILE"
-    else
-        ulimit -n "$(ulimit -Hn)"
-    fi
+    raise_nofile
     preload
     exec "$apache2" -f "$conf" -DFOREGROUND "$@"
 }
@@ -135,6 +212,8 @@ sub=$1
 shift
 case $sub in
 redis) cmd_redis "$@" ;;
+sentinel) cmd_sentinel "$@" ;;
+haproxy) cmd_haproxy "$@" ;;
 ping) cmd_ping "$@" ;;
 conf) cmd_conf "$@" ;;
 check) cmd_check "$@" ;;

@@ -268,6 +268,9 @@ export async function apacheConf({ dir, port, redis, mpm, mount, keepalive, hist
     ...process.env, RUNDIR: dir, PORT: String(port), REDIS: redis,
     MPM: mpm ?? 'event', MOUNT: mount ?? '/', KEEPALIVE: String(keepalive ?? 15),
     HISTORY: String(history ?? 1000), LOGLEVEL: logLevel ?? 'warn',
+    // A MIN_REPLICAS or EXTRA_CONF in the caller's environment (server.sh conf reads them)
+    // stays out of these instances: extraConf is their way to add directives.
+    MIN_REPLICAS: '', EXTRA_CONF: '',
   };
   const { stdout } = await execFileAsync('bash', [SERVER_SH, 'conf'], { env });
   return stdout;
