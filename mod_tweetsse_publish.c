@@ -113,11 +113,16 @@ int tw_handle_publish(request_rec *r, tw_srv_conf *c, const char *mount)
                     .msg_len = in.message_len};
     tw_id id;
     const char *err = NULL;
-    if (tw_store_publish(c->rt->store, r->pool, &post, &id, &err) != APR_SUCCESS) {
+    apr_status_t rv = tw_store_publish(c->rt->store, r->pool, &post, &id, &err);
+    if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0402: cannot store a post: %s", err);
         apr_table_setn(r->err_headers_out, "Retry-After", "5");
+        /* APR_TIMEUP: stored, but not confirmed by the replicas: it may well stay. */
         return tw_refuse(r, fmt, HTTP_SERVICE_UNAVAILABLE,
-                         "the post store is unavailable; please try again in a moment");
+                         rv == APR_TIMEUP
+                             ? "the post could not be confirmed in time; it may still appear, so "
+                               "look before you send it again"
+                             : "the post store is unavailable; please try again in a moment");
     }
 
     tw_page_posted(c); /* read your own post on the redirected GET */

@@ -36,6 +36,8 @@ static const char *tw_confval_sentinels(apr_pool_t *p, const char *spec, tw_redi
     const char *err = tw_confval_redis_name(p, slash + 1);
     if (err)
         return apr_pstrcat(p, "the master name ", err, NULL);
+    if (strchr(slash + 1, '/'))
+        return "the master name may not hold a '/'";
     tw_redis_node *nodes = apr_pcalloc(p, sizeof(*nodes) * TW_SENTINELS_MAX);
     int n = 0;
     char *list = apr_pstrmemdup(p, spec, (apr_size_t)(slash - spec)), *state = NULL;

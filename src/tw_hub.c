@@ -84,13 +84,14 @@ static void tw_hub_on_lost(void *ctx)
 {
     tw_hub *h = ctx;
     tw_blob *b = h->render.closing(h->render.ctx);
-    apr_thread_mutex_lock(h->lock);
-    h->lost = 1;
-    apr_thread_mutex_unlock(h->lock);
     if (!b) {
+        /* Without the frame the open streams would stay: then let new ones in too. */
         TW_LOG(h->log, TW_LOG_CRIT, APR_ENOMEM, "TW0101: out of memory for a frame");
         return;
     }
+    apr_thread_mutex_lock(h->lock);
+    h->lost = 1;
+    apr_thread_mutex_unlock(h->lock);
     tw_id none = {0, 0};
     tw_hub_push(h, b, none, TW_FRAME_LAST);
 }

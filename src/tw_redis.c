@@ -7,6 +7,7 @@
 #include <apr_reslist.h>
 #include <apr_sha1.h>
 #include <apr_strings.h>
+#include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#define TW_PROBE_REUSE apr_time_from_msec(500) /* a health answer younger than this is reused */
+
 typedef struct tw_redis {
     tw_store store; /* first: the store interface */
     tw_redis_conf cf;
@@ -24,16 +27,23 @@ typedef struct tw_redis {
     char script_sha[APR_SHA1_DIGESTSIZE * 2 + 1];
     const char *settings_key; /* <key>:settings */
     apr_pool_t *pool;
-    tw_redis_sub *sub;      /* NULL until subscribed */
-    atomic_ullong canaries; /* health probes sent by this process */
+    tw_redis_sub *sub;              /* NULL until subscribed */
+    atomic_ullong canaries;         /* health probes sent by this process */
+    apr_thread_mutex_t *probe_lock; /* guards the probe's fields */
+    apr_thread_cond_t *probe_done;  /* signalled when a probe's answer is in */
+    int probing;                    /* a canary is out */
+    apr_time_t probed_at;           /* when the last answer came (0: never) */
+    apr_status_t probe_rv;          /* and what it was */
+    const char *probe_why;          /* (a string constant) */
 
     /* With Sentinel: the primary in use. Guarded by lock. */
     apr_thread_mutex_t *lock;
     char primary[TW_REDIS_HOST_MAX + 1];
     int primary_port;
-    uint64_t gen;      /* names the primary known now; 0 while none is */
-    uint64_t last_gen; /* the last one handed out */
-    int searching;     /* a thread is asking the sentinels */
+    uint64_t gen;       /* names the primary known now; 0 while none is */
+    uint64_t last_gen;  /* the last one handed out */
+    int searching;      /* a thread is asking the sentinels */
+    int sentinel_first; /* where a search starts: the sentinel that answered last */
 } tw_redis;
 
 /* One pooled connection. The slot is created empty and connected by tw_redis_acquire, outside
@@ -93,9 +103,9 @@ static redisContext *tw_redis_dial(const tw_redis_conf *cf, apr_pool_t *p, const
 static int tw_redis_is_primary(redisContext *ctx, apr_pool_t *p, const char **err)
 {
     redisReply *rep = redisCommand(ctx, "ROLE");
-    int yes = rep ? tw_redis_wire_role_master(rep) : -1;
-    if (!rep)
-        *err = apr_psprintf(p, "ROLE: %s", ctx->errstr);
+    int yes = !rep || rep->type == REDIS_REPLY_ERROR ? -1 : tw_redis_wire_role_master(rep);
+    if (yes < 0)
+        *err = apr_psprintf(p, "ROLE: %s", rep ? rep->str : ctx->errstr);
     if (rep)
         freeReplyObject(rep);
     return yes;
@@ -108,7 +118,9 @@ static int tw_redis_search(tw_redis *r, apr_pool_t *p, tw_redis_node *out, const
 {
     const tw_redis_addr *a = &r->cf.addr;
     const char *why = "no sentinel configured";
-    for (int i = 0; i < a->nsentinels; i++) {
+    /* From the one that answered last: a sentinel that is down costs a timeout once. */
+    for (int k = 0; k < a->nsentinels; k++) {
+        int i = (r->sentinel_first + k) % a->nsentinels;
         const tw_redis_node *s = &a->sentinels[i];
         redisContext *ctx = tw_redis_dial(&r->cf, p, NULL, s->host, s->port, NULL, &why);
         if (!ctx)
@@ -136,6 +148,7 @@ static int tw_redis_search(tw_redis *r, apr_pool_t *p, tw_redis_node *out, const
             TW_LOG(r->cf.log, TW_LOG_NOTICE, 0,
                    "TW0110: the primary of %s is %s:%d (sentinel %s:%d)", a->master, n.host, n.port,
                    s->host, s->port);
+            r->sentinel_first = i; /* only the searching thread writes it */
             *out = n;
             return 1;
         }
@@ -190,15 +203,20 @@ void tw_redis_invalidate(tw_store *st, uint64_t gen, const char *why)
     tw_redis *r = (tw_redis *)st;
     if (!r->cf.addr.master)
         return;
+    char host[TW_REDIS_HOST_MAX + 1];
+    int port = 0;
     apr_thread_mutex_lock(r->lock);
     int now = gen && r->gen == gen;
-    if (now)
+    if (now) {
         r->gen = 0;
+        apr_cpystrn(host, r->primary, sizeof(host));
+        port = r->primary_port;
+    }
     apr_thread_mutex_unlock(r->lock);
     if (now)
         TW_LOG(r->cf.log, TW_LOG_WARNING, 0,
-               "TW0111: leaving %s:%d as the primary of %s (%s); asking the sentinels", r->primary,
-               r->primary_port, r->cf.addr.master, why);
+               "TW0111: leaving %s:%d as the primary of %s (%s); asking the sentinels", host, port,
+               r->cf.addr.master, why);
 }
 
 /* Open a connection to the current target; with Sentinel, one that ROLE confirms as primary.
@@ -267,6 +285,11 @@ static uint64_t tw_redis_gen(tw_redis *r)
     uint64_t gen = r->gen;
     apr_thread_mutex_unlock(r->lock);
     return gen;
+}
+
+uint64_t tw_redis_target_gen(tw_store *st)
+{
+    return tw_redis_gen((tw_redis *)st);
 }
 
 /* Take a slot with a live connection to the current target, or explain why not. A connection
@@ -416,6 +439,23 @@ static apr_status_t tw_redis_latest(tw_store *st, apr_pool_t *p, long count, tw_
     tw_redis_range info;
     const char *argv[] = {"XREVRANGE", r->cf.key, "+", "-", "COUNT", apr_ltoa(p, count)};
     return tw_redis_range_cmd(r, p, 6, argv, posts, n, &info, err);
+}
+
+apr_status_t tw_redis_newest_before(tw_store *st, apr_pool_t *p, tw_id at, tw_id *out, int *found,
+                                    const char **err)
+{
+    tw_redis *r = (tw_redis *)st;
+    char end[TW_ID_MAX + 1] = "(";
+    tw_id_format(at, end + 1);
+    const char *argv[] = {"XREVRANGE", r->cf.key, end, "-", "COUNT", "16"};
+    tw_post *posts = NULL;
+    int n = 0;
+    tw_redis_range info;
+    apr_status_t rv = tw_redis_range_cmd(r, p, 6, argv, &posts, &n, &info, err);
+    *found = rv == APR_SUCCESS && n > 0;
+    if (*found)
+        *out = posts[0].id;
+    return rv;
 }
 
 static apr_status_t tw_redis_each_after(tw_store *st, apr_pool_t *p, tw_id after, long page,
@@ -577,8 +617,42 @@ static void tw_redis_health(tw_store *st, tw_store_health *out)
         *out = (tw_store_health){0};
 }
 
-/* Publish a canary "?<pid>:<n>" on the channel and wait for this process's subscriber to hear
- * it (tw_redis_sub ignores the canaries of other processes). */
+/* Send one canary "?<token>:<n>" and wait for this process's subscriber to hear it. The
+ * reason for a failure is short and names no server (the health check's body is public); the
+ * details go to the log. */
+static apr_status_t tw_redis_canary(tw_redis *r, apr_pool_t *p, apr_interval_time_t timeout,
+                                    const char **why)
+{
+    apr_time_t deadline = apr_time_now() + timeout;
+    unsigned long long n = atomic_fetch_add(&r->canaries, 1) + 1;
+    const char *argv[] = {
+        "PUBLISH", r->cf.channel,
+        apr_psprintf(p, "?%s:%" APR_UINT64_T_FMT, tw_redis_sub_token(r->sub), (apr_uint64_t)n)};
+    redisReply *rep = NULL;
+    const char *err = NULL;
+    int sent =
+        tw_redis_run(r, p, 3, argv, &rep, &err) == APR_SUCCESS && rep->type == REDIS_REPLY_INTEGER;
+    if (rep && !sent)
+        tw_redis_reply_error(p, NULL, rep, "PUBLISH", &err);
+    if (rep)
+        freeReplyObject(rep);
+    if (!sent) {
+        TW_LOG(r->cf.log, TW_LOG_INFO, 0, "TW0121: health: cannot publish a canary: %s", err);
+        *why = "cannot publish through Redis";
+        return APR_EGENERAL;
+    }
+    if (!tw_redis_sub_heard(r->sub, n, deadline)) {
+        *why = "a canary through Redis did not come back in time";
+        return APR_TIMEUP;
+    }
+    return APR_SUCCESS;
+}
+
+/* Without a subscription, or while the primary is being looked for, the answer is known at
+ * once. Otherwise one canary at a time per process, its answer shared: checks that arrive while
+ * one is out wait for it, and an answer younger than TW_PROBE_REUSE is given again, so a flood
+ * of health requests costs Redis at most one PUBLISH (to every child of every instance) per
+ * interval. */
 static apr_status_t tw_redis_probe(tw_store *st, apr_pool_t *p, apr_interval_time_t timeout,
                                    const char **why)
 {
@@ -586,32 +660,37 @@ static apr_status_t tw_redis_probe(tw_store *st, apr_pool_t *p, apr_interval_tim
     tw_store_health h;
     tw_redis_health(st, &h);
     if (!h.subscribed) {
-        *why = apr_psprintf(p, "not subscribed to Redis: %s", h.error[0] ? h.error : "not yet");
+        *why = "not subscribed to Redis";
+        return APR_EGENERAL;
+    }
+    if (tw_redis_gen(r) == 0) {
+        *why = "looking for the Redis primary"; /* a health check does not search */
         return APR_EGENERAL;
     }
     apr_time_t deadline = apr_time_now() + timeout;
-    unsigned long long n = atomic_fetch_add(&r->canaries, 1) + 1;
-    const char *argv[] = {
-        "PUBLISH", r->cf.channel,
-        apr_psprintf(p, "?%ld:%" APR_UINT64_T_FMT, (long)getpid(), (apr_uint64_t)n)};
-    redisReply *rep = NULL;
-    const char *err = NULL;
-    if (tw_redis_run(r, p, 3, argv, &rep, &err) != APR_SUCCESS) {
-        *why = apr_pstrcat(p, "cannot publish a canary: ", err, NULL);
-        return APR_EGENERAL;
-    }
-    int sent = rep->type == REDIS_REPLY_INTEGER;
-    if (!sent)
-        tw_redis_reply_error(p, NULL, rep, "PUBLISH", why);
-    freeReplyObject(rep);
-    if (!sent)
-        return APR_EGENERAL;
-    if (!tw_redis_sub_heard(r->sub, n, deadline)) {
-        *why = apr_psprintf(p, "a canary published on %s did not come back within %ld ms",
-                            r->cf.channel, (long)apr_time_as_msec(timeout));
-        return APR_TIMEUP;
-    }
-    return APR_SUCCESS;
+    apr_thread_mutex_lock(r->probe_lock);
+    while (r->probing && apr_time_now() < deadline)
+        apr_thread_cond_timedwait(r->probe_done, r->probe_lock, deadline - apr_time_now());
+    int fresh = r->probed_at && apr_time_now() - r->probed_at < TW_PROBE_REUSE;
+    int busy = r->probing;
+    if (!fresh && !busy)
+        r->probing = 1;
+    apr_status_t rv = fresh ? r->probe_rv : APR_TIMEUP;
+    *why = fresh ? r->probe_why : "a canary through Redis did not come back in time";
+    apr_thread_mutex_unlock(r->probe_lock);
+    if (fresh || busy)
+        return rv;
+    const char *reason = "";
+    rv = tw_redis_canary(r, p, timeout, &reason);
+    apr_thread_mutex_lock(r->probe_lock);
+    r->probe_rv = rv;
+    r->probe_why = reason; /* a string constant */
+    r->probed_at = apr_time_now();
+    r->probing = 0;
+    apr_thread_cond_broadcast(r->probe_done);
+    apr_thread_mutex_unlock(r->probe_lock);
+    *why = reason;
+    return rv;
 }
 
 static void tw_redis_stop(tw_store *st)
@@ -661,6 +740,10 @@ apr_status_t tw_redis_create(apr_pool_t *p, const tw_redis_conf *cf, tw_store **
     }
     atomic_init(&r->canaries, 0);
     apr_status_t rv = apr_thread_mutex_create(&r->lock, APR_THREAD_MUTEX_DEFAULT, p);
+    if (rv == APR_SUCCESS)
+        rv = apr_thread_mutex_create(&r->probe_lock, APR_THREAD_MUTEX_DEFAULT, p);
+    if (rv == APR_SUCCESS)
+        rv = apr_thread_cond_create(&r->probe_done, p);
     if (rv != APR_SUCCESS)
         return rv;
     unsigned char digest[APR_SHA1_DIGESTSIZE];

@@ -43,6 +43,11 @@ struct tw_redis_stream;
 apr_status_t tw_redis_stream_state(tw_store *s, apr_pool_t *p, struct tw_redis_stream *out,
                                    const char **err);
 
+/* The id of the newest post (an entry of this module's) before `at`, looking at most 16
+ * entries back: *found 0 if there is none there. One round trip. */
+apr_status_t tw_redis_newest_before(tw_store *s, apr_pool_t *p, tw_id at, tw_id *out, int *found,
+                                    const char **err);
+
 /* The server to connect to: the configured one, or the primary the sentinels name now. `gen`
  * names this answer, for tw_redis_invalidate. */
 typedef struct tw_redis_target {
@@ -56,6 +61,10 @@ typedef struct tw_redis_target {
  * thread is asking already (then APR_EAGAIN). */
 apr_status_t tw_redis_target_get(tw_store *s, apr_pool_t *p, tw_redis_target *out,
                                  const char **err);
+
+/* The `gen` that tw_redis_target_get would give now (0 with Sentinel while no primary is
+ * known, so a subscription on an older one must move). One lock. */
+uint64_t tw_redis_target_gen(tw_store *s);
 
 /* Forget the primary of answer `gen`, if it is still the current one: the next command asks
  * the sentinels. `why` is logged. No effect without Sentinel. */

@@ -23,6 +23,7 @@
 #define TW_WATCH_RETRY      5000 /* ms between attempts to watch the sentinels again */
 #define TW_LOST_TIMEOUTS    3    /* down this many timeouts: the listener hears `lost` */
 #define TW_SWITCH_CHANNEL   "+switch-master"
+#define TW_RECENT           256 /* ids of the newest posts delivered, kept for a failover */
 
 struct tw_redis_sub {
     tw_thread thread;
@@ -32,13 +33,18 @@ struct tw_redis_sub {
     apr_pool_t *pool; /* the thread's own (unmanaged, made and destroyed by it), for scratch */
 
     /* Owned by the thread. */
-    tw_id last;          /* newest post delivered, or the baseline */
-    int has_baseline;    /* `last` is set: from now on nothing after it may be missed */
-    uint64_t gen;        /* the store's target the subscription is on */
-    uint64_t last_gen;   /* the target of the last subscription that came up (0: none) */
-    redisContext *watch; /* with Sentinel: subscribed to +switch-master on one of them */
-    apr_time_t watch_at; /* when to try to watch again, while not watching */
-    long pid;            /* this process: canaries of others are not ours */
+    tw_id last;              /* newest post delivered, or the baseline */
+    int has_baseline;        /* `last` is set: from now on nothing after it may be missed */
+    uint64_t gen;            /* the store's target the subscription is on */
+    uint64_t last_gen;       /* the target of the last subscription that came up (0: none) */
+    tw_id recent[TW_RECENT]; /* the ids of the newest posts delivered, a ring */
+    unsigned nrecent;        /* posts delivered (the next slot is nrecent % TW_RECENT) */
+    redisContext *watch;     /* with Sentinel: +switch-master on one of them (see tw_sub_watch_*) */
+    int watch_up;            /* the watch is subscribed (else it is connecting) */
+    apr_time_t watch_at;     /* no watch: when to try next; connecting: the connect's deadline */
+    unsigned watch_next;     /* the sentinel to try next (round robin) */
+    int watch_tries;         /* attempts that failed in a row */
+    char token[33];          /* this process's canaries carry it (random: no other has it) */
 
     /* For tw_redis_sub_health and tw_redis_sub_heard, from any thread. */
     apr_thread_mutex_t *lock;  /* guards error, since and heard */
@@ -231,6 +237,41 @@ static void tw_sub_deliver(tw_redis_sub *s, const tw_post *post)
         return;
     s->l.post(s->l.ctx, post);
     s->last = post->id;
+    s->recent[s->nrecent++ % TW_RECENT] = post->id;
+}
+
+/* Was `id` among the newest posts delivered? O(TW_RECENT). */
+static int tw_sub_delivered(const tw_redis_sub *s, tw_id id)
+{
+    unsigned n = s->nrecent < TW_RECENT ? s->nrecent : TW_RECENT;
+    for (unsigned i = 0; i < n; i++)
+        if (tw_id_cmp(s->recent[i], id) == 0)
+            return 1;
+    return 0;
+}
+
+/* On a new primary that lacks the last post delivered: that post, and any after it, was
+ * announced by the old primary and never reached the replica (so it was never acknowledged:
+ * WAIT failed). If the newest post the new primary has before it is one this child delivered,
+ * nothing before it is missing either: go on from there (returns 1). Otherwise (the two
+ * diverged, or it is too far back) the caller reports a gap. One round trip. */
+static int tw_sub_rewind(tw_redis_sub *s)
+{
+    tw_id before;
+    int found = 0;
+    const char *err = NULL;
+    if (tw_redis_newest_before(s->store, s->pool, s->last, &before, &found, &err) != APR_SUCCESS ||
+        !found || !tw_sub_delivered(s, before))
+        return 0;
+    char was[TW_ID_MAX], now[TW_ID_MAX];
+    tw_id_format(s->last, was);
+    tw_id_format(before, now);
+    TW_LOG(s->cf->log, TW_LOG_INFO, 0,
+           "TW0120: the new primary has the posts up to %s but not %s (announced by the old "
+           "primary, never replicated): going on from %s",
+           now, was, now);
+    s->last = before;
+    return 1;
 }
 
 /* tw_store_each_after callback of the catch-up: stops once the store is told to stop. */
@@ -246,11 +287,8 @@ static int tw_sub_fill_one(void *ctx, const tw_post *post)
  * ever added, whoever wrote it (a post of ours or not, trimmed or not), so nothing before it is
  * delivered again. A catch-up from the last post delivered finds a gap when that post has been
  * trimmed; from the zero id (the stream did not exist at the baseline, and nothing reached us
- * since), when any entry was removed since it was created. On a new primary whose stream ends
- * before the last post delivered, that post was announced by the old one but never reached a
- * replica (so it was never acknowledged: WAIT failed): there is nothing after it to miss, and
- * the new primary's posts are delivered from its own newest id. Returns NULL, or why Redis
- * failed. */
+ * since), when any entry was removed since it was created. On a new primary that lacks the
+ * last post delivered, see tw_sub_rewind. Returns NULL, or why Redis failed. */
 static const char *tw_sub_catch_up(tw_redis_sub *s)
 {
     tw_redis_stream st;
@@ -258,28 +296,26 @@ static const char *tw_sub_catch_up(tw_redis_sub *s)
     if (tw_redis_stream_state(s->store, s->pool, &st, &err) != APR_SUCCESS)
         return apr_pstrcat(s->pool, "reading the stream's state: ", err, NULL);
     if (!s->has_baseline) {
+        /* Advisory: an ACL that does not cover the settings' keys must not stop the feed. */
         if (tw_redis_settings_check(s->store, s->pool, &err) != APR_SUCCESS)
-            return apr_pstrcat(s->pool, "checking the feed's settings: ", err, NULL);
+            TW_LOG(s->cf->log, TW_LOG_WARNING, 0,
+                   "TW0122: cannot check the feed's shared settings (%s); going on without", err);
         s->last = st.last_generated;
         s->has_baseline = 1;
-        return NULL;
-    }
-    if (s->last_gen && s->gen != s->last_gen && tw_id_cmp(st.last_generated, s->last) < 0) {
-        char was[TW_ID_MAX], now[TW_ID_MAX];
-        tw_id_format(s->last, was);
-        tw_id_format(st.last_generated, now);
-        TW_LOG(s->cf->log, TW_LOG_INFO, 0,
-               "TW0120: the new primary's stream ends at %s, before %s (announced by the old "
-               "primary, never replicated): going on from there",
-               now, was);
-        s->last = st.last_generated;
         return NULL;
     }
     const tw_id zero = {0, 0};
     int from_zero = tw_id_cmp(s->last, zero) == 0;
     /* From zero, each_after never finds a gap: the stream's own count says if one opened. */
     int gap = from_zero && st.entries_added > st.length;
+    unsigned delivered = s->nrecent;
     if (!gap && (!from_zero || st.length > 0) &&
+        tw_store_each_after(s->store, s->pool, s->last, TW_FILL_PAGE, tw_sub_fill_one, s, &gap,
+                            &err) != APR_SUCCESS)
+        return apr_pstrcat(s->pool, "catching up: ", err, NULL);
+    /* A gap on a new primary at once (nothing visited yet) may be a post it never had. */
+    if (gap && !from_zero && s->nrecent == delivered && s->last_gen && s->gen != s->last_gen &&
+        tw_sub_rewind(s) &&
         tw_store_each_after(s->store, s->pool, s->last, TW_FILL_PAGE, tw_sub_fill_one, s, &gap,
                             &err) != APR_SUCCESS)
         return apr_pstrcat(s->pool, "catching up: ", err, NULL);
@@ -291,19 +327,20 @@ static const char *tw_sub_catch_up(tw_redis_sub *s)
     return NULL;
 }
 
-/* A canary "?<pid>:<n>" (tw_redis_probe): if it is this process's, record that it came back. */
+/* A canary "?<token>:<n>" (tw_redis_probe): if it carries this process's token, record that
+ * canary n came back. Anything else starting with "?" is dropped. */
 static void tw_sub_canary(tw_redis_sub *s, const char *payload, size_t len)
 {
-    char buf[64];
-    if (len >= sizeof(buf))
+    size_t k = sizeof(s->token) - 1;
+    if (len < k + 3 || len > k + 2 + 19 || memcmp(payload + 1, s->token, k) != 0 ||
+        payload[k + 1] != ':')
         return;
-    memcpy(buf, payload, len);
-    buf[len] = '\0';
-    char *end = NULL;
-    long pid = strtol(buf + 1, &end, 10);
-    if (pid != s->pid || *end != ':')
-        return;
-    unsigned long long n = strtoull(end + 1, NULL, 10);
+    unsigned long long n = 0;
+    for (size_t i = k + 2; i < len; i++) {
+        if (payload[i] < '0' || payload[i] > '9')
+            return;
+        n = n * 10 + (unsigned)(payload[i] - '0'); /* at most 19 digits: no overflow */
+    }
     apr_thread_mutex_lock(s->lock);
     if (n > s->heard)
         s->heard = n;
@@ -311,36 +348,26 @@ static void tw_sub_canary(tw_redis_sub *s, const char *payload, size_t len)
     apr_thread_mutex_unlock(s->lock);
 }
 
-/* Watch the sentinels' +switch-master announcements, from the first sentinel that takes the
- * subscription: NULL, or why none did (then retried TW_WATCH_RETRY later). */
-static const char *tw_sub_watch(tw_redis_sub *s)
+/* The watch on the sentinels' +switch-master: a connection to one sentinel at a time, driven
+ * without blocking from the listen loop's poll, so that a sentinel that hangs never holds up
+ * the announcements (a connect that takes longer than the timeout is given up). After a
+ * failure the next sentinel is tried at once; once every one has failed in a row, again
+ * TW_WATCH_RETRY later. */
+
+/* Give up the watch (or the attempt) and plan the next. */
+static void tw_sub_watch_failed(tw_redis_sub *s, apr_time_t now)
 {
-    const tw_redis_addr *a = &s->cf->addr;
-    const char *err = "no sentinel";
-    s->watch_at = apr_time_now() + apr_time_from_msec(TW_WATCH_RETRY);
-    for (int i = 0; i < a->nsentinels && !s->watch; i++) {
-        tw_redis_target t = {.node = a->sentinels[i]};
-        apr_time_t deadline = apr_time_now() + apr_time_from_msec(s->cf->timeout_ms);
-        redisContext *ctx = NULL;
-        if ((err = tw_sub_dial(s, &t, deadline, &ctx)))
-            continue;
-        redisReply *rep = NULL;
-        const char *argv[] = {"SUBSCRIBE", TW_SWITCH_CHANNEL};
-        err = tw_sub_command(s, ctx, deadline, &rep, 2, argv);
-        if (!err && rep->type != REDIS_REPLY_ARRAY)
-            err = "SUBSCRIBE " TW_SWITCH_CHANNEL ": refused";
-        if (rep)
-            freeReplyObject(rep);
-        if (err) {
-            err = apr_psprintf(s->pool, "sentinel %s:%d: %s", t.node.host, t.node.port, err);
-            redisFree(ctx);
-            continue;
-        }
-        s->watch = ctx;
-        TW_LOG(s->cf->log, TW_LOG_DEBUG, 0, "TW0117: watching sentinel %s:%d for failovers",
-               t.node.host, t.node.port);
+    if (s->watch)
+        redisFree(s->watch);
+    s->watch = NULL;
+    s->watch_up = 0;
+    s->watch_next++;
+    if (++s->watch_tries >= s->cf->addr.nsentinels) {
+        s->watch_tries = 0;
+        s->watch_at = now + apr_time_from_msec(TW_WATCH_RETRY);
+    } else {
+        s->watch_at = now;
     }
-    return s->watch ? NULL : err;
 }
 
 static void tw_sub_unwatch(tw_redis_sub *s)
@@ -348,24 +375,63 @@ static void tw_sub_unwatch(tw_redis_sub *s)
     if (s->watch)
         redisFree(s->watch);
     s->watch = NULL;
+    s->watch_up = 0;
+}
+
+/* Start connecting to the next sentinel; until the connect completes, watch_at is its
+ * deadline. */
+static void tw_sub_watch_start(tw_redis_sub *s, apr_time_t now)
+{
+    const tw_redis_addr *a = &s->cf->addr;
+    const tw_redis_node *n = &a->sentinels[s->watch_next % (unsigned)a->nsentinels];
+    s->watch = redisConnectNonBlock(n->host, n->port);
+    if (!s->watch || s->watch->err || fcntl(s->watch->fd, F_SETFD, FD_CLOEXEC) != 0) {
+        tw_sub_watch_failed(s, now);
+        return;
+    }
+    s->watch_up = 0;
+    s->watch_at = now + apr_time_from_msec(s->cf->timeout_ms);
+}
+
+/* The connect completed (the socket is writable): send SUBSCRIBE. */
+static void tw_sub_watch_connected(tw_redis_sub *s, apr_time_t now)
+{
+    int soerr = 0, done = 0;
+    socklen_t len = sizeof(soerr);
+    const char *argv[] = {"SUBSCRIBE", TW_SWITCH_CHANNEL};
+    if (getsockopt(s->watch->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0 || soerr ||
+        redisEnableKeepAlive(s->watch) != REDIS_OK ||
+        redisAppendCommandArgv(s->watch, 2, argv, NULL) != REDIS_OK ||
+        redisBufferWrite(s->watch, &done) != REDIS_OK || !done) {
+        tw_sub_watch_failed(s, now); /* a few bytes on a new socket: all or nothing */
+        return;
+    }
+    const tw_redis_node *n =
+        &s->cf->addr.sentinels[s->watch_next % (unsigned)s->cf->addr.nsentinels];
+    TW_LOG(s->cf->log, TW_LOG_DEBUG, 0, "TW0117: watching sentinel %s:%d for failovers", n->host,
+           n->port);
+    s->watch_up = 1;
+    s->watch_tries = 0;
 }
 
 /* Read what the watched sentinel sent. Returns 1 if it announced a new primary of our master,
- * 0 otherwise; a failed watch is dropped (and retried later). */
-static int tw_sub_read_watch(tw_redis_sub *s)
+ * 0 otherwise; a failed watch is given up (and another tried). */
+static int tw_sub_read_watch(tw_redis_sub *s, apr_time_t now)
 {
     if (redisBufferRead(s->watch) != REDIS_OK) {
-        TW_LOG(s->cf->log, TW_LOG_WARNING, 0,
-               "TW0118: lost the watch on the sentinels (%s); trying again in %d s",
-               s->watch->errstr[0] ? s->watch->errstr : "connection closed", TW_WATCH_RETRY / 1000);
-        tw_sub_unwatch(s);
+        TW_LOG(s->cf->log, TW_LOG_WARNING, 0, "TW0118: lost the watch on the sentinels (%s)",
+               s->watch->errstr[0] ? s->watch->errstr : "connection closed");
+        tw_sub_watch_failed(s, now);
         return 0;
     }
     int moved = 0;
     for (;;) {
         void *r = NULL;
-        if (redisGetReplyFromReader(s->watch, &r) != REDIS_OK) {
-            tw_sub_unwatch(s);
+        if (redisGetReplyFromReader(s->watch, &r) != REDIS_OK ||
+            (r && ((redisReply *)r)->type == REDIS_REPLY_ERROR)) {
+            if (r)
+                freeReplyObject(r);
+            tw_sub_watch_failed(s, now);
             return moved;
         }
         if (!r)
@@ -384,23 +450,33 @@ static int tw_sub_read_watch(tw_redis_sub *s)
     }
 }
 
-/* Read announcements until the connection fails or the sentinels announce a new primary
- * (returns why), or the store stops (NULL). With Sentinel, also keeps the watch on them. */
+/* Read announcements until the connection fails, the sentinels announce a new primary or the
+ * store moves to another one (returns why), or the store stops (NULL). With Sentinel, also
+ * keeps the watch on them and looks at the store's primary at least once a second. */
 static const char *tw_sub_listen(tw_redis_sub *s, redisContext *ctx)
 {
+    int sentinel = s->cf->addr.master != NULL;
     for (;;) {
         void *r = NULL;
         if (redisGetReplyFromReader(ctx, &r) != REDIS_OK)
             return ctx->errstr;
         if (!r) {
-            if (s->cf->addr.master && !s->watch && apr_time_now() >= s->watch_at)
-                tw_sub_watch(s);
-            struct pollfd pfd[3] = {{.fd = ctx->fd, .events = POLLIN},
-                                    {.fd = tw_thread_bell_fd(&s->thread), .events = POLLIN},
-                                    {.fd = s->watch ? s->watch->fd : -1, .events = POLLIN}};
+            apr_time_t now = apr_time_now();
+            if (sentinel && tw_redis_target_gen(s->store) != s->gen)
+                return "the store moved to another primary";
+            if (sentinel && !s->watch && now >= s->watch_at)
+                tw_sub_watch_start(s, now);
+            if (s->watch && !s->watch_up && now >= s->watch_at)
+                tw_sub_watch_failed(s, now); /* the connect took too long */
+            struct pollfd pfd[3] = {
+                {.fd = ctx->fd, .events = POLLIN},
+                {.fd = tw_thread_bell_fd(&s->thread), .events = POLLIN},
+                {.fd = s->watch ? s->watch->fd : -1, .events = s->watch_up ? POLLIN : POLLOUT}};
             int ms = -1;
-            if (s->cf->addr.master && !s->watch) {
-                apr_time_t left = s->watch_at - apr_time_now();
+            if (sentinel) {
+                apr_time_t left = s->watch_up ? apr_time_from_sec(1) : s->watch_at - now;
+                if (left > apr_time_from_sec(1))
+                    left = apr_time_from_sec(1);
                 ms = left > 0 ? (int)((left + 999) / 1000) : 0;
             }
             int n = poll(pfd, 3, ms);
@@ -413,7 +489,10 @@ static const char *tw_sub_listen(tw_redis_sub *s, redisContext *ctx)
                 if (tw_sub_exiting(s))
                     return NULL;
             }
-            if (pfd[2].revents && tw_sub_read_watch(s)) {
+            now = apr_time_now();
+            if (pfd[2].revents && !s->watch_up) {
+                tw_sub_watch_connected(s, now);
+            } else if (pfd[2].revents && tw_sub_read_watch(s, now)) {
                 tw_redis_invalidate(s->store, s->gen, "the sentinels announced a new primary");
                 return "the sentinels announced a new primary";
             }
@@ -513,7 +592,11 @@ apr_status_t tw_redis_sub_start(apr_pool_t *p, tw_store *store, const tw_redis_c
     s->store = store;
     s->cf = cf;
     s->l = *l;
-    s->pid = (long)getpid();
+    unsigned char rnd[16];
+    if (apr_generate_random_bytes(rnd, sizeof(rnd)) != APR_SUCCESS)
+        return APR_EGENERAL;
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        apr_snprintf(s->token + 2 * i, 3, "%02x", rnd[i]);
     atomic_init(&s->subscribed, 0);
     atomic_init(&s->drops, 0);
     apr_status_t rv = apr_thread_mutex_create(&s->lock, APR_THREAD_MUTEX_DEFAULT, p);
@@ -536,6 +619,11 @@ void tw_redis_sub_health(tw_redis_sub *s, tw_store_health *out)
     out->since = s->since;
     apr_cpystrn(out->error, s->error, sizeof(out->error));
     apr_thread_mutex_unlock(s->lock);
+}
+
+const char *tw_redis_sub_token(const tw_redis_sub *s)
+{
+    return s->token;
 }
 
 int tw_redis_sub_heard(tw_redis_sub *s, unsigned long long n, apr_time_t deadline)

@@ -24,6 +24,9 @@ apr_status_t tw_redis_sub_start(apr_pool_t *p, tw_store *store, const tw_redis_c
 
 void tw_redis_sub_health(tw_redis_sub *s, tw_store_health *out);
 
+/* The random token of this process's canaries ("?<token>:<n>" on the channel). */
+const char *tw_redis_sub_token(const tw_redis_sub *s);
+
 /* Wait until `deadline` for the subscription to have heard canary `n` of this process (see
  * tw_redis_probe). Returns 1 once it has. */
 int tw_redis_sub_heard(tw_redis_sub *s, unsigned long long n, apr_time_t deadline);

@@ -108,6 +108,7 @@ static void test_sentinel_addr(void)
         "sentinel://h:1/",       "sentinel://h:1/a b", "sentinel://h:0/m",
         "sentinel://h:1,,h:2/m", "sentinel://,h:1/m",  "sentinel://h:1,/m",
         "sentinel://h:1/m/x/ y", "sentinel://h x:1/m", "sentinel://[::1:]:1/m",
+        "sentinel://h:1/m/",     "sentinel://h:1/m/x",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err = tw_confval_redis_addr(pool, bad[i], &a);

@@ -26,6 +26,9 @@ typedef struct rec {
     char msgs[512][32];
     int nposts;
     int bell; /* eventfd: written on every event */
+    pthread_cond_t cond;
+    int hold;    /* while set, a post holds the store's thread in the listener */
+    int holding; /* the store's thread is held */
 } rec;
 
 static void rec_event(rec *r, char e)
@@ -62,6 +65,14 @@ static void rec_post(void *ctx, const tw_post *p)
 {
     rec *r = ctx;
     pthread_mutex_lock(&r->lock);
+    r->holding = r->hold;
+    if (r->hold) {
+        uint64_t one = 1;
+        write(r->bell, &one, sizeof(one));
+    }
+    while (r->hold)
+        pthread_cond_wait(&r->cond, &r->lock);
+    r->holding = 0;
     if (r->nposts < 512) {
         r->posts[r->nposts] = p->id;
         snprintf(r->msgs[r->nposts], 32, "%.*s", (int)p->msg_len, p->msg);
@@ -75,6 +86,7 @@ static tw_store_listener rec_listener(rec *r)
 {
     memset(r, 0, sizeof(*r));
     pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
     r->bell = eventfd(0, EFD_NONBLOCK);
     return (tw_store_listener){.up = rec_up,
                                .post = rec_post,
@@ -587,6 +599,46 @@ static void test_redis_probe(redisContext *c)
     rec_free(&r);
 }
 
+static int is_holding(rec *r, long unused)
+{
+    (void)unused;
+    return r->holding;
+}
+
+static int probe_passes(void *arg)
+{
+    const char *why;
+    return tw_store_probe(arg, pool, apr_time_from_msec(500), &why) == APR_SUCCESS;
+}
+
+/* A subscription that is up but does not read (its thread held in the listener) must fail the
+ * probe: only a canary that came back counts. */
+static void test_redis_probe_deaf(void)
+{
+    tw_store *s = make_redis(100);
+    rec r;
+    tw_store_listener l = rec_listener(&r);
+    tw_store_subscribe(s, &l);
+    ok(rec_until(&r, events_end, (long)"u"), "deaf: subscribed");
+    pthread_mutex_lock(&r.lock);
+    r.hold = 1;
+    pthread_mutex_unlock(&r.lock);
+    publish(s, "holds the subscriber");
+    ok(rec_until(&r, is_holding, 0), "deaf: the store's thread is held");
+    const char *why = NULL;
+    apr_status_t rv = tw_store_probe(s, pool, apr_time_from_msec(300), &why);
+    ok(rv == APR_TIMEUP && why && strstr(why, "did not come back"),
+       "deaf: the probe fails, the canary did not come back (%s)", why ? why : "passed");
+    pthread_mutex_lock(&r.lock);
+    r.hold = 0;
+    pthread_cond_broadcast(&r.cond);
+    pthread_mutex_unlock(&r.lock);
+    ok(fx_until(probe_passes, s, 5000), "deaf: passes once it reads again");
+    tw_store_stop(s);
+    tw_store_stopped(s, apr_time_from_sec(5));
+    rec_free(&r);
+}
+
 static void test_redis_lost(redisContext *c)
 {
     tw_store *s = make_redis_conf((tw_redis_conf){.history = 100, .timeout_ms = 100});
@@ -630,6 +682,7 @@ int main(void)
             test_redis_fleet_history(c);
             test_redis_settings();
             test_redis_probe(c);
+            test_redis_probe_deaf();
             test_redis_lost(c);
         }
         if (c)
