@@ -1,0 +1,235 @@
+// Redis failing over under load: 3 instances behind HAProxy, a primary, one replica and three
+// Sentinels, TweetsseRedisMinReplicas 1, 300 subscribers resuming through the balancer and
+// 20 posts a second. A forced failover (SENTINEL FAILOVER), one the instances do not hear of
+// (their watch on the sentinels cut first), and a kill -9 of the primary (restarted once the
+// sentinels have switched, as an operator would): no acknowledged post is lost, every
+// subscriber ends with every acknowledged post once and in order, posts refused meanwhile get
+// 503 with Retry-After, and posts are taken again as soon as the new primary has its replica.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { after, before, describe, test } from 'node:test';
+import { createClient } from 'redis';
+import { SERVER_SH, post } from '../lib/harness.mjs';
+import { cmpId, waitUntil } from '../lib/helpers.mjs';
+import { resumingStream, startCluster } from '../lib/cluster.mjs';
+
+const SUBSCRIBERS = 300;
+const RATE = 20; // posts a second
+
+async function client(node) {
+  const c = createClient({ socket: { host: node.host, port: node.port, reconnectStrategy: false } });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+}
+
+// The primary the sentinels name now ("host:port"), asking the first that answers.
+async function namedPrimary(cluster) {
+  for (const s of cluster.sentinels) {
+    let c;
+    try {
+      c = await client(s);
+      const [host, port] = await c.sendCommand(['SENTINEL', 'GET-MASTER-ADDR-BY-NAME',
+        cluster.masterName]);
+      return `${host}:${port}`;
+    } catch { /* the next one */ } finally { await c?.close().catch(() => {}); }
+  }
+  return undefined;
+}
+
+// Does the server at addr have `n` replicas online (INFO replication)?
+async function replicasOnline(addr, n) {
+  const [host, port] = addr.split(':');
+  let c;
+  try {
+    c = await client({ host, port: Number(port) });
+    const info = await c.info('replication');
+    return /^role:master/m.test(info) && (info.match(/^slave\d+:.*state=online/gm) ?? []).length >= n;
+  } catch {
+    return false;
+  } finally {
+    await c?.close().catch(() => {});
+  }
+}
+
+// Posts at RATE a second through the balancer, each on its own (a slow answer does not hold
+// back the next), until stop(). Records every answer: {at, status, id, retryAfter, body}.
+function poster(base) {
+  const answers = [];
+  const inflight = new Set();
+  let stopped = false;
+  let n = 0;
+  const t0 = performance.now();
+  const timer = setInterval(() => {
+    if (stopped) return;
+    const p = post(base, { username: 'load', message: `post ${n++}` }).then(
+      (res) => answers.push({ at: performance.now(), status: res.status, body: res.body,
+        retryAfter: res.headers['retry-after'],
+        id: res.status === 201 ? JSON.parse(res.body).id : undefined }),
+      (e) => answers.push({ at: performance.now(), status: 0, body: String(e) }));
+    inflight.add(p);
+    p.finally(() => inflight.delete(p));
+  }, 1000 / RATE);
+  return {
+    answers,
+    t0,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await Promise.all([...inflight]);
+    },
+  };
+}
+
+// The common run: subscribers up, posts flowing, then `fail()`; waits for the switch, for the
+// new primary's replica and for posts to be taken again, then checks every subscriber.
+async function failoverRun(t, cluster, fail, { afterSwitch } = {}) {
+  const streams = Array.from({ length: SUBSCRIBERS },
+    () => resumingStream(`${cluster.balancer}home/sse`));
+  try {
+    await Promise.all(streams.map((s) => s.until((x) => x.connected, 30000, 'connected')));
+    const load = poster(cluster.balancer);
+    await waitUntil(() => load.answers.filter((a) => a.status === 201).length >= RATE, 10000,
+      'a second of accepted posts');
+    const before = await namedPrimary(cluster);
+    const t0 = performance.now();
+    await fail(before);
+    const ms = () => Math.round(performance.now() - t0);
+    let switched;
+    await waitUntil(async () => {
+      const now = await namedPrimary(cluster);
+      if (now && now !== before) switched = { at: ms(), primary: now };
+      return switched;
+    }, 30000, 'the sentinels to name a new primary', 20);
+    if (afterSwitch) await afterSwitch();
+    let synced;
+    await waitUntil(async () => (await replicasOnline(switched.primary, 1)) && (synced = ms()),
+      60000, 'the new primary to have its replica online', 50);
+    // Posts are taken again within 2 s of that (the issue's bound).
+    await waitUntil(() => load.answers.some((a) => a.status === 201 && a.at - t0 > synced),
+      5000, 'a post accepted after the replica came online', 20);
+    // A few more seconds of posts on the new primary.
+    const resumed = load.answers.filter((a) => a.status === 201 && a.at - t0 > synced).length;
+    await waitUntil(() => load.answers.filter((a) => a.status === 201 && a.at - t0 > synced)
+      .length >= resumed + 2 * RATE, 10000, 'two seconds of posts on the new primary');
+    await load.stop();
+
+    const acked = load.answers.filter((a) => a.status === 201).map((a) => a.id);
+    const refused = load.answers.filter((a) => a.status !== 201);
+    const during = load.answers.filter((a) => a.at - t0 > 0);
+    const firstRefused = during.find((a) => a.status !== 201);
+    const lastRefused = [...during].reverse().find((a) => a.status !== 201);
+    const firstBack = during.find((a) => a.status === 201 && (!lastRefused || a.at > lastRefused.at));
+    t.diagnostic(`primary ${before} -> ${switched.primary}: switch at ${switched.at} ms, the ` +
+      `new primary's replica online at ${synced} ms`);
+    t.diagnostic(`${load.answers.length} posts, ${acked.length} acknowledged, ${refused.length} ` +
+      `refused (${firstRefused ? Math.round(firstRefused.at - t0) : '-'} to ` +
+      `${lastRefused ? Math.round(lastRefused.at - t0) : '-'} ms); first accepted after them at ` +
+      `${firstBack ? Math.round(firstBack.at - t0) : '-'} ms`);
+
+    // From an instance (JSON, as the post was), or from HAProxy while every instance's
+    // health check fails (text): 503 with Retry-After either way.
+    for (const a of refused) {
+      assert.equal(a.status, 503, `a refused post got ${a.status}: ${a.body}`);
+      assert.equal(a.retryAfter, '5', `with Retry-After: ${a.body}`);
+      assert.match(a.body.startsWith('{') ? JSON.parse(a.body).error : a.body, /try again/);
+    }
+    if (firstBack && lastRefused)
+      assert.ok(firstBack.at - t0 <= synced + 2000, `posts taken again ${Math.round(
+        firstBack.at - t0 - synced)} ms after the new primary had its replica`);
+
+    // Every acknowledged post is in the stream of the primary now, once.
+    const [host, port] = switched.primary.split(':');
+    const now = await client({ host, port: Number(port) });
+    const stored = new Set((await now.xRange('tweetsse:feed', '-', '+')).map((e) => e.id));
+    await now.close();
+    const lostInRedis = acked.filter((id) => !stored.has(id));
+    assert.deepEqual(lostInRedis, [], `${lostInRedis.length} acknowledged posts lost in Redis`);
+
+    // And every subscriber has every acknowledged post, once, in order.
+    const want = new Set(acked);
+    await Promise.all(streams.map((s) => s.until((x) => {
+      const have = new Set(x.ids);
+      return acked.every((id) => have.has(id));
+    }, 30000, 'every acknowledged post')));
+    let reconnects = 0;
+    let slowest = 0;
+    for (const s of streams) {
+      assert.equal(new Set(s.ids).size, s.ids.length, 'no post twice on a subscriber');
+      for (let i = 1; i < s.ids.length; i++)
+        assert.ok(cmpId(s.ids[i - 1], s.ids[i]) < 0, 'in order');
+      assert.equal(s.reloads, 0, 'no page told to reload');
+      reconnects += s.reconnects.length;
+      slowest = Math.max(slowest, ...s.reconnects);
+    }
+    t.diagnostic(`${SUBSCRIBERS} subscribers: each has all ${want.size} acknowledged posts; ` +
+      `${reconnects} reconnects (slowest ${Math.round(slowest)} ms)`);
+  } finally {
+    for (const s of streams) s.close();
+  }
+}
+
+describe('a forced failover and one the instances do not hear of', () => {
+  let cluster;
+  before(async () => { cluster = await startCluster({ instances: 3, minReplicas: 1 }); });
+  after(async () => { await cluster?.stop(); });
+
+  test('SENTINEL FAILOVER under load: nothing acknowledged is lost', async (t) => {
+    await failoverRun(t, cluster, async () => {
+      const s = await client(cluster.sentinels[0]);
+      assert.equal(await s.sendCommand(['SENTINEL', 'FAILOVER', cluster.masterName]), 'OK');
+      await s.close();
+    });
+  });
+
+  test('a failover the instances do not hear of (their sentinel subscriptions cut): '
+    + 'they follow on READONLY, nothing is lost', async (t) => {
+    await failoverRun(t, cluster, async () => {
+      for (const node of cluster.sentinels) {
+        const s = await client(node);
+        await s.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+        await s.close();
+      }
+      const s = await client(cluster.sentinels[1]);
+      assert.equal(await s.sendCommand(['SENTINEL', 'FAILOVER', cluster.masterName]), 'OK');
+      await s.close();
+    });
+  });
+
+  test('the instances said what they did', () => {
+    for (const inst of cluster.instances) {
+      assert.match(cluster.errorLog(inst), /TW0116: the sentinels made 127\.0\.0\.1:\d+ the primary/);
+      assert.deepEqual(cluster.badLogLines(inst), []);
+    }
+  });
+});
+
+describe('the primary killed', () => {
+  let cluster;
+  let restarted;
+  before(async () => { cluster = await startCluster({ instances: 3, minReplicas: 1 }); });
+  after(async () => {
+    restarted?.kill('SIGTERM');
+    await cluster?.stop();
+  });
+
+  test('kill -9 of the primary under load, restarted once the sentinels switched: nothing '
+    + 'acknowledged is lost', async (t) => {
+    const pid = cluster.pids()['redis-primary'];
+    await failoverRun(t, cluster, async () => { process.kill(-pid, 'SIGKILL'); }, {
+      // As an operator would: the old primary comes back, and the sentinels make it a
+      // replica of the new one (until then the new primary has no replica to confirm posts).
+      afterSwitch: async () => {
+        restarted = spawn('bash', [SERVER_SH, 'redis', path.join(cluster.rundir, 'redis-primary'),
+          String(cluster.primary.port)], { stdio: 'ignore', detached: true });
+      },
+    });
+  });
+
+  test('the error logs: only the outage', () => {
+    for (const inst of cluster.instances)
+      assert.deepEqual(cluster.badLogLines(inst, [/TW0402|TW0107|TW0111/]), []);
+  });
+});
