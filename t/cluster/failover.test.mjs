@@ -54,6 +54,34 @@ async function replicasOnline(addr, n) {
   }
 }
 
+// Does this sentinel see a replica it could promote (Sentinel's own rules: a replica that is
+// not down or disconnected, whose link to the primary is up)? SENTINEL FAILOVER answers OK
+// and then gives up when it sees none.
+async function promotable(cluster, node) {
+  let c;
+  try {
+    c = await client(node);
+    const replicas = await c.sendCommand(['SENTINEL', 'REPLICAS', cluster.masterName]);
+    return replicas.some((flat) => {
+      const r = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) r[flat[i]] = flat[i + 1];
+      return r.flags === 'slave' && r['master-link-status'] === 'ok';
+    });
+  } catch {
+    return false;
+  } finally {
+    await c?.close().catch(() => {});
+  }
+}
+
+// Ask `node` to fail over, once it sees a replica to promote.
+async function forceFailover(cluster, node) {
+  await waitUntil(() => promotable(cluster, node), 30000, 'the sentinel to see a replica', 50);
+  const s = await client(node);
+  assert.equal(await s.sendCommand(['SENTINEL', 'FAILOVER', cluster.masterName]), 'OK');
+  await s.close();
+}
+
 // Posts at RATE a second through the balancer, each on its own (a slow answer does not hold
 // back the next), until stop(). Records every answer: {at, status, id, retryAfter, body}.
 function poster(base) {
@@ -88,9 +116,10 @@ function poster(base) {
 async function failoverRun(t, cluster, fail, { afterSwitch } = {}) {
   const streams = Array.from({ length: SUBSCRIBERS },
     () => resumingStream(`${cluster.balancer}home/sse`));
+  let load;
   try {
     await Promise.all(streams.map((s) => s.until((x) => x.connected, 30000, 'connected')));
-    const load = poster(cluster.balancer);
+    load = poster(cluster.balancer);
     await waitUntil(() => load.answers.filter((a) => a.status === 201).length >= RATE, 10000,
       'a second of accepted posts');
     const before = await namedPrimary(cluster);
@@ -167,6 +196,7 @@ async function failoverRun(t, cluster, fail, { afterSwitch } = {}) {
     t.diagnostic(`${SUBSCRIBERS} subscribers: each has all ${want.size} acknowledged posts; ` +
       `${reconnects} reconnects (slowest ${Math.round(slowest)} ms)`);
   } finally {
+    await load?.stop(); // also when a wait failed: the poster must not outlive the test
     for (const s of streams) s.close();
   }
 }
@@ -177,11 +207,7 @@ describe('a forced failover and one the instances do not hear of', () => {
   after(async () => { await cluster?.stop(); });
 
   test('SENTINEL FAILOVER under load: nothing acknowledged is lost', async (t) => {
-    await failoverRun(t, cluster, async () => {
-      const s = await client(cluster.sentinels[0]);
-      assert.equal(await s.sendCommand(['SENTINEL', 'FAILOVER', cluster.masterName]), 'OK');
-      await s.close();
-    });
+    await failoverRun(t, cluster, () => forceFailover(cluster, cluster.sentinels[0]));
   });
 
   test('a failover the instances do not hear of (their sentinel subscriptions cut): '
@@ -192,9 +218,7 @@ describe('a forced failover and one the instances do not hear of', () => {
         await s.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
         await s.close();
       }
-      const s = await client(cluster.sentinels[1]);
-      assert.equal(await s.sendCommand(['SENTINEL', 'FAILOVER', cluster.masterName]), 'OK');
-      await s.close();
+      await forceFailover(cluster, cluster.sentinels[1]);
     });
   });
 

@@ -13,8 +13,13 @@ describe('the health check and a Redis that stays away', () => {
   let redis, web;
   before(async () => {
     redis = await startRedis();
-    // A short timeout: the streams are let go after three of them (1.5 s).
-    web = await startApache({ redis: redis.addr, extraConf: 'TweetsseRedisTimeout 500ms' });
+    // A short timeout: the streams are let go after three of them (1.5 s). At debug level
+    // each child says when it has subscribed (TW0106): the checks start after all have.
+    web = await startApache({ redis: redis.addr, logLevel: 'warn tweetsse:debug',
+      extraConf: 'TweetsseRedisTimeout 500ms' });
+    // conf/httpd.conf.in starts 2 children (StartServers 2).
+    await web.waitForLog((lines) => lines.filter((l) => /TW0106: subscribed/.test(l)).length
+      >= 2, { what: 'both children subscribed' });
   });
   after(async () => {
     tracker.closeAll();
