@@ -62,9 +62,13 @@ async function promotable(cluster, node) {
   try {
     c = await client(node);
     const replicas = await c.sendCommand(['SENTINEL', 'REPLICAS', cluster.masterName]);
-    return replicas.some((flat) => {
-      const r = {};
-      for (let i = 0; i + 1 < flat.length; i += 2) r[flat[i]] = flat[i + 1];
+    // Each replica as field -> value (the client gives a map; a flat array is read too).
+    return replicas.some((one) => {
+      let r = one;
+      if (Array.isArray(one)) {
+        r = {};
+        for (let i = 0; i + 1 < one.length; i += 2) r[one[i]] = one[i + 1];
+      }
       return r.flags === 'slave' && r['master-link-status'] === 'ok';
     });
   } catch {
