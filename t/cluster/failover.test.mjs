@@ -117,7 +117,11 @@ function poster(base) {
 
 // The common run: subscribers up, posts flowing, then `fail()`; waits for the switch, for the
 // new primary's replica and for posts to be taken again, then checks every subscriber.
-async function failoverRun(t, cluster, fail, { afterSwitch } = {}) {
+// `retry`, for a manual failover: Sentinel gives one up when the replica is slow to report its
+// promotion (-failover-abort-slave-timeout, after its failover-timeout) and, unlike an
+// automatic one, never tries it again; an operator asks again, and so does this test (at
+// most twice, each after 8 s without a switch).
+async function failoverRun(t, cluster, fail, { afterSwitch, retry } = {}) {
   const streams = Array.from({ length: SUBSCRIBERS },
     () => resumingStream(`${cluster.balancer}home/sse`));
   let load;
@@ -131,11 +135,19 @@ async function failoverRun(t, cluster, fail, { afterSwitch } = {}) {
     await fail(before);
     const ms = () => Math.round(performance.now() - t0);
     let switched;
-    await waitUntil(async () => {
-      const now = await namedPrimary(cluster);
-      if (now && now !== before) switched = { at: ms(), primary: now };
-      return switched;
-    }, 30000, 'the sentinels to name a new primary', 20);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await waitUntil(async () => {
+          const now = await namedPrimary(cluster);
+          if (now && now !== before) switched = { at: ms(), primary: now, attempt };
+          return switched;
+        }, retry ? 8000 : 30000, 'the sentinels to name a new primary', 20);
+        break;
+      } catch (e) {
+        if (!retry || attempt >= 3) throw e;
+        await retry();
+      }
+    }
     if (afterSwitch) await afterSwitch();
     let synced;
     await waitUntil(async () => (await replicasOnline(switched.primary, 1)) && (synced = ms()),
@@ -155,8 +167,9 @@ async function failoverRun(t, cluster, fail, { afterSwitch } = {}) {
     const firstRefused = during.find((a) => a.status !== 201);
     const lastRefused = [...during].reverse().find((a) => a.status !== 201);
     const firstBack = during.find((a) => a.status === 201 && (!lastRefused || a.at > lastRefused.at));
-    t.diagnostic(`primary ${before} -> ${switched.primary}: switch at ${switched.at} ms, the ` +
-      `new primary's replica online at ${synced} ms`);
+    t.diagnostic(`primary ${before} -> ${switched.primary}: switch at ${switched.at} ms ` +
+      `(failover asked ${switched.attempt} time${switched.attempt > 1 ? 's' : ''}), the new ` +
+      `primary's replica online at ${synced} ms`);
     t.diagnostic(`${load.answers.length} posts, ${acked.length} acknowledged, ${refused.length} ` +
       `refused (${firstRefused ? Math.round(firstRefused.at - t0) : '-'} to ` +
       `${lastRefused ? Math.round(lastRefused.at - t0) : '-'} ms); first accepted after them at ` +
@@ -211,7 +224,8 @@ describe('a forced failover and one the instances do not hear of', () => {
   after(async () => { await cluster?.stop(); });
 
   test('SENTINEL FAILOVER under load: nothing acknowledged is lost', async (t) => {
-    await failoverRun(t, cluster, () => forceFailover(cluster, cluster.sentinels[0]));
+    const ask = () => forceFailover(cluster, cluster.sentinels[0]);
+    await failoverRun(t, cluster, ask, { retry: ask });
   });
 
   test('a failover the instances do not hear of (their sentinel subscriptions cut): '
@@ -223,7 +237,7 @@ describe('a forced failover and one the instances do not hear of', () => {
         await s.close();
       }
       await forceFailover(cluster, cluster.sentinels[1]);
-    });
+    }, { retry: () => forceFailover(cluster, cluster.sentinels[1]) });
   });
 
   test('the instances said what they did', () => {
