@@ -70,7 +70,8 @@ const serverStreams = () => streams(readLines());
 // as the server notices the hang-up).
 const serverStreamsAre = (want, what) => waitForLines(forensicLog, (lines) => {
   const s = streams(lines);
-  return s.started === want.started && s.open === want.open;
+  const started = Array.isArray(want.started) ? want.started : [want.started, want.started];
+  return s.started >= started[0] && s.started <= started[1] && s.open === want.open;
 }, { timeoutMs: 5000, what }).catch((e) => {
   throw new Error(`${e.message}: ${JSON.stringify(serverStreams())}`);
 });
@@ -215,8 +216,12 @@ test('closing tabs, the first among them, hands the stream on; no gap, no duplic
     t.diagnostic(`post -> the ${rest.length} remaining tabs (ms): ${latencies.join(', ')}`);
     assert.ok(Math.max(...latencies) < 1000, `slowest tab: ${Math.max(...latencies)} ms`);
     await assertAllComplete(rest);
-    assert.equal(streamsRequested().length, 2);
-    await serverStreamsAre({ started: 2, open: 1 }, 'one stream closed with its tab, one open');
+    // The lock may pass through a tab that is closing too (the tabs wait for it in the order
+    // they asked): one new stream, or one more for each closed tab that held it on the way.
+    const asked = streamsRequested().length;
+    assert.ok(asked >= 2 && asked <= 1 + closing.length, `${asked} streams asked for`);
+    await serverStreamsAre({ started: [2, 1 + closing.length], open: 1 },
+      'the closed tabs\' streams closed, one open');
     assert.deepEqual(problems, []);
   });
 
