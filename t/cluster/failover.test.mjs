@@ -7,11 +7,12 @@
 // 503 with Retry-After, and posts are taken again as soon as the new primary has its replica.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { createClient } from 'redis';
-import { SERVER_SH, post } from '../lib/harness.mjs';
+import { SERVER_SH, post, waitForLines } from '../lib/harness.mjs';
 import { cmpId, waitUntil } from '../lib/helpers.mjs';
 import { resumingStream, startCluster } from '../lib/cluster.mjs';
 
@@ -263,9 +264,21 @@ describe('the primary killed', () => {
     await failoverRun(t, cluster, async () => { process.kill(-pid, 'SIGKILL'); }, {
       // As an operator would: the old primary comes back, and the sentinels make it a
       // replica of the new one (until then the new primary has no replica to confirm posts).
+      // Its output goes to redis-primary-restarted.log; the wait ends when it is ready, or
+      // fails with that log if it exits first.
       afterSwitch: async () => {
+        const log = path.join(cluster.rundir, 'redis-primary-restarted.log');
+        const out = fs.openSync(log, 'a');
         restarted = spawn('bash', [SERVER_SH, 'redis', path.join(cluster.rundir, 'redis-primary'),
-          String(cluster.primary.port)], { stdio: 'ignore', detached: true });
+          String(cluster.primary.port)], { stdio: ['ignore', out, out], detached: true });
+        fs.closeSync(out);
+        const gone = new Promise((resolve) => restarted.once('exit', resolve));
+        await Promise.race([
+          waitForLines(log, (lines) => lines.some((l) => /Ready to accept connections/.test(l)),
+            { timeoutMs: 15000, what: 'the restarted primary' }),
+          gone.then((code) => { throw new Error(`the restarted primary exited (${code}): ` +
+            fs.readFileSync(log, 'utf8').slice(-2000)); }),
+        ]);
       },
     });
   });
