@@ -538,24 +538,32 @@ static apr_status_t tw_redis_run(tw_redis *r, apr_pool_t *p, int argc, const cha
     return rep ? APR_SUCCESS : APR_EGENERAL;
 }
 
-/* Set `field` of the settings hash to `mine` unless an instance has already; the value that
- * holds now, or NULL with *err. Two round trips. */
+/* Record a value unless an instance has already (`set`, a write-if-absent such as HSETNX or
+ * SET NX), then read what holds now (`get`): the value, or NULL with *err (also for a nil or
+ * non-string reply). Two round trips, at start-up only. */
+static const char *tw_redis_recorded(tw_redis *r, apr_pool_t *p, int setc, const char **set,
+                                     int getc, const char **get, const char **err)
+{
+    redisReply *rep = NULL;
+    if (tw_redis_run(r, p, setc, set, &rep, err) != APR_SUCCESS)
+        return NULL;
+    freeReplyObject(rep);
+    if (tw_redis_run(r, p, getc, get, &rep, err) != APR_SUCCESS)
+        return NULL;
+    const char *v = rep->type == REDIS_REPLY_STRING ? apr_pstrmemdup(p, rep->str, rep->len) : NULL;
+    if (!v)
+        tw_redis_reply_error(p, NULL, rep, get[0], err);
+    freeReplyObject(rep);
+    return v;
+}
+
+/* `field` of the settings hash, recorded as `mine` if no instance has yet. */
 static const char *tw_redis_setting(tw_redis *r, apr_pool_t *p, const char *field, const char *mine,
                                     const char **err)
 {
     const char *set[] = {"HSETNX", r->settings_key, field, mine};
     const char *get[] = {"HGET", r->settings_key, field};
-    redisReply *rep = NULL;
-    if (tw_redis_run(r, p, 4, set, &rep, err) != APR_SUCCESS)
-        return NULL;
-    freeReplyObject(rep);
-    if (tw_redis_run(r, p, 3, get, &rep, err) != APR_SUCCESS)
-        return NULL;
-    const char *v = rep->type == REDIS_REPLY_STRING ? apr_pstrmemdup(p, rep->str, rep->len) : NULL;
-    if (!v)
-        tw_redis_reply_error(p, NULL, rep, "HGET", err);
-    freeReplyObject(rep);
-    return v;
+    return tw_redis_recorded(r, p, 4, set, 3, get, err);
 }
 
 apr_status_t tw_redis_settings_check(tw_store *st, apr_pool_t *p, const char **err)
@@ -584,19 +592,13 @@ apr_status_t tw_redis_settings_check(tw_store *st, apr_pool_t *p, const char **e
     const char *claim = apr_pstrcat(p, cf->channel, ":stream", NULL);
     const char *set[] = {"SET", claim, cf->key, "NX"};
     const char *get[] = {"GET", claim};
-    redisReply *rep = NULL;
-    if (tw_redis_run(r, p, 4, set, &rep, err) != APR_SUCCESS)
+    if (!(fleet = tw_redis_recorded(r, p, 4, set, 2, get, err)))
         return APR_EGENERAL;
-    freeReplyObject(rep);
-    if (tw_redis_run(r, p, 2, get, &rep, err) != APR_SUCCESS)
-        return APR_EGENERAL;
-    if (rep->type == REDIS_REPLY_STRING &&
-        (rep->len != strlen(cf->key) || memcmp(rep->str, cf->key, rep->len) != 0))
+    if (strcmp(fleet, cf->key) != 0)
         TW_LOG(cf->log, TW_LOG_ERR, 0,
-               "TW0114: the channel %s announces the posts of the stream %.*s (%s), not of %s: "
+               "TW0114: the channel %s announces the posts of the stream %s (%s), not of %s: "
                "pages would show the other feed's posts; give each feed its own TweetsseChannel",
-               cf->channel, (int)rep->len, rep->str, claim, cf->key);
-    freeReplyObject(rep);
+               cf->channel, fleet, claim, cf->key);
     return APR_SUCCESS;
 }
 

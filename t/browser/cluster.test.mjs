@@ -5,11 +5,10 @@
 // 127.0.0.1.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../lib/browser.mjs';
 import { postId } from '../lib/helpers.mjs';
 import { startCluster } from '../lib/cluster.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 let cluster, browser;
 const problems = [];
@@ -17,11 +16,7 @@ const requests = [];
 
 before(async () => {
   cluster = await startCluster({ instances: 3 });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

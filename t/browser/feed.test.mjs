@@ -8,10 +8,9 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, beforeEach, test } from 'node:test';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../lib/browser.mjs';
 import { request, post, startApache, startRedis } from '../lib/harness.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/tweetsse-browser.png';
 const NAME_RE = /^[A-Z][a-z]+[A-Z][a-z]+\d+$/; // tw_name_generate: e.g. GentleBadger970
 
@@ -27,11 +26,7 @@ before(async () => {
   web = await startApache({ redis: redis.addr });
   // A second server on the same Redis: posts are made through it while `web` is down.
   other = await startApache({ redis: redis.addr });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

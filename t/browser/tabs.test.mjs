@@ -9,11 +9,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../lib/browser.mjs';
 import { post, request, startApache, startRedis, tempDir, waitForLines, within }
   from '../lib/harness.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TABS = 10;
 const CSP = "default-src 'self'; script-src 'self'; img-src 'self' data:; " +
   "style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; form-action 'self'";
@@ -35,11 +34,7 @@ before(async () => {
     `ForensicLog "${forensicLog}"`,
     `Header always set Content-Security-Policy "${CSP}"`,
   ].join('\n') });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1024, height: 720 } });
   context.on('request', (r) => requests.push(r.url()));
 });
