@@ -53,7 +53,9 @@ typedef enum {
 typedef struct tw_engine_ops {
     const char *name;
     /* Is the engine at its capacity? Asked before a stream starts, so that it can be refused
-     * with a 503 instead of failing later. O(1). */
+     * with a 503 instead of failing later. A stream counts from its follow, so streams starting
+     * at once may each pass: the bound is soft by at most the worker threads, which the child's
+     * open-files reserve covers. O(1). */
     int (*full)(tw_engine *e);
     /* Take the stream: either adopt it and return at once, or follow it in the calling thread
      * until it ends. */

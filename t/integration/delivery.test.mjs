@@ -153,9 +153,11 @@ describe('a child at its open-files limit refuses new streams with 503', () => {
       else refused.push(s);
     }
     assert.ok(refused.length > 0, `no stream refused after ${open200.length}`);
-    // The MPM may start a third child while the streams arrive: the bound is per child.
+    // The MPM may start a third child while the streams arrive: the bound is per child. A
+    // stream counts once its engine has it, after its headers: this client's next request may
+    // pass the check before that, so a child can hold one more.
     const children = (await web.childPids()).length;
-    assert.ok(open200.length >= 44 && open200.length <= 44 * children,
+    assert.ok(open200.length >= 44 && open200.length <= 45 * children,
       `${open200.length} streams held by ${children} children`);
     for (const s of refused) {
       assert.equal(s.status, 503);
