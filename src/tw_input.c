@@ -6,25 +6,23 @@
 #include <jansson.h>
 #include <string.h>
 
-/* Validate the two raw fields and store them in `in`. Both are copied into `p`. */
+/* Validate the raw fields and store them in `in`, copied into `p`. `user` may be NULL. */
 static const char *tw_input_check(apr_pool_t *p, const char *user, size_t ulen, const char *msg,
                                   size_t mlen, long max_chars, tw_input *in)
 {
-    if (!user)
-        return "username is missing";
     if (!msg)
         return "message is missing";
-    if (memchr(user, '\0', ulen) || memchr(msg, '\0', mlen))
+    if ((user && memchr(user, '\0', ulen)) || memchr(msg, '\0', mlen))
         return "fields must not contain NUL characters";
-    const char *why = tw_text_check_username(user, ulen);
+    const char *why = user ? tw_text_check_username(user, ulen) : NULL;
     if (why)
         return why;
     char *m = apr_pstrmemdup(p, msg, mlen);
     why = tw_text_check_message(m, &mlen, max_chars);
     if (why)
         return why;
-    in->username = apr_pstrmemdup(p, user, ulen);
-    in->username_len = ulen;
+    in->username = user ? apr_pstrmemdup(p, user, ulen) : NULL;
+    in->username_len = user ? ulen : 0;
     in->message = m;
     in->message_len = mlen;
     return NULL;
@@ -44,8 +42,8 @@ static const char *tw_form_decode(apr_pool_t *p, const char *s, size_t n, size_t
 
 const char *tw_input_form(apr_pool_t *p, const char *body, size_t n, long max_chars, tw_input *in)
 {
-    const char *user = NULL, *msg = NULL;
-    size_t ulen = 0, mlen = 0;
+    const char *user = NULL, *msg = NULL, *key = NULL;
+    size_t ulen = 0, mlen = 0, klen = 0;
     const char *s = body, *end = body + n;
     /* A raw NUL would cut a value short when decoded (%00 is refused as a bad escape). */
     if (memchr(body, '\0', n))
@@ -55,19 +53,21 @@ const char *tw_input_form(apr_pool_t *p, const char *body, size_t n, long max_ch
         const char *fend = amp ? amp : end;
         const char *eq = memchr(s, '=', (size_t)(fend - s));
         const char *vstart = eq ? eq + 1 : fend;
-        size_t klen = 0, vlen = 0;
-        const char *key = tw_form_decode(p, s, (size_t)((eq ? eq : fend) - s), &klen);
-        if (!key)
+        size_t nlen = 0, vlen = 0;
+        const char *name = tw_form_decode(p, s, (size_t)((eq ? eq : fend) - s), &nlen);
+        if (!name)
             return "form body has a bad percent-escape";
         const char **slot = NULL;
         size_t *slot_len = NULL;
-        if (strcmp(key, "username") == 0)
+        if (strcmp(name, "username") == 0)
             slot = &user, slot_len = &ulen;
-        else if (strcmp(key, "message") == 0)
+        else if (strcmp(name, "message") == 0)
             slot = &msg, slot_len = &mlen;
+        else if (strcmp(name, "key") == 0)
+            slot = &key, slot_len = &klen;
         if (slot) {
             if (*slot)
-                return apr_psprintf(p, "%s is given twice", key);
+                return apr_psprintf(p, "%s is given twice", name);
             const char *val = tw_form_decode(p, vstart, (size_t)(fend - vstart), &vlen);
             if (!val)
                 return "form body has a bad percent-escape";
@@ -78,6 +78,11 @@ const char *tw_input_form(apr_pool_t *p, const char *body, size_t n, long max_ch
             break;
         s = amp + 1;
     }
+    const char *why = key ? tw_text_check_key(key, klen) : NULL;
+    if (why)
+        return why;
+    in->key = (char *)key;
+    in->key_len = klen;
     return tw_input_check(p, user, ulen, msg, mlen, max_chars, in);
 }
 
@@ -88,6 +93,8 @@ const char *tw_input_json(apr_pool_t *p, const char *body, size_t n, long max_ch
     if (!root)
         return "body is not valid JSON";
     const char *why = NULL;
+    in->key = NULL;
+    in->key_len = 0;
     if (!json_is_object(root)) {
         why = "JSON body must be an object";
     } else {

@@ -28,31 +28,6 @@ size_t tw_name_generate(const unsigned char rnd[4], char *buf)
     return n < 0 ? 0 : (size_t)n;
 }
 
-size_t tw_name_from_cookies(const char *header, const char *name, char *out)
-{
-    size_t nlen = strlen(name);
-    const char *p = header;
-    while (p && *p) {
-        while (*p == ' ' || *p == '\t' || *p == ';')
-            p++;
-        const char *end = strchr(p, ';');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == '=') {
-            const char *v = p + nlen + 1;
-            size_t vlen = len - nlen - 1;
-            while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-                vlen--;
-            if (vlen < TW_NAME_MAX && !tw_text_check_username(v, vlen)) {
-                memcpy(out, v, vlen);
-                out[vlen] = '\0';
-                return vlen;
-            }
-        }
-        p = end;
-    }
-    return 0;
-}
-
 static char tw_upper(char c)
 {
     return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;

@@ -14,12 +14,6 @@
  * The same bytes give the same name. Returns the length. O(1). */
 size_t tw_name_generate(const unsigned char rnd[4], char *buf);
 
-/* Find the first cookie `name` in a Cookie header whose value is a valid username and copy it
- * into `out` (TW_NAME_MAX bytes). Returns its length, or 0 if there is none. Cookies with
- * the same name (e.g. set for different paths) are allowed: the first valid one wins.
- * O(length of the header). */
-size_t tw_name_from_cookies(const char *header, const char *name, char *out);
-
 /* Avatar initials of `name` (`n` bytes of [A-Za-z0-9_-]) into `out` (3 bytes): the first
  * character and the next capital letter after it, upper-cased; one letter if there is none. */
 void tw_name_initials(const char *name, size_t n, char out[3]);

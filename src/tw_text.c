@@ -97,17 +97,32 @@ const char *tw_text_check_message(char *s, size_t *n, long max_chars)
     return NULL;
 }
 
+/* Are all `n` bytes from [A-Za-z0-9_-]? */
+static int tw_text_word(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
 const char *tw_text_check_username(const char *s, size_t n)
 {
     if (n == 0)
         return "username is empty";
     if (n > TW_USERNAME_MAX)
         return "username is too long";
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
-            return "username may only contain letters, digits, '_' and '-'";
-    }
+    if (!tw_text_word(s, n))
+        return "username may only contain letters, digits, '_' and '-'";
+    return NULL;
+}
+
+const char *tw_text_check_key(const char *s, size_t n)
+{
+    if (n == 0 || n > TW_KEY_MAX || !tw_text_word(s, n))
+        return "the idempotency key must be 1 to 64 letters, digits, '_' or '-'";
     return NULL;
 }

@@ -22,4 +22,11 @@ const char *tw_text_check_message(char *s, size_t *n, long max_chars);
  * valid, else a reason. O(n). */
 const char *tw_text_check_username(const char *s, size_t n);
 
+/* Longest idempotency key (a form's hidden field, or a JSON client's Idempotency-Key). */
+#define TW_KEY_MAX 64
+
+/* Check an idempotency key: 1..TW_KEY_MAX characters from [A-Za-z0-9_-]. Returns NULL if
+ * valid, else a reason. O(n). */
+const char *tw_text_check_key(const char *s, size_t n);
+
 #endif

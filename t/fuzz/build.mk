@@ -37,7 +37,7 @@ FUZZ_CFLAGS        := $(FUZZ_WARN) -O1 -fsanitize=fuzzer,address,undefined \
 # Asked when a recipe runs, never when make reads this file: APR's development files may be
 # installed by `make deps` in the same make run.
 FUZZ_APR_CFLAGS = $$(apr-1-config --includes --cppflags)
-FUZZ_LDLIBS     = $$(apu-1-config --link-ld) $$(apr-1-config --link-ld --libs) -lhiredis -ljansson
+FUZZ_LDLIBS     = $$(apu-1-config --link-ld) $$(apr-1-config --link-ld --libs) -lhiredis -ljansson -lcrypto
 
 # Keep the including Makefile's default goal: this fragment defines no default target.
 fuzz_saved_goal := $(.DEFAULT_GOAL)
@@ -45,7 +45,7 @@ fuzz_saved_goal := $(.DEFAULT_GOAL)
 # The core sources each target links.
 fuzz_src_form      := src/tw_input.c src/tw_text.c
 fuzz_src_json      := src/tw_input.c src/tw_text.c
-fuzz_src_cookie    := src/tw_name.c src/tw_text.c
+fuzz_src_cookie    := src/tw_sign.c src/tw_text.c
 fuzz_src_resume    := src/tw_id.c
 fuzz_src_confval   := src/tw_confval.c
 fuzz_src_broadcast := src/tw_redis_wire.c src/tw_id.c

@@ -221,15 +221,27 @@ FUZZ_API long ref_urldecode(const char *s, size_t n, char *out)
 }
 
 /* A username per tw_text.h: 1..32 of [A-Za-z0-9_-]. */
-FUZZ_API int ref_username_ok(const char *s, size_t n)
+/* Are `n` bytes, 1..max of them, all from [A-Za-z0-9_-]? */
+FUZZ_API int ref_word_ok(const char *s, size_t n, size_t max)
 {
     static const char set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
-    if (n < 1 || n > 32)
+    if (n < 1 || n > max)
         return 0;
     for (size_t i = 0; i < n; i++)
         if (s[i] == '\0' || !strchr(set, s[i]))
             return 0;
     return 1;
+}
+
+FUZZ_API int ref_username_ok(const char *s, size_t n)
+{
+    return ref_word_ok(s, n, 32);
+}
+
+/* An idempotency key: 1..64 characters of the same alphabet. */
+FUZZ_API int ref_key_ok(const char *s, size_t n)
+{
+    return ref_word_ok(s, n, 64);
 }
 
 /* For a target that parses into an APR pool: defines `pool` and the LLVMFuzzerInitialize that

@@ -21,8 +21,8 @@ static int ref_form(const char *body, size_t n, long max_chars, const char **use
 {
     if (memchr(body, '\0', n))
         return 0;
-    const char *u = NULL, *m = NULL;
-    size_t ulen = 0, mlen = 0;
+    const char *u = NULL, *m = NULL, *k = NULL;
+    size_t ulen = 0, mlen = 0, klen = 0;
     size_t start = 0;
     for (;;) {
         const char *amp = memchr(body + start, '&', n - start);
@@ -38,6 +38,8 @@ static int ref_form(const char *body, size_t n, long max_chars, const char **use
             slot = &u, slot_len = &ulen;
         else if (!strcmp(key, "message"))
             slot = &m, slot_len = &mlen;
+        else if (!strcmp(key, "key"))
+            slot = &k, slot_len = &klen;
         if (slot) {
             if (*slot)
                 return 0;
@@ -53,6 +55,8 @@ static int ref_form(const char *body, size_t n, long max_chars, const char **use
             break;
         start = end + 1;
     }
+    if (k && !ref_key_ok(k, klen))
+        return 0;
     *user = u;
     *ul = ulen;
     return ref_post(pool, u, ulen, m, mlen, max_chars, msg, ml);

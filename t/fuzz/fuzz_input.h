@@ -67,13 +67,22 @@ FUZZ_API void fuzz_check_reason(const char *why)
 /* The contract of an accepted post (tw_input.h, tw_text.h). */
 FUZZ_API void fuzz_check_post(const tw_input *in, long max_chars)
 {
-    FUZZ_CHECK(in->username && in->message, "accepted without both fields");
+    FUZZ_CHECK(in->message, "accepted without a message");
     const char *u = in->username, *m = in->message;
     size_t ul = in->username_len, ml = in->message_len;
-    FUZZ_CHECK(u[ul] == '\0' && strlen(u) == ul, "username not NUL-terminated at its length");
-    FUZZ_CHECK(ul >= 1 && ul <= TW_USERNAME_MAX, "username of %zu bytes", ul);
-    FUZZ_CHECK(tw_text_check_username(u, ul) == NULL, "core refuses its own username");
-    FUZZ_CHECK(ref_username_ok(u, ul), "username '%s' outside [A-Za-z0-9_-]", u);
+    if (u) {
+        FUZZ_CHECK(u[ul] == '\0' && strlen(u) == ul, "username not NUL-terminated at its length");
+        FUZZ_CHECK(ul >= 1 && ul <= TW_USERNAME_MAX, "username of %zu bytes", ul);
+        FUZZ_CHECK(tw_text_check_username(u, ul) == NULL, "core refuses its own username");
+        FUZZ_CHECK(ref_username_ok(u, ul), "username '%s' outside [A-Za-z0-9_-]", u);
+    } else {
+        FUZZ_CHECK(ul == 0, "no username but a length of %zu", ul);
+    }
+    if (in->key) {
+        FUZZ_CHECK(in->key[in->key_len] == '\0', "key not NUL-terminated at its length");
+        FUZZ_CHECK(ref_key_ok(in->key, in->key_len), "key '%s' is not 1..64 of [A-Za-z0-9_-]",
+                   in->key);
+    }
 
     FUZZ_CHECK(m[ml] == '\0', "message not NUL-terminated at its length");
     FUZZ_CHECK(memchr(m, '\0', ml) == NULL, "NUL inside the message");
@@ -101,7 +110,7 @@ FUZZ_API void fuzz_check_post(const tw_input *in, long max_chars)
 FUZZ_API int ref_post(apr_pool_t *p, const char *user, size_t ul, const char *msg, size_t ml,
                       long max_chars, const char **out_msg, size_t *out_len)
 {
-    if (!user || !msg || !ref_username_ok(user, ul))
+    if (!msg || (user && !ref_username_ok(user, ul)))
         return 0;
     char *norm = apr_palloc(p, ml + 1);
     if (!ref_message(msg, ml, max_chars, norm, out_len))
@@ -118,7 +127,9 @@ FUZZ_API void fuzz_compare(const char *why, const tw_input *in, int ref_ok, cons
                why ? why : "-", ref_ok ? "accepts" : "rejects");
     if (!ref_ok)
         return;
-    FUZZ_CHECK(in->username_len == ref_ul && !memcmp(in->username, ref_user, ref_ul),
+    FUZZ_CHECK(!in->username == !ref_user, "username %s, reference %s",
+               in->username ? "given" : "absent", ref_user ? "given" : "absent");
+    FUZZ_CHECK(!ref_user || (in->username_len == ref_ul && !memcmp(in->username, ref_user, ref_ul)),
                "username '%s', reference '%.*s'", in->username, (int)ref_ul, ref_user);
     FUZZ_CHECK(in->message_len == ref_ml && !memcmp(in->message, ref_msg, ref_ml),
                "message of %zu bytes differs from the reference's %zu", in->message_len, ref_ml);
@@ -151,7 +162,8 @@ FUZZ_API void fuzz_same_post(const char *how, const char *why, const tw_input *a
                              const tw_input *in)
 {
     FUZZ_CHECK(why == NULL, "accepted post refused when sent again as %s: %s", how, why);
-    FUZZ_CHECK(again->username_len == in->username_len && !strcmp(again->username, in->username),
+    FUZZ_CHECK(again->username_len == in->username_len && !again->username == !in->username &&
+                   (!in->username || !strcmp(again->username, in->username)),
                "username changed when sent again as %s", how);
     FUZZ_CHECK(again->message_len == in->message_len && !strcmp(again->message, in->message),
                "message changed when sent again as %s", how);
@@ -164,17 +176,21 @@ FUZZ_API void fuzz_resend(apr_pool_t *p, const tw_input *in, long max_chars)
     tw_input again;
     const char *body =
         apr_pstrcat(p, "message=", fuzz_form_encode(p, in->message, in->message_len),
-                    "&username=", fuzz_form_encode(p, in->username, in->username_len), NULL);
+                    in->username ? "&username=" : "",
+                    in->username ? fuzz_form_encode(p, in->username, in->username_len) : "", NULL);
     memset(&again, 0, sizeof(again));
     const char *why = tw_input_form(p, body, strlen(body), max_chars, &again);
     fuzz_same_post("a form", why, &again, in);
 
     json_t *obj = json_object();
     FUZZ_CHECK(obj != NULL, "out of memory");
-    json_t *u = json_stringn(in->username, in->username_len);
     json_t *m = json_stringn(in->message, in->message_len);
-    FUZZ_CHECK(u && m, "jansson refuses the accepted post's strings");
-    json_object_set_new(obj, "username", u);
+    FUZZ_CHECK(m, "jansson refuses the accepted post's message");
+    if (in->username) {
+        json_t *u = json_stringn(in->username, in->username_len);
+        FUZZ_CHECK(u, "jansson refuses the accepted post's username");
+        json_object_set_new(obj, "username", u);
+    }
     json_object_set_new(obj, "message", m);
     char *text = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);

@@ -28,9 +28,9 @@ static int ref_json(const char *body, size_t n, long max_chars, const char **use
         return 0;
     int ok = 0;
     json_t *u = json_object_get(root, "username"), *m = json_object_get(root, "message");
-    if (json_is_object(root) && json_is_string(u) && json_is_string(m)) {
-        size_t ulen = json_string_length(u);
-        char *ucopy = apr_pstrmemdup(pool, json_string_value(u), ulen);
+    if (json_is_object(root) && (!u || json_is_string(u)) && json_is_string(m)) {
+        size_t ulen = u ? json_string_length(u) : 0;
+        char *ucopy = u ? apr_pstrmemdup(pool, json_string_value(u), ulen) : NULL;
         ok = ref_post(pool, ucopy, ulen, json_string_value(m), json_string_length(m), max_chars,
                       msg, ml);
         *user = ucopy;

@@ -157,8 +157,23 @@ static void test_form_ok(void)
 static void test_form_bad(void)
 {
     const char *why;
-    why = form("message=hi");
-    ok(mentions(why, "username"), "form: missing username rejected (%s)", why);
+    is_str(form("message=hi"), NULL, "form: no username: the author is the caller's to say");
+    ok(in.username == NULL && in.username_len == 0, "form: no username, none given back");
+    is_str(form("message=hi&key=Ab_-09"), NULL, "form: an idempotency key");
+    is_str(in.key, "Ab_-09", "form: the key");
+    is_int((long long)in.key_len, 6, "form: key_len");
+    is_str(form("message=hi"), NULL, "form: without a key");
+    ok(in.key == NULL, "form: no key, none given back");
+    ok(mentions(form("message=hi&key="), "key"), "form: an empty key rejected");
+    ok(mentions(form("message=hi&key=a+b"), "key"), "form: a key with a blank rejected");
+    ok(mentions(form("message=hi&key=a&key=a"), "key"), "form: a key twice rejected");
+    char longkey[96];
+    snprintf(longkey, sizeof(longkey), "message=hi&key=%.*s", TW_KEY_MAX,
+             "0123456789012345678901234567890123456789012345678901234567890123456789");
+    is_str(form(longkey), NULL, "form: a 64-character key accepted");
+    snprintf(longkey, sizeof(longkey), "message=hi&key=%.*s", TW_KEY_MAX + 1,
+             "0123456789012345678901234567890123456789012345678901234567890123456789");
+    ok(form(longkey) != NULL, "form: a 65-character key rejected");
     why = form("username=bob");
     ok(mentions(why, "message"), "form: missing message rejected (%s)", why);
     ok(form("") != NULL, "form: empty body rejected");
@@ -295,8 +310,8 @@ static void test_json(void)
     ok(json("{\"username\":\"bob\\u0000x\",\"message\":\"hi\"}") != NULL,
        "json: \\u0000 in the username rejected");
 
-    why = json("{\"message\":\"hi\"}");
-    ok(mentions(why, "username"), "json: missing username rejected (%s)", why);
+    is_str(json("{\"message\":\"hi\"}"), NULL, "json: no username accepted");
+    ok(in.username == NULL && in.key == NULL, "json: no username, no key given back");
     why = json("{\"username\":\"bob\"}");
     ok(mentions(why, "message"), "json: missing message rejected (%s)", why);
     ok(json("{}") != NULL, "json: empty object rejected");

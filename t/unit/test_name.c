@@ -164,41 +164,9 @@ static void test_hue(void)
     is_int(tw_name_hue("\xff\xfe", 2), 0xd01ebb10u % 360, "hue: bytes >= 0x80 taken as unsigned");
 }
 
-/* The name cookie: first valid value wins; duplicates and neighbours do not confuse it. */
-static void test_cookie(void)
-{
-    char out[TW_NAME_MAX];
-    is_int((long long)tw_name_from_cookies("tw_name=BraveOtter42", "tw_name", out), 12,
-           "cookie: the only cookie");
-    is_str(out, "BraveOtter42", "cookie: its value");
-    tw_name_from_cookies("a=1; tw_name=Kind_Fox-7 ; b=2", "tw_name", out);
-    is_str(out, "Kind_Fox-7", "cookie: among others, blanks trimmed");
-    tw_name_from_cookies("tw_name=First1; tw_name=Second2", "tw_name", out);
-    is_str(out, "First1", "cookie: twice (two paths): the first");
-    tw_name_from_cookies("tw_name=<bad>; tw_name=Good3", "tw_name", out);
-    is_str(out, "Good3", "cookie: an invalid value is skipped for a later valid one");
-    is_int((long long)tw_name_from_cookies("xtw_name=Nope1; tw_namex=Nope2", "tw_name", out), 0,
-           "cookie: only the exact name matches");
-    is_int((long long)tw_name_from_cookies("tw_name=", "tw_name", out), 0, "cookie: empty value");
-    is_int((long long)tw_name_from_cookies(NULL, "tw_name", out), 0, "cookie: no header");
-    is_int((long long)tw_name_from_cookies("tw_name=a%20b", "tw_name", out), 0,
-           "cookie: encoded characters are not a name");
-    char longest[64];
-    memset(longest, 'x', sizeof(longest));
-    memcpy(longest, "tw_name=", 8);
-    longest[8 + TW_USERNAME_MAX] = '\0';
-    is_int((long long)tw_name_from_cookies(longest, "tw_name", out), TW_USERNAME_MAX,
-           "cookie: a 32-character name fits");
-    longest[8 + TW_USERNAME_MAX] = 'x';
-    longest[8 + TW_USERNAME_MAX + 1] = '\0';
-    is_int((long long)tw_name_from_cookies(longest, "tw_name", out), 0,
-           "cookie: a 33-character value is refused");
-}
-
 int main(void)
 {
     test_generate();
-    test_cookie();
     test_initials();
     test_hue();
     return done_testing();
