@@ -26,7 +26,7 @@ MODULE    := .libs/mod_tweetsse.so
 all: $(MODULE)
 
 $(MODULE): $(SRC) $(HDR)
-	$(APXS) -c -o mod_tweetsse.la -Ibuild $(addprefix -Wc$(comma),$(WARN)) $(SRC) -lhiredis -ljansson
+	$(APXS) -c -o mod_tweetsse.la -Ibuild $(addprefix -Wc$(comma),$(WARN)) $(SRC) -lhiredis -ljansson -lcrypto
 
 comma := ,
 
@@ -100,7 +100,7 @@ $(TSAN_MODULE): $(SRC) $(HDR)
 	@mkdir -p $(@D)
 	$(CC) -shared -fPIC -fsanitize=thread -g -O1 $(WARN) $$($(APXS) -q EXTRA_CPPFLAGS) \
 	    -I$$($(APXS) -q INCLUDEDIR) $$(apr-1-config --includes) -Ibuild -o $@ \
-	    $(filter %.c,$^) -lhiredis -ljansson
+	    $(filter %.c,$^) -lhiredis -ljansson -lcrypto
 
 # ThreadSanitizer over the unit tests of the threaded core, then the delivery and fault
 # suites against Apache running the module built with it; any report fails.

@@ -80,7 +80,7 @@ static int tw_handler(request_rec *r)
         return HTTP_NOT_FOUND;
     if (r->method_number == M_POST && tw_ends_with(uri, n, "/home"))
         return tw_handle_publish(r, c, mount);
-    return tw_handle_page(r, c, tw_visitor_name(r, mount));
+    return tw_handle_page(r, c, tw_visitor_name(r, c, mount));
 }
 
 /* translate_name: a request whose <Location> says SetHandler tweetsse names no file. Give it

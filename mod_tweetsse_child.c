@@ -72,6 +72,8 @@ static tw_runtime *tw_runtime_start(apr_pool_t *p, server_rec *s, int threads)
                          .history = c->history,
                          .timeout_ms = c->timeout_ms,
                          .min_replicas = (int)c->min_replicas,
+                         .rate_user = c->rate_user,
+                         .rate_addr = c->rate_addr,
                          .max_conns = threads + 1,
                          .log = &rt->log};
     tw_relay_conf lcf = {.keepalive = apr_time_from_msec(c->keepalive_ms), .log = &rt->log};
@@ -160,6 +162,9 @@ void tw_child_init(apr_pool_t *pchild, server_rec *s)
                         c->password ? c->password : "", "|", apr_ltoa(p, c->history), "|",
                         apr_ltoa(p, c->timeout_ms), "|", apr_ltoa(p, c->keepalive_ms), "|",
                         apr_ltoa(p, c->min_replicas), "|",
+                        apr_psprintf(p, "%ld/%ld/%ld|%ld/%ld/%ld|", c->rate_user.count,
+                                     c->rate_user.period_ms, c->rate_user.burst, c->rate_addr.count,
+                                     c->rate_addr.period_ms, c->rate_addr.burst),
                         c->delivery == TW_DELIVERY_SOCKET ? "socket" : "thread", NULL);
         tw_runtime *rt = apr_hash_get(seen, key, APR_HASH_KEY_STRING);
         if (!rt) {

@@ -1,6 +1,8 @@
 /* mod_tweetsse_config.c: the directive table, server config create/merge, and the defaults. */
 #include "mod_tweetsse_config.h"
 
+#include <apr_file_io.h>
+#include <apr_network_io.h>
 #include <apr_strings.h>
 #include <stddef.h>
 #include <string.h>
@@ -15,6 +17,8 @@ void *tw_config_create_srv(apr_pool_t *p, server_rec *s)
     c->history = c->page_size = c->max_chars = c->max_body = -1;
     c->keepalive_ms = c->timeout_ms = c->retry_ms = c->min_replicas = -1;
     c->delivery = TW_DELIVERY_UNSET;
+    c->identity = TW_IDENTITY_UNSET;
+    c->rate_user.count = c->rate_addr.count = -1;
     return c;
 }
 
@@ -38,6 +42,12 @@ void *tw_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     c->min_replicas = TW_MERGE(min_replicas, -1);
     c->retry_ms = TW_MERGE(retry_ms, -1);
     c->delivery = TW_MERGE(delivery, TW_DELIVERY_UNSET);
+    c->identity = TW_MERGE(identity, TW_IDENTITY_UNSET);
+    c->secret_file[0] = TW_MERGE(secret_file[0], NULL);
+    c->secret_file[1] = add->secret_file[0] ? add->secret_file[1] : base->secret_file[1];
+    c->trusted = TW_MERGE(trusted, NULL);
+    c->rate_user = add->rate_user.count != -1 ? add->rate_user : base->rate_user;
+    c->rate_addr = add->rate_addr.count != -1 ? add->rate_addr : base->rate_addr;
     return c;
 }
 
@@ -67,6 +77,13 @@ static void tw_config_finish(tw_srv_conf *c)
     TW_DEFAULT(min_replicas, -1, 0);
     TW_DEFAULT(retry_ms, -1, 2000);
     TW_DEFAULT(delivery, TW_DELIVERY_UNSET, TW_DELIVERY_SOCKET);
+    TW_DEFAULT(identity, TW_IDENTITY_UNSET, TW_IDENTITY_COOKIE);
+    /* A person types a post every few seconds; a script floods. Per address ten times that,
+     * for the people behind one NAT. */
+    if (c->rate_user.count == -1)
+        c->rate_user = (tw_rate){30, 60000, 10};
+    if (c->rate_addr.count == -1)
+        c->rate_addr = (tw_rate){300, 60000, 100};
 }
 
 /* Where a server is defined, for messages. */
@@ -100,11 +117,71 @@ static const char *tw_config_mix(apr_pool_t *p, const server_rec *a, const serve
     return NULL;
 }
 
+/* Read a secret file into `out` (from `p`): its bytes up to trailing white space. Returns
+ * NULL, or why it cannot serve as a secret. Runs in the parent, before privileges drop, so
+ * the file may be readable by root only. */
+static const char *tw_config_read_secret(apr_pool_t *p, const char *path, tw_secret *out)
+{
+    apr_file_t *f;
+    apr_status_t rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, p);
+    char ebuf[120];
+    if (rv != APR_SUCCESS)
+        return apr_psprintf(p, "cannot open %s: %s", path, apr_strerror(rv, ebuf, sizeof(ebuf)));
+    char *buf = apr_palloc(p, 4097);
+    apr_size_t n = 0;
+    rv = apr_file_read_full(f, buf, 4097, &n);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF)
+        return apr_psprintf(p, "cannot read %s: %s", path, apr_strerror(rv, ebuf, sizeof(ebuf)));
+    if (n > 4096)
+        return apr_psprintf(p, "%s is larger than 4096 bytes: is it the right file?", path);
+    while (n &&
+           (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+        n--;
+    if (n < TW_SECRET_MIN)
+        return apr_psprintf(p,
+                            "%s holds %" APR_SIZE_T_FMT " bytes: a secret needs at least %d "
+                            "(e.g. openssl rand -base64 48 > %s)",
+                            path, n, TW_SECRET_MIN, path);
+    out->key = (const unsigned char *)buf;
+    out->len = n;
+    return NULL;
+}
+
+/* The signing keys of a server whose identity is the cookie: both files read, the current one
+ * required. Returns NULL or a startup error (from `p`). */
+static const char *tw_config_keys(apr_pool_t *p, server_rec *s, tw_srv_conf *c)
+{
+    c->keys = (tw_keys){{NULL, 0}, {NULL, 0}};
+    if (c->identity != TW_IDENTITY_COOKIE)
+        return NULL;
+    if (!c->secret_file[0])
+        return apr_psprintf(p,
+                            "TW0009: %s: TweetsseSecretFile is not set: the name cookie that says "
+                            "who posts cannot be signed (generate one: openssl rand -base64 48, "
+                            "the same file on every instance; or TweetsseIdentity remote-user)",
+                            tw_config_where(p, s));
+    for (int i = 0; i < 2 && c->secret_file[i]; i++) {
+        const char *err = tw_config_read_secret(p, c->secret_file[i],
+                                                i == 0 ? &c->keys.current : &c->keys.previous);
+        if (err)
+            return apr_psprintf(p, "TW0010: %s: TweetsseSecretFile: %s", tw_config_where(p, s),
+                                err);
+    }
+    return NULL;
+}
+
 int tw_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
-    (void)pconf, (void)plog;
-    for (server_rec *vs = s; vs; vs = vs->next)
+    (void)plog;
+    for (server_rec *vs = s; vs; vs = vs->next) {
         tw_config_finish(TW_CONF(vs));
+        const char *err = tw_config_keys(pconf, vs, TW_CONF(vs));
+        if (err) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, "%s", err);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
     for (server_rec *a = s; a; a = a->next) {
         for (server_rec *b = a->next; b; b = b->next) {
             const char *err = tw_config_mix(ptemp, a, b);
@@ -153,6 +230,59 @@ static const char *tw_set_delivery(cmd_parms *cmd, void *dc, const char *arg)
     else
         return tw_cmd_err(cmd, apr_psprintf(cmd->pool, "expected socket or thread, not '%s'", arg));
     return NULL;
+}
+
+static const char *tw_set_identity(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    tw_srv_conf *c = TW_CONF(cmd->server);
+    if (strcasecmp(arg, "cookie") == 0)
+        c->identity = TW_IDENTITY_COOKIE;
+    else if (strcasecmp(arg, "remote-user") == 0)
+        c->identity = TW_IDENTITY_REMOTE_USER;
+    else
+        return tw_cmd_err(cmd,
+                          apr_psprintf(cmd->pool, "expected cookie or remote-user, not '%s'", arg));
+    return NULL;
+}
+
+static const char *tw_set_secret(cmd_parms *cmd, void *dc, const char *cur, const char *prev)
+{
+    (void)dc;
+    tw_srv_conf *c = TW_CONF(cmd->server);
+    c->secret_file[0] = ap_server_root_relative(cmd->pool, cur);
+    c->secret_file[1] = prev ? ap_server_root_relative(cmd->pool, prev) : NULL;
+    if (!c->secret_file[0] || (prev && !c->secret_file[1]))
+        return tw_cmd_err(cmd, "invalid file path");
+    return NULL;
+}
+
+/* TweetsseTrustedProxy: addresses or networks (apr_ipsubnet_create syntax), or "none". */
+static const char *tw_set_trusted(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    tw_srv_conf *c = TW_CONF(cmd->server);
+    if (!c->trusted)
+        c->trusted = apr_array_make(cmd->pool, 2, sizeof(apr_ipsubnet_t *));
+    if (strcasecmp(arg, "none") == 0)
+        return NULL;
+    char *ip = apr_pstrdup(cmd->pool, arg), *mask = strchr(ip, '/');
+    if (mask)
+        *mask++ = '\0';
+    apr_ipsubnet_t *net;
+    apr_status_t rv = apr_ipsubnet_create(&net, ip, mask, cmd->pool);
+    if (rv != APR_SUCCESS)
+        return tw_cmd_err(cmd, apr_psprintf(cmd->pool, "'%s' is not an address or network", arg));
+    *(apr_ipsubnet_t **)apr_array_push(c->trusted) = net;
+    return NULL;
+}
+
+/* TweetsseRateLimit and TweetsseAddressRateLimit; cmd->info is the field's offset. */
+static const char *tw_set_rate(cmd_parms *cmd, void *dc, const char *arg, const char *burst)
+{
+    (void)dc;
+    tw_rate *r = (tw_rate *)((char *)TW_CONF(cmd->server) + (size_t)cmd->info);
+    return tw_cmd_err(cmd, tw_confval_rate(cmd->pool, arg, burst, r));
 }
 
 /* TweetsseStreamKey and TweetsseChannel; cmd->info says which field. */
@@ -226,5 +356,19 @@ const command_rec tw_cmds[] = {
     AP_INIT_TAKE1("TweetsseDelivery", tw_set_delivery, NULL, RSRC_CONF,
                   "socket: one thread per child writes to every open stream; thread: one "
                   "worker thread per open stream"),
+    AP_INIT_TAKE1("TweetsseIdentity", tw_set_identity, NULL, RSRC_CONF,
+                  "Who posts: cookie (a generated name in a signed cookie) or remote-user (the "
+                  "user an Apache authentication module established)"),
+    AP_INIT_TAKE12("TweetsseSecretFile", tw_set_secret, NULL, RSRC_CONF,
+                   "File with the secret that signs the name cookie (at least 32 bytes; the same "
+                   "on every instance), and optionally the previous one, still accepted"),
+    AP_INIT_ITERATE("TweetsseTrustedProxy", tw_set_trusted, NULL, RSRC_CONF,
+                    "Proxies (addresses or networks) whose X-Forwarded-Proto and X-Forwarded-Host "
+                    "are believed; none: no proxy"),
+    AP_INIT_TAKE12("TweetsseRateLimit", tw_set_rate, (void *)offsetof(tw_srv_conf, rate_user),
+                   RSRC_CONF, "Posts per author: <posts>/<duration> [burst=<posts>], or off"),
+    AP_INIT_TAKE12("TweetsseAddressRateLimit", tw_set_rate,
+                   (void *)offsetof(tw_srv_conf, rate_addr), RSRC_CONF,
+                   "Posts per client address: <posts>/<duration> [burst=<posts>], or off"),
     {NULL},
 };

@@ -5,6 +5,7 @@
 
 #include "mod_tweetsse.h"
 #include "src/tw_confval.h"
+#include "src/tw_sign.h"
 
 #include <apr_time.h>
 #include <stdatomic.h>
@@ -16,6 +17,13 @@ typedef enum {
     TW_DELIVERY_SOCKET, /* the child's delivery thread, straight to the socket (tw_pump) */
 } tw_delivery;
 
+/* TweetsseIdentity: who the author of a post is. */
+typedef enum {
+    TW_IDENTITY_UNSET = -1,
+    TW_IDENTITY_COOKIE,      /* a generated name in a signed cookie (TweetsseSecretFile) */
+    TW_IDENTITY_REMOTE_USER, /* r->user, as an Apache authentication module set it */
+} tw_identity;
+
 struct tw_runtime;
 struct tw_feedcache;
 
@@ -24,18 +32,24 @@ struct tw_feedcache;
 typedef struct tw_srv_conf {
     const char *redis_spec; /* TweetsseRedis as written, for messages */
     tw_redis_addr redis;
-    const char *password;   /* TweetsseRedisPassword */
-    const char *stream_key; /* TweetsseStreamKey */
-    const char *channel;    /* TweetsseChannel */
-    long history;           /* TweetsseHistory: stream MAXLEN ~ */
-    long page_size;         /* TweetssePageSize */
-    long max_chars;         /* TweetsseMaxMessageLength, code points */
-    long max_body;          /* TweetsseMaxBody, bytes */
-    long keepalive_ms;      /* TweetsseKeepalive */
-    long timeout_ms;        /* TweetsseRedisTimeout: connect and command timeout */
-    long min_replicas;      /* TweetsseRedisMinReplicas: replicas that must have a post */
-    long retry_ms;          /* TweetsseRetry: the SSE retry: the browser is told */
-    tw_delivery delivery;   /* TweetsseDelivery */
+    const char *password;        /* TweetsseRedisPassword */
+    const char *stream_key;      /* TweetsseStreamKey */
+    const char *channel;         /* TweetsseChannel */
+    long history;                /* TweetsseHistory: stream MAXLEN ~ */
+    long page_size;              /* TweetssePageSize */
+    long max_chars;              /* TweetsseMaxMessageLength, code points */
+    long max_body;               /* TweetsseMaxBody, bytes */
+    long keepalive_ms;           /* TweetsseKeepalive */
+    long timeout_ms;             /* TweetsseRedisTimeout: connect and command timeout */
+    long min_replicas;           /* TweetsseRedisMinReplicas: replicas that must have a post */
+    long retry_ms;               /* TweetsseRetry: the SSE retry: the browser is told */
+    tw_delivery delivery;        /* TweetsseDelivery */
+    tw_identity identity;        /* TweetsseIdentity */
+    const char *secret_file[2];  /* TweetsseSecretFile: current, previous (NULL: none) */
+    tw_keys keys;                /* their contents, read by tw_config_check */
+    apr_array_header_t *trusted; /* TweetsseTrustedProxy: apr_ipsubnet_t *; NULL unset */
+    tw_rate rate_user;           /* TweetsseRateLimit: per author; count -1 unset */
+    tw_rate rate_addr;           /* TweetsseAddressRateLimit: per client address */
 
     /* Set after the configuration is read. */
     atomic_uint *posted;       /* posts stored through this instance; shared memory (post_config) */

@@ -8,6 +8,8 @@
 #include "src/tw_html.h"
 
 #include <apr_buckets.h>
+#include <apr_encode.h>
+#include <apr_general.h>
 #include <apr_shm.h>
 #include <http_protocol.h>
 #include <stddef.h>
@@ -82,11 +84,27 @@ static void tw_page_headers(request_rec *r, size_t len)
     ap_set_content_length(r, (apr_off_t)len);
 }
 
+/* A fresh idempotency key for the compose form: 128 random bits, base64url (22 characters).
+ * A retried post then stores once (tw_store's publish); the page script takes a new one after
+ * each post. NULL (the form then has none) if there is no randomness. */
+static const char *tw_page_key(request_rec *r)
+{
+    unsigned char rnd[16];
+    apr_status_t rv = apr_generate_random_bytes(rnd, sizeof(rnd));
+    if (rv != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, rv, r, "TW0303: no random bytes for a form key");
+        return NULL;
+    }
+    return apr_pencode_base64(r->pool, (const char *)rnd, sizeof(rnd),
+                              APR_ENCODE_BASE64URL | APR_ENCODE_NOPADDING, NULL);
+}
+
 /* The page without the store: a notice, no posts, no live stream; 503. */
 static int tw_page_unavailable(request_rec *r, const char *username, const char *err)
 {
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0301: cannot read posts: %s", err);
     tw_page pg = {.username = username,
+                  .key = tw_page_key(r),
                   .notice = "The feed is unavailable right now: the post store cannot be "
                             "reached. Please reload in a moment."};
     tw_buf b;
@@ -118,7 +136,7 @@ int tw_handle_page(request_rec *r, tw_srv_conf *c, const char *username)
         if (gen)
             tw_feedcache_put(c->feed, feed, gen, posted, now);
     }
-    tw_page pg = {.username = username};
+    tw_page pg = {.username = username, .key = tw_page_key(r)};
     tw_buf top;
     tw_buf_init(&top, r->pool, 4096);
     tw_html_page_top(&top, &pg);

@@ -2,10 +2,13 @@
  * check passes; every refusal says why, in the request's own format. */
 #include "mod_tweetsse_publish.h"
 #include "mod_tweetsse_child.h"
+#include "mod_tweetsse_origin.h"
 #include "mod_tweetsse_page.h"
+#include "mod_tweetsse_visitor.h"
 #include "src/tw_html.h"
 #include "src/tw_input.h"
 #include "src/tw_store.h"
+#include "src/tw_text.h"
 
 #include <apr_strings.h>
 #include <http_protocol.h>
@@ -88,6 +91,13 @@ int tw_handle_publish(request_rec *r, tw_srv_conf *c, const char *mount)
     tw_format fmt = json                                         ? TW_FMT_JSON
                     : apr_table_get(r->headers_in, "HX-Request") ? TW_FMT_HTMX
                                                                  : TW_FMT_FORM;
+    /* Who may post, before anything is read: from the feed's own pages, as a known author. */
+    const char *why = tw_origin_refusal(r, c);
+    if (why)
+        return tw_refuse(r, fmt, HTTP_FORBIDDEN, why);
+    const char *author = tw_visitor_author(r, c, &why);
+    if (!author)
+        return tw_refuse(r, fmt, HTTP_FORBIDDEN, why);
     if (!json && strcmp(type, "application/x-www-form-urlencoded") != 0)
         return tw_refuse(r, fmt, HTTP_UNSUPPORTED_MEDIA_TYPE,
                          "send application/x-www-form-urlencoded or application/json");
@@ -102,28 +112,52 @@ int tw_handle_publish(request_rec *r, tw_srv_conf *c, const char *mount)
         return rc;
 
     tw_input in;
-    const char *why = json ? tw_input_json(r->pool, body, len, c->max_chars, &in)
-                           : tw_input_form(r->pool, body, len, c->max_chars, &in);
+    why = json ? tw_input_json(r->pool, body, len, c->max_chars, &in)
+               : tw_input_form(r->pool, body, len, c->max_chars, &in);
     if (why)
         return tw_refuse(r, fmt, HTTP_BAD_REQUEST, why);
+    if (in.username && strcmp(in.username, author) != 0)
+        return tw_refuse(r, fmt, HTTP_FORBIDDEN,
+                         apr_psprintf(r->pool, "you post as %s, not as %s", author, in.username));
+    if (json && (in.key = (char *)apr_table_get(r->headers_in, "Idempotency-Key"))) {
+        in.key_len = strlen(in.key);
+        if ((why = tw_text_check_key(in.key, in.key_len)))
+            return tw_refuse(r, fmt, HTTP_BAD_REQUEST, why);
+    }
 
-    tw_post post = {.user = in.username,
-                    .user_len = in.username_len,
-                    .msg = in.message,
-                    .msg_len = in.message_len};
-    tw_id id;
+    tw_publish req = {.post = {.user = author,
+                               .user_len = strlen(author),
+                               .msg = in.message,
+                               .msg_len = in.message_len},
+                      .key = in.key,
+                      .key_len = in.key_len,
+                      .addr = r->useragent_ip};
+    tw_publish_result res;
     const char *err = NULL;
-    apr_status_t rv = tw_store_publish(c->rt->store, r->pool, &post, &id, &err);
+    apr_status_t rv = tw_store_publish(c->rt->store, r->pool, &req, &res, &err);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0402: cannot store a post: %s", err);
         apr_table_setn(r->err_headers_out, "Retry-After", "5");
-        /* APR_TIMEUP: stored, but not confirmed by the replicas: it may well stay. */
+        /* Sent but unanswered, or stored but not confirmed by the replicas: it may stay. */
+        int unknown = rv == APR_TIMEUP || rv == APR_INCOMPLETE;
         return tw_refuse(r, fmt, HTTP_SERVICE_UNAVAILABLE,
-                         rv == APR_TIMEUP
-                             ? "the post could not be confirmed in time; it may still appear, so "
-                               "look before you send it again"
-                             : "the post store is unavailable; please try again in a moment");
+                         !unknown ? "the post store is unavailable; please try again in a moment"
+                         : req.key
+                             ? "the post store did not confirm the post in time; it may have been "
+                               "stored: sending it again is safe, it will not appear twice"
+                             : "the post store did not confirm the post in time; it may still "
+                               "appear, so look before you send it again");
     }
+    if (res.retry_ms) {
+        long secs = (res.retry_ms + 999) / 1000;
+        apr_table_setn(r->err_headers_out, "Retry-After", apr_ltoa(r->pool, secs));
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "TW0403: %s posts too fast; refused", author);
+        return tw_refuse(r, fmt, HTTP_TOO_MANY_REQUESTS,
+                         apr_psprintf(r->pool, "slow down: you can post again in %ld s", secs));
+    }
+    tw_id id = res.id;
+    if (res.replayed)
+        apr_table_setn(r->err_headers_out, "Idempotent-Replayed", "true");
 
     tw_page_posted(c); /* read your own post on the redirected GET */
     char idtxt[TW_ID_MAX];

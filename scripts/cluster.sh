@@ -23,7 +23,8 @@
 # Environment: PORT (8080), INSTANCES (3, 1-99), RUNDIR (./run-cluster), MIN_REPLICAS (1:
 # TweetsseRedisMinReplicas in every instance; 0 leaves the directive out), EXTRA_CONF (a
 # file appended to every instance's config), MOUNT (/); MPM, LOGLEVEL, KEEPALIVE, HISTORY
-# as for `scripts/server.sh conf`; DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS as for
+# as for `scripts/server.sh conf`, and SECRET_FILE (RUNDIR/secret, one for all instances),
+# RATE_LIMIT, ADDRESS_RATE_LIMIT as there; DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS as for
 # `scripts/server.sh sentinel`; READY_SECONDS (60), the bound on each start-up wait.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -73,6 +74,8 @@ chmod 755 "$RUNDIR" # Apache's children run as www-data when root
 cp -r "$top/htdocs/lib" "$htdocs/"
 chmod -R a+rX "$htdocs"
 rm -f "$RUNDIR/cluster.env" "$RUNDIR/cluster.pids"
+# One secret signs every instance's name cookie: a visitor keeps its name on all of them.
+secret=${SECRET_FILE:-$RUNDIR/secret}
 
 # ---- configs first: nothing starts if one is wrong ------------------------------------------
 for ((i = 1; i <= INSTANCES; i++)); do
@@ -80,7 +83,7 @@ for ((i = 1; i <= INSTANCES; i++)); do
     mkdir -p "$dir"
     chmod 755 "$dir"
     RUNDIR=$dir PORT=${web_ports[i - 1]} REDIS=$instance_redis HTDOCS=$htdocs MOUNT=$MOUNT \
-        MIN_REPLICAS=$MIN_REPLICAS bash "$server" conf >"$dir/httpd.conf"
+        MIN_REPLICAS=$MIN_REPLICAS SECRET_FILE=$secret bash "$server" conf >"$dir/httpd.conf"
     out=$(bash "$server" check "$dir" 2>&1) || die "web$i: the configuration test failed: $out"
 done
 

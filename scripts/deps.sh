@@ -5,7 +5,7 @@
 #   deps.sh fuzz   clang and its libFuzzer runtime, for make fuzz
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-pkgs=(apache2 apache2-dev libhiredis-dev libjansson-dev redis-server nodejs npm chromium
+pkgs=(apache2 apache2-dev libhiredis-dev libjansson-dev libssl-dev redis-server nodejs npm chromium
       curl pkg-config openssl util-linux wrk iproute2 haproxy)
 if [ "${1:-}" = fuzz ]; then pkgs=(clang libclang-rt-14-dev); fi
 missing=()

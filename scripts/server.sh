@@ -26,8 +26,12 @@
 #       Print the private Apache config, conf/httpd.conf.in filled in from the environment:
 #       RUNDIR PORT REDIS (required; host:port, host, /socket or sentinel://...); MPM
 #       (worker), MOUNT (/), LOGLEVEL (warn), KEEPALIVE (15), HISTORY (1000), MODULE (the
-#       build tree's .libs/mod_tweetsse.so), HTDOCS ($RUNDIR/htdocs). MIN_REPLICAS=n (n > 0)
-#       adds TweetsseRedisMinReplicas n; EXTRA_CONF=file appends that file's directives.
+#       build tree's .libs/mod_tweetsse.so), HTDOCS ($RUNDIR/htdocs), SECRET_FILE (the
+#       name cookie's secret; $RUNDIR/secret, generated when missing: instances that share a
+#       feed must share it). MIN_REPLICAS=n (n > 0) adds TweetsseRedisMinReplicas n;
+#       RATE_LIMIT and ADDRESS_RATE_LIMIT (e.g. "5/10s burst=10" or off) set
+#       TweetsseRateLimit and TweetsseAddressRateLimit (else the module's defaults hold);
+#       EXTRA_CONF=file appends that file's directives.
 #       Children run as www-data when root, else as the caller.
 #   server.sh check DIR
 #       Configuration test of DIR/httpd.conf (apache2 -t; the verdict on stderr), after the
@@ -95,12 +99,18 @@ cmd_conf() {
     local mpm=${MPM:-worker} mount=${MOUNT:-/} loglevel=${LOGLEVEL:-warn}
     local keepalive=${KEEPALIVE:-15} history=${HISTORY:-1000}
     local module=${MODULE:-$top/.libs/mod_tweetsse.so} htdocs=${HTDOCS:-$RUNDIR/htdocs}
+    local secret=${SECRET_FILE:-$RUNDIR/secret}
+    if [ ! -e "$secret" ]; then
+        # Read by Apache's parent, as root, before the children drop privileges.
+        (umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$secret" && echo >>"$secret")
+    fi
     local user group
     if [ "$(id -u)" = 0 ]; then user=www-data group=www-data; else user=$(id -un) group=$(id -gn); fi
     sed -e "s|@RUNDIR@|$RUNDIR|g" -e "s|@PORT@|$PORT|g" -e "s|@REDIS@|$REDIS|g" \
         -e "s|@MPM@|$mpm|g" -e "s|@MOUNT@|$mount|g" -e "s|@LOGLEVEL@|$loglevel|g" \
         -e "s|@KEEPALIVE@|$keepalive|g" -e "s|@HISTORY@|$history|g" -e "s|@MODULE@|$module|g" \
         -e "s|@HTDOCS@|$htdocs|g" -e "s|@USER@|$user|g" -e "s|@GROUP@|$group|g" \
+        -e "s|@SECRET_FILE@|$secret|g" \
         "$top/conf/httpd.conf.in"
     # A directive the module knows only from a version on, so written only when asked for:
     # without MIN_REPLICAS the config stays valid for every build.
@@ -109,6 +119,8 @@ cmd_conf() {
     *[!0-9]*) echo "server.sh: MIN_REPLICAS must be a number: '$MIN_REPLICAS'" >&2; exit 2 ;;
     *) printf '\nTweetsseRedisMinReplicas %s\n' "$MIN_REPLICAS" ;;
     esac
+    [ -z "${RATE_LIMIT:-}" ] || printf 'TweetsseRateLimit %s\n' "$RATE_LIMIT"
+    [ -z "${ADDRESS_RATE_LIMIT:-}" ] || printf 'TweetsseAddressRateLimit %s\n' "$ADDRESS_RATE_LIMIT"
     if [ -n "${EXTRA_CONF:-}" ]; then
         [ -r "$EXTRA_CONF" ] || { echo "server.sh: cannot read EXTRA_CONF $EXTRA_CONF" >&2; exit 1; }
         printf '\n# From %s (EXTRA_CONF)\n' "$EXTRA_CONF"

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Is the port in "host:port" or "[v6]:port" (if there is one) 1..65535 as written?
  * apr_parse_addr_port wraps larger numbers around (":0000...2749598205602693122" is port 2;
@@ -172,5 +173,34 @@ const char *tw_confval_redis_name(apr_pool_t *p, const char *arg)
     for (size_t i = 0; i < n; i++)
         if (arg[i] <= ' ' || arg[i] > '~')
             return apr_psprintf(p, "'%s' may only hold printable ASCII without spaces", arg);
+    return NULL;
+}
+
+const char *tw_confval_rate(apr_pool_t *p, const char *arg, const char *burst, tw_rate *out)
+{
+    if (!strcasecmp(arg, "off")) {
+        if (burst)
+            return "'off' takes no burst";
+        *out = (tw_rate){0, 0, 0};
+        return NULL;
+    }
+    const char *slash = strchr(arg, '/');
+    if (!slash)
+        return apr_psprintf(p, "'%s' is not a rate: write <posts>/<duration>, e.g. 5/10s", arg);
+    tw_rate r;
+    const char *err =
+        tw_confval_long(p, apr_pstrmemdup(p, arg, (size_t)(slash - arg)), 1, 100000, &r.count);
+    if (!err)
+        err = tw_confval_duration_ms(p, slash + 1, 1000, 86400000, &r.period_ms);
+    if (err)
+        return err;
+    r.burst = r.count;
+    if (burst) {
+        if (strncmp(burst, "burst=", 6) != 0)
+            return apr_psprintf(p, "'%s' is not burst=<posts>", burst);
+        if ((err = tw_confval_long(p, burst + 6, 1, 100000, &r.burst)))
+            return err;
+    }
+    *out = r;
     return NULL;
 }

@@ -44,4 +44,16 @@ const char *tw_confval_duration_ms(apr_pool_t *p, const char *arg, long min_ms, 
 /* A Redis key or channel name: 1..200 printable ASCII characters without spaces. */
 const char *tw_confval_redis_name(apr_pool_t *p, const char *arg);
 
+/* A rate limit: `count` posts per `period_ms`, up to `burst` at once. count 0: off. */
+typedef struct tw_rate {
+    long count;
+    long period_ms;
+    long burst;
+} tw_rate;
+
+/* Parse a rate limit: "off", or "<count>/<duration>" (1..100000 per 1 s..1 day, the duration
+ * as tw_confval_duration_ms reads it) and an optional second word "burst=<n>" (1..100000;
+ * default: count). Returns NULL and fills `out`, or a message (from `p`). */
+const char *tw_confval_rate(apr_pool_t *p, const char *arg, const char *burst, tw_rate *out);
+
 #endif

@@ -80,21 +80,29 @@ static void tw_html_head(tw_buf *b, const char *title)
 
 void tw_html_page_top(tw_buf *b, const tw_page *pg)
 {
-    size_t ulen = strlen(pg->username);
     tw_html_head(b, "TweetSSE");
     tw_buf_adds(b, "<nav class=\"navbar bg-body-tertiary border-bottom mb-3\"><div "
                    "class=\"container tw-narrow\"><a class=\"navbar-brand\" "
                    "href=\"home\">TweetSSE</a><span class=\"navbar-text d-flex "
                    "align-items-center gap-2\">");
-    tw_html_avatar(b, pg->username, ulen);
-    tw_buf_adds(b, "<strong id=\"whoami\">");
-    tw_buf_add_escaped(b, pg->username, ulen);
-    tw_buf_adds(b, "</strong></span></div></nav>\n<main class=\"container tw-narrow\">"
+    if (pg->username) {
+        size_t ulen = strlen(pg->username);
+        tw_html_avatar(b, pg->username, ulen);
+        tw_buf_adds(b, "<strong id=\"whoami\">");
+        tw_buf_add_escaped(b, pg->username, ulen);
+        tw_buf_adds(b, "</strong>");
+    } else {
+        tw_buf_adds(b, "<span id=\"whoami\">not signed in</span>");
+    }
+    tw_buf_adds(b, "</span></div></nav>\n<main class=\"container tw-narrow\">"
                    "<form id=\"compose\" class=\"card card-body mb-3\" method=\"post\" "
-                   "action=\"home\" hx-post=\"home\" hx-swap=\"none\">"
-                   "<input type=\"hidden\" name=\"username\" value=\"");
-    tw_buf_add_escaped(b, pg->username, ulen);
-    tw_buf_adds(b, "\"><label class=\"visually-hidden\" for=\"message\">Message</label>"
+                   "action=\"home\" hx-post=\"home\" hx-swap=\"none\">");
+    if (pg->key) {
+        tw_buf_adds(b, "<input type=\"hidden\" name=\"key\" value=\"");
+        tw_buf_add_escaped(b, pg->key, strlen(pg->key));
+        tw_buf_adds(b, "\">");
+    }
+    tw_buf_adds(b, "<label class=\"visually-hidden\" for=\"message\">Message</label>"
                    "<textarea id=\"message\" name=\"message\" class=\"form-control mb-2\" "
                    "rows=\"3\" required placeholder=\"What&#39;s happening?\"></textarea>"
                    "<div class=\"d-flex justify-content-between align-items-center gap-2\">"

@@ -8,7 +8,8 @@
 #include "tw_post.h"
 
 typedef struct tw_page {
-    const char *username; /* the visitor's name (validated) */
+    const char *username; /* the visitor's name (validated); NULL: not signed in */
+    const char *key;      /* the compose form's idempotency key (tw_text_check_key) */
     const tw_post *posts; /* newest first */
     int nposts;
     const char *notice; /* shown above the feed when not NULL (plain text) */
@@ -30,7 +31,7 @@ void tw_html_post_event(tw_buf *b, const tw_post *p);
 void tw_html_page(tw_buf *b, const tw_page *pg);
 
 /* The part of the page that depends on the visitor (head, navbar, compose form, notice);
- * uses username and notice only. About 2.5 KB. */
+ * uses username, key and notice only. About 2.5 KB. */
 void tw_html_page_top(tw_buf *b, const tw_page *pg);
 
 /* The rest: the live-stream container resuming after posts[0], and the cards, newest first;

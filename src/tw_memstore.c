@@ -33,20 +33,47 @@ static tw_id tw_mem_next_id(tw_id last, apr_time_t now)
     return (tw_id){last.ms, last.seq + 1};
 }
 
-static apr_status_t tw_mem_publish(tw_store *st, apr_pool_t *p, const tw_post *post, tw_id *id,
-                                   const char **err)
+/* The idempotency key a retained post was stored with ("" if none): its strings are one
+ * allocation, "user\0message\0key\0". */
+static const char *tw_mem_key(const tw_post *post)
+{
+    return post->msg + post->msg_len + 1;
+}
+
+static apr_status_t tw_mem_publish(tw_store *st, apr_pool_t *p, const tw_publish *in,
+                                   tw_publish_result *out, const char **err)
 {
     tw_memstore *m = (tw_memstore *)st;
-    char *copy = malloc(post->user_len + post->msg_len + 2);
+    const tw_post *post = &in->post;
+    size_t klen = in->key ? in->key_len : 0;
+    *out = (tw_publish_result){{0, 0}, 0, 0};
+    char *copy = malloc(post->user_len + post->msg_len + klen + 3);
     if (!copy) {
         *err = apr_pstrdup(p, "out of memory");
         return APR_ENOMEM;
     }
-    memcpy(copy, post->user, post->user_len);
-    copy[post->user_len] = '\0';
-    memcpy(copy + post->user_len + 1, post->msg, post->msg_len);
-    copy[post->user_len + 1 + post->msg_len] = '\0';
+    char *w = copy;
+    memcpy(w, post->user, post->user_len);
+    w[post->user_len] = '\0';
+    w += post->user_len + 1;
+    memcpy(w, post->msg, post->msg_len);
+    w[post->msg_len] = '\0';
+    w += post->msg_len + 1;
+    if (klen)
+        memcpy(w, in->key, klen);
+    w[klen] = '\0';
     apr_thread_mutex_lock(m->lock);
+    for (long i = 0; klen && i < m->count; i++) {
+        const tw_post *old = tw_mem_at(m, i);
+        if (!strcmp(tw_mem_key(old), w) && old->user_len == post->user_len &&
+            !memcmp(old->user, post->user, post->user_len)) {
+            out->id = old->id;
+            out->replayed = 1;
+            apr_thread_mutex_unlock(m->lock);
+            free(copy);
+            return APR_SUCCESS;
+        }
+    }
     tw_post stored = {.id = tw_mem_next_id(m->last, apr_time_now()),
                       .user = copy,
                       .user_len = post->user_len,
@@ -59,7 +86,7 @@ static apr_status_t tw_mem_publish(tw_store *st, apr_pool_t *p, const tw_post *p
     }
     *tw_mem_at(m, m->count++) = stored;
     m->last = stored.id;
-    *id = stored.id;
+    out->id = stored.id;
     if (atomic_load(&m->listening))
         m->l.post(m->l.ctx, &stored);
     apr_thread_mutex_unlock(m->lock);

@@ -3,7 +3,8 @@
  * millisecond); the history is trimmed to exactly `history` posts. A subscriber hears of each
  * post synchronously, in the publishing thread, under the store's lock (so in id order). Used
  * by the unit tests of the hub and the delivery engines, which need a store but no server.
- * httpd-free. */
+ * An idempotency key holds while its post is retained; there are no rate limits (O(history)
+ * per publish with a key). httpd-free. */
 #ifndef TW_MEMSTORE_H
 #define TW_MEMSTORE_H
 

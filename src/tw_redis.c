@@ -354,40 +354,92 @@ static apr_status_t tw_redis_reply_error(apr_pool_t *p, redisContext *ctx, redis
     return APR_EGENERAL;
 }
 
-static apr_status_t tw_redis_publish(tw_store *st, apr_pool_t *p, const tw_post *post, tw_id *id,
-                                     const char **err)
+/* How long an idempotency key is remembered: long enough for any retry of a post. */
+#define TW_REDIS_KEY_TTL_MS 3600000
+
+/* A limit as the publish script takes it: ms between posts (0: off) and burst. */
+static void tw_redis_rate_args(apr_pool_t *p, const tw_rate *rate, const char **interval,
+                               const char **burst)
+{
+    *interval =
+        rate->count > 0 ? apr_psprintf(p, "%.3f", (double)rate->period_ms / rate->count) : "0";
+    *burst = apr_ltoa(p, rate->count > 0 ? rate->burst : 0);
+}
+
+/* Read the publish script's answer ({"new"|"replayed", id} or {"limited", ms}) into `out`.
+ * Returns 1, or 0 if it is not one. */
+static int tw_redis_publish_answer(const redisReply *rep, tw_publish_result *out)
+{
+    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+        rep->element[0]->type != REDIS_REPLY_STRING)
+        return 0;
+    const char *what = rep->element[0]->str;
+    const redisReply *v = rep->element[1];
+    if (!strcmp(what, "limited") && v->type == REDIS_REPLY_INTEGER && v->integer > 0) {
+        out->retry_ms = v->integer;
+        return 1;
+    }
+    out->replayed = !strcmp(what, "replayed");
+    return (out->replayed || !strcmp(what, "new")) && v->type == REDIS_REPLY_STRING &&
+           tw_id_parse(v->str, v->len, &out->id);
+}
+
+static apr_status_t tw_redis_publish(tw_store *st, apr_pool_t *p, const tw_publish *in,
+                                     tw_publish_result *out, const char **err)
 {
     tw_redis *r = (tw_redis *)st;
+    const tw_post *post = &in->post;
+    *out = (tw_publish_result){{0, 0}, 0, 0};
     tw_redis_slot *slot = tw_redis_acquire(r, p, err);
     if (!slot)
         return APR_ECONNREFUSED;
     redisContext *ctx = slot->ctx;
-    char hist[24], need[24];
-    int hlen = apr_snprintf(hist, sizeof(hist), "%ld", r->cf.history);
-    int nlen = apr_snprintf(need, sizeof(need), "%d", r->cf.min_replicas);
-    const char *argv[] = {"EVALSHA", r->script_sha, "2",       r->cf.key,     r->settings_key,
-                          hist,      post->user,    post->msg, r->cf.channel, need};
-    size_t lens[] = {7,
-                     strlen(r->script_sha),
-                     1,
-                     strlen(r->cf.key),
-                     strlen(r->settings_key),
-                     (size_t)hlen,
-                     post->user_len,
-                     post->msg_len,
-                     strlen(r->cf.channel),
-                     (size_t)nlen};
-    redisReply *rep = redisCommandArgv(ctx, 10, argv, lens);
+    const char *user = apr_pstrmemdup(p, post->user, post->user_len);
+    const char *ui, *ub, *ai, *ab;
+    tw_redis_rate_args(p, &r->cf.rate_user, &ui, &ub);
+    tw_redis_rate_args(p, &r->cf.rate_addr, &ai, &ab);
+    const char *argv[] = {
+        "EVALSHA",
+        r->script_sha,
+        "5",
+        r->cf.key,
+        r->settings_key,
+        in->key ? apr_pstrcat(p, r->cf.key, ":key:", user, ":",
+                              apr_pstrmemdup(p, in->key, in->key_len), NULL)
+                : "",
+        apr_pstrcat(p, r->cf.key, ":rate:user:", user, NULL),
+        in->addr ? apr_pstrcat(p, r->cf.key, ":rate:addr:", in->addr, NULL) : "",
+        apr_ltoa(p, r->cf.history),
+        user,
+        post->msg,
+        r->cf.channel,
+        apr_itoa(p, r->cf.min_replicas),
+        apr_itoa(p, TW_REDIS_KEY_TTL_MS),
+        ui,
+        ub,
+        ai,
+        ab,
+    };
+    enum { TW_ARGC = sizeof(argv) / sizeof(argv[0]) };
+    size_t lens[TW_ARGC];
+    for (int i = 0; i < TW_ARGC; i++)
+        lens[i] = strlen(argv[i]);
+    redisReply *rep = redisCommandArgv(ctx, TW_ARGC, argv, lens);
     if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
         freeReplyObject(rep);
         argv[0] = "EVAL", lens[0] = 4;
         argv[1] = tw_redis_publish_lua, lens[1] = sizeof(tw_redis_publish_lua) - 1;
-        rep = redisCommandArgv(ctx, 10, argv, lens);
+        rep = redisCommandArgv(ctx, TW_ARGC, argv, lens);
     }
     apr_status_t rv = APR_SUCCESS;
-    if (!rep || rep->type != REDIS_REPLY_STRING || !tw_id_parse(rep->str, rep->len, id))
+    if (!rep) {
+        /* Sent, and no answer (a timeout, a broken connection): Redis may have run it. */
+        tw_redis_reply_error(p, ctx, rep, "publish", err);
+        rv = APR_INCOMPLETE;
+    } else if (!tw_redis_publish_answer(rep, out)) {
         rv = tw_redis_reply_error(p, ctx, rep, "publish", err);
-    if (rv == APR_SUCCESS && r->cf.min_replicas > 0) {
+    }
+    if (rv == APR_SUCCESS && !out->retry_ms && r->cf.min_replicas > 0) {
         /* On this connection: WAIT counts the replicas that have its writes. It gives up a
          * little before the command timeout, so its answer, not a timeout, says how many. */
         long margin = r->cf.timeout_ms / 10 > 10 ? r->cf.timeout_ms / 10 : 10;

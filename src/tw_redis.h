@@ -27,6 +27,8 @@ typedef struct tw_redis_conf {
     long history;         /* MAXLEN ~ */
     long timeout_ms;      /* connect and command timeout */
     int min_replicas;     /* replicas that must have a post before publish succeeds (0: none) */
+    tw_rate rate_user;    /* posts per user (count 0: no limit) */
+    tw_rate rate_addr;    /* posts per client address (count 0: no limit) */
     int max_conns;        /* pooled connections at most (one per thread that may need one) */
     const tw_log *log;
 } tw_redis_conf;

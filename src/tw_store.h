@@ -40,6 +40,21 @@ typedef struct tw_store_listener {
 /* Called for each post of an `each_after` scan, oldest first; a non-zero return stops it. */
 typedef int tw_store_each_fn(void *ctx, const tw_post *post);
 
+/* A post to publish, with what may refuse it or make it a repetition. */
+typedef struct tw_publish {
+    tw_post post;     /* user and message; the id is the store's */
+    const char *key;  /* idempotency key (valid per tw_text_check_key), or NULL: a post */
+    size_t key_len;   /* published again with the same user and key within an hour is not */
+                      /* stored again: the first one's id is the answer */
+    const char *addr; /* the client's address, for its rate limit; NULL: none */
+} tw_publish;
+
+typedef struct tw_publish_result {
+    tw_id id;      /* the post's id (the earlier post's when replayed) */
+    int replayed;  /* 1: the key had been used; nothing was stored */
+    long retry_ms; /* > 0: refused by a rate limit, nothing stored; retry after this long */
+} tw_publish_result;
+
 /* A store's view of its own health, for logs and status pages. */
 typedef struct tw_store_health {
     int subscribed;   /* 1 while the subscription is up */
@@ -51,11 +66,16 @@ typedef struct tw_store_health {
 typedef struct tw_store_ops {
     const char *name;
 
-    /* Store a post (its user and message; the id is the store's) and announce it to every
-     * subscriber, atomically: a post is either stored and announced or neither. Sets *id.
-     * On failure returns an APR error and sets *err (from `p`). Blocks for one round trip. */
-    apr_status_t (*publish)(tw_store *s, apr_pool_t *p, const tw_post *post, tw_id *id,
-                            const char **err);
+    /* Store a post and announce it to every subscriber, atomically: a post is either stored
+     * and announced or neither. Within the same step the store checks the idempotency key and
+     * the rate limits it was created with (per user, per address), so that a refusal or a
+     * repetition stores nothing. Returns APR_SUCCESS with `out` filled (stored, replayed or
+     * rate-limited); else an error and *err (from `p`): APR_INCOMPLETE when the request was
+     * sent but no answer came (the post may be stored: a retry with the same key tells),
+     * APR_TIMEUP when it was stored but not confirmed by the replicas required, anything
+     * else when nothing was stored. Blocks for one round trip (two with replicas). */
+    apr_status_t (*publish)(tw_store *s, apr_pool_t *p, const tw_publish *in,
+                            tw_publish_result *out, const char **err);
 
     /* The newest `count` posts, newest first, strings in `p`. One round trip. */
     apr_status_t (*latest)(tw_store *s, apr_pool_t *p, long count, tw_post **posts, int *n,
@@ -97,10 +117,10 @@ struct tw_store {
     const tw_store_ops *ops;
 };
 
-static inline apr_status_t tw_store_publish(tw_store *s, apr_pool_t *p, const tw_post *post,
-                                            tw_id *id, const char **err)
+static inline apr_status_t tw_store_publish(tw_store *s, apr_pool_t *p, const tw_publish *in,
+                                            tw_publish_result *out, const char **err)
 {
-    return s->ops->publish(s, p, post, id, err);
+    return s->ops->publish(s, p, in, out, err);
 }
 
 static inline apr_status_t tw_store_latest(tw_store *s, apr_pool_t *p, long count, tw_post **posts,

@@ -15,11 +15,13 @@ let redis;
 before(async () => { redis = await startRedis(); });
 after(async () => { await redis?.stop(); });
 
-// The configuration test of the private server plus `extra`; resolves {code, stderr}.
-async function configtest(extra) {
+// The configuration test of the private server plus `extra` (and its lines matching `drop`
+// left out); resolves {code, stderr}.
+async function configtest(extra, drop) {
   const dir = tempDir('conf');
   fs.mkdirSync(path.join(dir, 'htdocs'));
-  const conf = await apacheConf({ dir, port: 1, redis: redis.addr });
+  let conf = await apacheConf({ dir, port: 1, redis: redis.addr });
+  if (drop) conf = conf.split('\n').filter((l) => !drop.test(l)).join('\n');
   fs.writeFileSync(path.join(dir, 'httpd.conf'), `${conf}\n${extra}\n`);
   return execFileAsync('bash', [SERVER_SH, 'check', dir])
     .then((r) => ({ code: 0, stderr: r.stderr }), (e) => ({ code: e.code, stderr: e.stderr }));
@@ -78,5 +80,61 @@ describe('Redis Sentinel and replicas in the configuration', () => {
     const res = await configtest('TweetsseRedisMinReplicas 17');
     assert.notEqual(res.code, 0);
     assert.match(res.stderr, /TweetsseRedisMinReplicas: '17' is out of range \(0\.\.16\)/);
+  });
+});
+
+describe('the secret that signs the name cookie', () => {
+  const secretFile = (text) => {
+    const f = path.join(tempDir('secret'), 'secret');
+    fs.writeFileSync(f, text, { mode: 0o600 });
+    return f;
+  };
+
+  test('no TweetsseSecretFile: refused, saying how to make one', async () => {
+    const res = await configtest('', /^TweetsseSecretFile/);
+    assert.notEqual(res.code, 0);
+    assert.match(res.stderr, /TW0009: .*TweetsseSecretFile is not set.*openssl rand/);
+  });
+
+  test('a weak, a missing or an oversized secret: refused', async () => {
+    const weak = await configtest(`TweetsseSecretFile ${secretFile('short secret\n')}`);
+    assert.notEqual(weak.code, 0);
+    assert.match(weak.stderr, /TW0010: .* holds 12 bytes: a secret needs at least 32/);
+    const missing = await configtest('TweetsseSecretFile /nonexistent/secret');
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /TW0010: .*cannot open \/nonexistent\/secret/);
+    const huge = await configtest(`TweetsseSecretFile ${secretFile('x'.repeat(5000))}`);
+    assert.notEqual(huge.code, 0);
+    assert.match(huge.stderr, /TW0010: .*larger than 4096 bytes/);
+    const prev = await configtest(
+      `TweetsseSecretFile ${secretFile('k'.repeat(40))} ${secretFile('weak')}`);
+    assert.notEqual(prev.code, 0, 'the previous secret is checked too');
+  });
+
+  test('identity from Apache needs no secret; a good secret and a previous one: accepted',
+    async () => {
+      const remote = await configtest('TweetsseIdentity remote-user', /^TweetsseSecretFile/);
+      assert.equal(remote.code, 0, remote.stderr);
+      const both = await configtest(
+        `TweetsseSecretFile ${secretFile(`${'n'.repeat(32)}\n`)} ${secretFile('p'.repeat(64))}`);
+      assert.equal(both.code, 0, both.stderr);
+    });
+
+  test('TweetsseIdentity, TweetsseTrustedProxy and the rate limits refuse bad values', async () => {
+    for (const [line, why] of [
+      ['TweetsseIdentity nobody', /expected cookie or remote-user/],
+      ['TweetsseTrustedProxy not-an-address', /not an address or network/],
+      ['TweetsseRateLimit 5', /not a rate/],
+      ['TweetsseRateLimit 5/10s burst=0', /out of range|burst/],
+      ['TweetsseAddressRateLimit 0/10s', /out of range/],
+      ['TweetsseRateLimit off burst=3', /takes no burst/],
+    ]) {
+      const res = await configtest(line);
+      assert.notEqual(res.code, 0, line);
+      assert.match(res.stderr, why, line);
+    }
+    const ok = await configtest('TweetsseTrustedProxy 127.0.0.1 10.0.0.0/8 ::1\n'
+      + 'TweetsseRateLimit 5/10s burst=10\nTweetsseAddressRateLimit off');
+    assert.equal(ok.code, 0, ok.stderr);
   });
 });

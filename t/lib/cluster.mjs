@@ -10,7 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { createClient } from 'redis';
-import { SseParser, TOP, tempDir, waitForLines, within } from './harness.mjs';
+import { SECRET_FILE, SseParser, TOP, tempDir, waitForLines, within } from './harness.mjs';
 import { waitUntil } from './helpers.mjs';
 
 export const CLUSTER_SH = path.join(TOP, 'scripts/cluster.sh');
@@ -70,7 +70,10 @@ async function startClusterAt(base, opts) {
   const rundir = path.join(dir, 'run');
   const env = { ...process.env, PORT: String(base), RUNDIR: rundir,
     INSTANCES: String(opts.instances ?? 3), MOUNT: opts.mount ?? '/',
-    KEEPALIVE: String(opts.keepalive ?? 15), LOGLEVEL: opts.logLevel ?? 'warn' };
+    KEEPALIVE: String(opts.keepalive ?? 15), LOGLEVEL: opts.logLevel ?? 'warn',
+    // The tests' secret (posts as any name: signName), rate limits off unless asked for.
+    SECRET_FILE, RATE_LIMIT: opts.rateLimit ?? 'off',
+    ADDRESS_RATE_LIMIT: opts.addressRateLimit ?? 'off' };
   if (opts.minReplicas !== undefined) env.MIN_REPLICAS = String(opts.minReplicas);
   const extra = [process.env.EXTRA_CONF ? fs.readFileSync(process.env.EXTRA_CONF, 'utf8') : '',
     opts.extraConf ?? ''].filter(Boolean).join('\n');

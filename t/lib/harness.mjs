@@ -3,6 +3,7 @@
 // plus small HTTP and SSE clients. Waits are on events (a server's log line, a process
 // exit, a connect); nothing here blocks the event loop.
 import { execFile, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -24,6 +25,22 @@ export function tempDir(prefix) {
   fs.chmodSync(dir, 0o755);
   return dir;
 }
+
+// The secret that signs the name cookie, shared by every server these tests start (as a
+// fleet shares one), so that a test can post as any name it likes: signName.
+export const SECRET_FILE = path.join(tempDir('secret'), 'secret');
+fs.writeFileSync(SECRET_FILE, `${crypto.randomBytes(48).toString('base64')}\n`, { mode: 0o600 });
+const SECRET = fs.readFileSync(SECRET_FILE, 'utf8').trim();
+
+// The value of a tw_name cookie for `name`, signed as the module signs it (src/tw_sign.h).
+export function signName(name, secret = SECRET) {
+  const mac = crypto.createHmac('sha256', secret).update(`tweetsse-name-v1:${name}`)
+    .digest('base64url');
+  return `${name}.${mac}`;
+}
+
+// A Cookie header that makes the visitor `name`.
+export const cookieFor = (name) => `tw_name=${signName(name)}`;
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -263,11 +280,15 @@ export async function startApache(opts) {
 
 // The private Apache config of scripts/server.sh for these options (see startApache), as
 // text. dir and port are required; the tests default to the event MPM.
-export async function apacheConf({ dir, port, redis, mpm, mount, keepalive, history, logLevel }) {
+// The rate limits are off unless asked for (rateLimit, addressRateLimit: the directives'
+// values): most tests post faster than a person.
+export async function apacheConf({ dir, port, redis, mpm, mount, keepalive, history, logLevel,
+  rateLimit, addressRateLimit }) {
   const env = {
     ...process.env, RUNDIR: dir, PORT: String(port), REDIS: redis,
     MPM: mpm ?? 'event', MOUNT: mount ?? '/', KEEPALIVE: String(keepalive ?? 15),
-    HISTORY: String(history ?? 1000), LOGLEVEL: logLevel ?? 'warn',
+    HISTORY: String(history ?? 1000), LOGLEVEL: logLevel ?? 'warn', SECRET_FILE,
+    RATE_LIMIT: rateLimit ?? 'off', ADDRESS_RATE_LIMIT: addressRateLimit ?? 'off',
     // A MIN_REPLICAS or EXTRA_CONF in the caller's environment (server.sh conf reads them)
     // stays out of these instances: extraConf is their way to add directives.
     MIN_REPLICAS: '', EXTRA_CONF: '',
@@ -296,15 +317,17 @@ export function request(method, url, { headers = {}, body } = {}) {
   });
 }
 
-// POST a post. kind: 'form' (plain form), 'htmx' (form with HX-Request), 'json'.
-export function post(base, fields, kind = 'json') {
+// POST a post as fields.username ('tester' if absent), with that name's signed cookie.
+// kind: 'form' (plain form), 'htmx' (form with HX-Request), 'json'. headers are added.
+export function post(base, fields, kind = 'json', headers = {}) {
+  const h = { Cookie: cookieFor(fields.username ?? 'tester'), ...headers };
   if (kind === 'json') {
-    return request('POST', `${base}home`, { headers: { 'Content-Type': 'application/json' },
+    return request('POST', `${base}home`, { headers: { 'Content-Type': 'application/json', ...h },
       body: JSON.stringify(fields) });
   }
-  const headers = { 'Content-Type': 'application/x-www-form-urlencoded' };
-  if (kind === 'htmx') headers['HX-Request'] = 'true';
-  return request('POST', `${base}home`, { headers, body: new URLSearchParams(fields).toString() });
+  h['Content-Type'] = 'application/x-www-form-urlencoded';
+  if (kind === 'htmx') h['HX-Request'] = 'true';
+  return request('POST', `${base}home`, { headers: h, body: new URLSearchParams(fields).toString() });
 }
 
 // Parse an event-stream incrementally (WHATWG rules, enough for these tests).

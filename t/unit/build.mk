@@ -15,7 +15,7 @@ UNIT_TESTS := t/unit/test_buf t/unit/test_id t/unit/test_text t/unit/test_input 
               t/unit/test_name t/unit/test_sse t/unit/test_html t/unit/test_confval \
               t/unit/test_ring t/unit/test_hub t/unit/test_thread t/unit/test_pump \
               t/unit/test_relay t/unit/test_feedcache t/unit/test_redis_wire t/unit/test_store \
-              t/unit/test_sign
+              t/unit/test_sign t/unit/test_origin
 # The tests of what runs threads, also built for ThreadSanitizer.
 UNIT_THREADED := test_ring test_hub test_thread test_pump test_relay test_store
 
@@ -41,6 +41,7 @@ UNIT_SRC_test_text       := src/tw_text.c
 UNIT_SRC_test_input      := src/tw_input.c src/tw_text.c
 UNIT_SRC_test_name       := src/tw_name.c src/tw_text.c
 UNIT_SRC_test_sign       := src/tw_sign.c src/tw_text.c
+UNIT_SRC_test_origin     := src/tw_origin.c
 UNIT_SRC_test_sse        := src/tw_sse.c src/tw_buf.c
 UNIT_SRC_test_html       := src/tw_html.c src/tw_buf.c src/tw_name.c src/tw_text.c src/tw_id.c \
                             src/tw_sse.c src/tw_render.c src/tw_blob.c

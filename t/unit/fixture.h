@@ -125,11 +125,12 @@ FIXTURE_API int fx_feed_init(fx_feed *f, long history, int subscribe)
 /* Publish a post as `user`; returns its id (the zero id on failure). */
 FIXTURE_API tw_id fx_post(fx_feed *f, const char *user, const char *msg)
 {
-    tw_post in = {.user = user, .user_len = strlen(user), .msg = msg, .msg_len = strlen(msg)};
-    tw_id id = {0, 0};
+    tw_publish in = {
+        .post = {.user = user, .user_len = strlen(user), .msg = msg, .msg_len = strlen(msg)}};
+    tw_publish_result res = {{0, 0}, 0, 0};
     const char *err = NULL;
-    tw_store_publish(f->store, f->pool, &in, &id, &err);
-    return id;
+    tw_store_publish(f->store, f->pool, &in, &res, &err);
+    return res.id;
 }
 
 /* The text of the frame the fixture renders for a post with this id, user and message. */

@@ -225,6 +225,31 @@ static void test_redis_name(void)
     ok(tw_confval_redis_name(pool, "\x80") != NULL, "name: byte 0x80 rejected");
 }
 
+static void test_rate(void)
+{
+    tw_rate r = {-1, -1, -1};
+    ok(!tw_confval_rate(pool, "5/10s", NULL, &r) && r.count == 5 && r.period_ms == 10000 &&
+           r.burst == 5,
+       "rate: 5/10s, burst defaults to the count");
+    ok(!tw_confval_rate(pool, "30/60", "burst=10", &r) && r.count == 30 && r.period_ms == 60000 &&
+           r.burst == 10,
+       "rate: 30/60 burst=10");
+    ok(!tw_confval_rate(pool, "1/1500ms", NULL, &r) && r.period_ms == 1500, "rate: period in ms");
+    ok(!tw_confval_rate(pool, "OFF", NULL, &r) && r.count == 0, "rate: off");
+    r = (tw_rate){7, 7, 7};
+    ok(tw_confval_rate(pool, "off", "burst=3", &r) != NULL && r.count == 7,
+       "rate: off takes no burst, output untouched");
+    ok(tw_confval_rate(pool, "5", NULL, &r) != NULL, "rate: no period");
+    ok(tw_confval_rate(pool, "0/10s", NULL, &r) != NULL, "rate: zero posts");
+    ok(tw_confval_rate(pool, "5/0s", NULL, &r) != NULL, "rate: zero period");
+    ok(tw_confval_rate(pool, "5/999ms", NULL, &r) != NULL, "rate: period under a second");
+    ok(tw_confval_rate(pool, "5/86401", NULL, &r) != NULL, "rate: period over a day");
+    ok(tw_confval_rate(pool, "x/10s", NULL, &r) != NULL, "rate: not a number");
+    ok(tw_confval_rate(pool, "5/10s", "burst=0", &r) != NULL, "rate: zero burst");
+    ok(tw_confval_rate(pool, "5/10s", "bursts=3", &r) != NULL, "rate: misspelt burst");
+    ok(tw_confval_rate(pool, "5/10s", "burst=", &r) != NULL, "rate: empty burst");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -235,6 +260,7 @@ int main(void)
     test_size();
     test_duration();
     test_redis_name();
+    test_rate();
     apr_pool_destroy(pool);
     apr_terminate();
     return done_testing();

@@ -264,7 +264,12 @@ static const tw_post posts[] = {
 
 static const char *page(const char *user, const tw_post *ps, int n, const char *notice, int live)
 {
-    tw_page pg = {user, ps, n, notice, live};
+    tw_page pg = {.username = user,
+                  .key = "Kx_1-9",
+                  .posts = ps,
+                  .nposts = n,
+                  .notice = notice,
+                  .live = live};
     tw_buf b;
     tw_buf_init(&b, pool, 0);
     tw_html_page(&b, &pg);
@@ -295,9 +300,10 @@ static void test_page(void)
     is_str(attrs_safe(s), NULL, "page: every src/href/action/hx-post/sse-connect is relative");
     is_int(s->scripts_in_body, 0, "page: no <script> in the body");
 
-    is_str(attr_of(s, "input", "name", "username", "type"), "hidden", "page: hidden username");
-    is_str(attr_of(s, "input", "name", "username", "value"), "BraveOtter42",
-           "page: hidden username value");
+    ok(attr_of(s, "input", "name", "username", "type") == NULL,
+       "page: no username field (the author is the signed cookie's)");
+    is_str(attr_of(s, "input", "name", "key", "type"), "hidden", "page: hidden idempotency key");
+    is_str(attr_of(s, "input", "name", "key", "value"), "Kx_1-9", "page: its value");
     is_str(attr_of(s, "form", "id", "compose", "method"), "post", "page: form method post");
     is_str(attr_of(s, "form", "id", "compose", "action"), "home", "page: form action home");
     is_str(attr_of(s, "form", "id", "compose", "hx-post"), "home", "page: form hx-post home");
@@ -334,11 +340,15 @@ static void test_page(void)
     s = scan_html(h);
     is_str(s->error, NULL, "page (hostile): well formed and balanced");
     is_str(attrs_safe(s), NULL, "page (hostile): no event handler attribute");
-    is_str(attr_of(s, "input", "name", "username", "value"), "&quot; onmouseover=&quot;x",
-           "page (hostile): the username stays inside the value attribute");
     is_int(s->scripts_in_body, 0, "page (hostile): no <script> in the body");
     has_str(h, "<strong id=\"whoami\">&quot; onmouseover=&quot;x</strong>",
             "page (hostile): who am I escaped");
+
+    h = page(NULL, posts, 0, NULL, 1);
+    s = scan_html(h);
+    is_str(s->error, NULL, "page (not signed in): well formed");
+    has_str(h, "<span id=\"whoami\">not signed in</span>", "page (not signed in): says so");
+    lacks_str(h, "tw-avatar", "page (not signed in): no avatar");
 }
 
 /* The live event of a post carries exactly the card the page shows, one data line per line. */
@@ -390,7 +400,7 @@ static void test_error_page(void)
  * one rendering of the feed can serve every visitor. */
 static void test_page_parts(void)
 {
-    tw_page pg = {"BraveOtter42", posts, 3, NULL, 1};
+    tw_page pg = {.username = "BraveOtter42", .key = "k1", .posts = posts, .nposts = 3, .live = 1};
     tw_buf whole, top, feed;
     tw_buf_init(&whole, pool, 0);
     tw_buf_init(&top, pool, 0);
@@ -404,7 +414,7 @@ static void test_page_parts(void)
     ok(!memmem(feed.data, feed.len, "BraveOtter42", 12), "page parts: no visitor name in the feed");
     ok(!memmem(top.data, top.len, "<article", 8), "page parts: no card in the top");
 
-    tw_page other = {"CalmHeron7", posts, 3, NULL, 1};
+    tw_page other = {.username = "CalmHeron7", .key = "k2", .posts = posts, .nposts = 3, .live = 1};
     tw_buf feed2;
     tw_buf_init(&feed2, pool, 0);
     tw_html_page_feed(&feed2, &other);

@@ -121,11 +121,11 @@ static void test_render_failure(void)
     tw_memstore_create(p, 10, &store);
     tw_hub_create(p, &r, &log.log, &hub);
     tw_store_subscribe(store, tw_hub_listener(hub));
-    tw_post in = {.user = "u", .user_len = 1, .msg = "m", .msg_len = 1};
-    tw_id id;
+    tw_publish in = {.post = {.user = "u", .user_len = 1, .msg = "m", .msg_len = 1}};
+    tw_publish_result res;
     const char *err;
     uint64_t head = tw_hub_join(hub);
-    tw_store_publish(store, p, &in, &id, &err);
+    tw_store_publish(store, p, &in, &res, &err);
     is_int((long long)tw_hub_join(hub), (long long)head,
            "a frame that cannot be made is not pushed");
     ok(fx_log_has(&log, "TW0101:"), "and the loss is logged (TW0101)");

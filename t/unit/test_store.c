@@ -182,12 +182,28 @@ static tw_store *make_redis(long history)
 
 static tw_id publish(tw_store *s, const char *msg)
 {
-    tw_post in = {.user = "tester", .user_len = 6, .msg = msg, .msg_len = strlen(msg)};
-    tw_id id = {0, 0};
+    tw_publish in = {.post = {.user = "tester", .user_len = 6, .msg = msg, .msg_len = strlen(msg)}};
+    tw_publish_result res = {{0, 0}, 0, 0};
     const char *err = NULL;
-    if (tw_store_publish(s, pool, &in, &id, &err) != APR_SUCCESS)
+    if (tw_store_publish(s, pool, &in, &res, &err) != APR_SUCCESS)
         diag("publish: %s", err);
-    return id;
+    return res.id;
+}
+
+/* Publish `msg` by `user` with an idempotency key (or NULL) and a client address (or NULL). */
+static apr_status_t publish_as(tw_store *s, const char *user, const char *msg, const char *key,
+                               const char *addr, tw_publish_result *res)
+{
+    tw_publish in = {
+        .post = {.user = user, .user_len = strlen(user), .msg = msg, .msg_len = strlen(msg)},
+        .key = key,
+        .key_len = key ? strlen(key) : 0,
+        .addr = addr};
+    const char *err = NULL;
+    apr_status_t rv = tw_store_publish(s, pool, &in, res, &err);
+    if (rv != APR_SUCCESS)
+        diag("publish: %s", err);
+    return rv;
 }
 
 typedef struct visit {
@@ -214,12 +230,39 @@ static int scan(tw_store *s, tw_id after, long page, visit *v, int *gap)
 
 /* ---- the contract --------------------------------------------------------------------------- */
 
+/* A key used again by the same user is the first post's answer; another user's, or another
+ * key, is a post of its own. */
+static void contract_keys(const char *name, tw_store *s)
+{
+    tw_publish_result a, b, c, d, e;
+    publish_as(s, "amy", "first try", "k1", NULL, &a);
+    ok(!a.replayed && !a.retry_ms && a.id.ms, "%s: a post with a key is stored", name);
+    ok(publish_as(s, "amy", "first try, sent again", "k1", NULL, &b) == APR_SUCCESS && b.replayed &&
+           tw_id_cmp(b.id, a.id) == 0,
+       "%s: the same key again: the first post's id, marked replayed", name);
+    publish_as(s, "bob", "bob's", "k1", NULL, &c);
+    ok(!c.replayed && tw_id_cmp(c.id, a.id) > 0, "%s: another user's same key is a new post", name);
+    publish_as(s, "amy", "second", "k2", NULL, &d);
+    ok(!d.replayed && tw_id_cmp(d.id, c.id) > 0, "%s: another key is a new post", name);
+    publish_as(s, "amy", "no key", NULL, NULL, &e);
+    ok(!e.replayed && tw_id_cmp(e.id, d.id) > 0, "%s: without a key, a new post", name);
+    tw_post *posts;
+    int n = 0;
+    const char *err;
+    tw_store_latest(s, pool, 10, &posts, &n, &err);
+    int firsts = 0;
+    for (int i = 0; i < n; i++)
+        firsts += !strncmp(posts[i].msg, "first try", 9);
+    is_int(firsts, 1, "%s: the repeated post is stored once", name);
+}
+
 static void contract(const char *name, make_fn *make)
 {
     diag("contract: %s", name);
     const tw_id zero = {0, 0};
     tw_store *s = make(1000);
     ok(s != NULL, "%s: created", name);
+    contract_keys(name, make(1000));
     tw_post *posts;
     int n = -1, gap = -1;
     const char *err;
@@ -466,10 +509,10 @@ static void test_redis_gap_deleted(redisContext *c)
 static void test_redis_away(void)
 {
     tw_store *s = make_redis_at(100, "/nonexistent/redis.sock");
-    tw_post in = {.user = "u", .user_len = 1, .msg = "m", .msg_len = 1};
-    tw_id id;
+    tw_publish in = {.post = {.user = "u", .user_len = 1, .msg = "m", .msg_len = 1}};
+    tw_publish_result res;
     const char *err = NULL;
-    ok(tw_store_publish(s, pool, &in, &id, &err) != APR_SUCCESS && err &&
+    ok(tw_store_publish(s, pool, &in, &res, &err) != APR_SUCCESS && err &&
            strstr(err, "/nonexistent/redis.sock"),
        "redis away: publish fails and names the address (%s)", err ? err : "");
     tw_post *posts;
@@ -500,10 +543,10 @@ static long long stream_length(redisContext *c, const char *key)
 /* Publish; the error, or NULL if it was stored. */
 static const char *publish_err(tw_store *s)
 {
-    tw_post in = {.user = "u", .user_len = 1, .msg = "m", .msg_len = 1};
-    tw_id id;
+    tw_publish in = {.post = {.user = "u", .user_len = 1, .msg = "m", .msg_len = 1}};
+    tw_publish_result res;
     const char *err = NULL;
-    return tw_store_publish(s, pool, &in, &id, &err) == APR_SUCCESS ? NULL : err;
+    return tw_store_publish(s, pool, &in, &res, &err) == APR_SUCCESS ? NULL : err;
 }
 
 static void test_redis_replicas(redisContext *c)
@@ -523,6 +566,38 @@ static void test_redis_replicas(redisContext *c)
     tw_store *none = make_redis_conf((tw_redis_conf){.history = 100});
     ok(!publish_err(none), "replicas: without a minimum, stored");
     is_int(stream_length(c, last_key), 1, "replicas: one entry");
+}
+
+/* GCRA: `burst` posts at once, then one per interval; per user and per address, each on its
+ * own; a refusal stores nothing and says how long to wait. */
+static void test_redis_rate(redisContext *c)
+{
+    tw_store *s = make_redis_conf(
+        (tw_redis_conf){.history = 100, .rate_user = {2, 60000, 3}, .rate_addr = {4, 60000, 4}});
+    tw_publish_result r;
+    int stored = 0;
+    for (int i = 0; i < 3; i++)
+        stored += publish_as(s, "ann", "burst", NULL, "10.0.0.1", &r) == APR_SUCCESS && !r.retry_ms;
+    is_int(stored, 3, "rate: a burst of 3 is stored");
+    ok(publish_as(s, "ann", "one more", NULL, "10.0.0.1", &r) == APR_SUCCESS && r.retry_ms > 0 &&
+           r.retry_ms <= 30000,
+       "rate: the 4th waits, at most one interval (30 s): %ld ms", r.retry_ms);
+    is_int(stream_length(c, last_key), 3, "rate: and is not stored");
+    ok(publish_as(s, "ben", "ben's", NULL, "10.0.0.1", &r) == APR_SUCCESS && !r.retry_ms,
+       "rate: another user from the same address still posts");
+    ok(publish_as(s, "cat", "cat's", NULL, "10.0.0.1", &r) == APR_SUCCESS && r.retry_ms > 0,
+       "rate: the address's burst of 4 is spent, whoever posts");
+    ok(publish_as(s, "cat", "cat's", NULL, "10.0.0.2", &r) == APR_SUCCESS && !r.retry_ms,
+       "rate: from another address, cat posts");
+    ok(publish_as(s, "ann", "again", "key-1", "10.0.0.3", &r) == APR_SUCCESS && r.retry_ms > 0,
+       "rate: ann is limited from any address");
+    is_int(stream_length(c, last_key), 5, "rate: five stored in all");
+    tw_store *off = make_redis_conf((tw_redis_conf){.history = 100});
+    stored = 0;
+    for (int i = 0; i < 20; i++)
+        stored +=
+            publish_as(off, "ann", "many", NULL, "10.0.0.1", &r) == APR_SUCCESS && !r.retry_ms;
+    is_int(stored, 20, "rate: without limits, all 20 stored");
 }
 
 static void test_redis_fleet_history(redisContext *c)
@@ -680,6 +755,7 @@ int main(void)
             test_redis_gap_deleted(c);
             test_redis_replicas(c);
             test_redis_fleet_history(c);
+            test_redis_rate(c);
             test_redis_settings();
             test_redis_probe(c);
             test_redis_probe_deaf();
