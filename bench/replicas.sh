@@ -44,7 +44,9 @@ for inst in "plain:$plain:0" "waiting:$waiting:1"; do
     dir=$RUNDIR/$name
     mkdir -p "$dir/htdocs"
     chmod 755 "$dir"
-    RUNDIR=$dir PORT=$port REDIS=127.0.0.1:$primary bash "$server" conf >"$dir/httpd.conf"
+    # One secret for both, so that one visitor's cookie posts to either; no rate limits.
+    SECRET_FILE=$RUNDIR/secret RUNDIR=$dir PORT=$port REDIS=127.0.0.1:$primary RATE_LIMIT=off \
+        ADDRESS_RATE_LIMIT=off bash "$server" conf >"$dir/httpd.conf"
     echo "TweetsseRedisMinReplicas $min" >>"$dir/httpd.conf"
     bash "$server" apache "$dir" >"$dir/out.log" 2>&1 &
     pids+=($!)
@@ -55,6 +57,11 @@ for port in $plain $waiting; do
         sleep 0.1
     done
 done
+# Every post as one visitor (bench/post.lua sends this cookie).
+BENCH_COOKIE=$(curl -s -D - -o /dev/null "http://127.0.0.1:$plain/home" |
+    sed -n 's/^[Ss]et-[Cc]ookie: \(tw_name=[^;]*\).*/\1/p' | tr -d '\r')
+[ -n "$BENCH_COOKIE" ] || { echo "replicas: no name cookie from the feed page" >&2; exit 1; }
+export BENCH_COOKIE
 
 # requests/s and median latency (ms) of one run.
 run() {

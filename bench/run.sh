@@ -131,8 +131,9 @@ trap cleanup INT TERM EXIT
 bash "$server" redis "$RUNDIR/redis" "$sock" >>"$RUNDIR/redis.log" &
 redis_pid_=$!
 bash "$server" ping "$sock"
+# The rate limits are off: the benchmark posts far faster than any visitor may.
 {
-    bash "$server" conf
+    RATE_LIMIT=off ADDRESS_RATE_LIMIT=off bash "$server" conf
     echo
     cat "$here/httpd-bench.conf"
 } >"$RUNDIR/httpd.conf"
@@ -206,7 +207,11 @@ for i in $(seq 300); do
     sleep 0.1
 done
 # shellcheck disable=SC2046
-log "ours: Apache on $base ($(apache_pids | wc -l) processes, $(sum_status Threads $(apache_pids)) threads)"
+log "ours: Apache on $base ($(apache_pids | wc -l) processes, $(sum_status Threads $(apache_pids)) threads), rate limits off"
+# A visitor's signed name cookie, from a first page view: every post is made as that visitor.
+cookie=$(curl -s -D - -o /dev/null "$base/home" | sed -n 's/^[Ss]et-[Cc]ookie: \(tw_name=[^;]*\).*/\1/p' | tr -d '\r')
+[ -n "$cookie" ] || { log "no name cookie from $base/home"; exit 1; }
+export BENCH_COOKIE=$cookie
 
 # ---- the peer -------------------------------------------------------------------------------
 bash "$here/nchan-peer.sh" start "$RUNDIR/peer" "$PEER_PORT" "$PEER_REDIS_PORT" >&2
@@ -260,7 +265,7 @@ settle_side() {
     fi
 }
 
-our_sse=(-s "$base/home/sse" -p "$base/home" -F 'username=bench&message=%s')
+our_sse=(-s "$base/home/sse" -p "$base/home" -F 'message=%s' -H "Cookie: $cookie")
 peer_sse=(-s "$peer/sub" -p "$peer/pub" -B '%s')
 
 # Start sseload for one side with a label and extra options, in the background: its pid is
@@ -395,15 +400,14 @@ scenario_s4() {
 # S5: the rendered page (50 posts) vs a static copy of it on the same Apache: page.html
 # with Apache's defaults, page-sendfile.html with EnableSendfile On (bench/httpd-bench.conf).
 scenario_s5() {
-    local i cookie dyn static
+    local i dyn static
     log "S5: GET /home with 50 posts vs the same page as a static file"
     for i in $(seq 50); do
-        curl -s -o /dev/null -X POST --data-urlencode "username=bench$((i % 7))" \
+        curl -s -o /dev/null -X POST -H "Cookie: $cookie" \
             --data-urlencode "message=Post $i of the page benchmark: a message of ordinary length, with <markup> & \"quotes\" to escape." \
             "$base/home"
     done
-    # A returning visitor: the name cookie of a first visit, sent with every request.
-    cookie=$(curl -s -D - -o /dev/null "$base/home" | sed -n 's/^[Ss]et-[Cc]ookie: \(tw_name=[^;]*\).*/\1/p' | tr -d '\r')
+    # A returning visitor: the name cookie of the first visit, sent with every request.
     curl -s -H "Cookie: $cookie" -o "$RUNDIR/htdocs/lib/page.html" "$base/home"
     cp "$RUNDIR/htdocs/lib/page.html" "$RUNDIR/htdocs/lib/page-sendfile.html"
     chmod 644 "$RUNDIR/htdocs/lib/page.html" "$RUNDIR/htdocs/lib/page-sendfile.html"

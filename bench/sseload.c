@@ -7,7 +7,7 @@
  * non-blocking sockets.
  *
  *   sseload -s http://127.0.0.1:8080/home/sse -p http://127.0.0.1:8080/home \
- *           -F 'username=bench&message=%s' -c 1000 -m 1000 -r 100
+ *           -F 'message=%s' -H 'Cookie: tw_name=...' -c 1000 -m 1000 -r 100
  *
  * Every post carries a marker "sl<run>q<seq>t<usec>e" (run: random per invocation, seq: post
  * number, usec: monotonic send time), substituted for %s in the body template: -F makes a
@@ -161,6 +161,7 @@ static struct {
     int reconnect_ms;    /* -R; < 0: never reconnect */
     const char *label;   /* -l */
     const char *go;      /* -g: publish only once this file exists (after -d) */
+    const char *header;  /* -H: one more header line of every POST, e.g. "Cookie: ..." */
     int verbose;         /* -v */
 } cfg = {.subs = 100,
          .inflight = 500,
@@ -678,17 +679,18 @@ static void pub_send(int k, int64_t now)
         pub_finish(k, 0);
         return;
     }
-    char marker[128], body[8192], req[9216];
+    char marker[128], body[8192], req[10240];
     int ml = snprintf(marker, sizeof(marker), "sl%sq%dt%" PRId64 "e", run_id, p->seq, now);
     for (int j = 0; j < cfg.pad && ml + 1 < (int)sizeof(marker); j++)
         marker[ml++] = j == 0 ? (cfg.form ? '+' : ' ') : 'x';
     marker[ml] = '\0';
     size_t bl = fill_template(body, sizeof(body), cfg.body, marker);
     int n = snprintf(req, sizeof(req),
-                     "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n"
+                     "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n%s%s"
                      "Content-Length: %zu\r\nUser-Agent: sseload\r\nConnection: close\r\n\r\n%s",
                      cfg.pub.path, cfg.pub.host,
-                     cfg.form ? "application/x-www-form-urlencoded" : "text/plain", bl, body);
+                     cfg.form ? "application/x-www-form-urlencoded" : "text/plain",
+                     cfg.header ? cfg.header : "", cfg.header ? "\r\n" : "", bl, body);
     if (n <= 0 || n >= (int)sizeof(req) || write(p->fd, req, (size_t)n) != n) {
         pub_finish(k, 0);
         return;
@@ -754,7 +756,8 @@ static void usage(void)
             "  -T S     connect timeout in seconds, up to the response headers (15)\n"
             "  -m N     posts (100); 0 holds the idle subscribers for -d seconds, then reports\n"
             "  -r R     posts per second (10)\n"
-            "  -F TPL   urlencoded form body, %%s = marker, e.g. 'username=bench&message=%%s'\n"
+            "  -F TPL   urlencoded form body, %%s = marker, e.g. 'message=%%s'\n"
+            "  -H LINE  one more header of every POST, e.g. 'Cookie: tw_name=...' (at most 1 KB)\n"
             "  -B TPL   raw text/plain body, %%s = marker (default '%%s')\n"
             "  -z N     N bytes of padding after the marker\n"
             "  -d S     seconds between 'all connected' and the first post (1)\n"
@@ -785,7 +788,7 @@ enum { P_CONNECT, P_SETTLE, P_PUBLISH, P_DRAIN, P_DONE };
 int main(int argc, char **argv)
 {
     int opt, have_sse = 0, have_pub = 0;
-    while ((opt = getopt(argc, argv, "s:p:c:n:k:T:m:r:F:B:z:d:w:R:l:g:v")) != -1) {
+    while ((opt = getopt(argc, argv, "s:p:c:n:k:T:m:r:F:B:H:z:d:w:R:l:g:v")) != -1) {
         switch (opt) {
         case 's':
             parse_url(optarg, &cfg.sse);
@@ -820,6 +823,11 @@ int main(int argc, char **argv)
         case 'B':
             cfg.body = optarg;
             cfg.form = 0;
+            break;
+        case 'H':
+            if (strlen(optarg) > 1024 || strpbrk(optarg, "\r\n"))
+                usage();
+            cfg.header = optarg;
             break;
         case 'z':
             cfg.pad = (int)num(optarg);

@@ -138,13 +138,28 @@
     });
   }
 
-  // Compose form: clear after a successful post, show the reason of a refusal.
+  // A post that was stored used up the form's idempotency key (a retry of the same post with
+  // it is stored once): the next post gets a key of its own, or none if there is no
+  // randomness to make one.
+  function renewKey(form) {
+    var key = form.querySelector('input[name="key"]');
+    if (!key) return;
+    if (!window.crypto || !crypto.getRandomValues) { key.remove(); return; }
+    var bytes = crypto.getRandomValues(new Uint8Array(16));
+    key.value = Array.prototype.map.call(bytes, function (b) {
+      return ('0' + b.toString(16)).slice(-2);
+    }).join('');
+  }
+
+  // Compose form: clear after a successful post, show the reason of a refusal. A failed post
+  // keeps its draft and its key, so that sending it again cannot store it twice.
   document.addEventListener('htmx:afterRequest', function (e) {
     var form = document.getElementById('compose');
     if (!form || e.detail.elt !== form) return;
     var out = document.getElementById('compose-error');
     if (e.detail.successful) {
       form.reset();
+      renewKey(form);
       if (out) out.textContent = '';
     } else if (out) {
       // The module states its reasons in text/plain; anything else (an HTML error page from

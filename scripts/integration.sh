@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Integration, cluster and browser tests: node's test runner over t/integration, t/cluster
-# and t/browser, one file at a time (each starts its own Redis and Apache instances on
-# private ports; each cluster file its own scripts/cluster.sh with HAProxy and Sentinel).
+# Integration, abuse, cluster and browser tests: node's test runner over t/integration,
+# t/abuse (every attack the module must withstand), t/cluster and t/browser, one file at a
+# time (each starts its own Redis and Apache instances on private ports; each cluster file
+# its own scripts/cluster.sh with HAProxy and Sentinel).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-exec node --test --test-concurrency=1 t/integration/*.test.mjs t/cluster/*.test.mjs \
-    t/browser/*.test.mjs
+exec node --test --test-concurrency=1 t/integration/*.test.mjs t/abuse/*.test.mjs \
+    t/cluster/*.test.mjs t/browser/*.test.mjs

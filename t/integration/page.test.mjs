@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { TOP, openStream, post, request, startApache, startRedis } from '../lib/harness.mjs';
+import { TOP, cookieFor, openStream, post, request, startApache, startRedis } from '../lib/harness.mjs';
 import { cards, nameCookie, postId, textById, waitUntil, xlen, xrange } from '../lib/helpers.mjs';
 
 const PAGE_SIZE = 3;
@@ -46,9 +46,9 @@ describe('root mount', () => {
       assert.match(res.headers['content-type'], /^text\/html/);
       const cookie = nameCookie(res);
       assert.ok(cookie, `Set-Cookie tw_name on /${p}`);
-      assert.match(cookie.value, GENERATED_NAME);
+      assert.match(cookie.name, GENERATED_NAME);
       const html = res.body;
-      assert.equal(textById(html, 'whoami'), cookie.value);
+      assert.equal(textById(html, 'whoami'), cookie.name);
       assert.match(html, /<nav class="navbar[^"]*">[\s\S]*<strong id="whoami">/);
       const form = html.match(/<form id="compose"[^>]*>[\s\S]*?<\/form>/)?.[0];
       assert.ok(form, 'compose form');
@@ -57,7 +57,8 @@ describe('root mount', () => {
         assert.ok(open.includes(attr), `form has ${attr}: ${open}`);
       }
       assert.match(form, /<textarea [^>]*name="message"[^>]*>/);
-      assert.ok(form.includes(`<input type="hidden" name="username" value="${cookie.value}">`));
+      assert.ok(!form.includes('name="username"'), 'the author is the cookie\'s, not a field');
+      assert.match(form, /<input type="hidden" name="key" value="[A-Za-z0-9_-]{22}">/);
       assert.match(form, /<button type="submit"[^>]*>Tweet<\/button>/);
     }
   });
@@ -72,13 +73,12 @@ describe('root mount', () => {
     for (let i = 0; i < 2; i++) {
       const again = await request('GET', web.base, { headers: { Cookie: `tw_name=${c.value}` } });
       assert.equal(again.status, 200);
-      assert.equal(textById(again.body, 'whoami'), c.value);
-      assert.ok(again.body.includes(`name="username" value="${c.value}"`));
+      assert.equal(textById(again.body, 'whoami'), c.name);
       assert.equal(nameCookie(again), undefined, 'no new cookie for a valid one');
     }
-    // Among other cookies, and a hand-picked valid name.
+    // Among other cookies, and a hand-picked name signed with the server's secret.
     const other = await request('GET', `${web.base}home`,
-      { headers: { Cookie: 'a=1; tw_name=alice_99; b=2' } });
+      { headers: { Cookie: `a=1; ${cookieFor('alice_99')}; b=2` } });
     assert.equal(textById(other.body, 'whoami'), 'alice_99');
   });
 
@@ -89,8 +89,8 @@ describe('root mount', () => {
       assert.equal(res.status, 200, v);
       const c = nameCookie(res);
       assert.ok(c, `fresh cookie for ${JSON.stringify(v)}`);
-      assert.match(c.value, GENERATED_NAME);
-      assert.equal(textById(res.body, 'whoami'), c.value);
+      assert.match(c.name, GENERATED_NAME);
+      assert.equal(textById(res.body, 'whoami'), c.name);
       if (v) assert.ok(!res.body.includes(v), `page must not contain ${v}`);
     }
     const res = await request('GET', web.base, { headers: { Cookie: 'tw_name=<b>x</b>' } });
@@ -159,7 +159,7 @@ describe('root mount', () => {
 
   test('the same cookie twice (e.g. set for two paths): the first valid one, no error', async () => {
     const res = await request('GET', web.base,
-      { headers: { Cookie: 'tw_name=first_1; tw_name=second_2' } });
+      { headers: { Cookie: `${cookieFor('first_1')}; ${cookieFor('second_2')}` } });
     assert.equal(res.status, 200);
     assert.equal(textById(res.body, 'whoami'), 'first_1');
     assert.equal(nameCookie(res), undefined);
@@ -182,8 +182,8 @@ describe('root mount', () => {
 
   test('every visitor gets their own name above the same feed (the feed part is shared)',
     async () => {
-      const a = await request('GET', web.base, { headers: { Cookie: 'tw_name=AlphaVisitor' } });
-      const b = await request('GET', web.base, { headers: { Cookie: 'tw_name=BetaVisitor' } });
+      const a = await request('GET', web.base, { headers: { Cookie: cookieFor('AlphaVisitor') } });
+      const b = await request('GET', web.base, { headers: { Cookie: cookieFor('BetaVisitor') } });
       assert.match(a.body, /<strong id="whoami">AlphaVisitor<\/strong>/);
       assert.match(b.body, /<strong id="whoami">BetaVisitor<\/strong>/);
       assert.ok(!a.body.includes('BetaVisitor') && !b.body.includes('AlphaVisitor'));
@@ -236,7 +236,7 @@ describe('sub-path mount /feed/', () => {
       assert.equal(res.status, 200, p);
       const c = nameCookie(res);
       assert.ok(c.attrs.includes('Path=/feed/'), c.raw);
-      assert.equal(textById(res.body, 'whoami'), c.value);
+      assert.equal(textById(res.body, 'whoami'), c.name);
       assert.ok(res.body.includes('sse-connect="home/sse?last_event_id='));
       assert.ok(!res.body.includes('/feed'), 'URLs stay relative');
     }

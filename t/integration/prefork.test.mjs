@@ -28,10 +28,10 @@ test('the page, with the name cookie', async () => {
   const res = await request('GET', web.base);
   assert.equal(res.status, 200);
   const c = nameCookie(res);
-  assert.equal(textById(res.body, 'whoami'), c.value);
+  assert.equal(textById(res.body, 'whoami'), c.name);
   assert.match(res.body, /<form id="compose"[^>]*hx-post="home"/);
   const again = await request('GET', `${web.base}home`, { headers: { Cookie: `tw_name=${c.value}` } });
-  assert.equal(textById(again.body, 'whoami'), c.value);
+  assert.equal(textById(again.body, 'whoami'), c.name);
 });
 
 test('posting in all three formats', async () => {

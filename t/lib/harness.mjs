@@ -246,7 +246,8 @@ export async function startApache(opts) {
       await startedOr(proc, up, 'apache2',
         () => stderr + Buffer.from(this.errorLog()).subarray(from).toString(), abort);
       const res = await request('GET', this.base);
-      if (res.status !== 200 && res.status !== 503) {
+      // 401: up, behind an authentication the test configured.
+      if (res.status !== 200 && res.status !== 503 && res.status !== 401) {
         throw new Error(`apache2: GET ${this.base}: ${res.status}`);
       }
     },

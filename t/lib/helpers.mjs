@@ -128,13 +128,14 @@ export function textById(html, id) {
   return m ? m[1] : undefined;
 }
 
-// The name in a Set-Cookie tw_name=... header, with its attributes: {value, attrs, raw}.
+// The Set-Cookie tw_name=... header: {value (signed: "<name>.<mac>"), name, attrs, raw}.
 export function nameCookie(res) {
   const list = res.headers['set-cookie'] ?? [];
   const raw = list.find((c) => c.startsWith('tw_name='));
   if (!raw) return undefined;
   const [pair, ...attrs] = raw.split(';').map((x) => x.trim());
-  return { value: pair.slice('tw_name='.length), attrs, raw };
+  const value = pair.slice('tw_name='.length);
+  return { value, name: value.slice(0, value.lastIndexOf('.')), attrs, raw };
 }
 
 // The first bytes of a GET (for "the stream starts with ..." checks), then the connection
