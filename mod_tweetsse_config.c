@@ -15,6 +15,7 @@ void *tw_config_create_srv(apr_pool_t *p, server_rec *s)
     c->history = c->page_size = c->max_chars = c->max_body = -1;
     c->keepalive_ms = c->timeout_ms = c->retry_ms = c->min_replicas = -1;
     c->delivery = TW_DELIVERY_UNSET;
+    c->max_resume = c->max_per_addr = -1;
     return c;
 }
 
@@ -38,6 +39,8 @@ void *tw_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     c->min_replicas = TW_MERGE(min_replicas, -1);
     c->retry_ms = TW_MERGE(retry_ms, -1);
     c->delivery = TW_MERGE(delivery, TW_DELIVERY_UNSET);
+    c->max_resume = TW_MERGE(max_resume, -1);
+    c->max_per_addr = TW_MERGE(max_per_addr, -1);
     return c;
 }
 
@@ -67,6 +70,11 @@ static void tw_config_finish(tw_srv_conf *c)
     TW_DEFAULT(min_replicas, -1, 0);
     TW_DEFAULT(retry_ms, -1, 2000);
     TW_DEFAULT(delivery, TW_DELIVERY_UNSET, TW_DELIVERY_SOCKET);
+    /* Four pages: a resume longer than that shows the client more missed posts than its page
+     * holds, and a fresh page (one rendering per child) serves it better than hundreds of
+     * events; it also bounds what a stream's replay holds in memory. */
+    TW_DEFAULT(max_resume, -1, 4 * c->page_size);
+    TW_DEFAULT(max_per_addr, -1, 64);
 }
 
 /* Where a server is defined, for messages. */
@@ -182,6 +190,9 @@ static const tw_num_spec tw_keepalive = {offsetof(tw_srv_conf, keepalive_ms), 10
 static const tw_num_spec tw_timeout = {offsetof(tw_srv_conf, timeout_ms), 100, 60000, TW_MS};
 static const tw_num_spec tw_retry = {offsetof(tw_srv_conf, retry_ms), 100, 600000, TW_MS};
 static const tw_num_spec tw_min_replicas = {offsetof(tw_srv_conf, min_replicas), 0, 16, TW_NUM};
+static const tw_num_spec tw_max_resume = {offsetof(tw_srv_conf, max_resume), 1, 10000, TW_NUM};
+static const tw_num_spec tw_max_per_addr = {offsetof(tw_srv_conf, max_per_addr), 1, 1000000,
+                                            TW_NUM};
 
 static const char *tw_set_number(cmd_parms *cmd, void *dc, const char *arg)
 {
@@ -198,6 +209,16 @@ static const char *tw_set_number(cmd_parms *cmd, void *dc, const char *arg)
     if (err)
         return tw_cmd_err(cmd, err);
     *(long *)((char *)TW_CONF(cmd->server) + spec->offset) = v;
+    return NULL;
+}
+
+/* A number, or "off" (stored as 0). */
+static const char *tw_set_number_or_off(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (strcasecmp(arg, "off") != 0)
+        return tw_set_number(cmd, dc, arg);
+    const tw_num_spec *spec = cmd->info;
+    *(long *)((char *)TW_CONF(cmd->server) + spec->offset) = 0;
     return NULL;
 }
 
@@ -226,5 +247,12 @@ const command_rec tw_cmds[] = {
     AP_INIT_TAKE1("TweetsseDelivery", tw_set_delivery, NULL, RSRC_CONF,
                   "socket: one thread per child writes to every open stream; thread: one "
                   "worker thread per open stream"),
+    TW_NUMBER("TweetsseMaxResume", tw_max_resume,
+              "Most posts a resuming stream replays; a resume further back gets a reload event "
+              "(default: 4 x TweetssePageSize)"),
+    AP_INIT_TAKE1("TweetsseMaxStreamsPerAddress", tw_set_number_or_off, (void *)&tw_max_per_addr,
+                  RSRC_CONF,
+                  "Open streams one client address may hold in each child (429 past it), or "
+                  "off"),
     {NULL},
 };

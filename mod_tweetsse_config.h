@@ -36,6 +36,9 @@ typedef struct tw_srv_conf {
     long min_replicas;      /* TweetsseRedisMinReplicas: replicas that must have a post */
     long retry_ms;          /* TweetsseRetry: the SSE retry: the browser is told */
     tw_delivery delivery;   /* TweetsseDelivery */
+    long max_resume;        /* TweetsseMaxResume: posts a resume may replay; past it, reload */
+    long max_per_addr;      /* TweetsseMaxStreamsPerAddress: open streams per client address
+                               and child; 0: off */
 
     /* Set after the configuration is read. */
     atomic_uint *posted;       /* posts stored through this instance; shared memory (post_config) */
