@@ -118,6 +118,6 @@ format:
 
 clean:
 	rm -rf .libs *.la *.lo *.slo src/.libs src/*.lo src/*.la src/*.slo src/*.o *.o htdocs/lib build $(UNIT_TESTS) t/unit/core-link t/unit/tsan
-	rm -f bench/sseload
+	rm -f bench/sseload bench/stall
 
 .PHONY: all frontend install deps deps-fuzz run run-cluster test test-tsan bench format clean unit

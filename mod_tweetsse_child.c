@@ -85,6 +85,8 @@ static tw_runtime *tw_runtime_start(apr_pool_t *p, server_rec *s, int threads)
     lcf.hub = rt->hub;
     if (rv == APR_SUCCESS)
         rv = tw_relay_create(p, &lcf, &rt->relay);
+    if (rv == APR_SUCCESS)
+        rv = tw_peers_create(p, &rt->peers);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "TW0003: cannot start the Redis store");
         return NULL;

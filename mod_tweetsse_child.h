@@ -10,6 +10,7 @@
 #include "mod_tweetsse_config.h"
 #include "src/tw_engine.h"
 #include "src/tw_hub.h"
+#include "src/tw_peers.h"
 #include "src/tw_store.h"
 
 typedef struct tw_runtime {
@@ -19,6 +20,7 @@ typedef struct tw_runtime {
     tw_engine *relay; /* always there: TLS, HTTP/2 and filtered streams need it */
     tw_log log;
     struct tw_runtime *next;
+    tw_peers *peers; /* open streams per client address (TweetsseMaxStreamsPerAddress) */
 } tw_runtime;
 
 /* child_init: the runtimes and page caches of every virtual host. */

@@ -19,6 +19,7 @@ void *tw_config_create_srv(apr_pool_t *p, server_rec *s)
     c->delivery = TW_DELIVERY_UNSET;
     c->identity = TW_IDENTITY_UNSET;
     c->rate_user.count = c->rate_addr.count = -1;
+    c->max_resume = c->max_per_addr = -1;
     return c;
 }
 
@@ -48,6 +49,8 @@ void *tw_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     c->trusted = TW_MERGE(trusted, NULL);
     c->rate_user = add->rate_user.count != -1 ? add->rate_user : base->rate_user;
     c->rate_addr = add->rate_addr.count != -1 ? add->rate_addr : base->rate_addr;
+    c->max_resume = TW_MERGE(max_resume, -1);
+    c->max_per_addr = TW_MERGE(max_per_addr, -1);
     return c;
 }
 
@@ -84,6 +87,11 @@ static void tw_config_finish(tw_srv_conf *c)
         c->rate_user = (tw_rate){30, 60000, 10};
     if (c->rate_addr.count == -1)
         c->rate_addr = (tw_rate){300, 60000, 100};
+    /* Four pages: a resume longer than that shows the client more missed posts than its page
+     * holds, and a fresh page (one rendering per child) serves it better than hundreds of
+     * events; it also bounds what a stream's replay holds in memory. */
+    TW_DEFAULT(max_resume, -1, 4 * c->page_size);
+    TW_DEFAULT(max_per_addr, -1, 64);
 }
 
 /* Where a server is defined, for messages. */
@@ -312,6 +320,9 @@ static const tw_num_spec tw_keepalive = {offsetof(tw_srv_conf, keepalive_ms), 10
 static const tw_num_spec tw_timeout = {offsetof(tw_srv_conf, timeout_ms), 100, 60000, TW_MS};
 static const tw_num_spec tw_retry = {offsetof(tw_srv_conf, retry_ms), 100, 600000, TW_MS};
 static const tw_num_spec tw_min_replicas = {offsetof(tw_srv_conf, min_replicas), 0, 16, TW_NUM};
+static const tw_num_spec tw_max_resume = {offsetof(tw_srv_conf, max_resume), 1, 10000, TW_NUM};
+static const tw_num_spec tw_max_per_addr = {offsetof(tw_srv_conf, max_per_addr), 1, 1000000,
+                                            TW_NUM};
 
 static const char *tw_set_number(cmd_parms *cmd, void *dc, const char *arg)
 {
@@ -328,6 +339,16 @@ static const char *tw_set_number(cmd_parms *cmd, void *dc, const char *arg)
     if (err)
         return tw_cmd_err(cmd, err);
     *(long *)((char *)TW_CONF(cmd->server) + spec->offset) = v;
+    return NULL;
+}
+
+/* A number, or "off" (stored as 0). */
+static const char *tw_set_number_or_off(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (strcasecmp(arg, "off") != 0)
+        return tw_set_number(cmd, dc, arg);
+    const tw_num_spec *spec = cmd->info;
+    *(long *)((char *)TW_CONF(cmd->server) + spec->offset) = 0;
     return NULL;
 }
 
@@ -370,5 +391,12 @@ const command_rec tw_cmds[] = {
     AP_INIT_TAKE12("TweetsseAddressRateLimit", tw_set_rate,
                    (void *)offsetof(tw_srv_conf, rate_addr), RSRC_CONF,
                    "Posts per client address: <posts>/<duration> [burst=<posts>], or off"),
+    TW_NUMBER("TweetsseMaxResume", tw_max_resume,
+              "Most posts a resuming stream replays; a resume further back gets a reload event "
+              "(default: 4 x TweetssePageSize)"),
+    AP_INIT_TAKE1("TweetsseMaxStreamsPerAddress", tw_set_number_or_off, (void *)&tw_max_per_addr,
+                  RSRC_CONF,
+                  "Open streams one client address may hold in each child (429 past it), or "
+                  "off"),
     {NULL},
 };

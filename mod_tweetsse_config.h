@@ -50,6 +50,9 @@ typedef struct tw_srv_conf {
     apr_array_header_t *trusted; /* TweetsseTrustedProxy: apr_ipsubnet_t *; NULL unset */
     tw_rate rate_user;           /* TweetsseRateLimit: per author; count -1 unset */
     tw_rate rate_addr;           /* TweetsseAddressRateLimit: per client address */
+    long max_resume;             /* TweetsseMaxResume: posts a resume may replay; past it, reload */
+    long max_per_addr;           /* TweetsseMaxStreamsPerAddress: open streams per client address
+                                    and child; 0: off */
 
     /* Set after the configuration is read. */
     atomic_uint *posted;       /* posts stored through this instance; shared memory (post_config) */

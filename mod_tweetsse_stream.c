@@ -1,8 +1,11 @@
-/* mod_tweetsse_stream.c: GET of the live stream. Replays what the client missed from the store
- * through Apache's filters, then gives the stream to the child's socket engine (tw_pump: the
- * worker is free at once) or, for what that engine cannot write (TLS, HTTP/2, content filters)
- * and with TweetsseDelivery thread, to the worker-thread engine (tw_relay), which writes
- * through the filters in this thread until the stream ends. */
+/* mod_tweetsse_stream.c: GET of the live stream. Sends the headers, reads what the client
+ * missed from the store (at most TweetsseMaxResume posts: a resume further back gets a reload
+ * event instead) and gives the stream, with that replay to send first, to the child's socket
+ * engine (tw_pump: the worker is free at once, and a client that does not read holds no thread)
+ * or, for what that engine cannot write (TLS, HTTP/2, content filters) and with TweetsseDelivery
+ * thread, to the worker-thread engine (tw_relay), which writes through the filters in this
+ * thread until the stream ends. Streams are counted per client address and child
+ * (TweetsseMaxStreamsPerAddress). */
 #include "mod_tweetsse_stream.h"
 #include "mod_tweetsse_child.h"
 #include "src/tw_html.h"
@@ -16,17 +19,19 @@
 
 #include <strings.h>
 
-#define TW_REPLAY_PAGE  200 /* stream entries fetched per XRANGE during a replay */
-#define TW_REPLAY_FLUSH 32  /* replayed posts per write, bounding what a replay buffers */
+#define TW_REPLAY_PAGE 200 /* stream entries fetched per XRANGE during a replay, at most */
 
-/* The response being written through the filters: the replay, and the tw_writer of the
- * worker-thread engine. */
+/* The response: the replay read from the store, and what is written through the filters (the
+ * headers, and the tw_writer of the worker-thread engine). */
 typedef struct tw_stream {
     request_rec *r;
     apr_bucket_brigade *bb;
     apr_pool_t *scratch; /* cleared after each replayed post */
-    tw_id last;          /* newest post id sent (or the resume point) */
-    int queued;          /* replayed posts not yet written */
+    tw_id last;          /* newest post id in the replay (or the resume point) */
+    tw_buf replay;       /* the replayed posts' events, for the engine to send first */
+    long replayed;       /* posts in it */
+    long max_resume;     /* TweetsseMaxResume */
+    int too_far;         /* the resume point is more than max_resume posts back */
 } tw_stream;
 
 /* Send what is in the brigade now. Returns APR_SUCCESS, or an error once the client is gone. */
@@ -85,20 +90,23 @@ static void tw_stream_control(tw_stream *st, const char *event, unsigned retry_m
     apr_pool_clear(st->scratch);
 }
 
-/* tw_store_each_after callback: render and queue one missed post. */
+/* tw_store_each_after callback: render one missed post into the replay; stop the scan (and
+ * mark the resume too far back) at the post past TweetsseMaxResume. */
 static int tw_stream_replay_one(void *ctx, const tw_post *post)
 {
     tw_stream *st = ctx;
+    if (st->replayed == st->max_resume) {
+        st->too_far = 1;
+        return 1;
+    }
     tw_buf frame;
     tw_buf_init(&frame, st->scratch, 2048);
     tw_html_post_event(&frame, post);
-    tw_stream_write(st, frame.data, frame.len);
+    tw_buf_add(&st->replay, frame.data, frame.len);
     apr_pool_clear(st->scratch);
     st->last = post->id;
-    if (++st->queued < TW_REPLAY_FLUSH)
-        return 0;
-    st->queued = 0;
-    return tw_stream_flush(st) != APR_SUCCESS; /* stop the replay once the client is gone */
+    st->replayed++;
+    return 0;
 }
 
 /* The resume point from Last-Event-ID, else from ?last_event_id=. Returns 1 with *id set, 0 for
@@ -169,34 +177,94 @@ static int tw_stream_fd(request_rec *r)
     return fd;
 }
 
-/* Send the posts stored after the client's resume point (it missed them), in pages, then flush.
- * Returns 1 to go on with the live stream, 0 when the stream ends here: the store failed (the
- * client retries with the same Last-Event-ID), the resume point is older than the retained
- * history (the page must reload to be complete), or the client left. */
+/* Read the posts stored after the client's resume point (it missed them) into st->replay, in
+ * pages, writing nothing. Returns 1 to go on with the live stream (the engine sends the replay
+ * first), 0 when the stream ends here: the store failed (the client retries with the same
+ * Last-Event-ID), or the page must reload to be complete (a "reload" event is sent): the resume
+ * point is older than the retained history, or more than TweetsseMaxResume posts back. Cost:
+ * at most max_resume + 1 posts read and max_resume rendered, one round trip per page. */
 static int tw_stream_replay(tw_stream *st, tw_runtime *rt)
 {
     request_rec *r = st->r;
     int gap = 0;
     const char *err = NULL;
-    if (tw_store_each_after(rt->store, r->pool, st->last, TW_REPLAY_PAGE, tw_stream_replay_one, st,
-                            &gap, &err) != APR_SUCCESS) {
+    long page = st->max_resume < TW_REPLAY_PAGE ? st->max_resume + 1 : TW_REPLAY_PAGE;
+    if (tw_store_each_after(rt->store, r->pool, st->last, page, tw_stream_replay_one, st, &gap,
+                            &err) != APR_SUCCESS) {
         /* INFO: every browser retries this during a Redis outage, which the store reports. */
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "TW0503: cannot replay posts: %s", err);
-        apr_brigade_cleanup(st->bb);
         return 0;
     }
-    if (gap) {
+    if (gap || st->too_far) {
+        if (st->too_far)
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          "TW0511: a resume more than %ld posts back (TweetsseMaxResume): "
+                          "sending reload",
+                          st->max_resume);
         tw_stream_control(st, "reload", 0);
         tw_stream_flush(st);
         return 0;
     }
-    return tw_stream_flush(st) == APR_SUCCESS;
+    return 1;
+}
+
+/* r->pool cleanup, and tw_outlet.done of an adopted stream: the stream of a client address has
+ * ended. */
+static apr_status_t tw_stream_release(void *peer)
+{
+    tw_peers_release(peer);
+    return APR_SUCCESS;
+}
+
+static void tw_stream_done(void *peer)
+{
+    tw_peers_release(peer);
+}
+
+/* Count the stream against its client address's cap (by r->useragent_ip, which mod_remoteip
+ * sets from a trusted proxy's header), released with r->pool or, once an engine adopts it, by
+ * the engine. Returns 1, or 0 (logged) if the address holds `max` streams in this child. */
+static int tw_stream_count(request_rec *r, tw_runtime *rt, long max, tw_outlet *o)
+{
+    if (!max)
+        return 1;
+    tw_peer *peer = tw_peers_acquire(rt->peers, r->useragent_ip, (unsigned)max);
+    if (!peer) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "TW0512: refusing a stream: %s holds %ld streams in this child "
+                      "(TweetsseMaxStreamsPerAddress)",
+                      r->useragent_ip, max);
+        return 0;
+    }
+    apr_pool_cleanup_register(r->pool, peer, tw_stream_release, apr_pool_cleanup_null);
+    o->done = tw_stream_done;
+    o->done_ctx = peer;
+    return 1;
+}
+
+/* The answer to an address over its cap, before any byte of the stream: 429, a retry hint, and
+ * a line that says why. */
+static int tw_stream_too_many(request_rec *r, long max)
+{
+    const char *body = apr_psprintf(r->pool,
+                                    "Too many open streams from your address (at most %ld per "
+                                    "server process): close some pages of this feed, or retry "
+                                    "later.\n",
+                                    max);
+    r->status = HTTP_TOO_MANY_REQUESTS;
+    apr_table_setn(r->headers_out, "Retry-After", "10");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_type(r, "text/plain; charset=utf-8");
+    ap_set_content_length(r, (apr_off_t)strlen(body));
+    if (!r->header_only)
+        ap_rputs(body, r);
+    return OK;
 }
 
 /* Give the stream to `e` (falling back to the worker-thread engine when the socket engine
  * declines it). An adopted stream's connection is marked aborted, so that Apache writes nothing
  * more and closes its own descriptor without a shutdown (the engine's duplicate keeps the TCP
- * connection open). */
+ * connection open); its address count is the engine's to release from then on. */
 static void tw_stream_follow(tw_stream *st, tw_runtime *rt, tw_engine *e, const tw_outlet *o)
 {
     request_rec *r = st->r;
@@ -214,6 +282,8 @@ static void tw_stream_follow(tw_stream *st, tw_runtime *rt, tw_engine *e, const 
     }
     if (res == TW_ENGINE_ADOPTED) {
         r->connection->aborted = 1;
+        if (o->done)
+            apr_pool_cleanup_kill(r->pool, o->done_ctx, tw_stream_release);
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "TW0506: stream handed to the %s engine",
                       e->ops->name);
     } else {
@@ -229,7 +299,7 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
         r->allowed = AP_METHOD_BIT << M_GET;
         return HTTP_METHOD_NOT_ALLOWED;
     }
-    tw_stream st = {.r = r};
+    tw_stream st = {.r = r, .max_resume = c->max_resume};
     int resume = tw_stream_resume_point(r, &st.last);
     if (resume < 0) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "TW0501: malformed Last-Event-ID");
@@ -237,6 +307,9 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
     }
     if (apr_pool_create(&st.scratch, r->pool) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;
+    tw_outlet o = {.fd = -1};
+    if (!tw_stream_count(r, rt, c->max_per_addr, &o))
+        return tw_stream_too_many(r, c->max_per_addr);
 
     tw_stream_headers(r);
     int raw = rt->pump && tw_stream_raw(r);
@@ -256,7 +329,8 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
      * stream begin is newer than the join, so the ring has it; whatever was stored before is
      * the replay's; the engines skip what both deliver (tw_frame_due). */
     int ready = tw_hub_wait_ready(rt->hub, apr_time_from_msec(c->timeout_ms), tw_child_stop_fd());
-    tw_outlet o = {.fd = tw_stream_fd(r), .raw = raw};
+    o.fd = tw_stream_fd(r);
+    o.raw = raw;
     if (ready && !tw_hub_admit(rt->hub, &o.next)) {
         /* Before any byte: a balancer may send the retry to an instance that has Redis. */
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -276,8 +350,11 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
                       rt->store->ops->name, h.error[0] ? h.error : "not subscribed yet");
         return OK;
     }
+    tw_buf_init(&st.replay, r->pool, resume ? 4096 : 1);
     if (resume && !tw_stream_replay(&st, rt))
         return OK;
+    o.pending = st.replay.data;
+    o.pending_len = st.replay.len;
     tw_writer w = {.write = tw_stream_write,
                    .flush = tw_stream_writer_flush,
                    .stopping = tw_stream_stopping,

@@ -5,8 +5,9 @@
  *  - tw_relay, the worker-thread engine: the handler's thread stays with its stream and writes
  *    through the caller's writer (Apache's output filters); for what the socket engine cannot
  *    write (TLS, HTTP/2, content filters) and for TweetsseDelivery thread.
- * Both follow the hub's ring from the position the handler joined at, send each frame due after
- * the handler's last post (tw_frame_due), close a stream that fell a ring behind (tw_ring_lagged)
+ * Both first send the outlet's pending bytes (the replay the handler read from the store), then
+ * follow the hub's ring from the position the handler joined at, send each frame due after the
+ * handler's last post (tw_frame_due), close a stream that fell a ring behind (tw_ring_lagged)
  * and send keepalive comments. httpd-free. */
 #ifndef TW_ENGINE_H
 #define TW_ENGINE_H
@@ -38,7 +39,15 @@ typedef struct tw_outlet {
                                 HTTP/2, no filter, close-delimited) */
     const tw_writer *writer; /* writing through the caller */
     uint64_t next;           /* ring position to start at (tw_hub_join) */
-    tw_id after;             /* the last post the client has (sent by the replay, or resumed) */
+    tw_id after;             /* the last post the client has (in the replay, or resumed) */
+    const char *pending;     /* bytes to send before the first frame (the replay), or NULL; an
+                                engine that adopts the stream copies them */
+    size_t pending_len;
+    /* Called once, from the engine's thread, when an engine that adopted the stream
+       (TW_ENGINE_ADOPTED) lets it go; NULL for none. A stream the engine did not adopt stays
+       the caller's, and so does this release. */
+    void (*done)(void *ctx);
+    void *done_ctx;
 } tw_outlet;
 
 typedef enum {

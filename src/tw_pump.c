@@ -26,6 +26,10 @@ typedef struct tw_pump_stream {
     apr_time_t stuck_since; /* set when a write found the socket full: frames are pending and
                                only an EPOLLOUT edge resumes them; 0 when caught up to head */
     size_t rcvd;            /* bytes the client sent since the hand-over (discarded) */
+    char *pend;             /* the replay, written before any frame; NULL once written */
+    size_t pend_len, pend_off;
+    void (*done)(void *ctx); /* tw_outlet.done */
+    void *done_ctx;
     struct tw_pump_stream *prev, *link;
 } tw_pump_stream;
 
@@ -57,12 +61,43 @@ static void tw_pump_notify(void *ctx)
         tw_thread_ring(&p->thread);
 }
 
-/* Close a stream that is not (or no longer) watched, and free its record. */
+/* Close a stream that is not (or no longer) watched, tell its owner, and free its record. */
 static void tw_pump_discard(tw_pump *p, tw_pump_stream *c)
 {
     close(c->fd);
+    if (c->done)
+        c->done(c->done_ctx);
     atomic_fetch_sub(&p->active, 1);
+    free(c->pend);
     free(c);
+}
+
+/* Write what is left of the stream's replay, as far as the socket takes it. Returns 1 once it
+ * is all written (freed), 0 if the socket is full (c->stuck_since set), -1 on a write error.
+ * Cost: one send per call, and per partial write. */
+static int tw_pump_pending(tw_pump_stream *c, apr_time_t now)
+{
+    while (c->pend) {
+        ssize_t w = send(c->fd, c->pend + c->pend_off, c->pend_len - c->pend_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (!c->stuck_since)
+                    c->stuck_since = now;
+                return 0;
+            }
+            return -1;
+        }
+        c->idle_since = now;
+        c->pend_off += (size_t)w;
+        if (c->pend_off == c->pend_len) {
+            free(c->pend);
+            c->pend = NULL;
+        }
+    }
+    return 1;
 }
 
 /* Stop watching a stream, unlink it, close it and free its record. */
@@ -78,12 +113,15 @@ static void tw_pump_close(tw_pump *p, tw_pump_stream *c)
     tw_pump_discard(p, c);
 }
 
-/* Write every frame from c->next up to the ring's head that is due to the client, as far as the
- * socket takes them. Returns 0 (done, or the socket is full and c->stuck_since is set), or -1 if
- * the stream must be closed (write error, a ring behind, or a last frame written). Cost: one
- * sendmsg per TW_PUMP_IOV frames. */
+/* Write the stream's replay, if any is left, then every frame from c->next up to the ring's
+ * head that is due to the client, as far as the socket takes them. Returns 0 (done, or the
+ * socket is full and c->stuck_since is set), or -1 if the stream must be closed (write error, a
+ * ring behind, or a last frame written). Cost: one sendmsg per TW_PUMP_IOV frames. */
 static int tw_pump_flush(tw_pump *p, tw_pump_stream *c, apr_time_t now)
 {
+    int rc = tw_pump_pending(c, now);
+    if (rc <= 0)
+        return rc;
     while (c->next < p->ring.head) {
         if (tw_ring_lagged(&p->ring, c->next)) {
             TW_LOG(p->cf.log, TW_LOG_INFO, 0,
@@ -179,7 +217,7 @@ static void tw_pump_tick(tw_pump *p, apr_time_t now)
             }
             continue;
         }
-        if (now - c->idle_since < p->cf.keepalive || c->next != p->ring.head || c->off)
+        if (now - c->idle_since < p->cf.keepalive || c->next != p->ring.head || c->off || c->pend)
             continue;
         ssize_t w = send(c->fd, p->ping, p->ping_len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w == (ssize_t)p->ping_len)
@@ -341,13 +379,23 @@ static tw_engine_result tw_pump_follow(tw_engine *e, const tw_outlet *o)
         return TW_ENGINE_DECLINED;
     }
     tw_pump_stream *c = calloc(1, sizeof(*c));
-    if (!c) {
+    char *pend = o->pending_len ? malloc(o->pending_len) : NULL;
+    if (!c || (o->pending_len && !pend)) {
+        free(c);
+        free(pend);
         close(fd);
         return TW_ENGINE_DECLINED;
     }
     c->fd = fd;
     c->next = o->next;
     c->after = o->after;
+    if (pend) {
+        memcpy(pend, o->pending, o->pending_len);
+        c->pend = pend;
+        c->pend_len = o->pending_len;
+    }
+    c->done = o->done;
+    c->done_ctx = o->done_ctx;
     atomic_fetch_add(&p->active, 1); /* before queueing: posts from now on wake the thread */
     apr_thread_mutex_lock(p->lock);
     int running = tw_thread_state(&p->thread) == TW_RUN;
@@ -357,6 +405,7 @@ static tw_engine_result tw_pump_follow(tw_engine *e, const tw_outlet *o)
     }
     apr_thread_mutex_unlock(p->lock);
     if (!running) {
+        c->done = NULL; /* not adopted: the caller keeps its release */
         tw_pump_discard(p, c);
         return tw_pump_refusal(p);
     }

@@ -80,6 +80,14 @@ static tw_engine_result tw_relay_follow(tw_engine *e, const tw_outlet *o)
     tw_id after = o->after;
     apr_time_t next_ping = apr_time_now() + r->cf.keepalive;
     tw_engine_result end = TW_ENGINE_GONE;
+    if (o->pending_len) { /* the replay: the client's worker thread writes it, as what follows */
+        w->write(w->ctx, o->pending, o->pending_len);
+        if (w->flush(w->ctx) != 0) {
+            tw_hub_unwatch(r->cf.hub, ep);
+            close(ep);
+            return TW_ENGINE_GONE;
+        }
+    }
     for (;;) {
         /* Checked on every round, not only when idle: a busy feed may never let the wait time
          * out, and prefork signals a graceful stop only through the MPM state. */

@@ -15,9 +15,10 @@ UNIT_TESTS := t/unit/test_buf t/unit/test_id t/unit/test_text t/unit/test_input 
               t/unit/test_name t/unit/test_sse t/unit/test_html t/unit/test_confval \
               t/unit/test_ring t/unit/test_hub t/unit/test_thread t/unit/test_pump \
               t/unit/test_relay t/unit/test_feedcache t/unit/test_redis_wire t/unit/test_store \
-              t/unit/test_sign t/unit/test_origin
+              t/unit/test_sign t/unit/test_origin \
+              t/unit/test_peers
 # The tests of what runs threads, also built for ThreadSanitizer.
-UNIT_THREADED := test_ring test_hub test_thread test_pump test_relay test_store
+UNIT_THREADED := test_ring test_hub test_thread test_pump test_relay test_store test_peers
 
 UNIT_CC      ?= cc
 UNIT_WARN    := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -fno-omit-frame-pointer
@@ -52,6 +53,7 @@ UNIT_SRC_test_thread     := src/tw_thread.c
 UNIT_SRC_test_pump       := $(UNIT_HUB) src/tw_pump.c src/tw_thread.c
 UNIT_SRC_test_relay      := $(UNIT_HUB) src/tw_relay.c
 UNIT_SRC_test_feedcache  := src/tw_feedcache.c src/tw_blob.c
+UNIT_SRC_test_peers      := src/tw_peers.c
 UNIT_SRC_test_redis_wire := src/tw_redis_wire.c src/tw_id.c
 UNIT_SRC_test_store      := $(UNIT_HUB) src/tw_redis.c src/tw_redis_sub.c \
                             src/tw_redis_wire.c src/tw_thread.c

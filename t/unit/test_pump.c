@@ -1,11 +1,14 @@
 /* Unit tests of src/tw_pump, the socket engine, against socketpairs: delivery in order, the skip
  * rule, partial writes into tiny send buffers, a stalled reader cut, a slow reader that keeps
- * up kept, a reader a ring behind cut, keepalive pings, hang-ups, capacity, and stopping. */
+ * up kept, a reader a ring behind cut, a replay handed over with the stream (written first, in
+ * pieces, cut when stalled, the owner told once), keepalive pings, hang-ups, capacity, and
+ * stopping. */
 #include "fixture.h"
 #include "tap.h"
 #include "tw_pump.h"
 
 #include <apr_general.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
@@ -180,6 +183,108 @@ static void test_stalled_reader_cut(void)
     rig_done(&r);
 }
 
+/* Replayed events as a handler renders them: `n` posts of ~400 bytes, ids 1-0 up. */
+static void fake_replay(tw_buf *b, apr_pool_t *p, int n)
+{
+    tw_buf_init(b, p, 64 << 10);
+    for (int i = 0; i < n; i++)
+        tw_buf_addf(b, "id: 1-%d\nevent: post\ndata: %0390d\n\n", i, i);
+}
+
+static void count_done(void *ctx)
+{
+    atomic_fetch_add((atomic_int *)ctx, 1);
+}
+
+static int done_once(void *ctx)
+{
+    return atomic_load((atomic_int *)ctx) == 1;
+}
+
+/* A stream handed over with its replay: the replay (~60 KB, far more than the 2 KB buffers)
+ * arrives first, whole, then the live frames, the ones the replay covers skipped; the owner is
+ * told once when the stream ends. */
+static void test_replay_handed_over(void)
+{
+    rig r;
+    rig_init(&r, apr_time_from_sec(10), 100);
+    uint64_t joined = tw_hub_join(r.f.hub);
+    tw_id covered = fx_post(&r.f, "ann", "in the replay too");
+    tw_buf replay;
+    fake_replay(&replay, r.f.pool, 150);
+    tw_buf_adds(&replay, fx_frame(r.f.pool, covered, "ann", "in the replay too"));
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    int small = 2048;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    atomic_int done = 0;
+    tw_outlet o = {.fd = sv[0],
+                   .raw = 1,
+                   .next = joined,
+                   .after = covered,
+                   .pending = replay.data,
+                   .pending_len = replay.len,
+                   .done = count_done,
+                   .done_ctx = &done};
+    is_int(r.pump->ops->follow(r.pump, &o), TW_ENGINE_ADOPTED, "adopted with its replay");
+    close(sv[0]);
+    memset(replay.data, 'x', replay.len); /* the engine has its own copy */
+    tw_id live = fx_post(&r.f, "bob", "live");
+    tw_buf w;
+    fake_replay(&w, r.f.pool, 150);
+    tw_buf_adds(&w, fx_frame(r.f.pool, covered, "ann", "in the replay too"));
+    tw_buf_adds(&w, fx_frame(r.f.pool, live, "bob", "live"));
+    char *buf = malloc(w.len + 1);
+    int eof;
+    size_t n = fx_read_until(sv[1], buf, w.len + 1, w.len + 1, 3000, &eof);
+    buf[n] = '\0';
+    is_int((long long)n, (long long)w.len, "the replay, then only the frame it does not cover");
+    ok(n == w.len && memcmp(buf, w.data, n) == 0, "byte for byte, across partial writes");
+    is_int(atomic_load(&done), 0, "the owner is not told while the stream is open");
+    close(sv[1]);
+    ok(fx_until(done_once, &done, 5000), "told once the client hung up");
+    free(buf);
+    rig_done(&r);
+    is_int(atomic_load(&done), 1, "and only once");
+}
+
+/* A reader that takes no byte of its replay is cut after a keepalive interval, like one that
+ * takes no frame; its owner is told. */
+static void test_stalled_replay_cut(void)
+{
+    rig r;
+    rig_init(&r, apr_time_from_msec(200), 100);
+    tw_buf replay;
+    fake_replay(&replay, r.f.pool, 150);
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    int small = 2048;
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    atomic_int done = 0;
+    tw_outlet o = {.fd = sv[0],
+                   .raw = 1,
+                   .next = tw_hub_join(r.f.hub),
+                   .pending = replay.data,
+                   .pending_len = replay.len,
+                   .done = count_done,
+                   .done_ctx = &done};
+    long long t0 = fx_now_ms();
+    is_int(r.pump->ops->follow(r.pump, &o), TW_ENGINE_ADOPTED, "a replay for a reader that stalls");
+    close(sv[0]);
+    ok(fx_until(log_has_0602, &r.f.log, 5000), "the stalled replay is cut (TW0602)");
+    ok(fx_now_ms() - t0 >= 150, "after about a keepalive interval without progress");
+    ok(fx_until(done_once, &done, 1000), "its owner is told");
+    char *buf = malloc(replay.len);
+    int eof;
+    size_t n = fx_read_until(sv[1], buf, replay.len, replay.len, 5000, &eof);
+    ok(eof && n < replay.len, "reading again, the client finds its stream ended (%zu bytes)", n);
+    free(buf);
+    close(sv[1]);
+    rig_done(&r);
+}
+
 static void test_lagged_reader_cut(void)
 {
     rig r;
@@ -299,6 +404,8 @@ int main(void)
     test_partial_writes_slow_reader();
     test_stalled_reader_cut();
     test_lagged_reader_cut();
+    test_replay_handed_over();
+    test_stalled_replay_cut();
     test_ping();
     test_lost();
     test_hangup_and_capacity();

@@ -1,7 +1,7 @@
 /* Unit tests of src/tw_relay, the worker-thread engine: a stream followed in its own thread
  * through a writer (here a buffer standing in for Apache's filters): delivery, the skip rule,
- * pings, a client hang-up, a failed write, a reader a ring behind, and both ways of stopping
- * (the engine's, and the server's as the writer reports it). */
+ * pings, a client hang-up, a failed write, a reader a ring behind, a replay handed over (written
+ * first), and both ways of stopping (the engine's, and the server's as the writer reports it). */
 #include "fixture.h"
 #include "tap.h"
 #include "tw_relay.h"
@@ -154,6 +154,36 @@ static void test_delivery_and_stopping(void)
     rig_done(&r);
 }
 
+static void test_replay_first(void)
+{
+    rig r;
+    rig_init(&r, apr_time_from_sec(30));
+    tw_id covered = fx_post(&r.f, "ann", "replayed");
+    const char *replay = fx_frame(r.f.pool, covered, "ann", "replayed");
+    r.o.after = covered;
+    r.o.pending = replay;
+    r.o.pending_len = strlen(replay);
+    rig_start(&r);
+    tw_id live = fx_post(&r.f, "bob", "live");
+    const char *want = apr_pstrcat(r.f.pool, replay, fx_frame(r.f.pool, live, "bob", "live"), NULL);
+    ok(sink_has(&r.s, strlen(want), 5000), "the replay and the new post are written");
+    pthread_mutex_lock(&r.s.lock);
+    is_str(r.s.sent, want, "the replay first, and the frame it covers not again");
+    pthread_mutex_unlock(&r.s.lock);
+    r.relay->ops->stopping(r.relay);
+    ok(rig_ended(&r, 5000), "the stream ends on stop");
+
+    rig q;
+    rig_init(&q, apr_time_from_sec(30));
+    atomic_store(&q.s.fail_flush, 1);
+    q.o.pending = replay;
+    q.o.pending_len = strlen(replay);
+    is_int(q.relay->ops->follow(q.relay, &q.o), TW_ENGINE_GONE,
+           "a client gone during its replay ends the stream");
+    rig_done(&q);
+    rig_done(&r);
+}
+
 static void test_ping(void)
 {
     rig r;
@@ -237,6 +267,7 @@ int main(void)
 {
     apr_initialize();
     test_delivery_and_stopping();
+    test_replay_first();
     test_ping();
     test_hangup();
     test_server_stopping();
