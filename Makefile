@@ -5,7 +5,8 @@
 #   make run        fresh Debian machine -> running feed on http://127.0.0.1:$(PORT)
 #                   (REDIS=host:port|/socket|sentinel://... uses that Redis; EXTRA_CONF=file)
 #   make run-cluster  INSTANCES (3) instances behind HAProxy on $(PORT), Redis primary +
-#                   replica + 3 Sentinels (MIN_REPLICAS, EXTRA_CONF; see scripts/cluster.sh)
+#                   replica + 3 Sentinels (MIN_REPLICAS, EXTRA_CONF; TLS=1 adds HTTPS with h2
+#                   on $(PORT)+102; see scripts/cluster.sh)
 #   make test       the whole suite (unit, integration, browser)
 #   make test-tsan  the threaded core and the delivery and fault suites under ThreadSanitizer
 #   make fuzz       fuzz every parser for FUZZ_SECONDS (60) each (make test replays the corpora)
@@ -14,6 +15,7 @@
 APXS      ?= apxs
 PORT      ?= 8080
 INSTANCES ?= 3
+TLS       ?= 0
 PREFIX    ?= /usr/share/tweetsse
 
 # httpd glue (mod_tweetsse*.c) and the httpd-free core (src/tw_*.c); build/ holds what is
@@ -77,7 +79,7 @@ run: deps
 # MIN_REPLICAS is passed only when given, so that scripts/cluster.sh's default (1) holds.
 run-cluster: deps
 	$(MAKE) all frontend
-	PORT=$(PORT) INSTANCES=$(INSTANCES) EXTRA_CONF='$(EXTRA_CONF)' \
+	PORT=$(PORT) INSTANCES=$(INSTANCES) EXTRA_CONF='$(EXTRA_CONF)' TLS=$(TLS) \
 	    $(if $(MIN_REPLICAS),MIN_REPLICAS=$(MIN_REPLICAS)) bash scripts/cluster.sh
 
 # make fuzz builds with clang and libFuzzer: installed first, like every other tool.

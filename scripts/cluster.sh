@@ -8,23 +8,27 @@
 #   3 Sentinels        127.0.0.1:PORT+110..PORT+112, master name tweetsse, quorum 2
 #   Apache instance i  127.0.0.1:PORT+i (i = 1..INSTANCES), the module from the build tree,
 #                      TweetsseRedis sentinel://<the three sentinels>/tweetsse
-#   HAProxy            127.0.0.1:PORT, conf/haproxy.cfg.example with the ports substituted
+#   HAProxy            127.0.0.1:PORT, conf/haproxy.cfg.example with the ports substituted;
+#                      with TLS=1 also HTTPS (h2 and HTTP/1.1) on 127.0.0.1:PORT+102, with a
+#                      self-signed certificate made at start (RUNDIR/tls/feed.pem)
 #
 # Every server is started by scripts/server.sh, in a session of its own: Ctrl-C reaches
 # this script only, which stops them in order. Once everything is ready (the replica in
 # sync, every sentinel sees the primary, the replica and the two other sentinels, every
 # instance answers, HAProxy has seen every instance pass its health check) it writes
 # RUNDIR/cluster.env (shell variables: TW_BALANCER, TW_INSTANCES, TW_REDIS_PRIMARY,
-# TW_REDIS_REPLICA, TW_SENTINELS, TW_MASTER_NAME, TW_HAPROXY_STATS, TW_RUNDIR) and prints
+# TW_REDIS_REPLICA, TW_SENTINELS, TW_MASTER_NAME, TW_HAPROXY_STATS, TW_RUNDIR; with TLS=1
+# also TW_BALANCER_TLS, the feed's https:// URL through HAProxy) and prints
 # one line starting with "cluster ready:". A member that exits later is reported and the
 # others keep running (a test kills an instance on purpose); RUNDIR/cluster.pids lists
 # "name pid" of every member (each pid is also its process group).
 #
 # Environment: PORT (8080), INSTANCES (3, 1-99), RUNDIR (./run-cluster), MIN_REPLICAS (1:
 # TweetsseRedisMinReplicas in every instance; 0 leaves the directive out), EXTRA_CONF (a
-# file appended to every instance's config), MOUNT (/); MPM, LOGLEVEL, KEEPALIVE, HISTORY
-# as for `scripts/server.sh conf`, and SECRET_FILE (RUNDIR/secret, one for all instances),
-# RATE_LIMIT, ADDRESS_RATE_LIMIT as there; DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS as for
+# file appended to every instance's config), MOUNT (/), TLS (0; 1: HAProxy's HTTPS front
+# end, see above); MPM, LOGLEVEL, KEEPALIVE, HISTORY as for `scripts/server.sh conf`, and
+# SECRET_FILE (RUNDIR/secret, one for all instances), RATE_LIMIT, ADDRESS_RATE_LIMIT as
+# there; DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS as for
 # `scripts/server.sh sentinel`; READY_SECONDS (60), the bound on each start-up wait.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,6 +43,7 @@ MIN_REPLICAS=${MIN_REPLICAS:-1}
 RUNDIR=${RUNDIR:-$top/run-cluster}
 MOUNT=${MOUNT:-/}
 READY_SECONDS=${READY_SECONDS:-60}
+TLS=${TLS:-0}
 master_name=tweetsse
 is_num "$INSTANCES" && [ "$INSTANCES" -ge 1 ] && [ "$INSTANCES" -le 99 ] ||
     die "INSTANCES must be 1-99 (instance i listens on PORT+i, Redis from PORT+100): '$INSTANCES'"
@@ -46,12 +51,14 @@ is_num "$PORT" && [ "$PORT" -ge 1 ] && [ $((PORT + 112)) -le 65535 ] ||
     die "PORT must be 1-65423 (the cluster uses PORT..PORT+112): '$PORT'"
 is_num "$MIN_REPLICAS" || die "MIN_REPLICAS must be a number: '$MIN_REPLICAS'"
 [[ $MOUNT == /* && $MOUNT == */ ]] || die "MOUNT must start and end with /: '$MOUNT'"
+[[ $TLS == [01] ]] || die "TLS must be 0 or 1: '$TLS'"
 if [ -n "${EXTRA_CONF:-}" ]; then
     [ -r "$EXTRA_CONF" ] || die "cannot read EXTRA_CONF $EXTRA_CONF"
     EXTRA_CONF=$(realpath "$EXTRA_CONF")
 fi
 
 primary_port=$((PORT + 100))
+tls_port=$((PORT + 102))
 replica_port=$((PORT + 101))
 sentinel_ports=($((PORT + 110)) $((PORT + 111)) $((PORT + 112)))
 web_ports=()
@@ -62,7 +69,9 @@ for p in "${sentinel_ports[@]}"; do sentinels+=("127.0.0.1:$p"); done
 instance_redis="sentinel://$(IFS=,; echo "${sentinels[*]}")/$master_name"
 
 # A port already taken would only show as a member dying at start; say which one instead.
-for p in "$PORT" "${web_ports[@]}" "$primary_port" "$replica_port" "${sentinel_ports[@]}"; do
+taken=("$PORT" "${web_ports[@]}" "$primary_port" "$replica_port" "${sentinel_ports[@]}")
+[ "$TLS" = 0 ] || taken+=("$tls_port")
+for p in "${taken[@]}"; do
     [ -z "$(ss -Htln "sport = :$p")" ] || die "port $p is in use (PORT=$PORT uses PORT..PORT+112)"
 done
 
@@ -87,12 +96,26 @@ for ((i = 1; i <= INSTANCES; i++)); do
     out=$(bash "$server" check "$dir" 2>&1) || die "web$i: the configuration test failed: $out"
 done
 
+# HTTPS: a self-signed certificate for 127.0.0.1 and localhost, made fresh at every start
+# (a P-256 key: quick to make), the certificate and its key in one PEM file for HAProxy.
+pem=
+if [ "$TLS" = 1 ]; then
+    mkdir -p "$RUNDIR/tls"
+    chmod 700 "$RUNDIR/tls"
+    pem=$RUNDIR/tls/feed.pem
+    out=$(openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+        -keyout "$RUNDIR/tls/feed.key" -out "$RUNDIR/tls/feed.crt" 2>&1) ||
+        die "openssl: cannot make a self-signed certificate: $out"
+    cat "$RUNDIR/tls/feed.crt" "$RUNDIR/tls/feed.key" >"$pem"
+fi
+
 # HAProxy: the example itself, with this run's addresses. Each substitution must match
 # exactly once, so a change of the example's shape fails here rather than silently.
 hard=$(ulimit -Hn)
 [ "$hard" = unlimited ] && hard=1048576
 awk -v port="$PORT" -v mount="$MOUNT" -v n="$INSTANCES" -v first="${web_ports[0]}" \
-    -v stats="$RUNDIR/haproxy-stats.sock" -v nofile="$hard" '
+    -v stats="$RUNDIR/haproxy-stats.sock" -v nofile="$hard" -v pem="$pem" -v tls="$tls_port" '
     function done(what) { seen[what]++ }
     # maxconn within what the open-files limit allows (two descriptors per connection).
     /^[ \t]*maxconn [0-9]+$/ && !("maxconn" in seen) {
@@ -101,6 +124,13 @@ awk -v port="$PORT" -v mount="$MOUNT" -v n="$INSTANCES" -v first="${web_ports[0]
         sub(/[0-9]+$/, want); done("maxconn"); print; next }
     /^[ \t]*log \/dev\/log / { sub(/\/dev\/log/, "stdout format raw"); done("log"); print; next }
     /^[ \t]*bind :80$/ { sub(/:80$/, "127.0.0.1:" port); done("bind"); print; next }
+    # The HTTPS line, commented out in the example: enabled with TLS=1.
+    /^[ \t]*# bind :443 ssl crt \/etc\/haproxy\/certs\/feed\.pem alpn h2,http\/1\.1$/ {
+        if (pem != "") {
+            sub(/# bind :443/, "bind 127.0.0.1:" tls)
+            sub(/\/etc\/haproxy\/certs\/feed\.pem/, pem)
+        }
+        done("tls"); print; next }
     /^[ \t]*bind 127\.0\.0\.1:8404$/ { sub(/127\.0\.0\.1:8404$/, "unix@" stats " mode 600")
         done("stats"); print; next }
     /^[ \t]*option httpchk GET \/feed\/home\/health$/ { sub(/\/feed\//, mount); done("check")
@@ -114,7 +144,7 @@ awk -v port="$PORT" -v mount="$MOUNT" -v n="$INSTANCES" -v first="${web_ports[0]
     /^[ \t]*server web[0-9]+ / { next }
     { print }
     END {
-        split("maxconn log bind stats check server", need, " ")
+        split("maxconn log bind tls stats check server", need, " ")
         for (k in need) if (seen[need[k]] != 1) {
             print "cluster: conf/haproxy.cfg.example: no single line for " need[k] > "/dev/stderr"
             exit 1
@@ -270,11 +300,14 @@ for p in "${web_ports[@]}"; do instances+=("http://127.0.0.1:$p$MOUNT"); done
         TW_MASTER_NAME "$master_name" \
         TW_HAPROXY_STATS "$RUNDIR/haproxy-stats.sock" \
         TW_RUNDIR "$RUNDIR"
+    [ "$TLS" = 0 ] || printf "%s='%s'\n" TW_BALANCER_TLS "https://127.0.0.1:$tls_port$MOUNT"
 } >"$RUNDIR/cluster.env.new"
 mv "$RUNDIR/cluster.env.new" "$RUNDIR/cluster.env"
 webs=":${web_ports[0]}"
 [ "$INSTANCES" = 1 ] || webs+="-:${web_ports[-1]}"
-echo "cluster ready: feed on http://127.0.0.1:$PORT$MOUNT through HAProxy, $INSTANCES" \
+https=
+[ "$TLS" = 0 ] || https=" and https://127.0.0.1:$tls_port$MOUNT (h2)"
+echo "cluster ready: feed on http://127.0.0.1:$PORT$MOUNT$https through HAProxy, $INSTANCES" \
     "instance(s) ($webs), Redis :$primary_port + replica :$replica_port," \
     "sentinels :${sentinel_ports[0]}-:${sentinel_ports[2]}; $RUNDIR/cluster.env; Ctrl-C stops it"
 

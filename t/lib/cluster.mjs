@@ -52,7 +52,8 @@ function readEnv(file) {
 // Start scripts/cluster.sh and wait for its ready line. Options: instances (3), minReplicas
 // (cluster.sh's default, 1, when not given), mount ('/'), keepalive, logLevel, extraConf
 // (directives for every instance; an EXTRA_CONF file in this process's environment is
-// added too), readyMs (the bound on the start, 90 s). A base port that turns out to be
+// added too), tls (HAProxy's HTTPS front end too: c.balancerTls, its https:// URL, and
+// c.tlsPort), readyMs (the bound on the start, 90 s). A base port that turns out to be
 // taken is given up for another one.
 export async function startCluster(opts = {}) {
   for (let attempt = 1; ; attempt++) {
@@ -75,6 +76,7 @@ async function startClusterAt(base, opts) {
     SECRET_FILE, RATE_LIMIT: opts.rateLimit ?? 'off',
     ADDRESS_RATE_LIMIT: opts.addressRateLimit ?? 'off' };
   if (opts.minReplicas !== undefined) env.MIN_REPLICAS = String(opts.minReplicas);
+  env.TLS = opts.tls ? '1' : '0';
   const extra = [process.env.EXTRA_CONF ? fs.readFileSync(process.env.EXTRA_CONF, 'utf8') : '',
     opts.extraConf ?? ''].filter(Boolean).join('\n');
   if (extra) {
@@ -132,6 +134,8 @@ function parseEnv(env) {
   return {
     env,
     balancer: env.TW_BALANCER,
+    balancerTls: env.TW_BALANCER_TLS,
+    tlsPort: env.TW_BALANCER_TLS ? Number(new URL(env.TW_BALANCER_TLS).port) : undefined,
     instances: env.TW_INSTANCES.split(' ').map((base, i) => ({
       name: `web${i + 1}`, base, port: Number(new URL(base).port),
       dir: path.join(env.TW_RUNDIR, `web${i + 1}`),
