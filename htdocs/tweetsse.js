@@ -60,7 +60,7 @@
       source.twReload = true;
       source.addEventListener('reload', function () {
         if (channel) channel.postMessage({ type: 'reload' });
-        window.location.reload();
+        reload();
       });
     }
   });
@@ -71,7 +71,15 @@
   // the other tabs swap the cards in with htmx. When that tab closes, the lock goes to a
   // waiting tab, which opens the stream from its own newest id. Without Web Locks or
   // BroadcastChannel every tab keeps its own stream, as the markup says.
-  var channel = null, leading = false;
+  var channel = null, leading = false, reloading = false;
+
+  // Reload this tab. Until the page is gone it takes no stream: the lock may still come to it
+  // (the holder reloads too), and a stream from its old resume point would only say reload
+  // again, to every tab.
+  function reload() {
+    reloading = true;
+    window.location.reload();
+  }
   var liveEl = live(), feedEl = document.getElementById('feed');
   var rendered = resumeId(); // the newest post this page was rendered with
 
@@ -112,7 +120,7 @@
     } else if (m.type === 'posts' && !leading) {
       m.posts.forEach(function (p) { addCard(p.id, p.html); });
     } else if (m.type === 'reload') {
-      window.location.reload();
+      reload();
     }
   }
 
@@ -128,6 +136,7 @@
     channel.onmessage = onRelay;
     channel.postMessage({ type: 'hello', since: rendered });
     navigator.locks.request(name, function () {
+      if (reloading) return undefined; // let the lock go on to a tab that stays
       leading = true;
       liveEl.setAttribute('sse-connect', parked);
       feedEl.setAttribute('sse-swap', swapAttr);
