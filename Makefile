@@ -62,7 +62,9 @@ install: $(MODULE) frontend
 	$(APXS) -i -n tweetsse $(MODULE)
 	sysconf=$$($(APXS) -q SYSCONFDIR) && \
 	install -D -m 644 conf/tweetsse.load $(DESTDIR)$$sysconf/mods-available/tweetsse.load && \
-	install -D -m 644 conf/tweetsse.conf $(DESTDIR)$$sysconf/mods-available/tweetsse.conf
+	install -D -m 644 conf/tweetsse.conf $(DESTDIR)$$sysconf/mods-available/tweetsse.conf && \
+	secret=$(DESTDIR)$$sysconf/tweetsse.secret && \
+	if [ ! -e "$$secret" ]; then (umask 077 && openssl rand -base64 48 >"$$secret"); fi
 	install -d $(DESTDIR)$(PREFIX)/htdocs/lib
 	install -m 644 htdocs/lib/* $(DESTDIR)$(PREFIX)/htdocs/lib/
 
