@@ -1,15 +1,12 @@
 /* Unit tests of src/tw_input: urlencoded and JSON post bodies. */
+#include "edge.h"
 #include "tap.h"
 #include "tw_input.h"
 #include "tw_text.h"
 
 #include <apr_general.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #define MAX 280
 
@@ -17,48 +14,16 @@ static apr_pool_t *pool;
 static tw_input in;
 
 /* The body is passed without a terminating NUL, as the contract allows ("a body of n bytes"),
- * and placed at the very end of a page followed by an inaccessible page: APR and jansson are
- * not built with ASan, so this is how a read past the body is caught. Such a read is turned
- * into a failed test by the SIGSEGV handler. */
-static char *guard_mem;
-static size_t guard_page;
-static sigjmp_buf guard_jump;
-
-static void guard_segv(int sig)
-{
-    (void)sig;
-    siglongjmp(guard_jump, 1);
-}
-
-static void guard_setup(void)
-{
-    guard_page = (size_t)sysconf(_SC_PAGESIZE);
-    guard_mem =
-        mmap(NULL, 5 * guard_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (guard_mem == MAP_FAILED || mprotect(guard_mem + 4 * guard_page, guard_page, PROT_NONE)) {
-        perror("guard page");
-        exit(2);
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = guard_segv;
-    sigaction(SIGSEGV, &sa, NULL);
-    sigaction(SIGBUS, &sa, NULL);
-}
-
+ * and placed flush against an inaccessible page (edge.h): APR and jansson are not built with
+ * ASan, so this is how a read past the body is caught. */
 typedef const char *(*parse_fn)(apr_pool_t *, const char *, size_t, long, tw_input *);
 
 static const char *guarded(parse_fn fn, const char *body, size_t n)
 {
     static const char *volatile why;
-    if (n > 4 * guard_page) {
-        fprintf(stderr, "test body too large\n");
-        exit(2);
-    }
-    char *copy = guard_mem + 4 * guard_page - n;
-    memcpy(copy, body, n);
+    char *copy = edge_place(body, n);
     memset(&in, 0, sizeof(in));
-    if (sigsetjmp(guard_jump, 1)) {
+    if (edge_faulted()) {
         ok(0, "the parser read past the end of the %zu-byte body", n);
         return "(crashed)";
     }
@@ -329,7 +294,7 @@ int main(void)
 {
     apr_initialize();
     apr_pool_create(&pool, NULL);
-    guard_setup();
+    edge_setup(4);
     test_form_ok();
     test_form_bad();
     test_form_limits();
