@@ -226,5 +226,5 @@ const command_rec tw_cmds[] = {
     AP_INIT_TAKE1("TweetsseDelivery", tw_set_delivery, NULL, RSRC_CONF,
                   "socket: one thread per child writes to every open stream; thread: one "
                   "worker thread per open stream"),
-    {NULL},
+    {0},
 };
