@@ -290,6 +290,52 @@ static void test_json(void)
            "json: 32-character username accepted");
 }
 
+/* The Unicode text rules of tw_text.h reach both formats: blanks trimmed and counted as empty,
+ * bidirectional controls refused, in the message and in the username. */
+static void test_unicode_rules(void)
+{
+    const char *why;
+    why = form_msg("%C2%A0%E2%80%8B%E3%80%80");
+    ok(mentions(why, "empty"), "form: only U+00A0, U+200B, U+3000 is empty (%s)", why);
+    why = form_msg("%E2%80%8B");
+    ok(mentions(why, "empty"), "form: only U+200B is empty (%s)", why);
+    why = form_msg("%EF%BB%BF+%C2%A0");
+    ok(mentions(why, "empty"), "form: BOM, space, no-break space is empty (%s)", why);
+    is_str(form_msg("%C2%A0%E2%80%8Bhi%C2%A0there%E2%80%A9%EF%BB%BF"), NULL,
+           "form: Unicode blanks around a message accepted");
+    is_str(in.message, "hi\xc2\xa0there", "form: trimmed, the inner no-break space kept");
+
+    why = json_msg("\\u00a0\\u200b\\u3000\\u2060\\ufeff");
+    ok(mentions(why, "empty"), "json: only escaped Unicode blanks is empty (%s)", why);
+    why = json_msg("\xc2\xa0\xe2\x80\x8b");
+    ok(mentions(why, "empty"), "json: only raw U+00A0 U+200B is empty (%s)", why);
+    is_str(json_msg("\\u2003hi\\u200dthere\\u00a0"), NULL, "json: escaped blanks trimmed");
+    is_str(in.message, "hi\xe2\x80\x8dthere", "json: the inner joiner kept");
+
+    why = form_msg("abc%E2%80%AEdef");
+    ok(mentions(why, "bidirectional"), "form: U+202E refused (%s)", why);
+    why = form_msg("%E2%81%A6x%E2%81%A9");
+    ok(mentions(why, "bidirectional"), "form: an isolate pair refused (%s)", why);
+    why = form_msg("%E2%80%8F");
+    ok(mentions(why, "bidirectional"), "form: U+200F alone refused, not empty (%s)", why);
+    why = json_msg("abc\\u202edef");
+    ok(mentions(why, "bidirectional"), "json: escaped U+202E refused (%s)", why);
+    why = json_msg("x\xd8\x9c");
+    ok(mentions(why, "bidirectional"), "json: raw U+061C refused (%s)", why);
+
+    why = form("username=ab%E2%80%AE&message=hi");
+    ok(mentions(why, "username"), "form: U+202E in the username refused (%s)", why);
+    why = form("username=%C2%A0bob&message=hi");
+    ok(mentions(why, "username"), "form: U+00A0 in the username refused (%s)", why);
+    why = json("{\"username\":\"bob\\u200b\",\"message\":\"hi\"}");
+    ok(mentions(why, "username"), "json: U+200B in the username refused (%s)", why);
+    why = json("{\"username\":\"\\u2066bob\",\"message\":\"hi\"}");
+    ok(mentions(why, "username"), "json: U+2066 in the username refused (%s)", why);
+
+    ok(form_msg("%C2%A0%FF%C2%A0") != NULL, "form: invalid UTF-8 between blanks refused");
+    ok(json_msg("\\u00a0\xc3\x28") != NULL, "json: invalid UTF-8 after a blank refused");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -299,6 +345,7 @@ int main(void)
     test_form_bad();
     test_form_limits();
     test_json();
+    test_unicode_rules();
     apr_pool_destroy(pool);
     apr_terminate();
     return done_testing();
