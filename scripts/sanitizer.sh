@@ -3,33 +3,34 @@
 # whose module is built with a sanitizer, beside the normal build (build/KIND/mod_tweetsse.so).
 # Apache itself is not instrumented, so the sanitizer's runtime is preloaded into it. Every
 # report of every Apache process goes to one directory. SAN_CC is the compiler that built the
-# module (cc; the Makefile passes it), asked where its runtime is.
+# module (the Makefile passes it; else cc for tsan, clang for asan), asked for its runtime.
 #
 #   sanitizer.sh tsan   ThreadSanitizer; the delivery and fault suites. A report with a frame in
 #                       the module fails the run; reports entirely inside httpd and APR (prefork
 #                       frees memory in its SIGTERM handler; the event MPM closes the sockets of
 #                       busy workers on an ungraceful stop) are listed, but not ours to fix.
 #   sanitizer.sh asan   AddressSanitizer + UndefinedBehaviorSanitizer; every integration suite.
-#                       Any report fails the run: the runtime only sees memory the module
-#                       allocates and the libc calls it intercepts, so httpd's own code cannot
-#                       produce one unless the module hands it bad memory. Leak detection is off:
-#                       a child never frees what its threads touch, and httpd leaves its pools
-#                       and the libraries' allocations to the process exit (see README, "The
-#                       stop model").
+#                       Any report fails the run: httpd and APR are not instrumented (the
+#                       runtime sees them only through malloc and the libc calls it
+#                       intercepts), so a report inside them is most likely bad memory the
+#                       module handed over, and is read rather than filtered. Leak detection
+#                       is off: a child never frees what its threads touch, and httpd leaves
+#                       its pools and the libraries' allocations to the process exit (see
+#                       README, "The stop model").
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 kind=${1:-}
 case $kind in
-tsan) runtime_lib=libtsan.so
+tsan) runtime_lib=libtsan.so cc=${SAN_CC:-cc}
       suites=(t/integration/delivery.test.mjs t/integration/faults.test.mjs) ;;
-asan) runtime_lib=libclang_rt.asan-$(uname -m).so
+asan) runtime_lib=libclang_rt.asan-$(uname -m).so cc=${SAN_CC:-clang}
       suites=(t/integration/*.test.mjs) ;;
 *) echo "usage: sanitizer.sh tsan|asan" >&2; exit 2 ;;
 esac
 module=$top/build/$kind/mod_tweetsse.so
 [ -f "$module" ] || { echo "$kind: build $module first (make test-$kind)" >&2; exit 1; }
-runtime=$(${SAN_CC:-cc} -print-file-name="$runtime_lib")
+runtime=$("$cc" -print-file-name="$runtime_lib")
 [ -f "$runtime" ] || { echo "$kind: no sanitizer runtime ($runtime)" >&2; exit 1; }
 reports=$(mktemp -d "/tmp/tweetsse-$kind.XXXXXX")
 chmod 777 "$reports" # Apache's children (www-data) write their reports here too
