@@ -7,8 +7,9 @@
 #   make run-cluster  INSTANCES (3) instances behind HAProxy on $(PORT), Redis primary +
 #                   replica + 3 Sentinels (MIN_REPLICAS, EXTRA_CONF; TLS=1 adds HTTPS with h2
 #                   on $(PORT)+102; see scripts/cluster.sh)
-#   make test       the whole suite (unit, integration, browser)
+#   make test       the whole suite (unit, integration, browser, then test-asan)
 #   make test-tsan  the threaded core and the delivery and fault suites under ThreadSanitizer
+#   make test-asan  every integration suite against the module built with ASan + UBSan
 #   make fuzz       fuzz every parser for FUZZ_SECONDS (60) each (make test replays the corpora)
 #   make bench      side-by-side benchmark with nginx + Nchan (not part of make test)
 
@@ -93,24 +94,39 @@ include t/unit/build.mk
 include t/fuzz/build.mk
 
 # The whole suite: unit tests of the core, every fuzzing corpus replayed (no fuzzing engine
-# needed), then the integration and browser tests against real Apache, Redis and Chromium.
+# needed), the integration and browser tests against real Apache, Redis and Chromium, then
+# the integration suites again against the module built with ASan + UBSan (test-asan).
 test: deps
 	$(MAKE) all frontend unit fuzz-replay
 	bash scripts/integration.sh
+	$(MAKE) test-asan
 
-# The module built with ThreadSanitizer, beside the normal build (apxs would share its objects).
-TSAN_MODULE := build/tsan/mod_tweetsse.so
-$(TSAN_MODULE): $(SRC) $(HDR)
+# The module built with a sanitizer, beside the normal build (apxs would share its objects):
+# build/tsan/ or build/asan/mod_tweetsse.so, with that directory's compiler and flags. ASan is
+# clang's: its runtime carries UBSan, so one preloaded library and one log hold every report
+# (gcc's libubsan writes to stderr, whatever the ASan log says).
+SAN_CC_tsan    := $(CC)
+SAN_FLAGS_tsan := -fsanitize=thread
+SAN_CC_asan    := clang
+SAN_FLAGS_asan := -fsanitize=address,undefined -shared-libasan -fno-omit-frame-pointer
+build/%/mod_tweetsse.so: $(SRC) $(HDR)
 	@mkdir -p $(@D)
-	$(CC) -shared -fPIC -fsanitize=thread -g -O1 $(WARN) $$($(APXS) -q EXTRA_CPPFLAGS) \
+	$(SAN_CC_$*) -shared -fPIC -g -O1 $(WARN) $(SAN_FLAGS_$*) $$($(APXS) -q EXTRA_CPPFLAGS) \
 	    -I$$($(APXS) -q INCLUDEDIR) $$(apr-1-config --includes) -Ibuild -o $@ \
 	    $(filter %.c,$^) -lhiredis -ljansson -lcrypto
 
 # ThreadSanitizer over the unit tests of the threaded core, then the delivery and fault
-# suites against Apache running the module built with it; any report fails.
+# suites against Apache running the module built with it; a report in the module fails.
 test-tsan: deps
-	$(MAKE) all frontend unit-tsan $(TSAN_MODULE)
-	bash scripts/tsan.sh
+	$(MAKE) all frontend unit-tsan build/tsan/mod_tweetsse.so
+	SAN_CC='$(SAN_CC_tsan)' bash scripts/sanitizer.sh tsan
+
+# AddressSanitizer + UBSan (the unit tests always run under them) over every integration
+# suite against Apache running the module built with them; any report fails. About a minute
+# here (build and run), so make test runs it too.
+test-asan: deps deps-fuzz
+	$(MAKE) all frontend build/asan/mod_tweetsse.so
+	SAN_CC='$(SAN_CC_asan)' bash scripts/sanitizer.sh asan
 
 bench: deps
 	$(MAKE) all frontend
@@ -124,4 +140,4 @@ clean:
 	rm -rf .libs *.la *.lo *.slo src/.libs src/*.lo src/*.la src/*.slo src/*.o *.o htdocs/lib build $(UNIT_TESTS) t/unit/core-link t/unit/tsan
 	rm -f bench/sseload bench/stall
 
-.PHONY: all frontend install deps deps-fuzz run run-cluster test test-tsan bench format clean unit
+.PHONY: all frontend install deps deps-fuzz run run-cluster test test-tsan test-asan bench format clean unit

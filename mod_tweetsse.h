@@ -4,6 +4,12 @@
 #ifndef MOD_TWEETSSE_H
 #define MOD_TWEETSSE_H
 
+/* Before any APR header: apr_general.h makes APR_OFFSETOF offsetof only if <stddef.h> came
+ * first, else a member access through a null pointer, undefined behaviour that every brigade
+ * insert expands to (APR_RING_SENTINEL). Every glue file includes this header first, through
+ * its own. */
+#include <stddef.h>
+
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>

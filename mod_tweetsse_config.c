@@ -398,5 +398,5 @@ const command_rec tw_cmds[] = {
                   RSRC_CONF,
                   "Open streams one client address may hold in each child (429 past it), or "
                   "off"),
-    {NULL},
+    {0},
 };

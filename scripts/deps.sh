@@ -2,7 +2,8 @@
 # Install what building, running and testing need, if missing: Debian packages (one
 # apt-get update, only when something is missing) and the pinned npm packages.
 #   deps.sh        everything make run, make test and make bench need
-#   deps.sh fuzz   clang and its libFuzzer runtime, for make fuzz
+#   deps.sh fuzz   clang and its runtimes (libFuzzer, ASan + UBSan), for make fuzz and
+#                  make test-asan
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 pkgs=(apache2 apache2-dev libhiredis-dev libjansson-dev libssl-dev redis-server nodejs npm chromium

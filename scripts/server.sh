@@ -187,7 +187,7 @@ cmd_check() {
     exec "$apache2" -t -f "$1/httpd.conf"
 }
 
-# A sanitizer runtime for a module built with it (scripts/tsan.sh): preloaded into Apache
+# A sanitizer runtime for a module built with it (scripts/sanitizer.sh): preloaded into Apache
 # only, never into the caller.
 preload() {
     if [ -n "${APACHE_PRELOAD:-}" ]; then export LD_PRELOAD=$APACHE_PRELOAD; fi

@@ -70,7 +70,8 @@ void tw_buf_addf(tw_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-/* Escape one run that holds no apostrophe. */
+/* Escape one run of `n` bytes that holds no apostrophe and no NUL, with s[n] readable:
+ * apr_escape_entity (APR 1.7) reads the byte at its length before it checks the length. */
 static void tw_buf_add_entity_run(tw_buf *b, const char *s, size_t n)
 {
     apr_size_t out = 0;
@@ -87,7 +88,9 @@ static void tw_buf_add_entity_run(tw_buf *b, const char *s, size_t n)
 /* apr_escape_entity leaves the apostrophe alone (APR 1.7), so runs are split on it. They are
  * split on NUL too: apr_escape_entity stops at a NUL, and would report "nothing to escape" for
  * a run such as "a\0<b>", which tw_buf_add_entity_run would then copy unescaped. A NUL becomes
- * U+FFFD. */
+ * U+FFFD. A run that ends at an apostrophe or a NUL is followed by that readable byte; the run
+ * that ends the text is not (s[n] may lie outside the caller's memory), so its last byte is
+ * escaped from a NUL-terminated copy of its own. */
 void tw_buf_add_escaped(tw_buf *b, const char *s, size_t n)
 {
     const char *end = s + n;
@@ -95,10 +98,15 @@ void tw_buf_add_escaped(tw_buf *b, const char *s, size_t n)
         const char *q = s;
         while (q < end && *q != '\'' && *q != '\0')
             q++;
+        if (q == end) {
+            const char last[2] = {end[-1], '\0'};
+            if (q - 1 > s)
+                tw_buf_add_entity_run(b, s, (size_t)(q - 1 - s));
+            tw_buf_add_entity_run(b, last, 1);
+            break;
+        }
         if (q > s)
             tw_buf_add_entity_run(b, s, (size_t)(q - s));
-        if (q == end)
-            break;
         if (*q == '\'')
             tw_buf_add(b, "&#39;", 5);
         else

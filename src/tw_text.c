@@ -49,9 +49,30 @@ long tw_utf8_count(const char *s, size_t n)
     return count;
 }
 
-static int tw_is_blank(char c)
+/* Blank at the ends of a message (trimmed) and in a message of nothing else (empty): the
+ * Unicode White_Space code points, and the invisible format characters typed or pasted as
+ * blanks: U+200B zero-width space, U+200C/U+200D zero-width (non-)joiner, U+2060 word joiner,
+ * U+FEFF zero-width no-break space (byte order mark). Inside a message they are kept: a
+ * joiner shapes an emoji sequence or a Persian word there. */
+static int tw_is_blank(unsigned long cp)
 {
-    return c == ' ' || c == '\t' || c == '\n';
+    return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+           (cp >= 0x2000 && cp <= 0x200D) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+           cp == 0x205F || cp == 0x2060 || cp == 0x3000 || cp == 0xFEFF;
+}
+
+/* The explicit bidirectional formatting characters: embeddings and overrides (U+202A..202E),
+ * isolates (U+2066..2069) and the invisible marks (U+200E, U+200F, U+061C). */
+static int tw_is_bidi_control(unsigned long cp)
+{
+    return (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200E ||
+           cp == 0x200F || cp == 0x061C;
+}
+
+/* C0 controls but LF, DEL and the C1 controls. */
+static int tw_is_control(unsigned long cp)
+{
+    return (cp < 0x20 && cp != '\n') || (cp >= 0x7F && cp <= 0x9F);
 }
 
 const char *tw_text_check_message(char *s, size_t *n, long max_chars)
@@ -67,30 +88,41 @@ const char *tw_text_check_message(char *s, size_t *n, long max_chars)
             s[w++] = s[r];
         }
     }
-    size_t start = 0, end = w;
-    while (start < end && tw_is_blank(s[start]))
-        start++;
-    while (end > start && tw_is_blank(s[end - 1]))
-        end--;
+    s[w] = '\0';
+    *n = w;
+
+    /* The whole text: strict UTF-8 and no bidi control; [start, end) runs from the first code
+     * point that is not blank to the end of the last one. */
+    const unsigned char *p = (const unsigned char *)s;
+    size_t start = w, end = 0, len;
+    unsigned long cp;
+    for (size_t r = 0; r < w; r += len) {
+        len = tw_utf8_next(p + r, w - r, &cp);
+        if (!len)
+            return "message is not valid UTF-8";
+        if (tw_is_bidi_control(cp))
+            return "message contains bidirectional control characters";
+        if (tw_is_blank(cp))
+            continue;
+        if (start == w)
+            start = r;
+        end = r + len;
+    }
+    if (start == w) {
+        s[0] = '\0';
+        *n = 0;
+        return "message is empty";
+    }
     memmove(s, s + start, end - start);
     *n = end - start;
     s[*n] = '\0';
 
-    if (*n == 0)
-        return "message is empty";
-    const unsigned char *p = (const unsigned char *)s;
-    size_t left = *n;
+    /* What is kept: controls refused (blanks among them too: tab, VT, FF, NEL), counted. */
     long count = 0;
-    unsigned long cp;
-    while (left) {
-        size_t len = tw_utf8_next(p, left, &cp);
-        if (!len)
-            return "message is not valid UTF-8";
-        if ((cp < 0x20 && cp != '\n') || (cp >= 0x7F && cp <= 0x9F))
+    for (size_t r = 0; r < *n; r += len, count++) {
+        len = tw_utf8_next(p + r, *n - r, &cp);
+        if (tw_is_control(cp))
             return "message contains control characters";
-        p += len;
-        left -= len;
-        count++;
     }
     if (count > max_chars)
         return "message is too long";

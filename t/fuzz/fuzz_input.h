@@ -16,40 +16,79 @@
 
 typedef const char *(*fuzz_parse_fn)(apr_pool_t *, const char *, size_t, long, tw_input *);
 
-/* The message rules of tw_text.h: CRLF and lone CR become LF, blanks (space, tab, LF) are
- * trimmed, then 1..max_chars code points of strict UTF-8 without NUL, controls other than LF,
- * DEL or C1 controls. Writes the normalised text into `out` (room for n bytes and a NUL).
- * Returns 1 if the message is valid. */
+/* Code point ranges, inclusive. */
+typedef struct ref_range {
+    uint32_t lo, hi;
+} ref_range;
+
+FUZZ_API int ref_in(const ref_range *r, size_t n, uint32_t cp)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cp >= r[i].lo && cp <= r[i].hi)
+            return 1;
+    return 0;
+}
+
+/* tw_text.h's blanks: Unicode White_Space, and U+200B, U+200C, U+200D, U+2060, U+FEFF. */
+FUZZ_API int ref_msg_blank(uint32_t cp)
+{
+    static const ref_range blank[] = {
+        {0x09, 0x0D},     {0x20, 0x20},     {0x85, 0x85},     {0xA0, 0xA0},     {0x1680, 0x1680},
+        {0x2000, 0x200A}, {0x2028, 0x2029}, {0x202F, 0x202F}, {0x205F, 0x205F}, {0x3000, 0x3000},
+        {0x200B, 0x200D}, {0x2060, 0x2060}, {0xFEFF, 0xFEFF},
+    };
+    return ref_in(blank, sizeof(blank) / sizeof(blank[0]), cp);
+}
+
+/* tw_text.h's bidirectional controls, refused anywhere in a message. */
+FUZZ_API int ref_msg_bidi(uint32_t cp)
+{
+    static const ref_range bidi[] = {
+        {0x202A, 0x202E}, {0x2066, 0x2069}, {0x200E, 0x200F}, {0x061C, 0x061C}};
+    return ref_in(bidi, sizeof(bidi) / sizeof(bidi[0]), cp);
+}
+
+/* The message rules of tw_text.h: CRLF and lone CR become LF; the text must be strict UTF-8
+ * without a bidi control; blanks (ref_msg_blank) are trimmed from both ends, and what is left
+ * is 1..max_chars code points without NUL, controls other than LF, DEL or C1 controls. Writes
+ * the normalised text into `out` (room for n bytes and a NUL). Returns 1 if the message is
+ * valid. */
 FUZZ_API int ref_message(const char *raw, size_t n, long max_chars, char *out, size_t *out_len)
 {
-    if (memchr(raw, '\0', n))
-        return 0;
     size_t w = 0;
     for (size_t i = 0; i < n; i++) {
         if (raw[i] == '\r' && i + 1 < n && raw[i + 1] == '\n')
             continue; /* the LF that follows stands for the pair */
         out[w++] = raw[i] == '\r' ? '\n' : raw[i];
     }
-    size_t a = 0, b = w;
-    while (a < b && (out[a] == ' ' || out[a] == '\t' || out[a] == '\n'))
-        a++;
-    while (b > a && (out[b - 1] == ' ' || out[b - 1] == '\t' || out[b - 1] == '\n'))
-        b--;
+    /* Decode every code point; the kept part runs from the first one that is not blank to the
+     * end of the last one. */
+    const unsigned char *p = (const unsigned char *)out;
+    size_t a = 0, b = 0, i = 0, len;
+    int seen = 0;
+    uint32_t cp;
+    for (; i < w; i += len) {
+        len = ref_utf8_next(p + i, w - i, &cp);
+        if (!len || ref_msg_bidi(cp))
+            return 0;
+        if (!ref_msg_blank(cp)) {
+            if (!seen)
+                a = i;
+            seen = 1;
+            b = i + len;
+        }
+    }
+    if (!seen)
+        return 0;
     memmove(out, out + a, b - a);
     w = b - a;
     out[w] = '\0';
     *out_len = w;
-    if (w == 0)
-        return 0;
-    const unsigned char *p = (const unsigned char *)out;
-    size_t left = w;
     long count = 0;
-    uint32_t cp;
-    while (left) {
-        size_t len = ref_utf8_next(p, left, &cp);
-        if (!len || (cp < 0x20 && cp != '\n') || (cp >= 0x7F && cp <= 0x9F))
+    for (i = 0; i < w; i += len, count++) {
+        len = ref_utf8_next(p + i, w - i, &cp);
+        if ((cp < 0x20 && cp != '\n') || (cp >= 0x7F && cp <= 0x9F))
             return 0;
-        p += len, left -= len, count++;
     }
     return count <= max_chars;
 }
@@ -88,21 +127,22 @@ FUZZ_API void fuzz_check_post(const tw_input *in, long max_chars)
     FUZZ_CHECK(memchr(m, '\0', ml) == NULL, "NUL inside the message");
     FUZZ_CHECK(ml >= 1, "empty message accepted");
     FUZZ_CHECK(memchr(m, '\r', ml) == NULL, "CR in the message");
-    FUZZ_CHECK(m[0] != ' ' && m[0] != '\t' && m[0] != '\n', "message not trimmed at the start");
-    FUZZ_CHECK(m[ml - 1] != ' ' && m[ml - 1] != '\t' && m[ml - 1] != '\n',
-               "message not trimmed at the end");
     long count = ref_utf8_count(m, ml);
     FUZZ_CHECK(count >= 1, "message is not valid UTF-8");
     FUZZ_CHECK(count <= max_chars, "%ld code points, max_chars %ld", count, max_chars);
     const unsigned char *p = (const unsigned char *)m;
     size_t left = ml;
-    uint32_t cp;
+    uint32_t cp = 0;
+    int first = 1;
     while (left) {
         size_t len = ref_utf8_next(p, left, &cp);
         FUZZ_CHECK((cp >= 0x20 || cp == '\n') && !(cp >= 0x7F && cp <= 0x9F),
                    "control character U+%04X in the message", (unsigned)cp);
-        p += len, left -= len;
+        FUZZ_CHECK(!ref_msg_bidi(cp), "bidi control U+%04X in the message", (unsigned)cp);
+        FUZZ_CHECK(!(first && ref_msg_blank(cp)), "message starts with blank U+%04X", (unsigned)cp);
+        p += len, left -= len, first = 0;
     }
+    FUZZ_CHECK(!ref_msg_blank(cp), "message ends with blank U+%04X", (unsigned)cp);
 }
 
 /* What the reference rules say of the raw (decoded) fields; NULL means absent. Returns 1 if

@@ -1,5 +1,5 @@
 // Posting: the three request formats, every refusal (and that a refusal stores nothing),
-// size limits, text rules, and escaping of what visitors write.
+// size limits, text rules (Unicode blanks, bidi controls), and escaping of what visitors write.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { cookieFor, openStream, post, request, startApache, startRedis } from '../lib/harness.mjs';
@@ -119,6 +119,15 @@ describe('accepted posts', () => {
     }
     const form = await post(web.base, { username: 'long', message: '€'.repeat(280) }, 'htmx');
     assert.equal(form.status, 204);
+  });
+
+  test('Unicode blanks around a message are trimmed, those inside it kept', async () => {
+    const message = '\u00a0\u200b\u3000 hi\u00a0there \u200d\ufeff\u2029';
+    for (const format of ['json', 'htmx']) {
+      const res = await post(web.base, { username: 'uni', message }, format);
+      const id = format === 'json' ? JSON.parse(res.body).id : res.headers['x-post-id'];
+      assert.equal((await stored(id)).m, 'hi\u00a0there', format);
+    }
   });
 
   test('CRLF and CR become LF; the message is trimmed', async () => {
@@ -257,6 +266,23 @@ describe('refused posts store nothing', () => {
     });
   }
 
+  const UNICODE_BAD = [
+    ['only no-break spaces', '\u00a0\u00a0', /empty/],
+    ['only a zero-width space', '\u200b', /empty/],
+    ['only Unicode blanks', '\u3000\u2003\ufeff\u2060\u200c \n\u00a0', /empty/],
+    ['a right-to-left override', 'txt.\u202eexe.doc', /bidirectional/],
+    ['an isolate', 'a\u2066b\u2069', /bidirectional/],
+    ['a right-to-left mark alone', '\u200f', /bidirectional/],
+  ];
+  for (const [what, message, reason] of UNICODE_BAD) {
+    test(`400 for a message of ${what}, in every format`, async () => {
+      for (const format of ['json', 'htmx', 'form']) {
+        await refused(() => post(web.base, { username: 'uni', message }, format), 400,
+          { format, reason });
+      }
+    });
+  }
+
   test('400 for a form with a raw NUL byte', async () => {
     const b = Buffer.concat([Buffer.from('username=a&message=x'), Buffer.from([0]), Buffer.from('y')]);
     await refused(() => raw(web.base, FORM_CT, b), 400, { format: 'form', reason: /NUL/ });
@@ -302,8 +328,8 @@ describe('escaping', () => {
     }
   });
 
-  test('a username cannot carry HTML in any format', async () => {
-    for (const u of ['<b>', 'a"onmouseover="x', "a'b", 'a&b', 'a>b']) {
+  test('a username cannot carry HTML, Unicode blanks or bidi controls in any format', async () => {
+    for (const u of ['<b>', 'a"onmouseover="x', "a'b", 'a&b', 'a>b', 'a\u202eb', '\u00a0bob']) {
       for (const format of ['json', 'htmx', 'form']) {
         // As the visitor "a": the body's name is checked before it is compared.
         await refused(() => post(web.base, { username: u, message: 'hi' }, format,

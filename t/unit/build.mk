@@ -58,7 +58,7 @@ UNIT_SRC_test_redis_wire := src/tw_redis_wire.c src/tw_id.c
 UNIT_SRC_test_store      := $(UNIT_HUB) src/tw_redis.c src/tw_redis_sub.c \
                             src/tw_redis_wire.c src/tw_thread.c
 
-UNIT_DEPS := t/unit/tap.h t/unit/fixture.h $(wildcard src/*.h) build/tw_redis_publish_lua.h
+UNIT_DEPS := t/unit/tap.h t/unit/fixture.h t/unit/edge.h $(wildcard src/*.h) build/tw_redis_publish_lua.h
 
 .SECONDEXPANSION:
 t/unit/test_%: t/unit/test_%.c $$(UNIT_SRC_test_$$*) $(UNIT_DEPS)

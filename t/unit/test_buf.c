@@ -1,4 +1,5 @@
 /* Unit tests of src/tw_buf: growth, formatting and HTML escaping. */
+#include "edge.h"
 #include "tap.h"
 #include "tw_buf.h"
 
@@ -227,6 +228,26 @@ static void test_escaped(apr_pool_t *p)
     ok(fits, "escapes across the capacity boundary: right text, nothing past the capacity");
 }
 
+/* Text that ends the caller's memory: tw_buf_add_escaped must read none of the bytes after the
+ * n it is given (apr_escape_entity reads the byte at its length before checking the length).
+ * The text sits flush against an inaccessible page; a read past it is a failed test. */
+static void test_escaped_at_end(apr_pool_t *p)
+{
+    static const char *const texts[] = {"<", "a", "a<b>", "x&", "'", "a'", "\"", "caf\xc3\xa9"};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        size_t n = strlen(texts[i]);
+        const char *s = edge_place(texts[i], n);
+        static tw_buf b;
+        tw_buf_init(&b, p, 0);
+        if (edge_faulted()) {
+            ok(0, "escaping '%s' read past its last byte", texts[i]);
+            continue;
+        }
+        tw_buf_add_escaped(&b, s, n);
+        is_str(b.data, escaped(p, texts[i]), "escaping '%s' at the end of memory", texts[i]);
+    }
+}
+
 int main(void)
 {
     apr_pool_t *p;
@@ -236,6 +257,8 @@ int main(void)
     test_growth(p);
     test_addf(p);
     test_escaped(p);
+    edge_setup(1);
+    test_escaped_at_end(p);
     apr_pool_destroy(p);
     apr_terminate();
     return done_testing();

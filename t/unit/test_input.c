@@ -1,15 +1,12 @@
 /* Unit tests of src/tw_input: urlencoded and JSON post bodies. */
+#include "edge.h"
 #include "tap.h"
 #include "tw_input.h"
 #include "tw_text.h"
 
 #include <apr_general.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #define MAX 280
 
@@ -17,48 +14,16 @@ static apr_pool_t *pool;
 static tw_input in;
 
 /* The body is passed without a terminating NUL, as the contract allows ("a body of n bytes"),
- * and placed at the very end of a page followed by an inaccessible page: APR and jansson are
- * not built with ASan, so this is how a read past the body is caught. Such a read is turned
- * into a failed test by the SIGSEGV handler. */
-static char *guard_mem;
-static size_t guard_page;
-static sigjmp_buf guard_jump;
-
-static void guard_segv(int sig)
-{
-    (void)sig;
-    siglongjmp(guard_jump, 1);
-}
-
-static void guard_setup(void)
-{
-    guard_page = (size_t)sysconf(_SC_PAGESIZE);
-    guard_mem =
-        mmap(NULL, 5 * guard_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (guard_mem == MAP_FAILED || mprotect(guard_mem + 4 * guard_page, guard_page, PROT_NONE)) {
-        perror("guard page");
-        exit(2);
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = guard_segv;
-    sigaction(SIGSEGV, &sa, NULL);
-    sigaction(SIGBUS, &sa, NULL);
-}
-
+ * and placed flush against an inaccessible page (edge.h): APR and jansson are not built with
+ * ASan, so this is how a read past the body is caught. */
 typedef const char *(*parse_fn)(apr_pool_t *, const char *, size_t, long, tw_input *);
 
 static const char *guarded(parse_fn fn, const char *body, size_t n)
 {
     static const char *volatile why;
-    if (n > 4 * guard_page) {
-        fprintf(stderr, "test body too large\n");
-        exit(2);
-    }
-    char *copy = guard_mem + 4 * guard_page - n;
-    memcpy(copy, body, n);
+    char *copy = edge_place(body, n);
     memset(&in, 0, sizeof(in));
-    if (sigsetjmp(guard_jump, 1)) {
+    if (edge_faulted()) {
         ok(0, "the parser read past the end of the %zu-byte body", n);
         return "(crashed)";
     }
@@ -340,15 +305,62 @@ static void test_json(void)
            "json: 32-character username accepted");
 }
 
+/* The Unicode text rules of tw_text.h reach both formats: blanks trimmed and counted as empty,
+ * bidirectional controls refused, in the message and in the username. */
+static void test_unicode_rules(void)
+{
+    const char *why;
+    why = form_msg("%C2%A0%E2%80%8B%E3%80%80");
+    ok(mentions(why, "empty"), "form: only U+00A0, U+200B, U+3000 is empty (%s)", why);
+    why = form_msg("%E2%80%8B");
+    ok(mentions(why, "empty"), "form: only U+200B is empty (%s)", why);
+    why = form_msg("%EF%BB%BF+%C2%A0");
+    ok(mentions(why, "empty"), "form: BOM, space, no-break space is empty (%s)", why);
+    is_str(form_msg("%C2%A0%E2%80%8Bhi%C2%A0there%E2%80%A9%EF%BB%BF"), NULL,
+           "form: Unicode blanks around a message accepted");
+    is_str(in.message, "hi\xc2\xa0there", "form: trimmed, the inner no-break space kept");
+
+    why = json_msg("\\u00a0\\u200b\\u3000\\u2060\\ufeff");
+    ok(mentions(why, "empty"), "json: only escaped Unicode blanks is empty (%s)", why);
+    why = json_msg("\xc2\xa0\xe2\x80\x8b");
+    ok(mentions(why, "empty"), "json: only raw U+00A0 U+200B is empty (%s)", why);
+    is_str(json_msg("\\u2003hi\\u200dthere\\u00a0"), NULL, "json: escaped blanks trimmed");
+    is_str(in.message, "hi\xe2\x80\x8dthere", "json: the inner joiner kept");
+
+    why = form_msg("abc%E2%80%AEdef");
+    ok(mentions(why, "bidirectional"), "form: U+202E refused (%s)", why);
+    why = form_msg("%E2%81%A6x%E2%81%A9");
+    ok(mentions(why, "bidirectional"), "form: an isolate pair refused (%s)", why);
+    why = form_msg("%E2%80%8F");
+    ok(mentions(why, "bidirectional"), "form: U+200F alone refused, not empty (%s)", why);
+    why = json_msg("abc\\u202edef");
+    ok(mentions(why, "bidirectional"), "json: escaped U+202E refused (%s)", why);
+    why = json_msg("x\xd8\x9c");
+    ok(mentions(why, "bidirectional"), "json: raw U+061C refused (%s)", why);
+
+    why = form("username=ab%E2%80%AE&message=hi");
+    ok(mentions(why, "username"), "form: U+202E in the username refused (%s)", why);
+    why = form("username=%C2%A0bob&message=hi");
+    ok(mentions(why, "username"), "form: U+00A0 in the username refused (%s)", why);
+    why = json("{\"username\":\"bob\\u200b\",\"message\":\"hi\"}");
+    ok(mentions(why, "username"), "json: U+200B in the username refused (%s)", why);
+    why = json("{\"username\":\"\\u2066bob\",\"message\":\"hi\"}");
+    ok(mentions(why, "username"), "json: U+2066 in the username refused (%s)", why);
+
+    ok(form_msg("%C2%A0%FF%C2%A0") != NULL, "form: invalid UTF-8 between blanks refused");
+    ok(json_msg("\\u00a0\xc3\x28") != NULL, "json: invalid UTF-8 after a blank refused");
+}
+
 int main(void)
 {
     apr_initialize();
     apr_pool_create(&pool, NULL);
-    guard_setup();
+    edge_setup(4);
     test_form_ok();
     test_form_bad();
     test_form_limits();
     test_json();
+    test_unicode_rules();
     apr_pool_destroy(pool);
     apr_terminate();
     return done_testing();
