@@ -38,6 +38,7 @@ void *tw_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     c->min_replicas = TW_MERGE(min_replicas, -1);
     c->retry_ms = TW_MERGE(retry_ms, -1);
     c->delivery = TW_MERGE(delivery, TW_DELIVERY_UNSET);
+    c->csp = TW_MERGE(csp, NULL);
     return c;
 }
 
@@ -67,6 +68,7 @@ static void tw_config_finish(tw_srv_conf *c)
     TW_DEFAULT(min_replicas, -1, 0);
     TW_DEFAULT(retry_ms, -1, 2000);
     TW_DEFAULT(delivery, TW_DELIVERY_UNSET, TW_DELIVERY_SOCKET);
+    TW_DEFAULT(csp, NULL, TW_DEFAULT_CSP);
 }
 
 /* Where a server is defined, for messages. */
@@ -155,6 +157,20 @@ static const char *tw_set_delivery(cmd_parms *cmd, void *dc, const char *arg)
     return NULL;
 }
 
+static const char *tw_set_csp(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    tw_srv_conf *c = TW_CONF(cmd->server);
+    if (strcasecmp(arg, "off") == 0) {
+        c->csp = "";
+        return NULL;
+    }
+    const char *err = tw_confval_header_value(cmd->pool, arg);
+    if (!err)
+        c->csp = apr_pstrdup(cmd->pool, arg);
+    return tw_cmd_err(cmd, err);
+}
+
 /* TweetsseStreamKey and TweetsseChannel; cmd->info says which field. */
 static const char *tw_set_name(cmd_parms *cmd, void *dc, const char *arg)
 {
@@ -226,5 +242,8 @@ const command_rec tw_cmds[] = {
     AP_INIT_TAKE1("TweetsseDelivery", tw_set_delivery, NULL, RSRC_CONF,
                   "socket: one thread per child writes to every open stream; thread: one "
                   "worker thread per open stream"),
+    AP_INIT_TAKE1("TweetsseContentSecurityPolicy", tw_set_csp, NULL, RSRC_CONF,
+                  "Content-Security-Policy of the feed's responses, or off (another module "
+                  "sets it)"),
     {NULL},
 };

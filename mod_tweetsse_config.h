@@ -36,6 +36,7 @@ typedef struct tw_srv_conf {
     long min_replicas;      /* TweetsseRedisMinReplicas: replicas that must have a post */
     long retry_ms;          /* TweetsseRetry: the SSE retry: the browser is told */
     tw_delivery delivery;   /* TweetsseDelivery */
+    const char *csp;        /* TweetsseContentSecurityPolicy; "" for off */
 
     /* Set after the configuration is read. */
     atomic_uint *posted;       /* posts stored through this instance; shared memory (post_config) */
@@ -44,6 +45,12 @@ typedef struct tw_srv_conf {
 } tw_srv_conf;
 
 #define TW_CONF(s) ((tw_srv_conf *)ap_get_module_config((s)->module_config, &tweetsse_module))
+
+/* The Content-Security-Policy sent when TweetsseContentSecurityPolicy is not given. */
+#define TW_DEFAULT_CSP                                                                             \
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
+    "connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "             \
+    "form-action 'self'"
 
 extern const command_rec tw_cmds[];
 void *tw_config_create_srv(apr_pool_t *p, server_rec *s);

@@ -44,4 +44,8 @@ const char *tw_confval_duration_ms(apr_pool_t *p, const char *arg, long min_ms, 
 /* A Redis key or channel name: 1..200 printable ASCII characters without spaces. */
 const char *tw_confval_redis_name(apr_pool_t *p, const char *arg);
 
+/* A response header's value: 1..4096 printable ASCII characters (spaces too), not starting
+ * or ending with a space; nothing that could end the header line. */
+const char *tw_confval_header_value(apr_pool_t *p, const char *arg);
+
 #endif
