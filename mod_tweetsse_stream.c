@@ -225,10 +225,6 @@ static void tw_stream_follow(tw_stream *st, tw_runtime *rt, tw_engine *e, const 
 int tw_handle_stream(request_rec *r, tw_srv_conf *c)
 {
     tw_runtime *rt = c->rt;
-    if (r->method_number != M_GET) {
-        r->allowed = AP_METHOD_BIT << M_GET;
-        return HTTP_METHOD_NOT_ALLOWED;
-    }
     tw_stream st = {.r = r};
     int resume = tw_stream_resume_point(r, &st.last);
     if (resume < 0) {
