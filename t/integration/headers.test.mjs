@@ -195,6 +195,10 @@ describe('mod_reqtimeout', () => {
     // A stream open from before, kept past the header and body timeouts (5 s, 10 s): its
     // pings (TweetsseKeepalive 1 s here) keep coming.
     const s = await openStream(`${web.base}home/sse`);
+    // mod_reqtimeout's output filter does not keep the stream from the delivery thread,
+    // whose responses are close-delimited.
+    assert.equal(s.headers.connection, 'close');
+    assert.equal(s.headers['transfer-encoding'], undefined);
     const socks = await slowloris(web.port, 300);
     try {
       const page = await request('GET', web.base);
