@@ -80,3 +80,18 @@ describe('Redis Sentinel and replicas in the configuration', () => {
     assert.match(res.stderr, /TweetsseRedisMinReplicas: '17' is out of range \(0\.\.16\)/);
   });
 });
+
+describe('TweetsseContentSecurityPolicy', () => {
+  test('a policy, or off: accepted; a value with a leading space or a control character: refused',
+    async () => {
+      for (const ok of ['"default-src \'none\'"', 'off', 'Off']) {
+        const res = await configtest(`TweetsseContentSecurityPolicy ${ok}`);
+        assert.equal(res.code, 0, `${ok}: ${res.stderr}`);
+      }
+      for (const bad of ['" default-src \'none\'"', '"a\tb"']) {
+        const res = await configtest(`TweetsseContentSecurityPolicy ${bad}`);
+        assert.notEqual(res.code, 0, bad);
+        assert.match(res.stderr, /TweetsseContentSecurityPolicy: the value (may not start or end with a space|may only hold printable ASCII)/, bad);
+      }
+    });
+});
