@@ -25,10 +25,13 @@ before(async () => {
   redis = await startRedis();
   // mod_log_forensic logs each request as it starts (+id|request line) and as it ends (-id):
   // the streams open on the server are its + lines for home/sse without their - line yet.
+  // That holds while each stream is a request in progress, i.e. on its worker thread
+  // (TweetsseDelivery thread): a stream handed to the delivery thread ends its request.
   forensicLog = path.join(tempDir('tabs-log'), 'forensic.log');
   web = await startApache({ redis: redis.addr, extraConf: [
     'LoadModule log_forensic_module /usr/lib/apache2/modules/mod_log_forensic.so',
     `ForensicLog "${forensicLog}"`,
+    'TweetsseDelivery thread',
   ].join('\n') });
   browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1024, height: 720 } });
