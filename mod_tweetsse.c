@@ -21,22 +21,15 @@
 #include "mod_tweetsse_page.h"
 #include "mod_tweetsse_publish.h"
 #include "mod_tweetsse_stream.h"
-#include "mod_tweetsse_visitor.h"
 
 #include <apr_strings.h>
 #include <http_core.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <mod_core.h>
 #include <mpm_common.h>
 
 #define TW_HANDLER "tweetsse"
-
-/* Does `s` end with `suffix`? */
-static int tw_ends_with(const char *s, size_t n, const char *suffix)
-{
-    size_t k = strlen(suffix);
-    return n >= k && memcmp(s + n - k, suffix, k) == 0;
-}
 
 /* May `n` bytes of a decoded path serve as the mount point (cookie Path, Location)? Only
  * plain path characters: anything else could smuggle cookie attributes or header breaks. */
@@ -51,36 +44,134 @@ static int tw_mount_ok(const char *s, size_t n)
     return 1;
 }
 
-/* Route a request under the mount point. The mount is derived from the path itself (the
- * part before "home/sse", "home" or the trailing "/"), so the module works under any
- * <Location> and behind proxies that keep the path. */
+/* What a path under the mount point names. */
+typedef enum {
+    TW_ROUTE_NONE,   /* nothing: 404 */
+    TW_ROUTE_MOUNT,  /* <mount>: the page */
+    TW_ROUTE_HOME,   /* <mount>home: the page, and posting */
+    TW_ROUTE_STREAM, /* <mount>home/sse */
+    TW_ROUTE_HEALTH, /* <mount>home/health */
+} tw_route;
+
+/* Does the <Location> path `d` (no wildcards) cover `uri`, as the core's location walk
+ * decides: a prefix that ends at a '/' of either? */
+static int tw_location_covers(const char *d, const char *uri)
+{
+    size_t k = strlen(d);
+    return k && strncmp(uri, d, k) == 0 && (d[k - 1] == '/' || uri[k] == '\0' || uri[k] == '/');
+}
+
+/* The mount point of the request: the path of the last <Location> (in configuration order,
+ * so the one whose SetHandler the request got) that covers r->uri and sets the handler to
+ * tweetsse, with a '/' appended if it has none; NULL if there is none (the handler was set
+ * by a <LocationMatch>, a wildcard path, <Directory> or .htaccess). Other sections that
+ * cover feed URLs, e.g. one that restricts home/health, do not move it.
+ * O(<Location> sections of the server), one handler expression evaluated per covering one. */
+static const char *tw_mount_of(request_rec *r)
+{
+    const core_server_config *sc = ap_get_core_module_config(r->server->module_config);
+    const char *mount = NULL;
+    for (int i = 0; i < sc->sec_url->nelts; i++) {
+        ap_conf_vector_t *sec = APR_ARRAY_IDX(sc->sec_url, i, ap_conf_vector_t *);
+        const core_dir_config *d = ap_get_core_module_config(sec);
+        if (!d || d->r || d->d_is_fnmatch || !d->expr_handler || !d->d ||
+            !tw_location_covers(d->d, r->uri))
+            continue;
+        const char *err = NULL;
+        const char *h = ap_expr_str_exec(r, d->expr_handler, &err);
+        if (err || !h)
+            continue;
+        size_t k = strlen(d->d);
+        mount = strcmp(h, TW_HANDLER) != 0 ? NULL
+                : d->d[k - 1] == '/'       ? d->d
+                                           : apr_pstrcat(r->pool, d->d, "/", NULL);
+    }
+    return mount;
+}
+
+/* What `uri` names under `mount` (which it starts with): exactly <mount>, <mount>home,
+ * <mount>home/sse or <mount>home/health, else nothing. */
+static tw_route tw_route_of(const char *mount, const char *uri)
+{
+    static const struct {
+        const char *rest;
+        tw_route route;
+    } names[] = {{"", TW_ROUTE_MOUNT},
+                 {"home", TW_ROUTE_HOME},
+                 {"home/sse", TW_ROUTE_STREAM},
+                 {"home/health", TW_ROUTE_HEALTH}};
+    size_t k = strlen(mount);
+    if (strncmp(uri, mount, k) != 0)
+        return TW_ROUTE_NONE;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(uri + k, names[i].rest) == 0)
+            return names[i].route;
+    return TW_ROUTE_NONE;
+}
+
+/* Headers of every response of the handler, errors included (err_headers_out): no sniffing of
+ * types, no framing, no referrer beyond the origin, and the configured policy. */
+static void tw_security_headers(request_rec *r, const tw_srv_conf *c)
+{
+    apr_table_t *h = r->err_headers_out;
+    apr_table_setn(h, "X-Content-Type-Options", "nosniff");
+    apr_table_setn(h, "X-Frame-Options", "DENY");
+    apr_table_setn(h, "Referrer-Policy", "same-origin");
+    if (c->csp[0])
+        apr_table_setn(h, "Content-Security-Policy", c->csp);
+}
+
+/* Set the methods a route allows (the Allow header of OPTIONS and 405 answers) and say
+ * whether the request's method is one of them. HEAD is GET's method number. */
+static int tw_method_allowed(request_rec *r, tw_route route)
+{
+    if (route == TW_ROUTE_HOME) {
+        ap_allow_methods(r, REPLACE_ALLOW, "GET", "HEAD", "POST", "OPTIONS", NULL);
+        return r->method_number == M_GET || r->method_number == M_POST;
+    }
+    ap_allow_methods(r, REPLACE_ALLOW, "GET", "HEAD", "OPTIONS", NULL);
+    return r->method_number == M_GET;
+}
+
+/* Route a request under the mount point: the path of the <Location> that sets the handler
+ * (see tw_mount_of), so the module works under any <Location> and behind proxies that keep
+ * the path. Only the feed's own URLs are served; TRACE is left to the core (TraceEnable). */
 static int tw_handler(request_rec *r)
 {
-    if (!r->handler || strcmp(r->handler, TW_HANDLER) != 0)
+    if (!r->handler || strcmp(r->handler, TW_HANDLER) != 0 || r->method_number == M_TRACE)
         return DECLINED;
     tw_srv_conf *c = TW_CONF(r->server);
     if (!c->rt || !c->feed) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "TW0001: the module is not initialised");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    const char *uri = r->uri;
-    size_t n = strlen(uri);
-    if (!tw_mount_ok(uri, n))
+    tw_security_headers(r, c);
+    if (!tw_mount_ok(r->uri, strlen(r->uri)))
         return HTTP_NOT_FOUND;
-    if (tw_ends_with(uri, n, "/home/sse"))
+    const char *mount = tw_mount_of(r);
+    if (!mount) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "TW0011: no mount point for %s: set the tweetsse handler with SetHandler "
+                      "in a <Location> with a plain path",
+                      r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    tw_route route = tw_route_of(mount, r->uri);
+    if (route == TW_ROUTE_NONE)
+        return HTTP_NOT_FOUND;
+    if (r->method_number == M_OPTIONS) {
+        tw_method_allowed(r, route);
+        return ap_send_http_options(r);
+    }
+    if (!tw_method_allowed(r, route))
+        return HTTP_METHOD_NOT_ALLOWED;
+    if (route == TW_ROUTE_STREAM)
         return tw_handle_stream(r, c);
-    if (tw_ends_with(uri, n, "/home/health"))
+    if (route == TW_ROUTE_HEALTH)
         return tw_handle_health(r, c);
-    const char *mount;
-    if (tw_ends_with(uri, n, "/home"))
-        mount = apr_pstrmemdup(r->pool, uri, n - 4);
-    else if (tw_ends_with(uri, n, "/"))
-        mount = uri;
-    else
-        return HTTP_NOT_FOUND;
-    if (r->method_number == M_POST && tw_ends_with(uri, n, "/home"))
+    if (r->method_number == M_POST) /* only home allows it */
         return tw_handle_publish(r, c, mount);
-    return tw_handle_page(r, c, tw_visitor_name(r, c, mount));
+    return tw_handle_page(r, c, mount);
 }
 
 /* translate_name: a request whose <Location> says SetHandler tweetsse names no file. Give it

@@ -51,6 +51,7 @@ void *tw_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     c->rate_addr = add->rate_addr.count != -1 ? add->rate_addr : base->rate_addr;
     c->max_resume = TW_MERGE(max_resume, -1);
     c->max_per_addr = TW_MERGE(max_per_addr, -1);
+    c->csp = TW_MERGE(csp, NULL);
     return c;
 }
 
@@ -92,6 +93,7 @@ static void tw_config_finish(tw_srv_conf *c)
      * events; it also bounds what a stream's replay holds in memory. */
     TW_DEFAULT(max_resume, -1, 4 * c->page_size);
     TW_DEFAULT(max_per_addr, -1, 64);
+    TW_DEFAULT(csp, NULL, TW_DEFAULT_CSP);
 }
 
 /* Where a server is defined, for messages. */
@@ -293,6 +295,20 @@ static const char *tw_set_rate(cmd_parms *cmd, void *dc, const char *arg, const 
     return tw_cmd_err(cmd, tw_confval_rate(cmd->pool, arg, burst, r));
 }
 
+static const char *tw_set_csp(cmd_parms *cmd, void *dc, const char *arg)
+{
+    (void)dc;
+    tw_srv_conf *c = TW_CONF(cmd->server);
+    if (strcasecmp(arg, "off") == 0) {
+        c->csp = "";
+        return NULL;
+    }
+    const char *err = tw_confval_header_value(cmd->pool, arg);
+    if (!err)
+        c->csp = apr_pstrdup(cmd->pool, arg);
+    return tw_cmd_err(cmd, err);
+}
+
 /* TweetsseStreamKey and TweetsseChannel; cmd->info says which field. */
 static const char *tw_set_name(cmd_parms *cmd, void *dc, const char *arg)
 {
@@ -398,5 +414,8 @@ const command_rec tw_cmds[] = {
                   RSRC_CONF,
                   "Open streams one client address may hold in each child (429 past it), or "
                   "off"),
+    AP_INIT_TAKE1("TweetsseContentSecurityPolicy", tw_set_csp, NULL, RSRC_CONF,
+                  "Content-Security-Policy of the feed's responses, or off (another module "
+                  "sets it)"),
     {0},
 };

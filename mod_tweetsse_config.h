@@ -53,6 +53,7 @@ typedef struct tw_srv_conf {
     long max_resume;             /* TweetsseMaxResume: posts a resume may replay; past it, reload */
     long max_per_addr;           /* TweetsseMaxStreamsPerAddress: open streams per client address
                                     and child; 0: off */
+    const char *csp;             /* TweetsseContentSecurityPolicy; "" for off */
 
     /* Set after the configuration is read. */
     atomic_uint *posted;       /* posts stored through this instance; shared memory (post_config) */
@@ -61,6 +62,12 @@ typedef struct tw_srv_conf {
 } tw_srv_conf;
 
 #define TW_CONF(s) ((tw_srv_conf *)ap_get_module_config((s)->module_config, &tweetsse_module))
+
+/* The Content-Security-Policy sent when TweetsseContentSecurityPolicy is not given. */
+#define TW_DEFAULT_CSP                                                                             \
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
+    "connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "             \
+    "form-action 'self'"
 
 extern const command_rec tw_cmds[];
 void *tw_config_create_srv(apr_pool_t *p, server_rec *s);

@@ -10,10 +10,6 @@
 
 int tw_handle_health(request_rec *r, tw_srv_conf *c)
 {
-    if (r->method_number != M_GET) {
-        r->allowed = AP_METHOD_BIT << M_GET;
-        return HTTP_METHOD_NOT_ALLOWED;
-    }
     long ms = c->timeout_ms < TW_HEALTH_MAX ? c->timeout_ms : TW_HEALTH_MAX;
     const char *why = NULL;
     apr_status_t rv = tw_store_probe(c->rt->store, r->pool, apr_time_from_msec(ms), &why);

@@ -4,6 +4,7 @@
  * visitor's name, is rendered per request. */
 #include "mod_tweetsse_page.h"
 #include "mod_tweetsse_child.h"
+#include "mod_tweetsse_visitor.h"
 #include "src/tw_feedcache.h"
 #include "src/tw_html.h"
 
@@ -99,11 +100,26 @@ static const char *tw_page_key(request_rec *r)
                               APR_ENCODE_BASE64URL | APR_ENCODE_NOPADDING, NULL);
 }
 
+/* The visitor's name for a response that is not a success: shown, but not kept (an error
+ * response sets no cookie), so whatever tw_visitor_name adds to the header tables is dropped.
+ * Costs a copy of both tables. */
+static const char *tw_page_name_unkept(request_rec *r, const tw_srv_conf *c, const char *mount)
+{
+    apr_table_t *out = r->headers_out, *err = r->err_headers_out;
+    r->headers_out = apr_table_copy(r->pool, out);
+    r->err_headers_out = apr_table_copy(r->pool, err);
+    const char *name = tw_visitor_name(r, c, mount);
+    r->headers_out = out;
+    r->err_headers_out = err;
+    return name;
+}
+
 /* The page without the store: a notice, no posts, no live stream; 503. */
-static int tw_page_unavailable(request_rec *r, const char *username, const char *err)
+static int tw_page_unavailable(request_rec *r, const tw_srv_conf *c, const char *mount,
+                               const char *err)
 {
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0301: cannot read posts: %s", err);
-    tw_page pg = {.username = username,
+    tw_page pg = {.username = tw_page_name_unkept(r, c, mount),
                   .key = tw_page_key(r),
                   .notice = "The feed is unavailable right now: the post store cannot be "
                             "reached. Please reload in a moment."};
@@ -118,12 +134,8 @@ static int tw_page_unavailable(request_rec *r, const char *username, const char 
     return OK;
 }
 
-int tw_handle_page(request_rec *r, tw_srv_conf *c, const char *username)
+int tw_handle_page(request_rec *r, tw_srv_conf *c, const char *mount)
 {
-    if (r->method_number != M_GET) {
-        r->allowed = (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_POST);
-        return HTTP_METHOD_NOT_ALLOWED;
-    }
     apr_time_t now = apr_time_now();
     /* Both taken before reading the posts: see tw_hub_generation. */
     uint32_t posted = tw_page_counter(c);
@@ -132,11 +144,12 @@ int tw_handle_page(request_rec *r, tw_srv_conf *c, const char *username)
     if (!feed) {
         const char *err = NULL;
         if (!(feed = tw_page_render_feed(r, c, &err)))
-            return tw_page_unavailable(r, username, err);
+            return tw_page_unavailable(r, c, mount, err);
         if (gen)
             tw_feedcache_put(c->feed, feed, gen, posted, now);
     }
-    tw_page pg = {.username = username, .key = tw_page_key(r)};
+    /* Only now that the page is served: a new visitor's cookie comes with a success. */
+    tw_page pg = {.username = tw_visitor_name(r, c, mount), .key = tw_page_key(r)};
     tw_buf top;
     tw_buf_init(&top, r->pool, 4096);
     tw_html_page_top(&top, &pg);

@@ -17,6 +17,8 @@ apr_status_t tw_page_cache_create(apr_pool_t *p, tw_srv_conf *c);
  * even before the hubs hear of it. One atomic increment in shared memory. */
 void tw_page_posted(tw_srv_conf *c);
 
-int tw_handle_page(request_rec *r, tw_srv_conf *c, const char *username);
+/* GET or HEAD of the page under `mount` (the method is the router's to check). The visitor's
+ * name cookie is set only on a 200; without the store the page is a 503 with a notice. */
+int tw_handle_page(request_rec *r, tw_srv_conf *c, const char *mount);
 
 #endif

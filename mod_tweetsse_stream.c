@@ -126,16 +126,18 @@ static int tw_stream_resume_point(request_rec *r, tw_id *id)
  * stream's bytes unchanged and unpaced: the compressors among the resource and content filters
  * (the no-gzip / no-brotli set on every stream turn them, directly or through mod_filter, into
  * pass-throughs; Debian's default AddOutputFilterByType DEFLATE puts the harness on every
- * request), httpd's own HTTP/1.1 protocol filters, and at the connection only the core and
- * mod_logio's byte counter. Anything else (substitution, SetOutputFilter, mod_ratelimit, TLS)
- * must see every byte: the stream then stays in its worker thread. */
+ * request), httpd's own HTTP/1.1 protocol filters, and at the connection only the core,
+ * mod_logio's byte counter and mod_reqtimeout's (which passes every brigade on as it is and only
+ * notes the end of a request, to stop its read timer). Anything else (substitution,
+ * SetOutputFilter, mod_ratelimit, TLS) must see every byte: the stream then stays in its worker
+ * thread. */
 static int tw_filter_passes(const ap_filter_rec_t *frec)
 {
     static const char *const content[] = {"deflate", "brotli_compress", "bytype:deflate",
                                           "bytype:brotli_compress"};
     static const char *const protocol[] = {"byterange", "content_length", "http_header",
                                            "http_outerror", "chunk"};
-    static const char *const connection[] = {"core", "log_input_output"};
+    static const char *const connection[] = {"core", "log_input_output", "reqtimeout"};
     const char *const *ok = frec->ftype < AP_FTYPE_PROTOCOL     ? content
                             : frec->ftype < AP_FTYPE_CONNECTION ? protocol
                                                                 : connection;
@@ -295,10 +297,6 @@ static void tw_stream_follow(tw_stream *st, tw_runtime *rt, tw_engine *e, const 
 int tw_handle_stream(request_rec *r, tw_srv_conf *c)
 {
     tw_runtime *rt = c->rt;
-    if (r->method_number != M_GET) {
-        r->allowed = AP_METHOD_BIT << M_GET;
-        return HTTP_METHOD_NOT_ALLOWED;
-    }
     tw_stream st = {.r = r, .max_resume = c->max_resume};
     int resume = tw_stream_resume_point(r, &st.last);
     if (resume < 0) {

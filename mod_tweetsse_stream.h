@@ -5,6 +5,7 @@
 
 #include "mod_tweetsse_config.h"
 
+/* GET or HEAD of the live stream (the method is the router's to check). */
 int tw_handle_stream(request_rec *r, tw_srv_conf *c);
 
 #endif

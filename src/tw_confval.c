@@ -204,3 +204,17 @@ const char *tw_confval_rate(apr_pool_t *p, const char *arg, const char *burst, t
     *out = r;
     return NULL;
 }
+
+const char *tw_confval_header_value(apr_pool_t *p, const char *arg)
+{
+    size_t n = strlen(arg);
+    if (n == 0 || n > 4096)
+        return "the value must be 1..4096 characters";
+    if (arg[0] == ' ' || arg[n - 1] == ' ')
+        return "the value may not start or end with a space";
+    for (size_t i = 0; i < n; i++)
+        if (arg[i] < ' ' || arg[i] > '~')
+            return apr_psprintf(p, "the value may only hold printable ASCII (character %zu is not)",
+                                i + 1);
+    return NULL;
+}

@@ -56,4 +56,8 @@ typedef struct tw_rate {
  * default: count). Returns NULL and fills `out`, or a message (from `p`). */
 const char *tw_confval_rate(apr_pool_t *p, const char *arg, const char *burst, tw_rate *out);
 
+/* A response header's value: 1..4096 printable ASCII characters (spaces too), not starting
+ * or ending with a space; nothing that could end the header line. */
+const char *tw_confval_header_value(apr_pool_t *p, const char *arg);
+
 #endif

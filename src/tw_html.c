@@ -68,6 +68,10 @@ static void tw_html_head(tw_buf *b, const char *title)
 {
     tw_buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                   /* htmx would insert its indicator styles inline, which the page's
+                    * Content-Security-Policy (style-src 'self') refuses; none are used. */
+                   "<meta name=\"htmx-config\" "
+                   "content=\"{&quot;includeIndicatorStyles&quot;:false}\">"
                    "<title>");
     tw_buf_add_escaped(b, title, strlen(title));
     tw_buf_adds(b, "</title><link rel=\"icon\" href=\"data:,\">"

@@ -1,14 +1,15 @@
 // Browser test: Debian's Chromium (driven by playwright-core) against a real Apache with the
 // module and a real Redis, both started by the harness. Covers the live feed between two
 // visitors, a refused post, resuming after a lost stream (three ways), and the page without
-// JavaScript. Every request must stay on 127.0.0.1 and no page may log an error, except the
-// few named, phase-limited allowances below.
+// JavaScript. Every request must stay on 127.0.0.1 and no page may log an error or violate
+// the module's own Content-Security-Policy, except the few named, phase-limited allowances
+// below.
 //
 // Run: node --test t/browser/feed.test.mjs   (a screenshot goes to /tmp/tweetsse-browser.png)
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, beforeEach, test } from 'node:test';
-import { launchChromium } from '../lib/browser.mjs';
+import { DEFAULT_CSP, launchChromium, reportCspViolations } from '../lib/browser.mjs';
 import { request, post, startApache, startRedis } from '../lib/harness.mjs';
 
 const SCREENSHOT = '/tmp/tweetsse-browser.png';
@@ -40,6 +41,7 @@ after(async () => {
 async function openPage(label, contextOptions = {}) {
   const context = await browser.newContext({ viewport: { width: 1024, height: 720 },
     ...contextOptions });
+  await reportCspViolations(context);
   const page = await context.newPage();
   page.on('request', (r) => requests.push(r.url()));
   page.on('pageerror', (e) => problems.push(`${label}: page error: ${e.message}`));
@@ -127,8 +129,9 @@ async function assertFeedComplete(page, timeoutMs = 5000) {
 async function openLive(label) {
   const page = await openPage(label);
   const stream = page.waitForResponse((r) => r.url().includes('/home/sse'));
-  await page.goto(web.base);
-  const res = await stream;
+  const loaded = page.goto(web.base);
+  const [doc, res] = await Promise.all([loaded, stream]);
+  assert.equal(doc.headers()['content-security-policy'], DEFAULT_CSP, 'the module\'s policy');
   assert.equal(res.status(), 200);
   assert.match(res.headers()['content-type'], /^text\/event-stream/);
   return page;
@@ -510,6 +513,30 @@ test('layout: the longest name stays inside its card on a phone-sized screen', a
   }
   await assertFeedComplete(page);
   assertNoProblems();
+});
+
+// The pages above ran under the module's policy with no violation; this shows the check can
+// fail: inline code added to a page is refused by the policy and reported as a problem.
+test('the policy refuses inline style and script, and a violation fails the test', async () => {
+  const A = pages.A;
+  assert.equal(await A.evaluate(() => htmx.config.includeIndicatorStyles), false,
+    'htmx read its config from the page (no inline indicator styles)');
+  assert.equal(await A.evaluate(() => document.querySelectorAll('style').length), 0);
+  await A.evaluate(() => {
+    const style = document.createElement('style');
+    style.textContent = 'body { color: red; }';
+    document.head.append(style);
+    const script = document.createElement('script');
+    script.textContent = 'window.twInline = 1;';
+    document.head.append(script);
+  });
+  await consoleSettled(A);
+  assert.equal(await A.evaluate(() => window.twInline), undefined, 'the inline script did not run');
+  const found = problems.splice(0);
+  assert.ok(found.some((p) => /^A: console error: CSP violation: style-src-elem blocked inline/
+    .test(p)), found.join('\n'));
+  assert.ok(found.some((p) => /^A: console error: CSP violation: script-src-elem blocked inline/
+    .test(p)), found.join('\n'));
 });
 
 test('every request stayed on 127.0.0.1; Apache logged no errors', () => {

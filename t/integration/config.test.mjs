@@ -138,3 +138,18 @@ describe('the secret that signs the name cookie', () => {
     assert.equal(ok.code, 0, ok.stderr);
   });
 });
+
+describe('TweetsseContentSecurityPolicy', () => {
+  test('a policy, or off: accepted; a value with a leading space or a control character: refused',
+    async () => {
+      for (const ok of ['"default-src \'none\'"', 'off', 'Off']) {
+        const res = await configtest(`TweetsseContentSecurityPolicy ${ok}`);
+        assert.equal(res.code, 0, `${ok}: ${res.stderr}`);
+      }
+      for (const bad of ['" default-src \'none\'"', '"a\tb"']) {
+        const res = await configtest(`TweetsseContentSecurityPolicy ${bad}`);
+        assert.notEqual(res.code, 0, bad);
+        assert.match(res.stderr, /TweetsseContentSecurityPolicy: the value (may not start or end with a space|may only hold printable ASCII)/, bad);
+      }
+    });
+});

@@ -250,6 +250,28 @@ static void test_rate(void)
     ok(tw_confval_rate(pool, "5/10s", "burst=", &r) != NULL, "rate: empty burst");
 }
 
+static void test_header_value(void)
+{
+    ok(tw_confval_header_value(pool, "default-src 'self'; img-src 'self' data:") == NULL,
+       "header: a policy with spaces, quotes and a colon");
+    ok(tw_confval_header_value(pool, "x") == NULL, "header: one character");
+    char v[4098];
+    memset(v, 'v', 4096);
+    v[4096] = '\0';
+    ok(tw_confval_header_value(pool, v) == NULL, "header: 4096 characters");
+    v[4096] = 'v';
+    v[4097] = '\0';
+    ok(tw_confval_header_value(pool, v) != NULL, "header: 4097 characters rejected");
+    ok(tw_confval_header_value(pool, "") != NULL, "header: empty rejected");
+    ok(tw_confval_header_value(pool, " a") != NULL, "header: leading space rejected");
+    ok(tw_confval_header_value(pool, "a ") != NULL, "header: trailing space rejected");
+    ok(tw_confval_header_value(pool, "a\r\nX-Evil: 1") != NULL, "header: CR LF rejected");
+    ok(tw_confval_header_value(pool, "a\nb") != NULL, "header: LF rejected");
+    ok(tw_confval_header_value(pool, "a\tb") != NULL, "header: tab rejected");
+    ok(tw_confval_header_value(pool, "a\x7f") != NULL, "header: DEL rejected");
+    ok(tw_confval_header_value(pool, "caf\xc3\xa9") != NULL, "header: non-ASCII rejected");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -261,6 +283,7 @@ int main(void)
     test_duration();
     test_redis_name();
     test_rate();
+    test_header_value();
     apr_pool_destroy(pool);
     apr_terminate();
     return done_testing();

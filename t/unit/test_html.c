@@ -299,6 +299,9 @@ static void test_page(void)
     lacks_str(h, "//", "page: no protocol-relative or absolute URL (//)");
     is_str(attrs_safe(s), NULL, "page: every src/href/action/hx-post/sse-connect is relative");
     is_int(s->scripts_in_body, 0, "page: no <script> in the body");
+    is_str(attr_of(s, "meta", "name", "htmx-config", "content"),
+           "{&quot;includeIndicatorStyles&quot;:false}",
+           "page: htmx inserts no inline indicator styles (the CSP refuses inline styles)");
 
     ok(attr_of(s, "input", "name", "username", "type") == NULL,
        "page: no username field (the author is the signed cookie's)");
