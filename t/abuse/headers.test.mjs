@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_CSP } from '../lib/browser.mjs';
-import { freePort, openStream, post, request, startApache, startRedis, within }
+import { cookieFor, freePort, openStream, post, request, startApache, startRedis, within }
   from '../lib/harness.mjs';
 import { nameCookie, textById } from '../lib/helpers.mjs';
 
@@ -113,7 +113,7 @@ describe('root mount', () => {
       assert.match(fresh.body, /The feed is unavailable right now/);
       assert.equal(fresh.headers['set-cookie'], undefined, 'no cookie for a new visitor');
       assertSecurityHeaders(fresh, '503 page');
-      const known = await request('GET', down.base, { headers: { Cookie: 'tw_name=KnownName1' } });
+      const known = await request('GET', down.base, { headers: { Cookie: cookieFor('KnownName1') } });
       assert.equal(known.status, 503);
       assert.equal(textById(known.body, 'whoami'), 'KnownName1');
       assert.equal(known.headers['set-cookie'], undefined);
