@@ -16,9 +16,10 @@ before(async () => {
   // log (TW0107 subscription lost, TW0108 next attempt in N ms, TW0106 subscribed).
   // A history longer than any test here posts: the graceful-restart test writes back to back
   // for as long as the restart takes (1,418 posts once, on a loaded machine), and a resume
-  // point trimmed meanwhile would rightly get a reload instead of the posts it checks.
+  // point trimmed meanwhile would rightly get a reload instead of the posts it checks; for
+  // the same reason the resumes may replay that many (TweetsseMaxResume; 629 posts once).
   web = await startApache({ redis: redis.addr, logLevel: 'warn tweetsse:debug',
-    history: 1000000 });
+    history: 1000000, extraConf: 'TweetsseMaxResume 10000' });
 });
 after(async () => {
   tracker.closeAll();
