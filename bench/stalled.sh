@@ -11,7 +11,7 @@
 #   bash bench/stalled.sh [MODULE ...]      (default: .libs/mod_tweetsse.so)
 #
 # Give an older build first to compare (e.g. one built in a worktree of another commit): a
-# module that does not know TweetsseMaxStreamsPerAddress gets the config without that line.
+# module gets the config without the directives it does not know (TweetsseSecretFile, ...).
 # Environment: BENCH_PORT (18280), BENCH_REDIS_PORT (16480), STALLED (300), SNDBUF (4096; 0
 # leaves the system's), KEEP=1 keeps the run directory.
 set -euo pipefail
@@ -54,9 +54,10 @@ run() {
     wait_port "$rport"
     RUNDIR=$run PORT=$port REDIS=127.0.0.1:$rport MODULE=$module MPM=event \
         bash "$top/scripts/server.sh" conf >"$run/httpd.conf"
-    if ! grep -q TweetsseMaxStreamsPerAddress "$module"; then
-        sed -i '/TweetsseMaxStreamsPerAddress/d' "$run/httpd.conf"
-    fi
+    local d # an older build gets the config without the directives it does not know
+    for d in $(grep -o '^ *Tweetsse[A-Za-z]*' "$run/httpd.conf" | sort -u); do
+        grep -q "$d" "$module" || sed -i "/^ *$d /d" "$run/httpd.conf"
+    done
     [ "$sndbuf" = 0 ] || echo "SendBufferSize $sndbuf" >>"$run/httpd.conf"
     setsid bash "$top/scripts/server.sh" apache "$run" 2>"$run/apache.err" &
     local apid=$!
