@@ -6,7 +6,7 @@
 # does (event MPM, up to 4 children of 64 threads, default Timeout 60 s), with
 # `SendBufferSize $SNDBUF` (4096): on loopback a socket's send buffer grows to megabytes, so
 # without it a replay must be megabytes long (thousands of posts back) to fill it; with it the
-# 190 posts (about 130 KB) do.
+# 190 posts (about 130 KB) do. Rate limits are off (one visitor makes every post).
 #
 #   bash bench/stalled.sh [MODULE ...]      (default: .libs/mod_tweetsse.so)
 #
@@ -53,6 +53,7 @@ run() {
     pids+=($!)
     wait_port "$rport"
     RUNDIR=$run PORT=$port REDIS=127.0.0.1:$rport MODULE=$module MPM=event \
+        RATE_LIMIT=off ADDRESS_RATE_LIMIT=off \
         bash "$top/scripts/server.sh" conf >"$run/httpd.conf"
     local d # an older build gets the config without the directives it does not know
     for d in $(grep -o '^ *Tweetsse[A-Za-z]*' "$run/httpd.conf" | sort -u); do
@@ -63,14 +64,20 @@ run() {
     local apid=$!
     pids+=("$apid")
     wait_port "$port"
-    local base="http://127.0.0.1:$port/" msg first
+    local base="http://127.0.0.1:$port/" msg first cookie user
     msg=$(printf 'x%.0s' $(seq 200))
-    first=$(curl -sf -H 'Content-Type: application/json' \
-        -d "{\"username\":\"seed\",\"message\":\"first $msg\"}" "${base}home" | sed 's/.*"id":"\([^"]*\)".*/\1/')
-    for i in $(seq 189); do
-        curl -sf -o /dev/null -H 'Content-Type: application/json' \
-            -d "{\"username\":\"seed\",\"message\":\"$i $msg\"}" "${base}home"
-    done
+    # The posts are the first page view's visitor's (its name cookie, signed or plain).
+    cookie=$(curl -sf -D - -o /dev/null "${base}home" | tr -d '\r' |
+        sed -n 's/^[Ss]et-[Cc]ookie: \(tw_name=[^;]*\).*/\1/p')
+    [ -n "$cookie" ] || { echo "stalled.sh: no name cookie from ${base}home" >&2; return 1; }
+    user=${cookie#tw_name=}
+    user=${user%.*}
+    post() { # message: a JSON post as that visitor; prints the answer
+        curl -sf -H 'Content-Type: application/json' -H "Cookie: $cookie" \
+            -d "{\"username\":\"$user\",\"message\":\"$1\"}" "${base}home"
+    }
+    first=$(post "first $msg" | sed 's/.*"id":"\([^"]*\)".*/\1/')
+    for i in $(seq 189); do post "$i $msg" >/dev/null; done
     local idle busy ready
     idle=$(node "$here/latency.mjs" "$base" 50)
     coproc STALL { "$here/stall" 127.0.0.1 "$port" /home/sse "$stalled" 1024 "$first"; }
