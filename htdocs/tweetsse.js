@@ -90,12 +90,13 @@
     return copy.outerHTML;
   }
 
-  // Swap a relayed card in, newest first (catch-up and live posts may interleave), once.
+  // Swap a relayed card in, newest first (catch-up and live posts may interleave), once;
+  // always above the "Older posts" control or the end marker that closes the feed.
   function addCard(id, html) {
     if (!id || document.getElementById('post-' + id)) return;
     var before = null;
     for (var el = feedEl.firstElementChild; el; el = el.nextElementSibling) {
-      if (el.id.indexOf('post-') === 0 && newer(id, el.id.slice(5))) { before = el; break; }
+      if (el.id.indexOf('post-') !== 0 || newer(id, el.id.slice(5))) { before = el; break; }
     }
     htmx.swap(before || feedEl, html, { swapStyle: before ? 'beforebegin' : 'beforeend',
       swapDelay: 0, settleDelay: htmx.config.defaultSettleDelay });
