@@ -197,8 +197,7 @@ static int tw_page_before_arg(request_rec *r, tw_id *id)
 static int tw_page_older(request_rec *r, tw_srv_conf *c, const char *mount, tw_id before)
 {
     int htmx = tw_page_is_htmx(r);
-    /* Both forms have one URL: caches must keep them apart. */
-    apr_table_mergen(r->headers_out, "Vary", "HX-Request");
+    /* Both forms have one URL: caches must keep them apart (err_headers_out: on every status). */
     apr_table_mergen(r->err_headers_out, "Vary", "HX-Request");
     tw_page pg = {.older = 1};
     tw_post *posts = NULL;
