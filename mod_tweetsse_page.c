@@ -14,7 +14,6 @@
 #include <apr_encode.h>
 #include <apr_general.h>
 #include <apr_shm.h>
-#include <apr_strings.h>
 #include <http_protocol.h>
 #include <stddef.h>
 #include <util_filter.h>
@@ -176,7 +175,7 @@ static int tw_page_refuse(request_rec *r, int htmx, const char *root, int status
 static int tw_page_is_htmx(request_rec *r)
 {
     const char *hx = apr_table_get(r->headers_in, "HX-Request");
-    return hx && !strcasecmp(hx, "true");
+    return hx && !ap_cstr_casecmp(hx, "true");
 }
 
 /* The ?before= of the query string: 1 with *id set, 0 if there is none, -1 if it is not an id

@@ -5,7 +5,8 @@
 // trimmed posts gone from both, and the card's time a link to its post's page.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { cookieFor, openStream, request, startApache, startRedis } from '../lib/harness.mjs';
+import { cookieFor, freePort, openStream, request, startApache, startRedis }
+  from '../lib/harness.mjs';
 import { cards, cmpId, nameCookie, postId, postMany, textById, xlen, xrange }
   from '../lib/helpers.mjs';
 
@@ -14,13 +15,14 @@ const HX = { 'HX-Request': 'true' };
 const END = '<p id="feed-end" class="tw-end text-center text-body-secondary small my-3">' +
   'That\'s all.</p>';
 
-let redis, web, small, smallRedis;
+let redis, web, small, smallRedis, down;
 before(async () => {
   redis = await startRedis();
   web = await startApache({ redis: redis.addr, extraConf: `TweetssePageSize ${PAGE}`,
     logLevel: 'warn tweetsse:debug' });
 });
 after(async () => {
+  await down?.stop();
   await small?.stop();
   await smallRedis?.stop();
   await web?.stop();
@@ -331,5 +333,24 @@ describe('a short history (TweetsseHistory 10)', () => {
 
   test('the error log is clean', () => {
     assert.deepEqual(small.badLogLines(), []);
+  });
+});
+
+describe('without Redis', () => {
+  test('older pages and post pages are 503 with Retry-After and no cookie', async () => {
+    down = await startApache({ redis: `127.0.0.1:${await freePort()}` });
+    for (const [url, headers, body] of [
+      ['home?before=1-0', HX, /Older posts are unavailable right now/],
+      ['home?before=1-0', {}, /The feed is unavailable right now/],
+      ['home/post/1-0', {}, /The post is unavailable right now/]]) {
+      const res = await request('GET', `${down.base}${url}`, { headers });
+      assert.equal(res.status, 503, url);
+      assert.equal(res.headers['retry-after'], '5', url);
+      assert.match(res.body, body, url);
+      assert.equal(nameCookie(res), undefined, `${url}: no cookie`);
+    }
+    // Malformed ids are refused before the store is asked.
+    assert.equal((await request('GET', `${down.base}home?before=x`)).status, 400);
+    assert.equal((await request('GET', `${down.base}home/post/x`)).status, 400);
   });
 });
