@@ -3,14 +3,13 @@
  * This file: the module record, the hooks and the routing of requests under the mount point.
  * The rest is named for what it is:
  *   mod_tweetsse_*.c   httpd glue, one role a file: config (directives), child (each child's
- *                      runtime: start, stop), page (GET /), publish (POST /home), stream (GET
- *                      /home/sse), health (GET /home/health), visitor (the name cookie), log
- *                      (core messages to the error log).
- *   src/tw_*           the httpd-free core (APR, hiredis, jansson): the store interface and its
- *                      Redis and in-memory implementations (tw_store, tw_redis*, tw_memstore),
- *                      the per-child fan-out (tw_hub, tw_ring, tw_blob), the delivery engines
- *                      (tw_engine: tw_pump, tw_relay), the stop model (tw_thread), and pure
- *                      functions: HTML, SSE, ids, input, text, names, directive values.
+ *                      runtime: start, stop), page (GET /, /home/post/<id>), publish (POST /home),
+ * stream (GET /home/sse), health (GET /home/health), visitor (the name cookie), log (core messages
+ * to the error log). src/tw_*           the httpd-free core (APR, hiredis, jansson): the store
+ * interface and its Redis and in-memory implementations (tw_store, tw_redis*, tw_memstore), the
+ * per-child fan-out (tw_hub, tw_ring, tw_blob), the delivery engines (tw_engine: tw_pump,
+ * tw_relay), the stop model (tw_thread), and pure functions: HTML, SSE, ids, input, text, names,
+ * directive values.
  *
  * A post: publish -> tw_store (Redis: XADD + PUBLISH) -> each child's subscriber thread ->
  * tw_hub (rendered once, into the ring) -> tw_pump / tw_relay -> every open stream. */
@@ -51,7 +50,10 @@ typedef enum {
     TW_ROUTE_HOME,   /* <mount>home: the page, and posting */
     TW_ROUTE_STREAM, /* <mount>home/sse */
     TW_ROUTE_HEALTH, /* <mount>home/health */
+    TW_ROUTE_POST,   /* <mount>home/post/<one segment>: a post's page */
 } tw_route;
+
+#define TW_POST_PREFIX "home/post/"
 
 /* Does the <Location> path `d` (no wildcards) cover `uri`, as the core's location walk
  * decides: a prefix that ends at a '/' of either? */
@@ -90,7 +92,8 @@ static const char *tw_mount_of(request_rec *r)
 }
 
 /* What `uri` names under `mount` (which it starts with): exactly <mount>, <mount>home,
- * <mount>home/sse or <mount>home/health, else nothing. */
+ * <mount>home/sse, <mount>home/health, or <mount>home/post/ and one non-empty segment (the
+ * post page checks it is an id), else nothing. */
 static tw_route tw_route_of(const char *mount, const char *uri)
 {
     static const struct {
@@ -106,6 +109,10 @@ static tw_route tw_route_of(const char *mount, const char *uri)
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(uri + k, names[i].rest) == 0)
             return names[i].route;
+    const char *id = uri + k + sizeof(TW_POST_PREFIX) - 1;
+    if (strncmp(uri + k, TW_POST_PREFIX, sizeof(TW_POST_PREFIX) - 1) == 0 && *id &&
+        !strchr(id, '/'))
+        return TW_ROUTE_POST;
     return TW_ROUTE_NONE;
 }
 
@@ -169,6 +176,9 @@ static int tw_handler(request_rec *r)
         return tw_handle_stream(r, c);
     if (route == TW_ROUTE_HEALTH)
         return tw_handle_health(r, c);
+    if (route == TW_ROUTE_POST)
+        return tw_handle_post_page(r, c, mount,
+                                   r->uri + strlen(mount) + sizeof(TW_POST_PREFIX) - 1);
     if (r->method_number == M_POST) /* only home allows it */
         return tw_handle_publish(r, c, mount);
     return tw_handle_page(r, c, mount);

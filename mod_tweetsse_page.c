@@ -1,7 +1,9 @@
-/* mod_tweetsse_page.c: GET of the feed page. The part below the compose form (the newest posts)
- * is the same for every visitor, so each child keeps its last rendering (src/tw_feedcache) and
- * serves it as a heap bucket that holds a reference; only the top of the page, with the
- * visitor's name, is rendered per request. */
+/* mod_tweetsse_page.c: GET of the feed page, of its older posts (?before=<id>) and of one
+ * post's page (home/post/<id>). The part of the feed page below the compose form (the newest
+ * posts) is the same for every visitor, so each child keeps its last rendering
+ * (src/tw_feedcache) and serves it as a heap bucket that holds a reference; only the top of the
+ * page, with the visitor's name, is rendered per request. Older posts and a post's page are
+ * read from the store on every request (one round trip) and not cached. */
 #include "mod_tweetsse_page.h"
 #include "mod_tweetsse_child.h"
 #include "mod_tweetsse_visitor.h"
@@ -64,9 +66,13 @@ static tw_blob *tw_page_render_feed(request_rec *r, tw_srv_conf *c, const char *
 {
     tw_page pg = {.live = 1};
     tw_post *posts = NULL;
-    if (tw_store_latest(c->rt->store, r->pool, c->page_size, &posts, &pg.nposts, err) !=
+    /* One more than shown says whether there are older posts. */
+    if (tw_store_latest(c->rt->store, r->pool, c->page_size + 1, &posts, &pg.nposts, err) !=
         APR_SUCCESS)
         return NULL;
+    pg.more = pg.nposts > c->page_size;
+    if (pg.more)
+        pg.nposts = (int)c->page_size;
     pg.posts = posts;
     tw_buf b;
     tw_buf_init(&b, r->pool, 32768);
@@ -77,12 +83,25 @@ static tw_blob *tw_page_render_feed(request_rec *r, tw_srv_conf *c, const char *
     return f;
 }
 
-/* Headers of every page response: HTML, never reused from a cache without asking. */
-static void tw_page_headers(request_rec *r, size_t len)
+/* Headers of every page response: HTML (or `type`), never reused from a cache without asking. */
+static void tw_page_headers_as(request_rec *r, const char *type, size_t len)
 {
-    ap_set_content_type(r, "text/html; charset=utf-8");
+    ap_set_content_type(r, type);
     apr_table_setn(r->headers_out, "Cache-Control", "no-cache, private");
     ap_set_content_length(r, (apr_off_t)len);
+}
+
+static void tw_page_headers(request_rec *r, size_t len)
+{
+    tw_page_headers_as(r, "text/html; charset=utf-8", len);
+}
+
+/* Send what is in `b` with the headers set (none for HEAD); the status is r->status. */
+static int tw_page_send(request_rec *r, const tw_buf *b)
+{
+    if (!r->header_only)
+        ap_rwrite(b->data, (int)b->len, r);
+    return OK;
 }
 
 /* A fresh idempotency key for the compose form: 128 random bits, base64url (22 characters).
@@ -129,13 +148,123 @@ static int tw_page_unavailable(request_rec *r, const tw_srv_conf *c, const char 
     r->status = HTTP_SERVICE_UNAVAILABLE;
     apr_table_setn(r->err_headers_out, "Retry-After", "5");
     tw_page_headers(r, b.len);
-    if (!r->header_only)
-        ap_rwrite(b.data, (int)b.len, r);
-    return OK;
+    return tw_page_send(r, &b);
+}
+
+/* Refuse with `status` and say why: in text for an htmx request (`htmx`), else in a small HTML
+ * page whose links lead back through `root` to the mount. No cookie (an error response). */
+static int tw_page_refuse(request_rec *r, int htmx, const char *root, int status,
+                          const char *reason)
+{
+    tw_buf b;
+    tw_buf_init(&b, r->pool, 1024);
+    r->status = status;
+    if (status == HTTP_SERVICE_UNAVAILABLE)
+        apr_table_setn(r->err_headers_out, "Retry-After", "5");
+    if (htmx) {
+        tw_buf_adds(&b, reason);
+        tw_page_headers_as(r, "text/plain; charset=utf-8", b.len);
+    } else {
+        tw_html_error_page(&b, root, ap_get_status_line(status) + 4, reason);
+        tw_page_headers(r, b.len);
+    }
+    return tw_page_send(r, &b);
+}
+
+/* Is this a request htmx made (HX-Request: true)? */
+static int tw_page_is_htmx(request_rec *r)
+{
+    const char *hx = apr_table_get(r->headers_in, "HX-Request");
+    return hx && !ap_cstr_casecmp(hx, "true");
+}
+
+/* The ?before= of the query string: 1 with *id set, 0 if there is none, -1 if it is not an id
+ * (garbage, empty, too long). */
+static int tw_page_before_arg(request_rec *r, tw_id *id)
+{
+    char arg[TW_ID_MAX + 8];
+    int rc = tw_id_query_named(r->args, "before", arg, sizeof(arg));
+    if (rc <= 0)
+        return rc;
+    return tw_id_parse_resume(arg, id) == 1 ? 1 : -1;
+}
+
+/* GET home?before=<id>: the next TweetssePageSize posts strictly older than `before`. An htmx
+ * request (HX-Request: true, sent by the "Older posts" control) gets the fragment that replaces
+ * the control; any other the whole page, starting there, without the live stream (its newest
+ * post is not the feed's). One round trip to the store, nothing cached. */
+static int tw_page_older(request_rec *r, tw_srv_conf *c, const char *mount, tw_id before)
+{
+    int htmx = tw_page_is_htmx(r);
+    /* Both forms have one URL: caches must keep them apart (err_headers_out: on every status). */
+    apr_table_mergen(r->err_headers_out, "Vary", "HX-Request");
+    tw_page pg = {.older = 1};
+    tw_post *posts = NULL;
+    const char *err = NULL;
+    if (tw_store_before(c->rt->store, r->pool, before, c->page_size, &posts, &pg.nposts, &pg.more,
+                        &err) != APR_SUCCESS) {
+        if (!htmx)
+            return tw_page_unavailable(r, c, mount, err);
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0301: cannot read posts: %s", err);
+        return tw_page_refuse(r, 1, "", HTTP_SERVICE_UNAVAILABLE,
+                              "Older posts are unavailable right now: the post store cannot be "
+                              "reached.");
+    }
+    pg.posts = posts;
+    tw_buf b;
+    tw_buf_init(&b, r->pool, 32768);
+    if (htmx) {
+        tw_html_feed_more(&b, &pg);
+    } else {
+        pg.username = tw_visitor_name(r, c, mount);
+        pg.key = tw_page_key(r);
+        tw_html_page(&b, &pg);
+    }
+    tw_page_headers(r, b.len);
+    return tw_page_send(r, &b);
+}
+
+int tw_handle_post_page(request_rec *r, tw_srv_conf *c, const char *mount, const char *id)
+{
+    const char *root = "../../"; /* from <mount>home/post/<id> */
+    tw_id want;
+    if (!tw_id_parse(id, strlen(id), &want)) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "TW0305: malformed post id in %s", r->uri);
+        return tw_page_refuse(r, 0, root, HTTP_BAD_REQUEST,
+                              "That is not a post id: it looks like 1700000000000-0.");
+    }
+    tw_post post;
+    int found = 0;
+    const char *err = NULL;
+    if (tw_store_get(c->rt->store, r->pool, want, &post, &found, &err) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0301: cannot read posts: %s", err);
+        return tw_page_refuse(r, 0, root, HTTP_SERVICE_UNAVAILABLE,
+                              "The post is unavailable right now: the post store cannot be "
+                              "reached. Please reload in a moment.");
+    }
+    if (!found)
+        return tw_page_refuse(r, 0, root, HTTP_NOT_FOUND,
+                              "This post is not in the feed: it never existed, or it is older "
+                              "than the history the feed keeps.");
+    tw_buf b;
+    tw_buf_init(&b, r->pool, 8192);
+    tw_html_post_page(&b, tw_visitor_name(r, c, mount), &post);
+    tw_page_headers(r, b.len);
+    return tw_page_send(r, &b);
 }
 
 int tw_handle_page(request_rec *r, tw_srv_conf *c, const char *mount)
 {
+    tw_id before;
+    int older = tw_page_before_arg(r, &before);
+    if (older < 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "TW0304: malformed before= in the query");
+        return tw_page_refuse(r, tw_page_is_htmx(r), "", HTTP_BAD_REQUEST,
+                              "The before= of the address is not a post id: it looks like "
+                              "1700000000000-0.");
+    }
+    if (older)
+        return tw_page_older(r, c, mount, before);
     apr_time_t now = apr_time_now();
     /* Both taken before reading the posts: see tw_hub_generation. */
     uint32_t posted = tw_page_counter(c);

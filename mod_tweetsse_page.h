@@ -1,5 +1,6 @@
 /* mod_tweetsse_page: GET of the feed page: the visitor's part rendered per request, the feed
- * part served from the child's cache (src/tw_feedcache) while it is current. */
+ * part served from the child's cache (src/tw_feedcache) while it is current; its older posts
+ * and each post's own page, read from the store. */
 #ifndef MOD_TWEETSSE_PAGE_H
 #define MOD_TWEETSSE_PAGE_H
 
@@ -18,7 +19,15 @@ apr_status_t tw_page_cache_create(apr_pool_t *p, tw_srv_conf *c);
 void tw_page_posted(tw_srv_conf *c);
 
 /* GET or HEAD of the page under `mount` (the method is the router's to check). The visitor's
- * name cookie is set only on a 200; without the store the page is a 503 with a notice. */
+ * name cookie is set only on a 200; without the store the page is a 503 with a notice. With
+ * ?before=<id> the posts older than <id>: the fragment that replaces the "Older posts" control
+ * for an htmx request, else a whole page starting there; a malformed id is a 400. Any other
+ * query string is ignored. */
 int tw_handle_page(request_rec *r, tw_srv_conf *c, const char *mount);
+
+/* GET or HEAD of <mount>home/post/<id> (`id`: the last path segment): the page of that one
+ * post; 400 if `id` is not an id, 404 if no post in the history has it, 503 without the
+ * store. One round trip to the store. */
+int tw_handle_post_page(request_rec *r, tw_srv_conf *c, const char *mount, const char *id);
 
 #endif

@@ -33,7 +33,7 @@ static int tw_refuse(request_rec *r, tw_format fmt, int status, const char *reas
         tw_buf_adds(&b, reason);
         ap_set_content_type(r, "text/plain; charset=utf-8");
     } else {
-        tw_html_error_page(&b, ap_get_status_line(status) + 4, reason);
+        tw_html_error_page(&b, "", ap_get_status_line(status) + 4, reason);
         ap_set_content_type(r, "text/html; charset=utf-8");
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "TW0401: post refused (%d): %s", status, reason);

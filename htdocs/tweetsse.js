@@ -53,9 +53,21 @@
     }
   });
 
+  // Leaving the page (a link to a post's page, to older posts) ends the stream first: the
+  // browser would cut it and htmx-ext-sse report that as an error. A page that comes back from
+  // the back-forward cache has missed posts meanwhile, so it loads afresh.
+  var openSource = null;
+  window.addEventListener('pagehide', function () {
+    if (openSource) openSource.close();
+  });
+  window.addEventListener('pageshow', function (e) {
+    if (e.persisted && openSource) window.location.reload();
+  });
+
   // The server asks for a reload when the page is too old to resume without a gap.
   document.addEventListener('htmx:sseOpen', function (e) {
     var source = e.detail && e.detail.source;
+    openSource = source || openSource;
     if (source && !source.twReload) {
       source.twReload = true;
       source.addEventListener('reload', function () {
@@ -90,12 +102,13 @@
     return copy.outerHTML;
   }
 
-  // Swap a relayed card in, newest first (catch-up and live posts may interleave), once.
+  // Swap a relayed card in, newest first (catch-up and live posts may interleave), once;
+  // always above the "Older posts" control or the end marker that closes the feed.
   function addCard(id, html) {
     if (!id || document.getElementById('post-' + id)) return;
     var before = null;
     for (var el = feedEl.firstElementChild; el; el = el.nextElementSibling) {
-      if (el.id.indexOf('post-') === 0 && newer(id, el.id.slice(5))) { before = el; break; }
+      if (el.id.indexOf('post-') !== 0 || newer(id, el.id.slice(5))) { before = el; break; }
     }
     htmx.swap(before || feedEl, html, { swapStyle: before ? 'beforebegin' : 'beforeend',
       swapDelay: 0, settleDelay: htmx.config.defaultSettleDelay });

@@ -24,7 +24,7 @@ static void tw_html_avatar(tw_buf *b, const char *user, size_t n)
     tw_buf_adds(b, "</text></svg>");
 }
 
-void tw_html_card(tw_buf *b, const tw_post *p)
+void tw_html_card(tw_buf *b, const tw_post *p, const char *root)
 {
     char id[TW_ID_MAX];
     tw_id_format(p->id, id);
@@ -42,11 +42,12 @@ void tw_html_card(tw_buf *b, const tw_post *p)
     tw_buf_adds(b, "<div class=\"flex-grow-1 tw-body\"><div class=\"d-flex "
                    "justify-content-between gap-2\"><strong class=\"tw-user\">");
     tw_buf_add_escaped(b, p->user, p->user_len);
+    tw_buf_adds(b, "</strong><a class=\"tw-permalink small text-body-secondary\" href=\"");
+    tw_buf_add_escaped(b, root, strlen(root));
     tw_buf_addf(b,
-                "</strong><time class=\"small text-body-secondary\" "
-                "datetime=\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\">%d %s %04d, %02d:%02d "
-                "UTC</time></div><p class=\"tw-msg mb-0\">",
-                t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+                "home/post/%s\"><time datetime=\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\">%d %s "
+                "%04d, %02d:%02d UTC</time></a></div><p class=\"tw-msg mb-0\">",
+                id, t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
                 t.tm_usec / 1000, t.tm_mday, tw_months[t.tm_mon], t.tm_year + 1900, t.tm_hour,
                 t.tm_min);
     tw_buf_add_escaped(b, p->msg, p->msg_len);
@@ -59,13 +60,14 @@ void tw_html_post_event(tw_buf *b, const tw_post *p)
     char id[TW_ID_MAX];
     tw_id_format(p->id, id);
     tw_buf_init(&card, b->pool, 1024);
-    tw_html_card(&card, p);
+    tw_html_card(&card, p, "");
     tw_sse_event(b, id, "post", card.data, card.len);
 }
 
-/* Everything up to and including <body>. */
-static void tw_html_head(tw_buf *b, const char *title)
+/* Everything up to and including <body>; `root` leads from the document to the mount. */
+static void tw_html_head(tw_buf *b, const char *root, const char *title)
 {
+    size_t rn = strlen(root);
     tw_buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
                    /* htmx would insert its indicator styles inline, which the page's
@@ -74,31 +76,47 @@ static void tw_html_head(tw_buf *b, const char *title)
                    "content=\"{&quot;includeIndicatorStyles&quot;:false}\">"
                    "<title>");
     tw_buf_add_escaped(b, title, strlen(title));
-    tw_buf_adds(b, "</title><link rel=\"icon\" href=\"data:,\">"
-                   "<link rel=\"stylesheet\" href=\"lib/bootstrap.min.css\">"
-                   "<link rel=\"stylesheet\" href=\"lib/tweetsse.css\">"
-                   "<script src=\"lib/htmx.min.js\" defer></script>"
-                   "<script src=\"lib/sse.js\" defer></script>"
-                   "<script src=\"lib/tweetsse.js\" defer></script></head>\n<body>");
+    tw_buf_adds(b, "</title><link rel=\"icon\" href=\"data:,\">");
+    static const char *const css[] = {"bootstrap.min.css", "tweetsse.css"};
+    static const char *const js[] = {"htmx.min.js", "sse.js", "tweetsse.js"};
+    for (size_t i = 0; i < sizeof(css) / sizeof(css[0]); i++) {
+        tw_buf_adds(b, "<link rel=\"stylesheet\" href=\"");
+        tw_buf_add_escaped(b, root, rn);
+        tw_buf_addf(b, "lib/%s\">", css[i]);
+    }
+    for (size_t i = 0; i < sizeof(js) / sizeof(js[0]); i++) {
+        tw_buf_adds(b, "<script src=\"");
+        tw_buf_add_escaped(b, root, rn);
+        tw_buf_addf(b, "lib/%s\" defer></script>", js[i]);
+    }
+    tw_buf_adds(b, "</head>\n<body>");
 }
 
-void tw_html_page_top(tw_buf *b, const tw_page *pg)
+/* The navbar: the name of the feed (a link to it) and the visitor's name and avatar. */
+static void tw_html_navbar(tw_buf *b, const char *root, const char *username)
 {
-    tw_html_head(b, "TweetSSE");
     tw_buf_adds(b, "<nav class=\"navbar bg-body-tertiary border-bottom mb-3\"><div "
-                   "class=\"container tw-narrow\"><a class=\"navbar-brand\" "
-                   "href=\"home\">TweetSSE</a><span class=\"navbar-text d-flex "
+                   "class=\"container tw-narrow\"><a class=\"navbar-brand\" href=\"");
+    tw_buf_add_escaped(b, root, strlen(root));
+    tw_buf_adds(b, "home\">TweetSSE</a><span class=\"navbar-text d-flex "
                    "align-items-center gap-2\">");
-    if (pg->username) {
-        size_t ulen = strlen(pg->username);
-        tw_html_avatar(b, pg->username, ulen);
+    if (username) {
+        size_t ulen = strlen(username);
+        tw_html_avatar(b, username, ulen);
         tw_buf_adds(b, "<strong id=\"whoami\">");
-        tw_buf_add_escaped(b, pg->username, ulen);
+        tw_buf_add_escaped(b, username, ulen);
         tw_buf_adds(b, "</strong>");
     } else {
         tw_buf_adds(b, "<span id=\"whoami\">not signed in</span>");
     }
-    tw_buf_adds(b, "</span></div></nav>\n<main class=\"container tw-narrow\">"
+    tw_buf_adds(b, "</span></div></nav>\n");
+}
+
+void tw_html_page_top(tw_buf *b, const tw_page *pg)
+{
+    tw_html_head(b, "", "TweetSSE");
+    tw_html_navbar(b, "", pg->username);
+    tw_buf_adds(b, "<main class=\"container tw-narrow\">"
                    "<form id=\"compose\" class=\"card card-body mb-3\" method=\"post\" "
                    "action=\"home\" hx-post=\"home\" hx-swap=\"none\">");
     if (pg->key) {
@@ -120,6 +138,29 @@ void tw_html_page_top(tw_buf *b, const tw_page *pg)
     }
 }
 
+/* The cards, then the "Older posts" control (before the last card) or the end marker. */
+static void tw_html_cards(tw_buf *b, const tw_page *pg)
+{
+    for (int i = 0; i < pg->nposts; i++) {
+        tw_html_card(b, &pg->posts[i], "");
+        tw_buf_add(b, "\n", 1);
+    }
+    if (pg->more && pg->nposts > 0) {
+        char id[TW_ID_MAX];
+        tw_id_format(pg->posts[pg->nposts - 1].id, id);
+        /* Without JavaScript a link to the page that starts there; with htmx it replaces
+         * itself with the next cards and control once scrolled into view. */
+        tw_buf_addf(b,
+                    "<a id=\"older\" class=\"tw-older d-block text-center my-3\" "
+                    "href=\"home?before=%s\" hx-get=\"home?before=%s\" "
+                    "hx-trigger=\"revealed\" hx-swap=\"outerHTML\">Older posts</a>\n",
+                    id, id);
+    } else if (pg->nposts > 0 || pg->older) {
+        tw_buf_adds(b, "<p id=\"feed-end\" class=\"tw-end text-center text-body-secondary "
+                       "small my-3\">That's all.</p>\n");
+    }
+}
+
 void tw_html_page_feed(tw_buf *b, const tw_page *pg)
 {
     if (pg->live) {
@@ -131,13 +172,17 @@ void tw_html_page_feed(tw_buf *b, const tw_page *pg)
                     "sse-connect=\"home/sse?last_event_id=%s\">",
                     id);
     }
+    if (pg->older)
+        tw_buf_adds(b, "<p class=\"tw-newest\"><a href=\"home\">Newest posts</a></p>\n");
     tw_buf_adds(b, "<div id=\"feed\" sse-swap=\"post\" hx-swap=\"afterbegin\">");
-    for (int i = 0; i < pg->nposts; i++) {
-        tw_html_card(b, &pg->posts[i]);
-        tw_buf_add(b, "\n", 1);
-    }
+    tw_html_cards(b, pg);
     tw_buf_adds(b, pg->live ? "</div></div>" : "</div>");
     tw_buf_adds(b, "</main></body></html>\n");
+}
+
+void tw_html_feed_more(tw_buf *b, const tw_page *pg)
+{
+    tw_html_cards(b, pg);
 }
 
 void tw_html_page(tw_buf *b, const tw_page *pg)
@@ -146,12 +191,29 @@ void tw_html_page(tw_buf *b, const tw_page *pg)
     tw_html_page_feed(b, pg);
 }
 
-void tw_html_error_page(tw_buf *b, const char *title, const char *reason)
+void tw_html_post_page(tw_buf *b, const char *username, const tw_post *p)
 {
-    tw_html_head(b, title);
+    const char *root = "../../";
+    tw_buf title;
+    tw_buf_init(&title, b->pool, 64);
+    tw_buf_add(&title, p->user, p->user_len);
+    tw_buf_adds(&title, " on TweetSSE");
+    tw_html_head(b, root, title.data);
+    tw_html_navbar(b, root, username);
+    tw_buf_adds(b, "<main class=\"container tw-narrow\"><div id=\"post\">");
+    tw_html_card(b, p, root);
+    tw_buf_adds(b, "</div><p class=\"my-3\"><a id=\"back\" href=\"../../home\">Back to the "
+                   "feed</a></p></main></body></html>\n");
+}
+
+void tw_html_error_page(tw_buf *b, const char *root, const char *title, const char *reason)
+{
+    tw_html_head(b, root, title);
     tw_buf_adds(b, "<main class=\"container tw-narrow py-4\"><h1 class=\"h4\">");
     tw_buf_add_escaped(b, title, strlen(title));
     tw_buf_adds(b, "</h1><p>");
     tw_buf_add_escaped(b, reason, strlen(reason));
-    tw_buf_adds(b, "</p><p><a href=\"home\">Back to the feed</a></p></main></body></html>\n");
+    tw_buf_adds(b, "</p><p><a href=\"");
+    tw_buf_add_escaped(b, root, strlen(root));
+    tw_buf_adds(b, "home\">Back to the feed</a></p></main></body></html>\n");
 }

@@ -14,12 +14,17 @@ typedef struct tw_page {
     int nposts;
     const char *notice; /* shown above the feed when not NULL (plain text) */
     int live;           /* 1: connect the live stream, resuming after posts[0] */
+    int older;          /* 1: a page of older posts: a link to the newest, an end marker */
+                        /* even without posts */
+    int more;           /* 1: older posts may follow: the "Older posts" control after the */
+                        /* cards (before the last one); else the end marker if any card */
 } tw_page;
 
 /* Append the card of one post: an <article id="post-<id>"> with an inline SVG avatar, the
- * username, the message (line breaks kept by CSS) and a <time datetime> in UTC. About 600
- * bytes plus the escaped text. */
-void tw_html_card(tw_buf *b, const tw_post *p);
+ * username, the message (line breaks kept by CSS) and a <time datetime> in UTC inside a link
+ * to the post's own page, `root` + "home/post/<id>" (`root` leads from the document to the
+ * mount: "" on the feed, "../../" on a post's page). About 650 bytes plus the escaped text. */
+void tw_html_card(tw_buf *b, const tw_post *p, const char *root);
 
 /* Append the SSE event that carries one post live: id = the post id, event "post", data =
  * its card. Renders into a scratch buffer from `b`'s pool first, so about twice the card's
@@ -34,11 +39,21 @@ void tw_html_page(tw_buf *b, const tw_page *pg);
  * uses username, key and notice only. About 2.5 KB. */
 void tw_html_page_top(tw_buf *b, const tw_page *pg);
 
-/* The rest: the live-stream container resuming after posts[0], and the cards, newest first;
- * uses posts, nposts and live only, so one rendering can serve every visitor. */
+/* The rest: the live-stream container resuming after posts[0], and the cards, newest first,
+ * then the "Older posts" control or the end marker; uses posts, nposts, live, older and more
+ * only, so one rendering can serve every visitor. */
 void tw_html_page_feed(tw_buf *b, const tw_page *pg);
 
-/* Append a small page that explains why a form post was refused, with a link back. */
-void tw_html_error_page(tw_buf *b, const char *title, const char *reason);
+/* The fragment that replaces an "Older posts" control: the cards, then the next control or
+ * the end marker (posts, nposts, more; older should be 1). O(size of the posts). */
+void tw_html_feed_more(tw_buf *b, const tw_page *pg);
+
+/* Append the page of one post, at <mount>home/post/<id>: the navbar with `username` (NULL:
+ * not signed in), the card and a link back to the feed. About 3.5 KB plus the text. */
+void tw_html_post_page(tw_buf *b, const char *username, const tw_post *p);
+
+/* Append a small page that explains why a request was refused, with a link back to the feed;
+ * `root` leads from the document to the mount. */
+void tw_html_error_page(tw_buf *b, const char *root, const char *title, const char *reason);
 
 #endif

@@ -54,13 +54,17 @@ int tw_id_parse_resume(const char *s, tw_id *out)
 
 int tw_id_query_arg(const char *args, char *buf, size_t cap)
 {
-    static const char key[] = "last_event_id=";
-    const size_t klen = sizeof(key) - 1;
+    return tw_id_query_named(args, "last_event_id", buf, cap);
+}
+
+int tw_id_query_named(const char *args, const char *name, char *buf, size_t cap)
+{
+    const size_t nlen = strlen(name), klen = nlen + 1;
     const char *p = args;
     while (p && *p) {
         const char *amp = strchr(p, '&');
         size_t len = amp ? (size_t)(amp - p) : strlen(p);
-        if (len >= klen && memcmp(p, key, klen) == 0) {
+        if (len >= klen && memcmp(p, name, nlen) == 0 && p[nlen] == '=') {
             size_t vlen = len - klen;
             apr_size_t out = 0;
             if (vlen >= cap)

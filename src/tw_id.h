@@ -1,5 +1,5 @@
 /* tw_id: Redis stream ids ("<ms>-<seq>") as used for post ids and SSE event ids,
- * and the Last-Event-ID / last_event_id resume argument. httpd-free. */
+ * the Last-Event-ID / last_event_id resume argument and the page's ?before=. httpd-free. */
 #ifndef TW_ID_H
 #define TW_ID_H
 
@@ -26,6 +26,9 @@ int tw_id_parse_resume(const char *s, tw_id *out);
 /* Find the `last_event_id` argument in a raw query string (as in r->args), decode it into
  * `buf` (size `cap`) and return 1; 0 if absent; -1 if malformed or too long. */
 int tw_id_query_arg(const char *args, char *buf, size_t cap);
+
+/* The same for the argument `name` (e.g. "before" of the page's older posts). */
+int tw_id_query_named(const char *args, const char *name, char *buf, size_t cap);
 
 /* Order two ids: <0, 0, >0 like strcmp. */
 int tw_id_cmp(tw_id a, tw_id b);

@@ -118,6 +118,45 @@ static apr_status_t tw_mem_latest(tw_store *st, apr_pool_t *p, long count, tw_po
     return APR_SUCCESS;
 }
 
+/* Scan down from the newest retained post: O(history) under the lock, enough for tests. */
+static apr_status_t tw_mem_before(tw_store *st, apr_pool_t *p, tw_id id, long count,
+                                  tw_post **posts, int *n, int *more, const char **err)
+{
+    tw_memstore *m = (tw_memstore *)st;
+    (void)err;
+    apr_thread_mutex_lock(m->lock);
+    long i = m->count;
+    while (i > 0 && tw_id_cmp(tw_mem_at(m, i - 1)->id, id) >= 0)
+        i--;
+    long k = count < i ? count : i;
+    tw_post *out = apr_pcalloc(p, sizeof(*out) * (size_t)(k ? k : 1));
+    for (long j = 0; j < k; j++)
+        out[j] = tw_mem_copy(p, tw_mem_at(m, i - 1 - j));
+    *more = i > k;
+    apr_thread_mutex_unlock(m->lock);
+    *posts = out;
+    *n = (int)k;
+    return APR_SUCCESS;
+}
+
+/* A linear search under the lock. */
+static apr_status_t tw_mem_get(tw_store *st, apr_pool_t *p, tw_id id, tw_post *post, int *found,
+                               const char **err)
+{
+    tw_memstore *m = (tw_memstore *)st;
+    (void)err;
+    *found = 0;
+    apr_thread_mutex_lock(m->lock);
+    for (long i = 0; i < m->count && !*found; i++) {
+        if (!tw_id_cmp(tw_mem_at(m, i)->id, id)) {
+            *post = tw_mem_copy(p, tw_mem_at(m, i));
+            *found = 1;
+        }
+    }
+    apr_thread_mutex_unlock(m->lock);
+    return APR_SUCCESS;
+}
+
 /* Copy up to `page` posts after `after` into `p`; sets *gap when `after` is neither zero nor a
  * retained post. */
 static int tw_mem_page(tw_memstore *m, apr_pool_t *p, tw_id after, long page, tw_post **out,
@@ -212,6 +251,8 @@ static const tw_store_ops tw_memstore_ops = {
     .name = "memory",
     .publish = tw_mem_publish,
     .latest = tw_mem_latest,
+    .before = tw_mem_before,
+    .get = tw_mem_get,
     .each_after = tw_mem_each_after,
     .subscribe = tw_mem_subscribe,
     .health = tw_mem_health,

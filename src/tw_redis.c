@@ -493,6 +493,57 @@ static apr_status_t tw_redis_latest(tw_store *st, apr_pool_t *p, long count, tw_
     return tw_redis_range_cmd(r, p, 6, argv, posts, n, &info, err);
 }
 
+/* XREVRANGE key (<id> - COUNT count+1: the one beyond the page says whether there is more. A
+ * reply of entries of other writers only is passed over with the next range from its last. */
+static apr_status_t tw_redis_before(tw_store *st, apr_pool_t *p, tw_id id, long count,
+                                    tw_post **posts, int *n, int *more, const char **err)
+{
+    tw_redis *r = (tw_redis *)st;
+    const tw_id zero = {0, 0};
+    *posts = NULL;
+    *n = *more = 0;
+    if (count < 1)
+        return APR_SUCCESS;
+    const char *cnt = apr_ltoa(p, count + 1);
+    while (tw_id_cmp(id, zero)) { /* nothing is older than 0-0 (and "(0-0" is an error) */
+        char end[TW_ID_MAX + 1] = "(";
+        tw_id_format(id, end + 1);
+        const char *argv[] = {"XREVRANGE", r->cf.key, end, "-", "COUNT", cnt};
+        tw_redis_range info;
+        apr_status_t rv = tw_redis_range_cmd(r, p, 6, argv, posts, n, &info, err);
+        if (rv != APR_SUCCESS)
+            return rv;
+        *more = info.raw > (size_t)count;
+        if (*n > count)
+            *n = (int)count;
+        if (*n > 0 || !*more)
+            return APR_SUCCESS;
+        id = info.last;
+    }
+    *more = 0;
+    return APR_SUCCESS;
+}
+
+/* XRANGE key <id> <id>: the entry, if any, and only if it is a post. */
+static apr_status_t tw_redis_get(tw_store *st, apr_pool_t *p, tw_id id, tw_post *post, int *found,
+                                 const char **err)
+{
+    tw_redis *r = (tw_redis *)st;
+    char at[TW_ID_MAX];
+    tw_id_format(id, at);
+    const char *argv[] = {"XRANGE", r->cf.key, at, at};
+    tw_post *posts = NULL;
+    int n = 0;
+    tw_redis_range info;
+    *found = 0;
+    apr_status_t rv = tw_redis_range_cmd(r, p, 4, argv, &posts, &n, &info, err);
+    if (rv == APR_SUCCESS && n == 1 && !tw_id_cmp(posts[0].id, id)) {
+        *post = posts[0];
+        *found = 1;
+    }
+    return rv;
+}
+
 apr_status_t tw_redis_newest_before(tw_store *st, apr_pool_t *p, tw_id at, tw_id *out, int *found,
                                     const char **err)
 {
@@ -764,6 +815,8 @@ static const tw_store_ops tw_redis_ops = {
     .name = "redis",
     .publish = tw_redis_publish,
     .latest = tw_redis_latest,
+    .before = tw_redis_before,
+    .get = tw_redis_get,
     .each_after = tw_redis_each_after,
     .subscribe = tw_redis_subscribe,
     .health = tw_redis_health,

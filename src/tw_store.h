@@ -81,6 +81,22 @@ typedef struct tw_store_ops {
     apr_status_t (*latest)(tw_store *s, apr_pool_t *p, long count, tw_post **posts, int *n,
                            const char **err);
 
+    /* The newest `count` posts strictly older than `id`, newest first, strings in `p`: the
+     * next page of a feed whose oldest shown post is `id` (posts newer than it, arriving
+     * meanwhile, never move the boundary). *more is 1 when the history may hold posts older
+     * than the last one returned, 0 when it ends there; never 1 with no post returned (a later
+     * page may still come back empty when only entries of other writers are left). The zero id
+     * has nothing before it. One round trip, O(log history + count); Redis needs another for
+     * each `count`+1 entries of other writers in a row. */
+    apr_status_t (*before)(tw_store *s, apr_pool_t *p, tw_id id, long count, tw_post **posts,
+                           int *n, int *more, const char **err);
+
+    /* The post with exactly this id into *post (strings in `p`), *found 1; *found 0 when no
+     * post has it (trimmed from the history, never stored, or an entry of another writer).
+     * One round trip, O(log history). */
+    apr_status_t (*get)(tw_store *s, apr_pool_t *p, tw_id id, tw_post *post, int *found,
+                        const char **err);
+
     /* Visit every post after `after`, oldest first, fetched `page` at a time (each page in a
      * subpool of `p` destroyed before the next: `fn` copies what it keeps). Sets *gap when
      * `after` is no longer in the history (then nothing is visited), or when the last entry
@@ -127,6 +143,18 @@ static inline apr_status_t tw_store_latest(tw_store *s, apr_pool_t *p, long coun
                                            int *n, const char **err)
 {
     return s->ops->latest(s, p, count, posts, n, err);
+}
+
+static inline apr_status_t tw_store_before(tw_store *s, apr_pool_t *p, tw_id id, long count,
+                                           tw_post **posts, int *n, int *more, const char **err)
+{
+    return s->ops->before(s, p, id, count, posts, n, more, err);
+}
+
+static inline apr_status_t tw_store_get(tw_store *s, apr_pool_t *p, tw_id id, tw_post *post,
+                                        int *found, const char **err)
+{
+    return s->ops->get(s, p, id, post, found, err);
 }
 
 static inline apr_status_t tw_store_each_after(tw_store *s, apr_pool_t *p, tw_id after, long page,

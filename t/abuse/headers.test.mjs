@@ -44,6 +44,8 @@ describe('root mount', () => {
     const cases = [
       ['GET', '', 200], ['HEAD', 'home', 200], ['GET', 'home/health', 200],
       ['GET', 'nope', 404], ['GET', 'home/', 404], ['PUT', 'home', 405], ['OPTIONS', 'home', 200],
+      ['GET', 'home?before=1-0', 200], ['GET', 'home?before=x', 400],
+      ['GET', 'home/post/1-0', 404], ['GET', 'home/post/x', 400],
     ];
     for (const [method, p, status] of cases) {
       const res = await request(method, `${web.base}${p}`);
@@ -64,7 +66,8 @@ describe('root mount', () => {
   test('405 and OPTIONS name the methods of each URL; OPTIONS has no body and no cookie',
     async () => {
       const want = { '': ['GET', 'HEAD', 'OPTIONS'], home: ['GET', 'HEAD', 'OPTIONS', 'POST'],
-        'home/sse': ['GET', 'HEAD', 'OPTIONS'], 'home/health': ['GET', 'HEAD', 'OPTIONS'] };
+        'home/sse': ['GET', 'HEAD', 'OPTIONS'], 'home/health': ['GET', 'HEAD', 'OPTIONS'],
+        'home/post/1-0': ['GET', 'HEAD', 'OPTIONS'] };
       for (const [p, methods] of Object.entries(want)) {
         for (const method of ['PUT', 'DELETE', 'PATCH', ...(p === 'home' ? [] : ['POST'])]) {
           const res = await request(method, `${web.base}${p}`);
@@ -83,15 +86,27 @@ describe('root mount', () => {
       assert.equal((await request('TRACE', `${web.base}home`)).status, 405);
     });
 
-  test('only the mount point and home serve the page; other paths are 404 without a cookie',
-    async () => {
+  test('only the mount point and home serve the page, home/post/<segment> a post\'s page; '
+    + 'other paths are 404 without a cookie', async () => {
       for (const p of ['', 'home']) {
         const res = await request('GET', `${web.base}${p}`);
         assert.equal(res.status, 200, p);
         assert.ok(nameCookie(res).attrs.includes('Path=/'), `/${p}`);
       }
+      const id = JSON.parse((await post(web.base, { username: 'u', message: 'mine' })).body).id;
+      const own = await request('GET', `${web.base}home/post/${id}`);
+      assert.equal(own.status, 200, 'a post\'s page');
+      assert.ok(nameCookie(own).attrs.includes('Path=/'), 'its cookie is the mount\'s');
+      // One segment after home/post/ is a post's page, so a malformed one is a bad request.
+      for (const p of ['home/post/x', 'home/post/1-', 'home/post/1-0-0', 'home/post/1-0.']) {
+        const res = await request('GET', `${web.base}${p}`);
+        assert.equal(res.status, 400, `/${p}`);
+        assert.equal(nameCookie(res), undefined, `/${p}: no cookie`);
+      }
       for (const p of ['home/', 'x/home', 'evil.example/home', 'x/', 'home/home', 'x/home/sse',
-        'x/home/health', 'home/sse/', 'feed/']) {
+        'x/home/health', 'home/sse/', 'feed/', 'home/post', 'home/post/', `home/post/${id}/`,
+        `home/post/${id}/x`, `home/posts/${id}`, `x/home/post/${id}`, `home/post/x/${id}`,
+        `post/${id}`, `home/sse/post/${id}`, `home/post/${id}/sse`, 'home/post/..']) {
         const res = await request('GET', `${web.base}${p}`);
         assert.equal(res.status, 404, `/${p}`);
         assert.equal(nameCookie(res), undefined, `/${p}: no cookie`);
@@ -149,7 +164,7 @@ describe('sub-path mount /feed/', () => {
 
   test('paths under /feed/ that are not its own URLs are 404 without a cookie', async () => {
     for (const p of ['home/', 'x/home', 'evil.example/home', 'feed/', 'feed/home', 'x/',
-      'home/health/', 'x/home/sse']) {
+      'home/health/', 'x/home/sse', 'home/post/', 'home/post/1-0/', 'feed/home/post/1-0']) {
       const res = await request('GET', `${sub.base}${p}`);
       assert.equal(res.status, 404, `/feed/${p}`);
       assert.equal(nameCookie(res), undefined, `/feed/${p}`);

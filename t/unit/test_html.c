@@ -183,7 +183,7 @@ static const char *card(uint64_t ms, uint64_t seq, const char *user, const char 
     tw_post p = {{ms, seq}, user, strlen(user), msg, strlen(msg)};
     tw_buf b;
     tw_buf_init(&b, pool, 0);
-    tw_html_card(&b, &p);
+    tw_html_card(&b, &p, "");
     return b.data;
 }
 
@@ -207,6 +207,17 @@ static void test_card(void)
     snprintf(fill, sizeof(fill), "hsl(%u,55%%,40%%)", tw_name_hue("BraveOtter42", 12));
     is_str(attr_of(s, "circle", "fill", fill, "fill"), fill, "card: avatar colour from the name");
     is_str(attrs_safe(s), NULL, "card: no handlers, URLs relative");
+    is_str(attr_of(s, "a", "class", "tw-permalink small text-body-secondary", "href"),
+           "home/post/1700000000123-0", "card: the time links to the post's page");
+    has_str(c,
+            "href=\"home/post/1700000000123-0\"><time datetime=", "card: the link holds the time");
+    has_str(c, "UTC</time></a>", "card: and only the time");
+    tw_post rp = {{1700000000123ULL, 7}, "a", 1, "b", 1};
+    tw_buf rb;
+    tw_buf_init(&rb, pool, 0);
+    tw_html_card(&rb, &rp, "../../");
+    has_str(rb.data, "href=\"../../home/post/1700000000123-7\"",
+            "card: the link through the root it is given");
 
     c = card(1700000000123ULL, 42, "a", "b");
     has_str(c, "id=\"post-1700000000123-42\"", "card: the sequence number in the id");
@@ -249,7 +260,7 @@ static void test_card(void)
     tw_post np = {{5, 2}, "x\0<b>", 6, nul_msg, sizeof(nul_msg) - 1};
     tw_buf nb;
     tw_buf_init(&nb, pool, 0);
-    tw_html_card(&nb, &np);
+    tw_html_card(&nb, &np, "");
     ok(!memmem(nb.data, nb.len, "<script", 7) && !memmem(nb.data, nb.len, "<b>", 3),
        "card (NUL in stored text): no raw markup after the NUL");
 }
@@ -386,7 +397,7 @@ static void test_error_page(void)
 {
     tw_buf b;
     tw_buf_init(&b, pool, 0);
-    tw_html_error_page(&b, "Post <refused>", "message is too long & \"bad\"");
+    tw_html_error_page(&b, "", "Post <refused>", "message is too long & \"bad\"");
     const char *h = b.data;
     const scan *s = scan_html(h);
     is_str(s->error, NULL, "error page: well formed and balanced");
@@ -397,6 +408,124 @@ static void test_error_page(void)
     lacks_str(h, "http", "error page: no absolute URL");
     lacks_str(h, "localhost", "error page: no 'localhost'");
     is_str(attrs_safe(s), NULL, "error page: URLs relative");
+
+    tw_buf_init(&b, pool, 0);
+    tw_html_error_page(&b, "../../", "Not Found", "gone");
+    s = scan_html(b.data);
+    is_str(s->error, NULL, "error page (post): well formed");
+    is_str(attr_of(s, "a", "href", "../../home", "href"), "../../home",
+           "error page (post): the link back through the root");
+    is_str(attr_of(s, "script", "src", "../../lib/htmx.min.js", "src"), "../../lib/htmx.min.js",
+           "error page (post): scripts through the root");
+    is_str(attr_of(s, "link", "href", "../../lib/tweetsse.css", "rel"), "stylesheet",
+           "error page (post): styles through the root");
+}
+
+/* A page of older posts, its fragment, and the control that leads from one to the next. */
+static void test_older(void)
+{
+    tw_page pg = {
+        .username = "BraveOtter42", .key = "k", .posts = posts, .nposts = 3, .live = 1, .more = 1};
+    tw_buf b;
+    tw_buf_init(&b, pool, 0);
+    tw_html_page(&b, &pg);
+    const scan *s = scan_html(b.data);
+    is_str(s->error, NULL, "older: the first page with a control is well formed");
+    is_str(attr_of(s, "a", "id", "older", "href"), "home?before=1700000000100-0",
+           "older: the control links to the page before the oldest card");
+    is_str(attr_of(s, "a", "id", "older", "hx-get"), "home?before=1700000000100-0",
+           "older: htmx gets the same");
+    is_str(attr_of(s, "a", "id", "older", "hx-trigger"), "revealed",
+           "older: once scrolled into view");
+    is_str(attr_of(s, "a", "id", "older", "hx-swap"), "outerHTML", "older: replacing itself");
+    const char *feed = strstr(b.data, "<div id=\"feed\"");
+    const char *last = strstr(b.data, "id=\"post-1700000000100-0\"");
+    const char *ctl = strstr(b.data, "<a id=\"older\"");
+    const char *end = strstr(b.data, "</div></div></main>");
+    ok(feed && last && ctl && end && feed < last && last < ctl && ctl < end,
+       "older: the control is the feed's last child, after the cards");
+    lacks_str(b.data, "That's all.", "older: no end marker while there is more");
+    lacks_str(b.data, "Newest posts", "older: the first page needs no link to the newest");
+
+    pg.more = 0;
+    tw_buf_init(&b, pool, 0);
+    tw_html_page(&b, &pg);
+    lacks_str(b.data, "id=\"older\"", "older: no control at the end of the history");
+    has_str(b.data, ">That's all.</p>\n</div></div>", "older: the end marker, in the feed");
+    pg.nposts = 0;
+    tw_buf_init(&b, pool, 0);
+    tw_html_page(&b, &pg);
+    lacks_str(b.data, "That's all.", "older: an empty feed has no end marker");
+
+    tw_page more = {.posts = posts + 1, .nposts = 2, .older = 1, .more = 1};
+    tw_buf_init(&b, pool, 0);
+    tw_html_feed_more(&b, &more);
+    s = scan_html(b.data);
+    is_str(s->error, NULL, "older fragment: well formed");
+    ok(!strncmp(b.data, "<article", 8), "older fragment: starts with the cards");
+    is_int(count(b.data, "<article"), 2, "older fragment: one card per post");
+    is_str(attr_of(s, "a", "id", "older", "hx-get"), "home?before=1700000000100-0",
+           "older fragment: ends with the next control");
+    lacks_str(b.data, "<html", "older fragment: no document around it");
+    lacks_str(b.data, "whoami", "older fragment: no navbar");
+    more.more = 0;
+    more.nposts = 0;
+    tw_buf_init(&b, pool, 0);
+    tw_html_feed_more(&b, &more);
+    is_str(b.data,
+           "<p id=\"feed-end\" class=\"tw-end text-center text-body-secondary small my-3\">"
+           "That's all.</p>\n",
+           "older fragment: nothing older: only the end marker");
+
+    tw_page full = {.username = "BraveOtter42",
+                    .key = "k",
+                    .posts = posts + 1,
+                    .nposts = 2,
+                    .older = 1,
+                    .more = 1};
+    tw_buf_init(&b, pool, 0);
+    tw_html_page(&b, &full);
+    s = scan_html(b.data);
+    is_str(s->error, NULL, "older page: well formed");
+    lacks_str(b.data, "sse-connect", "older page: no live stream");
+    has_str(b.data, "<strong id=\"whoami\">BraveOtter42</strong>", "older page: the navbar");
+    ok(attr_of(s, "form", "id", "compose", "action") != NULL, "older page: the form");
+    is_str(attr_of(s, "a", "href", "home", "href"), "home", "older page: a link to the newest");
+    is_int(count(b.data, "<article"), 2, "older page: its cards");
+    is_str(attr_of(s, "a", "id", "older", "href"), "home?before=1700000000100-0",
+           "older page: the next control");
+    is_str(attrs_safe(s), NULL, "older page: URLs relative");
+}
+
+/* The page of one post, at <mount>home/post/<id>: every URL goes up to the mount. */
+static void test_post_page(void)
+{
+    tw_post p = {{1700000000123ULL, 4}, "Brave<Otter>", 12, "hello & bye", 11};
+    tw_buf b;
+    tw_buf_init(&b, pool, 0);
+    tw_html_post_page(&b, "CalmHeron7", &p);
+    const scan *s = scan_html(b.data);
+    is_str(s->error, NULL, "post page: well formed and balanced");
+    ok(!strncmp(b.data, "<!DOCTYPE html>", 15), "post page: a document");
+    has_str(b.data, "<title>Brave&lt;Otter&gt; on TweetSSE</title>", "post page: title escaped");
+    has_str(b.data, "<strong id=\"whoami\">CalmHeron7</strong>", "post page: the navbar");
+    is_int(count(b.data, "<article"), 1, "post page: one card");
+    has_str(b.data, ">hello &amp; bye</p>", "post page: the message escaped");
+    is_str(attr_of(s, "a", "id", "back", "href"), "../../home", "post page: back to the feed");
+    is_str(attr_of(s, "a", "class", "navbar-brand", "href"), "../../home",
+           "post page: the brand leads to the feed");
+    is_str(attr_of(s, "a", "class", "tw-permalink small text-body-secondary", "href"),
+           "../../home/post/1700000000123-4", "post page: the time links to this page");
+    is_str(attr_of(s, "script", "src", "../../lib/tweetsse.js", "src"), "../../lib/tweetsse.js",
+           "post page: scripts from the mount's lib/");
+    lacks_str(b.data, "\"lib/", "post page: nothing relative to home/post/");
+    lacks_str(b.data, "sse-connect", "post page: no live stream");
+    lacks_str(b.data, "<form", "post page: no form");
+    is_int(s->scripts_in_body, 0, "post page: no <script> in the body");
+    is_str(attrs_safe(s), NULL, "post page: URLs relative");
+    tw_buf_init(&b, pool, 0);
+    tw_html_post_page(&b, NULL, &p);
+    has_str(b.data, "not signed in", "post page: without a name");
 }
 
 /* The page in two parts: the top depends on the visitor only, the feed on the posts only, so
@@ -457,6 +586,8 @@ int main(void)
     test_page_parts();
     test_post_event();
     test_error_page();
+    test_older();
+    test_post_page();
     test_renderer();
     apr_pool_destroy(pool);
     apr_terminate();

@@ -138,6 +138,26 @@ static void test_query_arg(void)
     is_int(tw_id_query_arg("last_event_id=1234", buf, 4), -1, "query: tiny buffer");
 }
 
+static void test_query_named(void)
+{
+    char buf[TW_ID_MAX];
+    is_int(tw_id_query_named("before=12-3", "before", buf, sizeof(buf)), 1, "named: only arg");
+    is_str(buf, "12-3", "named: value");
+    is_int(tw_id_query_named("x=1&before=4-5&y", "before", buf, sizeof(buf)), 1,
+           "named: among others");
+    is_str(buf, "4-5", "named: value among others");
+    is_int(tw_id_query_named("beforex=1-2&xbefore=3-4&before", "before", buf, sizeof(buf)), 0,
+           "named: longer keys and a key without '=' are not the argument");
+    is_int(tw_id_query_named("last_event_id=1-2", "before", buf, sizeof(buf)), 0,
+           "named: another argument is not it");
+    is_int(tw_id_query_named("before=1-2", "last_event_id", buf, sizeof(buf)), 0,
+           "named: nor the other way round");
+    is_int(tw_id_query_named("before=%ZZ", "before", buf, sizeof(buf)), -1, "named: bad escape");
+    is_int(tw_id_query_named("before=123456789012345678901-1234567890123456789012", "before", buf,
+                             sizeof(buf)),
+           -1, "named: too long");
+}
+
 static void test_cmp(void)
 {
     tw_id a = {1, 5}, b = {2, 0}, c = {2, 1}, big = {UINT64_MAX, 0}, zero = {0, 0};
@@ -187,6 +207,7 @@ int main(void)
     test_parse();
     test_parse_resume();
     test_query_arg();
+    test_query_named();
     test_cmp();
     test_format();
     return done_testing();

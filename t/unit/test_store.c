@@ -256,6 +256,53 @@ static void contract_keys(const char *name, tw_store *s)
     is_int(firsts, 1, "%s: the repeated post is stored once", name);
 }
 
+/* before() over the five posts `ids` of `s`, oldest first, and get() of each. */
+static void contract_before(const char *name, tw_store *s, const tw_id *ids)
+{
+    const tw_id zero = {0, 0}, top = {UINT64_MAX, UINT64_MAX};
+    tw_post *posts, got;
+    int n = -1, more = -1, found = -1;
+    const char *err;
+    ok(tw_store_before(s, pool, ids[3], 2, &posts, &n, &more, &err) == APR_SUCCESS && n == 2 &&
+           !tw_id_cmp(posts[0].id, ids[2]) && !tw_id_cmp(posts[1].id, ids[1]) && more,
+       "%s: before(id, 2): the two strictly older, newest first, more to come", name);
+    ok(n == 2 && posts[0].msg_len == 6 && !memcmp(posts[0].msg, "post 2", 6) &&
+           posts[0].user_len == 6 && !memcmp(posts[0].user, "tester", 6),
+       "%s: with their user and message", name);
+    ok(tw_store_before(s, pool, ids[4], 4, &posts, &n, &more, &err) == APR_SUCCESS && n == 4 &&
+           !tw_id_cmp(posts[3].id, ids[0]) && !more,
+       "%s: a page that takes exactly the rest: the end", name);
+    ok(tw_store_before(s, pool, ids[1], 3, &posts, &n, &more, &err) == APR_SUCCESS && n == 1 &&
+           !tw_id_cmp(posts[0].id, ids[0]) && !more,
+       "%s: fewer than asked: the end", name);
+    ok(tw_store_before(s, pool, ids[0], 3, &posts, &n, &more, &err) == APR_SUCCESS && n == 0 &&
+           !more,
+       "%s: before the oldest: nothing", name);
+    ok(tw_store_before(s, pool, top, 3, &posts, &n, &more, &err) == APR_SUCCESS && n == 3 &&
+           !tw_id_cmp(posts[0].id, ids[4]) && more,
+       "%s: before the largest id: the newest", name);
+    ok(tw_store_before(s, pool, zero, 3, &posts, &n, &more, &err) == APR_SUCCESS && n == 0 && !more,
+       "%s: before the zero id: nothing", name);
+    tw_id between = ids[4];
+    between.seq++; /* an id that no post has, just after the newest */
+    ok(tw_store_before(s, pool, between, 1, &posts, &n, &more, &err) == APR_SUCCESS && n == 1 &&
+           !tw_id_cmp(posts[0].id, ids[4]) && more,
+       "%s: an id no post has bounds the page just as well", name);
+    int all = 1;
+    for (int i = 0; i < 5; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "post %d", i);
+        all &= tw_store_get(s, pool, ids[i], &got, &found, &err) == APR_SUCCESS && found &&
+               !tw_id_cmp(got.id, ids[i]) && got.msg_len == strlen(want) &&
+               !memcmp(got.msg, want, got.msg_len) && got.user_len == 6;
+    }
+    ok(all, "%s: get finds each post by its id", name);
+    ok(tw_store_get(s, pool, between, &got, &found, &err) == APR_SUCCESS && !found,
+       "%s: get of an id no post has: not found", name);
+    ok(tw_store_get(s, pool, top, &got, &found, &err) == APR_SUCCESS && !found,
+       "%s: get of the largest id: not found", name);
+}
+
 static void contract(const char *name, make_fn *make)
 {
     diag("contract: %s", name);
@@ -287,6 +334,7 @@ static void contract(const char *name, make_fn *make)
        "%s: with their user and message", name);
     ok(tw_store_latest(s, pool, 50, &posts, &n, &err) == APR_SUCCESS && n == 5,
        "%s: latest(50) is all five", name);
+    contract_before(name, s, ids);
     ok(scan(s, zero, 2, &v, &gap) && v.n == 5 && !gap && !tw_id_cmp(v.ids[0], ids[0]) &&
            !tw_id_cmp(v.ids[4], ids[4]),
        "%s: everything after the zero id, oldest first, across pages of 2", name);
@@ -333,6 +381,13 @@ static void contract(const char *name, make_fn *make)
            !tw_id_cmp(posts[0].id, newest),
        "%s: the history is trimmed to about its size, the newest kept (%d)", name, n);
     ok(scan(small, first, 100, &v, &gap) && gap, "%s: a trimmed post is a gap", name);
+    tw_post got;
+    int found = -1, more = -1;
+    ok(tw_store_get(small, pool, first, &got, &found, &err) == APR_SUCCESS && !found,
+       "%s: get of a trimmed post: not found", name);
+    ok(tw_store_before(small, pool, posts[n - 1].id, 10, &posts, &n, &more, &err) == APR_SUCCESS &&
+           n == 0 && !more,
+       "%s: before the oldest retained post: nothing, the end", name);
     tw_store_stop(small);
 }
 
@@ -458,6 +513,47 @@ static void test_redis_foreign_baseline(redisContext *c)
     rec_free(&r);
 }
 
+/* An entry of another writer is neither a post to get nor one of a page: a page of them only
+ * is passed over, never an empty page that says there is more. */
+static void test_redis_foreign_pages(redisContext *c)
+{
+    tw_store *s = make_redis(1000);
+    tw_id old = publish(s, "old post");
+    tw_id foreign = {0, 0};
+    int written = 0;
+    for (int i = 0; i < 3; i++) {
+        redisReply *rep =
+            admin(c, apr_psprintf(pool, "XADD %s * other written-by-someone-else", last_key));
+        written +=
+            rep && rep->type == REDIS_REPLY_STRING && tw_id_parse(rep->str, rep->len, &foreign);
+        if (rep)
+            freeReplyObject(rep);
+    }
+    is_int(written, 3, "redis: three foreign entries written");
+    tw_id newest = publish(s, "new post");
+    tw_post *posts, got;
+    int n = -1, more = -1, found = -1;
+    const char *err;
+    ok(tw_store_before(s, pool, newest, 1, &posts, &n, &more, &err) == APR_SUCCESS && n == 1 &&
+           !tw_id_cmp(posts[0].id, old),
+       "redis: a page of one across three foreign entries: the older post");
+    ok(tw_store_before(s, pool, newest, 5, &posts, &n, &more, &err) == APR_SUCCESS && n == 1 &&
+           !tw_id_cmp(posts[0].id, old) && !more,
+       "redis: a page of five: the older post, the end");
+    ok(tw_store_before(s, pool, foreign, 1, &posts, &n, &more, &err) == APR_SUCCESS && n == 1 &&
+           !tw_id_cmp(posts[0].id, old),
+       "redis: before a foreign entry: the older post");
+    ok(tw_store_get(s, pool, foreign, &got, &found, &err) == APR_SUCCESS && !found,
+       "redis: get of a foreign entry: not found");
+    char oldid[TW_ID_MAX];
+    tw_id_format(old, oldid);
+    admin_do(c, apr_psprintf(pool, "XDEL %s %s", last_key, oldid));
+    ok(tw_store_before(s, pool, newest, 1, &posts, &n, &more, &err) == APR_SUCCESS && n == 0 &&
+           !more,
+       "redis: only foreign entries left below: no post, the end");
+    tw_store_stop(s);
+}
+
 /* A stream that did not exist at the first subscription: posts trimmed while the subscription
  * was down are a gap, not a silent loss. */
 static void test_redis_gap_from_empty(redisContext *c)
@@ -520,6 +616,14 @@ static void test_redis_away(void)
     err = NULL;
     ok(tw_store_latest(s, pool, 1, &posts, &n, &err) != APR_SUCCESS && err,
        "redis away: latest fails with a reason");
+    int more, found;
+    tw_post got;
+    err = NULL;
+    ok(tw_store_before(s, pool, (tw_id){5, 0}, 1, &posts, &n, &more, &err) != APR_SUCCESS && err,
+       "redis away: before fails with a reason");
+    err = NULL;
+    ok(tw_store_get(s, pool, (tw_id){5, 0}, &got, &found, &err) != APR_SUCCESS && err,
+       "redis away: get fails with a reason");
     rec r;
     tw_store_listener l = rec_listener(&r);
     tw_store_subscribe(s, &l);
@@ -751,6 +855,7 @@ int main(void)
             test_redis_catch_up(c);
             test_redis_gap(c);
             test_redis_foreign_baseline(c);
+            test_redis_foreign_pages(c);
             test_redis_gap_from_empty(c);
             test_redis_gap_deleted(c);
             test_redis_replicas(c);
