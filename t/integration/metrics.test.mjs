@@ -288,3 +288,61 @@ describe('metrics and server-status', () => {
       assert.deepEqual(web.badLogLines([/TW0107|TW0108|TW0109|TW0119|TW0402|TW0301/]), []);
     });
 });
+
+describe('metrics under prefork with worker-thread streams', () => {
+  let redis, web, origin;
+  const scrape = async () => {
+    const res = await request('GET', `${origin}/metrics`);
+    assert.equal(res.status, 200, res.body);
+    return parsePrometheus(res.body);
+  };
+  const until = (check, what, timeoutMs = 10000) =>
+    waitUntil(async () => { const m = await scrape(); return check(m) ? m : undefined; },
+      timeoutMs, what);
+  const pidsOf = (m) => m.samples('tweetsse_subscribed').map((s) => Number(s.labels.child))
+    .sort((a, b) => a - b);
+
+  before(async () => {
+    redis = await startRedis();
+    web = await startApache({ redis: redis.addr, mpm: 'prefork',
+      extraConf: 'TweetsseDelivery thread' });
+    origin = `http://127.0.0.1:${web.port}`;
+  });
+  after(async () => {
+    tracker.closeAll();
+    await web?.stop();
+    await redis?.stop();
+  });
+
+  test('streams held by worker threads count as engine="thread"', async () => {
+    const ss = [];
+    for (let i = 0; i < 3; i++) ss.push(await open(`${web.base}home/sse`));
+    await Promise.all(ss.map(ready));
+    const m = await until((x) => x.sum('tweetsse_streams', { engine: 'thread' }) === 3,
+      'three thread streams');
+    assert.equal(m.sum('tweetsse_streams', { engine: 'socket' }), 0);
+    const id = await postId(web.base, 'pre', 'to the threads');
+    await Promise.all(ss.map((s) => s.until((x) => x.posts().some((e) => e.id === id), 5000,
+      'the post')));
+    await until((x) => x.value('tweetsse_frames_delivered_total') >= 3, 'three frames delivered');
+    for (const s of ss) s.close();
+    await until((x) => x.sum('tweetsse_streams') === 0, 'the streams gone');
+  });
+
+  test('a killed child leaves the report; the counters it made stay in the sums', async () => {
+    const m0 = await until((x) => pidsOf(x).length >= 2, 'children reporting');
+    const victim = pidsOf(m0)[0];
+    process.kill(victim, 'SIGKILL');
+    const m = await until((x) => !pidsOf(x).includes(victim), 'the dead child gone from the report');
+    assert.ok(m.value('tweetsse_frames_delivered_total') >= m0.value('tweetsse_frames_delivered_total'),
+      'frames delivered never go back');
+    assert.equal(m.value('tweetsse_posts_accepted_total'), m0.value('tweetsse_posts_accepted_total'));
+    // prefork starts another child in its place; it reports under its own pid.
+    const pids = await waitUntil(async () => {
+      const live = (await web.childPids()).sort((a, b) => a - b);
+      const x = await scrape();
+      return live.length >= 2 && JSON.stringify(pidsOf(x)) === JSON.stringify(live) ? live : undefined;
+    }, 15000, 'the report to list exactly the living children');
+    assert.ok(!pids.includes(victim));
+  });
+});
