@@ -83,8 +83,7 @@ void tw_status_child_init(apr_pool_t *pchild, server_rec *s)
 {
     if (!tw_status_block)
         return;
-    tw_status_mine =
-        tw_stats_claim(tw_status_block, (int)getpid(), apr_time_now(), tw_status_alive);
+    tw_status_mine = tw_stats_claim(tw_status_block, (int)getpid(), tw_status_alive);
     if (!tw_status_mine) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "TW0802: no free slot for this child's figures (%d children alive); its "

@@ -41,7 +41,7 @@ tw_stats *tw_stats_init(void *mem, int nslots)
 }
 
 /* Start the gauges of a slot just taken over and take the counters' baseline. */
-static void tw_stats_reset(tw_stats_child *c, apr_time_t now)
+static void tw_stats_reset(tw_stats_child *c)
 {
     for (int e = 0; e < TW_STATS_ENGINES; e++)
         atomic_store_explicit(&c->streams[e], 0, R);
@@ -55,10 +55,9 @@ static void tw_stats_reset(tw_stats_child *c, apr_time_t now)
     atomic_store_explicit(&c->base_delivered, atomic_load_explicit(&c->delivered, R), R);
     for (int i = 0; i < TW_STATS_CUTS; i++)
         atomic_store_explicit(&c->base_cut[i], atomic_load_explicit(&c->cut[i], R), R);
-    atomic_store_explicit(&c->claimed, now, R);
 }
 
-tw_stats_child *tw_stats_claim(tw_stats *st, int pid, apr_time_t now, tw_stats_alive_fn *alive)
+tw_stats_child *tw_stats_claim(tw_stats *st, int pid, tw_stats_alive_fn *alive)
 {
     /* First a slot left behind by an earlier process with this very pid (so a pid never shows
      * twice), then a free one, then one whose owner is gone. */
@@ -68,7 +67,7 @@ tw_stats_child *tw_stats_claim(tw_stats *st, int pid, apr_time_t now, tw_stats_a
             int owner = atomic_load(&c->pid);
             int take = pass == 0 ? owner == pid : pass == 1 ? owner == 0 : !alive(owner);
             if (take && atomic_compare_exchange_strong(&c->pid, &owner, pid)) {
-                tw_stats_reset(c, now);
+                tw_stats_reset(c);
                 return c;
             }
         }

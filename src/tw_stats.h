@@ -59,8 +59,7 @@ typedef enum {
 
 /* One child's figures. */
 typedef struct tw_stats_child {
-    atomic_int pid;              /* the owner; 0: free */
-    atomic_int_fast64_t claimed; /* apr_time_t the owner took the slot */
+    atomic_int pid; /* the owner; 0: free */
     /* Gauges, reset at each claim. */
     atomic_long streams[TW_STATS_ENGINES];  /* open streams by engine */
     atomic_int feeds;                       /* hubs reporting here (one per distinct feed) */
@@ -97,10 +96,10 @@ tw_stats *tw_stats_init(void *mem, int nslots);
 /* Is process `pid` alive? (The glue passes one built on kill(pid, 0).) */
 typedef int tw_stats_alive_fn(int pid);
 
-/* Take a slot for process `pid` at `now`: a free one, or one whose owner is dead (`alive`);
+/* Take a slot for process `pid`: a free one, or one whose owner is dead (`alive`);
  * its gauges start over, its counters go on. Returns NULL if every slot has a live owner.
  * O(slots), one compare-and-swap per slot tried. */
-tw_stats_child *tw_stats_claim(tw_stats *st, int pid, apr_time_t now, tw_stats_alive_fn *alive);
+tw_stats_child *tw_stats_claim(tw_stats *st, int pid, tw_stats_alive_fn *alive);
 
 /* Give the slot back (the child exits). Async-signal-safe. */
 void tw_stats_release(tw_stats_child *c);

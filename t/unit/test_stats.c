@@ -26,26 +26,26 @@ static void test_slots(void)
 {
     tw_stats *st = make(2);
     is_int(st->nslots, 2, "a block of two slots");
-    tw_stats_child *a = tw_stats_claim(st, 100, 1, alive);
-    tw_stats_child *b = tw_stats_claim(st, 200, 1, alive);
+    tw_stats_child *a = tw_stats_claim(st, 100, alive);
+    tw_stats_child *b = tw_stats_claim(st, 200, alive);
     ok(a && b && a != b, "two children take two slots");
-    ok(tw_stats_claim(st, 300, 1, alive) == NULL, "a third finds none while both live");
+    ok(tw_stats_claim(st, 300, alive) == NULL, "a third finds none while both live");
     tw_stats_delivered(a, 7);
     tw_stats_stream(a, TW_STATS_SOCKET, 3);
     dead_pid = 100;
-    tw_stats_child *c = tw_stats_claim(st, 300, 2, alive);
+    tw_stats_child *c = tw_stats_claim(st, 300, alive);
     ok(c == a, "the slot of a dead child is taken over");
     is_int(atomic_load(&c->streams[TW_STATS_SOCKET]), 0, "its gauges start over");
     is_int(atomic_load(&c->delivered), 7, "its counters go on");
     dead_pid = -1;
     tw_stats_release(b);
     is_int(atomic_load(&b->pid), 0, "a released slot is free");
-    ok(tw_stats_claim(st, 400, 3, alive) == b, "and taken by the next child");
+    ok(tw_stats_claim(st, 400, alive) == b, "and taken by the next child");
     /* A slot left by an earlier process with the same pid is taken before any other. */
     tw_stats_release(c);
     atomic_store(&c->pid, 400); /* as if pid 400 had been reused */
     tw_stats_release(b);
-    ok(tw_stats_claim(st, 400, 4, alive) == c, "a pid's stale slot is taken first");
+    ok(tw_stats_claim(st, 400, alive) == c, "a pid's stale slot is taken first");
     tw_stats_stream(NULL, TW_STATS_SOCKET, 1);
     tw_stats_frame(NULL, NULL, 0);
     tw_stats_accepted(NULL);
@@ -83,8 +83,8 @@ static double series(const char *text, const char *name)
 static void test_render(apr_pool_t *pool)
 {
     tw_stats *st = make(2); /* full: a new child must take a dead one's slot */
-    tw_stats_child *a = tw_stats_claim(st, 11, 1, alive);
-    tw_stats_child *b = tw_stats_claim(st, 22, 1, alive);
+    tw_stats_child *a = tw_stats_claim(st, 11, alive);
+    tw_stats_child *b = tw_stats_claim(st, 22, alive);
     tw_stats_feed(a);
     tw_stats_feed(b);
     tw_stats_subscription(a, 1, apr_time_from_sec(1700000000));
@@ -192,7 +192,7 @@ static void test_render(apr_pool_t *pool)
     is_int(v.delivered, 14, "its frames still count");
     is_int(v.cut[TW_STATS_STALLED], 1, "and its cuts");
     /* A new child in its slot: the sums go on, its own counts start at 0. */
-    tw_stats_child *c = tw_stats_claim(st, 33, 5, alive);
+    tw_stats_child *c = tw_stats_claim(st, 33, alive);
     ok(c == b, "the new child takes the dead one's slot");
     dead_pid = -1;
     tw_stats_delivered(c, 1);
