@@ -3,13 +3,16 @@
  * This file: the module record, the hooks and the routing of requests under the mount point.
  * The rest is named for what it is:
  *   mod_tweetsse_*.c   httpd glue, one role a file: config (directives), child (each child's
- *                      runtime: start, stop), page (GET /, /home/post/<id>), publish (POST /home),
- * stream (GET /home/sse), health (GET /home/health), visitor (the name cookie), log (core messages
- * to the error log). src/tw_*           the httpd-free core (APR, hiredis, jansson): the store
- * interface and its Redis and in-memory implementations (tw_store, tw_redis*, tw_memstore), the
- * per-child fan-out (tw_hub, tw_ring, tw_blob), the delivery engines (tw_engine: tw_pump,
- * tw_relay), the stop model (tw_thread), and pure functions: HTML, SSE, ids, input, text, names,
- * directive values.
+ *                      runtime: start, stop), page (GET /, ?before=, /home/post/<id>),
+ *                      publish (POST /home), stream (GET /home/sse), health (GET
+ *                      /home/health), visitor (the name cookie), log (core messages to the
+ *                      error log), status (the figures: server-status and the
+ *                      tweetsse-metrics handler).
+ *   src/tw_*           the httpd-free core (APR, hiredis, jansson): the store interface and its
+ *                      Redis and in-memory implementations (tw_store, tw_redis*, tw_memstore),
+ *                      the per-child fan-out (tw_hub, tw_ring, tw_blob), the delivery engines
+ *                      (tw_engine: tw_pump, tw_relay), the stop model (tw_thread), and pure
+ *                      functions: HTML, SSE, ids, input, text, names, directive values.
  *
  * A post: publish -> tw_store (Redis: XADD + PUBLISH) -> each child's subscriber thread ->
  * tw_hub (rendered once, into the ring) -> tw_pump / tw_relay -> every open stream. */
@@ -19,13 +22,16 @@
 #include "mod_tweetsse_health.h"
 #include "mod_tweetsse_page.h"
 #include "mod_tweetsse_publish.h"
+#include "mod_tweetsse_status.h"
 #include "mod_tweetsse_stream.h"
 
 #include <apr_strings.h>
 #include <http_core.h>
 #include <http_protocol.h>
 #include <http_request.h>
+#include <apr_optional_hooks.h>
 #include <mod_core.h>
+#include <mod_status.h>
 #include <mpm_common.h>
 
 #define TW_HANDLER "tweetsse"
@@ -210,13 +216,16 @@ static int tw_map_to_storage(request_rec *r)
     return r->filename && strncmp(r->filename, "tweetsse:", 9) == 0 ? OK : DECLINED;
 }
 
-/* post_config: create the post counter the children share (anonymous shared memory,
- * inherited across fork). Runs in the parent, on the dry run too (it is cheap). */
+/* post_config: create the post counter and the figures the children share (anonymous shared
+ * memory, inherited across fork). Runs in the parent, on the dry run too (it is cheap). */
 static int tw_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     (void)plog, (void)ptemp;
     if (tw_page_counter_create(pconf, s) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;
+    int rc = tw_status_post_config(pconf, s);
+    if (rc != OK)
+        return rc;
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
         tw_srv_conf *c = TW_CONF(s);
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "TW0002: redis %s, stream %s, channel %s",
@@ -230,9 +239,11 @@ static void tw_register_hooks(apr_pool_t *p)
     (void)p;
     /* After the configuration is read and merged (configtest too): defaults, feeds that mix. */
     ap_hook_check_config(tw_config_check, NULL, NULL, APR_HOOK_MIDDLE);
-    /* Then, once per (re)start: the shared post counter. */
+    /* Then, once per (re)start: the shared post counter and figures. */
     ap_hook_post_config(tw_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    /* In each new child: stores, hubs, engines and their threads. */
+    /* In each new child, first: its slot of the figures, which its runtimes report into. */
+    ap_hook_child_init(tw_status_child_init, NULL, NULL, APR_HOOK_FIRST);
+    /* Then: stores, hubs, engines and their threads. */
     ap_hook_child_init(tw_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* When a child is told to stop: release the open streams. */
     ap_hook_child_stopping(tw_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
@@ -241,6 +252,10 @@ static void tw_register_hooks(apr_pool_t *p)
     ap_hook_map_to_storage(tw_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     /* For each request with SetHandler tweetsse. */
     ap_hook_handler(tw_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* For each request with SetHandler tweetsse-metrics. */
+    ap_hook_handler(tw_status_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* server-status, when mod_status is loaded: the module's section. */
+    APR_OPTIONAL_HOOK(ap, status_hook, tw_status_hook, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 /* APLOG_USE_MODULE comes from mod_tweetsse.h, so the record is declared plainly. */

@@ -10,6 +10,7 @@
 #include "mod_tweetsse_child.h"
 #include "mod_tweetsse_log.h"
 #include "mod_tweetsse_page.h"
+#include "mod_tweetsse_status.h"
 #include "src/tw_pump.h"
 #include "src/tw_redis.h"
 #include "src/tw_relay.h"
@@ -75,8 +76,11 @@ static tw_runtime *tw_runtime_start(apr_pool_t *p, server_rec *s, int threads)
                          .rate_user = c->rate_user,
                          .rate_addr = c->rate_addr,
                          .max_conns = threads + 1,
-                         .log = &rt->log};
-    tw_relay_conf lcf = {.keepalive = apr_time_from_msec(c->keepalive_ms), .log = &rt->log};
+                         .log = &rt->log,
+                         .stats = tw_status_slot()};
+    tw_relay_conf lcf = {.keepalive = apr_time_from_msec(c->keepalive_ms),
+                         .log = &rt->log,
+                         .stats = tw_status_slot()};
     apr_status_t rv = tw_render_init(&render);
     if (rv == APR_SUCCESS)
         rv = tw_hub_create(p, &render, &rt->log, &rt->hub);
@@ -95,7 +99,8 @@ static tw_runtime *tw_runtime_start(apr_pool_t *p, server_rec *s, int threads)
         tw_pump_conf pcf = {.hub = rt->hub,
                             .keepalive = apr_time_from_msec(c->keepalive_ms),
                             .max_streams = tw_max_streams(threads),
-                            .log = &rt->log};
+                            .log = &rt->log,
+                            .stats = tw_status_slot()};
         if ((rv = tw_pump_create(p, &pcf, &rt->pump)) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
                          "TW0006: cannot start the delivery thread; streams keep their worker "
@@ -104,6 +109,7 @@ static tw_runtime *tw_runtime_start(apr_pool_t *p, server_rec *s, int threads)
         }
     }
     /* Last: from here on the store's thread feeds the hub, which notifies the engines. */
+    tw_hub_stats(rt->hub, tw_status_slot());
     if ((rv = tw_store_subscribe(rt->store, tw_hub_listener(rt->hub))) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      "TW0003: cannot start the Redis subscriber thread");

@@ -24,6 +24,8 @@ struct tw_hub {
     int subscribed; /* the subscription is up now */
     int lost;       /* the store is lost (from `lost` to the next `up`): no stream joins */
     uint64_t gen;   /* see tw_hub_generation */
+
+    tw_stats_child *stats; /* the child's figures, or NULL (set before the subscription) */
 };
 
 /* After a change: wake every watcher (one write raises one edge in every epoll set). */
@@ -36,7 +38,8 @@ static void tw_hub_ring_bell(tw_hub *h)
         ;
 }
 
-/* Append a frame (taking over its reference), tell the socket engine, wake the watchers. */
+/* Append a frame (taking over its reference), tell the socket engine, wake the watchers;
+ * count it, and for a post observe its delivery lag (once per post in this child). */
 static void tw_hub_push(tw_hub *h, tw_blob *bytes, tw_id id, int control)
 {
     tw_frame f = {.bytes = bytes, .id = id, .control = control};
@@ -46,6 +49,7 @@ static void tw_hub_push(tw_hub *h, tw_blob *bytes, tw_id id, int control)
     if (h->notify)
         h->notify(h->notify_ctx);
     apr_thread_mutex_unlock(h->lock);
+    tw_stats_frame(h->stats, control ? NULL : &id, apr_time_now());
     tw_hub_ring_bell(h);
 }
 
@@ -100,6 +104,8 @@ static void tw_hub_on_lost(void *ctx)
 static void tw_hub_set_subscribed(tw_hub *h, int up)
 {
     apr_thread_mutex_lock(h->lock);
+    if (h->subscribed != up)
+        tw_stats_subscription(h->stats, up, apr_time_now());
     h->subscribed = up;
     if (up)
         h->ready = 1, h->lost = 0;
@@ -150,6 +156,12 @@ apr_status_t tw_hub_create(apr_pool_t *p, const tw_hub_renderer *render, const t
     apr_pool_cleanup_register(p, h, tw_hub_cleanup, apr_pool_cleanup_null);
     *out = h;
     return APR_SUCCESS;
+}
+
+void tw_hub_stats(tw_hub *h, tw_stats_child *c)
+{
+    h->stats = c;
+    tw_stats_feed(c);
 }
 
 const tw_store_listener *tw_hub_listener(tw_hub *h)

@@ -11,6 +11,7 @@
 
 #include "tw_log.h"
 #include "tw_ring.h"
+#include "tw_stats.h"
 #include "tw_store.h"
 
 #include <apr_pools.h>
@@ -34,6 +35,10 @@ typedef struct tw_hub_renderer {
 /* A hub in `p` (its lock; the ring's frames are released by a cleanup of `p`). */
 apr_status_t tw_hub_create(apr_pool_t *p, const tw_hub_renderer *render, const tw_log *log,
                            tw_hub **out);
+
+/* Report into the child's figures `c` (tw_stats): frames pushed, the last post, the delivery
+ * lag of each post, the subscription's state. Before tw_store_subscribe; without it, none. */
+void tw_hub_stats(tw_hub *h, tw_stats_child *c);
 
 /* The listener to hand to tw_store_subscribe: posts become frames, a gap becomes a reload frame,
  * up and down move the generation and readiness. */

@@ -68,6 +68,7 @@ static void tw_pump_discard(tw_pump *p, tw_pump_stream *c)
     if (c->done)
         c->done(c->done_ctx);
     atomic_fetch_sub(&p->active, 1);
+    tw_stats_stream(p->cf.stats, TW_STATS_SOCKET, -1);
     free(c->pend);
     free(c);
 }
@@ -127,6 +128,7 @@ static int tw_pump_flush(tw_pump *p, tw_pump_stream *c, apr_time_t now)
             TW_LOG(p->cf.log, TW_LOG_INFO, 0,
                    "TW0601: a client fell a ring of posts behind; closing its stream so it "
                    "resumes");
+            tw_stats_cut(p->cf.stats, TW_STATS_LAGGED);
             return -1;
         }
         struct iovec iov[TW_PUMP_IOV];
@@ -171,6 +173,7 @@ static int tw_pump_flush(tw_pump *p, tw_pump_stream *c, apr_time_t now)
             w -= (ssize_t)iov[i].iov_len;
             c->next = seqs[i] + 1;
             c->off = 0;
+            tw_stats_delivered(p->cf.stats, 1);
             if (f->control == TW_FRAME_LAST)
                 return -1; /* written: the stream ends here */
             if (!f->control)
@@ -213,6 +216,7 @@ static void tw_pump_tick(tw_pump *p, apr_time_t now)
                        "TW0602: a client has taken nothing for %" APR_TIME_T_FMT
                        " ms; closing its stream so it resumes",
                        apr_time_as_msec(now - since));
+                tw_stats_cut(p->cf.stats, TW_STATS_STALLED);
                 tw_pump_close(p, c);
             }
             continue;
@@ -397,6 +401,7 @@ static tw_engine_result tw_pump_follow(tw_engine *e, const tw_outlet *o)
     c->done = o->done;
     c->done_ctx = o->done_ctx;
     atomic_fetch_add(&p->active, 1); /* before queueing: posts from now on wake the thread */
+    tw_stats_stream(p->cf.stats, TW_STATS_SOCKET, 1);
     apr_thread_mutex_lock(p->lock);
     int running = tw_thread_state(&p->thread) == TW_RUN;
     if (running) {

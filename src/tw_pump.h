@@ -21,6 +21,7 @@ typedef struct tw_pump_conf {
     apr_interval_time_t keepalive; /* silence before a ping; no progress before a cut */
     unsigned max_streams;          /* capacity: tw_engine_ops.full beyond it */
     const tw_log *log;
+    tw_stats_child *stats; /* open streams, frames written, cuts; NULL: none kept */
 } tw_pump_conf;
 
 /* Start the engine and its thread, state in `p` (which must outlive the thread; a cleanup of

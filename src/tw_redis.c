@@ -312,6 +312,7 @@ static tw_redis_slot *tw_redis_acquire(tw_redis *r, apr_pool_t *p, const char **
         apr_reslist_release(r->slots, slot);
         return NULL;
     }
+    tw_stats_redis(r->cf.stats, 1);
     return slot;
 }
 
@@ -338,6 +339,7 @@ static void tw_redis_release(tw_redis *r, tw_redis_slot *slot, const redisReply 
         redisFree(slot->ctx);
         slot->ctx = NULL;
     }
+    tw_stats_redis(r->cf.stats, -1);
     apr_reslist_release(r->slots, slot);
 }
 

@@ -17,6 +17,7 @@
 
 #include "tw_confval.h"
 #include "tw_log.h"
+#include "tw_stats.h"
 #include "tw_store.h"
 
 typedef struct tw_redis_conf {
@@ -31,6 +32,7 @@ typedef struct tw_redis_conf {
     tw_rate rate_addr;    /* posts per client address (count 0: no limit) */
     int max_conns;        /* pooled connections at most (one per thread that may need one) */
     const tw_log *log;
+    tw_stats_child *stats; /* pooled connections lent out; NULL: not counted */
 } tw_redis_conf;
 
 /* A Redis store in `p` (which must outlive every thread that uses it). Connections open lazily.

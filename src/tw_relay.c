@@ -28,7 +28,7 @@ enum { TW_RELAY_RUN, TW_RELAY_STOPPING };
 enum { TW_WAKE_HUB = 1, TW_WAKE_CLIENT, TW_WAKE_STOP };
 
 /* Write the due frames among `f[0..n)` through the writer, advancing *after, up to and
- * including a last frame (then *last is set); release them all. Returns 1 if anything was
+ * including a last frame (then *last is set); release them all. Returns how many were
  * queued. */
 static int tw_relay_queue(const tw_writer *w, tw_frame *f, int n, tw_id *after, int *last)
 {
@@ -39,7 +39,7 @@ static int tw_relay_queue(const tw_writer *w, tw_frame *f, int n, tw_id *after, 
             if (!f[i].control)
                 *after = f[i].id;
             *last = f[i].control == TW_FRAME_LAST;
-            queued = 1;
+            queued++;
         }
         tw_blob_release(f[i].bytes);
     }
@@ -76,6 +76,7 @@ static tw_engine_result tw_relay_follow(tw_engine *e, const tw_outlet *o)
                "TW0508: cannot watch a stream (epoll); closing it");
         return TW_ENGINE_GONE;
     }
+    tw_stats_stream(r->cf.stats, TW_STATS_THREAD, 1);
     uint64_t next = o->next;
     tw_id after = o->after;
     apr_time_t next_ping = apr_time_now() + r->cf.keepalive;
@@ -83,6 +84,7 @@ static tw_engine_result tw_relay_follow(tw_engine *e, const tw_outlet *o)
     if (o->pending_len) { /* the replay: the client's worker thread writes it, as what follows */
         w->write(w->ctx, o->pending, o->pending_len);
         if (w->flush(w->ctx) != 0) {
+            tw_stats_stream(r->cf.stats, TW_STATS_THREAD, -1);
             tw_hub_unwatch(r->cf.hub, ep);
             close(ep);
             return TW_ENGINE_GONE;
@@ -100,6 +102,7 @@ static tw_engine_result tw_relay_follow(tw_engine *e, const tw_outlet *o)
         if (n < 0) {
             TW_LOG(r->cf.log, TW_LOG_INFO, 0,
                    "TW0504: client fell too far behind; closing so it resumes");
+            tw_stats_cut(r->cf.stats, TW_STATS_LAGGED);
             end = TW_ENGINE_LAGGED;
             break;
         }
@@ -107,10 +110,12 @@ static tw_engine_result tw_relay_follow(tw_engine *e, const tw_outlet *o)
         int last = 0;
         int queued = tw_relay_queue(w, f, n, &after, &last);
         if (last) {
-            w->flush(w->ctx);
+            if (w->flush(w->ctx) == 0)
+                tw_stats_delivered(r->cf.stats, (uint64_t)queued);
             end = TW_ENGINE_LOST;
             break;
         }
+        int frames = queued;
         if (!queued && now >= next_ping) {
             w->write(w->ctx, r->ping, r->ping_len);
             queued = 1;
@@ -118,6 +123,7 @@ static tw_engine_result tw_relay_follow(tw_engine *e, const tw_outlet *o)
         if (queued) {
             if (w->flush(w->ctx) != 0)
                 break;
+            tw_stats_delivered(r->cf.stats, (uint64_t)frames);
             next_ping = apr_time_now() + r->cf.keepalive;
             continue;
         }
@@ -135,6 +141,7 @@ static tw_engine_result tw_relay_follow(tw_engine *e, const tw_outlet *o)
         if (gone)
             break; /* the client hung up: no need to wait for a failed write */
     }
+    tw_stats_stream(r->cf.stats, TW_STATS_THREAD, -1);
     tw_hub_unwatch(r->cf.hub, ep);
     close(ep);
     return end;

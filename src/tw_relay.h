@@ -17,6 +17,7 @@ typedef struct tw_relay_conf {
     tw_hub *hub;
     apr_interval_time_t keepalive;
     const tw_log *log;
+    tw_stats_child *stats; /* open streams, frames written, cuts; NULL: none kept */
 } tw_relay_conf;
 
 /* The engine, state in `p`. It has no thread of its own; follow() returns when its stream ends

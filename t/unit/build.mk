@@ -16,7 +16,7 @@ UNIT_TESTS := t/unit/test_buf t/unit/test_id t/unit/test_text t/unit/test_input 
               t/unit/test_ring t/unit/test_hub t/unit/test_thread t/unit/test_pump \
               t/unit/test_relay t/unit/test_feedcache t/unit/test_redis_wire t/unit/test_store \
               t/unit/test_sign t/unit/test_origin \
-              t/unit/test_peers
+              t/unit/test_peers t/unit/test_stats
 # The tests of what runs threads, also built for ThreadSanitizer.
 UNIT_THREADED := test_ring test_hub test_thread test_pump test_relay test_store test_peers
 
@@ -35,7 +35,7 @@ unit_saved_goal := $(.DEFAULT_GOAL)
 
 # The core sources each test links.
 UNIT_HUB := src/tw_hub.c src/tw_ring.c src/tw_blob.c src/tw_log.c src/tw_memstore.c \
-            src/tw_sse.c src/tw_buf.c src/tw_id.c
+            src/tw_sse.c src/tw_buf.c src/tw_id.c src/tw_stats.c
 UNIT_SRC_test_buf        := src/tw_buf.c
 UNIT_SRC_test_id         := src/tw_id.c
 UNIT_SRC_test_text       := src/tw_text.c
@@ -54,6 +54,7 @@ UNIT_SRC_test_pump       := $(UNIT_HUB) src/tw_pump.c src/tw_thread.c
 UNIT_SRC_test_relay      := $(UNIT_HUB) src/tw_relay.c
 UNIT_SRC_test_feedcache  := src/tw_feedcache.c src/tw_blob.c
 UNIT_SRC_test_peers      := src/tw_peers.c
+UNIT_SRC_test_stats      := src/tw_stats.c src/tw_buf.c src/tw_id.c
 UNIT_SRC_test_redis_wire := src/tw_redis_wire.c src/tw_id.c
 UNIT_SRC_test_store      := $(UNIT_HUB) src/tw_redis.c src/tw_redis_sub.c \
                             src/tw_redis_wire.c src/tw_thread.c
