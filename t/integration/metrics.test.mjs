@@ -2,6 +2,7 @@
 // and the module's section of mod_status's server-status (HTML and ?auto), as
 // conf/httpd.conf.in mounts them, against a real Apache (2 children) and Redis.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { post, request, startApache, startRedis } from '../lib/harness.mjs';
 import { postId, postMany, ready, streamTracker, waitUntil } from '../lib/helpers.mjs';
@@ -9,6 +10,20 @@ import { parsePrometheus } from '../lib/prometheus.mjs';
 
 const tracker = streamTracker();
 const open = tracker.open;
+
+// The metrics of the Apache at `origin()`: scrape() parses one GET /metrics; until(check)
+// scrapes until check(metrics) holds (then returns them), or fails after timeoutMs.
+function scraper(origin) {
+  const scrape = async () => {
+    const res = await request('GET', `${origin()}/metrics`);
+    assert.equal(res.status, 200, res.body);
+    return parsePrometheus(res.body);
+  };
+  const until = (check, what, timeoutMs = 10000) =>
+    waitUntil(async () => { const m = await scrape(); return check(m) ? m : undefined; },
+      timeoutMs, what);
+  return { scrape, until };
+}
 
 describe('the Prometheus parser of these tests is strict', () => {
   const ok = '# HELP a_total A.\n# TYPE a_total counter\na_total 1\n';
@@ -36,11 +51,7 @@ describe('the Prometheus parser of these tests is strict', () => {
 
 describe('metrics and server-status', () => {
   let redis, web, origin;
-  const scrape = async () => {
-    const res = await request('GET', `${origin}/metrics`);
-    assert.equal(res.status, 200, res.body);
-    return parsePrometheus(res.body);
-  };
+  const { scrape, until } = scraper(() => origin);
   // server-status?auto as {key: value} (the last of a repeated key) and the TweetsseChild lines.
   const auto = async () => {
     const res = await request('GET', `${origin}/server-status?auto`);
@@ -58,10 +69,6 @@ describe('metrics and server-status', () => {
     }
     return { keys, children, body: res.body };
   };
-  // Scrape until check(metrics) holds (then return it), or fail after timeoutMs.
-  const until = (check, what, timeoutMs = 10000) =>
-    waitUntil(async () => { const m = await scrape(); return check(m) ? m : undefined; },
-      timeoutMs, what);
   const streams = (m) => m.sum('tweetsse_streams');
   const children = (m) => m.value('tweetsse_children');
 
@@ -291,14 +298,7 @@ describe('metrics and server-status', () => {
 
 describe('metrics under prefork with worker-thread streams', () => {
   let redis, web, origin;
-  const scrape = async () => {
-    const res = await request('GET', `${origin}/metrics`);
-    assert.equal(res.status, 200, res.body);
-    return parsePrometheus(res.body);
-  };
-  const until = (check, what, timeoutMs = 10000) =>
-    waitUntil(async () => { const m = await scrape(); return check(m) ? m : undefined; },
-      timeoutMs, what);
+  const { scrape, until } = scraper(() => origin);
   const pidsOf = (m) => m.samples('tweetsse_subscribed').map((s) => Number(s.labels.child))
     .sort((a, b) => a - b);
 
@@ -344,5 +344,105 @@ describe('metrics under prefork with worker-thread streams', () => {
       return live.length >= 2 && JSON.stringify(pidsOf(x)) === JSON.stringify(live) ? live : undefined;
     }, 15000, 'the report to list exactly the living children');
     assert.ok(!pids.includes(victim));
+  });
+});
+
+// A raw client of web's stream that sends its request and never reads.
+async function stalledClient(web) {
+  const sock = net.connect(web.port, '127.0.0.1');
+  await new Promise((r) => sock.once('connect', r));
+  sock.write(`GET ${web.mount}home/sse HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+  sock.pause();
+  return sock;
+}
+
+describe('streams cut and the Redis pool, as they happen', () => {
+  let redis, web, origin;
+  const { scrape, until } = scraper(() => origin);
+  const cut = (m, reason) => m.value('tweetsse_streams_cut_total', { reason });
+  const inUse = (m) => m.sum('tweetsse_redis_connections_in_use');
+
+  before(async () => {
+    redis = await startRedis();
+    // A small send buffer, so that a client that stops reading is soon behind; a 1 s keepalive,
+    // after which a stream whose socket takes nothing while frames wait is cut; a Redis timeout
+    // long enough to see a post holding its pooled connection.
+    web = await startApache({ redis: redis.addr, mpm: 'worker', keepalive: 1,
+      logLevel: 'warn tweetsse:info',
+      extraConf: 'SendBufferSize 4096\nTweetsseRedisTimeout 5s' });
+    origin = `http://127.0.0.1:${web.port}`;
+  });
+  after(async () => {
+    try { process.kill(redis.proc.pid, 'SIGCONT'); } catch { /* gone already */ }
+    tracker.closeAll();
+    await web?.stop();
+    await redis?.stop();
+  });
+
+  test('a client that stops reading: streams_cut_total{reason="stalled"} +1, lagged unchanged',
+    async () => {
+      const m0 = await until((x) => x.sum('tweetsse_streams') === 0, 'no stream open');
+      const sock = await stalledClient(web);
+      await until((x) => x.sum('tweetsse_streams') === 1, 'the stalled client\'s stream');
+      const mark = web.logMark();
+      // 600 posts of ~1 KB: more than the socket buffers take, fewer than a ring (1024).
+      await postMany(web.base, 600, { prefix: 'x'.repeat(250) });
+      await web.waitForLog((lines) => lines.some((l) => /TW0602: /.test(l)),
+        { from: mark, timeoutMs: 5000, what: 'the stalled stream cut (TW0602)' });
+      const m = await until((x) => cut(x, 'stalled') === cut(m0, 'stalled') + 1,
+        'stalled cuts +1');
+      assert.equal(cut(m, 'lagged'), cut(m0, 'lagged'));
+      await until((x) => x.sum('tweetsse_streams') === 0, 'the cut stream gone from the gauge');
+      sock.destroy();
+    });
+
+  test('a post waiting on a hung Redis holds a pooled connection: in use 1, then 0', async () => {
+    await until((x) => inUse(x) === 0, 'an idle pool');
+    process.kill(redis.proc.pid, 'SIGSTOP');
+    let answer;
+    try {
+      answer = post(web.base, { message: 'while Redis hangs' });
+      await until((x) => inUse(x) === 1, 'one connection in use', 4000);
+    } finally {
+      process.kill(redis.proc.pid, 'SIGCONT');
+    }
+    assert.equal((await answer).status, 201, 'stored once Redis runs again');
+    await until((x) => inUse(x) === 0, 'the connection back in the pool');
+  });
+});
+
+describe('a client more than a ring behind', () => {
+  let redis, web, origin;
+  const { scrape, until } = scraper(() => origin);
+  const cut = (m, reason) => m.value('tweetsse_streams_cut_total', { reason });
+
+  before(async () => {
+    redis = await startRedis();
+    // A keepalive long enough that a client that does not read is a ring behind before it
+    // counts as stalled.
+    web = await startApache({ redis: redis.addr, mpm: 'worker', keepalive: 30,
+      logLevel: 'warn tweetsse:info', extraConf: 'SendBufferSize 4096' });
+    origin = `http://127.0.0.1:${web.port}`;
+  });
+  after(async () => {
+    tracker.closeAll();
+    await web?.stop();
+    await redis?.stop();
+  });
+
+  test('streams_cut_total{reason="lagged"} +1, stalled unchanged', async () => {
+    const m0 = await scrape();
+    const sock = await stalledClient(web);
+    await until((x) => x.sum('tweetsse_streams') === 1, 'the client\'s stream');
+    const mark = web.logMark();
+    // 1,500 posts while it does not read: the ring holds 1,024 frames, the socket buffers far
+    // fewer cards. Once it reads again, the engine finds it more than a ring behind.
+    await postMany(web.base, 1500, { parallel: 16 });
+    sock.resume();
+    await web.waitForLog((lines) => lines.some((l) => /TW0601: /.test(l)),
+      { from: mark, timeoutMs: 10000, what: 'the lagged stream cut (TW0601)' });
+    const m = await until((x) => cut(x, 'lagged') === cut(m0, 'lagged') + 1, 'lagged cuts +1');
+    assert.equal(cut(m, 'stalled'), cut(m0, 'stalled'));
+    sock.destroy();
   });
 });
