@@ -1,11 +1,11 @@
-/* mod_tweetsse_stream.c: GET of the live stream. Sends the headers, reads what the client
- * missed from the store (at most TweetsseMaxResume posts: a resume further back gets a reload
- * event instead) and gives the stream, with that replay to send first, to the child's socket
- * engine (tw_pump: the worker is free at once, and a client that does not read holds no thread)
- * or, for what that engine cannot write (TLS, HTTP/2, content filters) and with TweetsseDelivery
- * thread, to the worker-thread engine (tw_relay), which writes through the filters in this
- * thread until the stream ends. Streams are counted per client address and child
- * (TweetsseMaxStreamsPerAddress). */
+/* mod_tweetsse_stream.c: GET of the live stream. Sends the headers, takes what the client
+ * missed from the child's ring when it holds all of it, else reads it from the store (at most
+ * TweetsseMaxResume posts: a resume further back gets a reload event instead) and gives the stream,
+ * with that replay to send first, to the child's socket engine (tw_pump: the worker is free at
+ * once, and a client that does not read holds no thread) or, for what that engine cannot write
+ * (TLS, HTTP/2, content filters) and with TweetsseDelivery thread, to the worker-thread engine
+ * (tw_relay), which writes through the filters in this thread until the stream ends. Streams are
+ * counted per client address and child (TweetsseMaxStreamsPerAddress). */
 #include "mod_tweetsse_stream.h"
 #include "mod_tweetsse_child.h"
 #include "src/tw_html.h"
@@ -210,6 +210,32 @@ static int tw_stream_replay(tw_stream *st, tw_runtime *rt)
     return 1;
 }
 
+/* Resume from the child's ring when it provably holds every post after the resume point
+ * (tw_hub_join_at): the stream then joins the ring there instead of at the head, and the
+ * engine sends the missed posts as it sends live ones; the store is not asked. Returns 1 with
+ * o->next set, 0 when the ring does not cover the point (the caller replays from the store),
+ * -1 when the stream ends here: more than TweetsseMaxResume posts back (a reload event is
+ * sent). One lock. */
+static int tw_stream_ring_resume(tw_stream *st, tw_runtime *rt, tw_outlet *o)
+{
+    uint64_t at = 0, behind = 0;
+    if (!tw_hub_join_at(rt->hub, st->last, &at, &behind))
+        return 0;
+    if (behind > (uint64_t)st->max_resume) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, st->r,
+                      "TW0511: a resume more than %ld posts back (TweetsseMaxResume): "
+                      "sending reload",
+                      st->max_resume);
+        tw_stream_control(st, "reload", 0);
+        tw_stream_flush(st);
+        return -1;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, st->r,
+                  "TW0513: resuming from this child's ring (%" APR_UINT64_T_FMT " posts)", behind);
+    o->next = at;
+    return 1;
+}
+
 /* r->pool cleanup, and tw_outlet.done of an adopted stream: the stream of a client address has
  * ended. */
 static apr_status_t tw_stream_release(void *peer)
@@ -348,8 +374,11 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
                       rt->store->ops->name, h.error[0] ? h.error : "not subscribed yet");
         return OK;
     }
-    tw_buf_init(&st.replay, r->pool, resume ? 4096 : 1);
-    if (resume && !tw_stream_replay(&st, rt))
+    int from_ring = resume ? tw_stream_ring_resume(&st, rt, &o) : 0;
+    if (from_ring < 0)
+        return OK;
+    tw_buf_init(&st.replay, r->pool, resume && !from_ring ? 4096 : 1);
+    if (resume && !from_ring && !tw_stream_replay(&st, rt))
         return OK;
     o.pending = st.replay.data;
     o.pending_len = st.replay.len;
