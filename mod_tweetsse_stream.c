@@ -31,6 +31,8 @@ typedef struct tw_stream {
     tw_buf replay;       /* the replayed posts' events, for the engine to send first */
     long replayed;       /* posts in it */
     long max_resume;     /* TweetsseMaxResume */
+    long retry_ms;       /* TweetsseRetry */
+    long jitter_ms;      /* TweetsseRetryJitter */
     int too_far;         /* the resume point is more than max_resume posts back */
 } tw_stream;
 
@@ -308,6 +310,14 @@ static void tw_stream_follow(tw_stream *st, tw_runtime *rt, tw_engine *e, const 
         e = rt->relay;
         res = e->ops->follow(e, o);
     }
+    if (res == TW_ENGINE_STOPPING || res == TW_ENGINE_LAGGED) {
+        /* Its client comes back: spread the clients ended at once over the jitter. */
+        uint64_t seed = 0;
+        ap_random_insecure_bytes(&seed, sizeof(seed));
+        tw_stream_control(st, NULL,
+                          tw_sse_jitter((unsigned)st->retry_ms, (unsigned)st->jitter_ms, &seed));
+        tw_stream_flush(st);
+    }
     if (res == TW_ENGINE_ADOPTED) {
         r->connection->aborted = 1;
         if (o->done)
@@ -323,7 +333,10 @@ static void tw_stream_follow(tw_stream *st, tw_runtime *rt, tw_engine *e, const 
 int tw_handle_stream(request_rec *r, tw_srv_conf *c)
 {
     tw_runtime *rt = c->rt;
-    tw_stream st = {.r = r, .max_resume = c->max_resume};
+    tw_stream st = {.r = r,
+                    .max_resume = c->max_resume,
+                    .retry_ms = c->retry_ms,
+                    .jitter_ms = c->retry_jitter_ms};
     int resume = tw_stream_resume_point(r, &st.last);
     if (resume < 0) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "TW0501: malformed Last-Event-ID");
