@@ -294,7 +294,9 @@ static int tw_stream_too_many(request_rec *r, long max)
 /* Give the stream to `e` (falling back to the worker-thread engine when the socket engine
  * declines it). An adopted stream's connection is marked aborted, so that Apache writes nothing
  * more and closes its own descriptor without a shutdown (the engine's duplicate keeps the TCP
- * connection open); its address count is the engine's to release from then on. */
+ * connection open); its address count is the engine's to release from then on. A stream that
+ * ends here because the child stops or it fell behind gets a last retry: with
+ * TweetsseRetryJitter of random spread (the socket engine does the same for its own). */
 static void tw_stream_follow(tw_stream *st, tw_runtime *rt, tw_engine *e, const tw_outlet *o)
 {
     request_rec *r = st->r;
