@@ -99,6 +99,8 @@ static tw_runtime *tw_runtime_start(apr_pool_t *p, server_rec *s, int threads)
         tw_pump_conf pcf = {.hub = rt->hub,
                             .keepalive = apr_time_from_msec(c->keepalive_ms),
                             .max_streams = tw_max_streams(threads),
+                            .retry_ms = (unsigned)c->retry_ms,
+                            .retry_jitter_ms = (unsigned)c->retry_jitter_ms,
                             .log = &rt->log,
                             .stats = tw_status_slot()};
         if ((rv = tw_pump_create(p, &pcf, &rt->pump)) != APR_SUCCESS) {

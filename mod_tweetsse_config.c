@@ -15,7 +15,7 @@ void *tw_config_create_srv(apr_pool_t *p, server_rec *s)
     (void)s;
     tw_srv_conf *c = apr_pcalloc(p, sizeof(*c));
     c->history = c->page_size = c->max_chars = c->max_body = -1;
-    c->keepalive_ms = c->timeout_ms = c->retry_ms = c->min_replicas = -1;
+    c->keepalive_ms = c->timeout_ms = c->retry_ms = c->retry_jitter_ms = c->min_replicas = -1;
     c->delivery = TW_DELIVERY_UNSET;
     c->identity = TW_IDENTITY_UNSET;
     c->rate_user.count = c->rate_addr.count = -1;
@@ -42,6 +42,7 @@ void *tw_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     c->timeout_ms = TW_MERGE(timeout_ms, -1);
     c->min_replicas = TW_MERGE(min_replicas, -1);
     c->retry_ms = TW_MERGE(retry_ms, -1);
+    c->retry_jitter_ms = TW_MERGE(retry_jitter_ms, -1);
     c->delivery = TW_MERGE(delivery, TW_DELIVERY_UNSET);
     c->identity = TW_MERGE(identity, TW_IDENTITY_UNSET);
     c->secret_file[0] = TW_MERGE(secret_file[0], NULL);
@@ -80,6 +81,8 @@ static void tw_config_finish(tw_srv_conf *c)
     TW_DEFAULT(timeout_ms, -1, 3000);
     TW_DEFAULT(min_replicas, -1, 0);
     TW_DEFAULT(retry_ms, -1, 2000);
+    /* Streams the server closes at once (a graceful restart) come back over 5 s, not 100 ms. */
+    TW_DEFAULT(retry_jitter_ms, -1, 5000);
     TW_DEFAULT(delivery, TW_DELIVERY_UNSET, TW_DELIVERY_SOCKET);
     TW_DEFAULT(identity, TW_IDENTITY_UNSET, TW_IDENTITY_COOKIE);
     /* A person types a post every few seconds; a script floods. Per address ten times that,
@@ -335,6 +338,8 @@ static const tw_num_spec tw_max_body = {offsetof(tw_srv_conf, max_body), 256, 10
 static const tw_num_spec tw_keepalive = {offsetof(tw_srv_conf, keepalive_ms), 1000, 300000, TW_MS};
 static const tw_num_spec tw_timeout = {offsetof(tw_srv_conf, timeout_ms), 100, 60000, TW_MS};
 static const tw_num_spec tw_retry = {offsetof(tw_srv_conf, retry_ms), 100, 600000, TW_MS};
+static const tw_num_spec tw_retry_jitter = {offsetof(tw_srv_conf, retry_jitter_ms), 0, 600000,
+                                            TW_MS};
 static const tw_num_spec tw_min_replicas = {offsetof(tw_srv_conf, min_replicas), 0, 16, TW_NUM};
 static const tw_num_spec tw_max_resume = {offsetof(tw_srv_conf, max_resume), 1, 10000, TW_NUM};
 static const tw_num_spec tw_max_per_addr = {offsetof(tw_srv_conf, max_per_addr), 1, 1000000,
@@ -388,6 +393,9 @@ const command_rec tw_cmds[] = {
     TW_NUMBER("TweetsseKeepalive", tw_keepalive, "Interval of SSE keepalive comments (s or ms)"),
     TW_NUMBER("TweetsseRedisTimeout", tw_timeout, "Redis connect and command timeout (s or ms)"),
     TW_NUMBER("TweetsseRetry", tw_retry, "Reconnect delay sent to browsers (s or ms)"),
+    AP_INIT_TAKE1("TweetsseRetryJitter", tw_set_number_or_off, (void *)&tw_retry_jitter, RSRC_CONF,
+                  "Random delay (s or ms, or off) added to the retry a stream the server closes "
+                  "is sent, so that its clients do not all reconnect at once"),
     TW_NUMBER("TweetsseRedisMinReplicas", tw_min_replicas,
               "Replicas that must have a post before it is acknowledged (WAIT); 0: none"),
     AP_INIT_TAKE1("TweetsseDelivery", tw_set_delivery, NULL, RSRC_CONF,

@@ -32,19 +32,21 @@ struct tw_feedcache;
 typedef struct tw_srv_conf {
     const char *redis_spec; /* TweetsseRedis as written, for messages */
     tw_redis_addr redis;
-    const char *password;        /* TweetsseRedisPassword */
-    const char *stream_key;      /* TweetsseStreamKey */
-    const char *channel;         /* TweetsseChannel */
-    long history;                /* TweetsseHistory: stream MAXLEN ~ */
-    long page_size;              /* TweetssePageSize */
-    long max_chars;              /* TweetsseMaxMessageLength, code points */
-    long max_body;               /* TweetsseMaxBody, bytes */
-    long keepalive_ms;           /* TweetsseKeepalive */
-    long timeout_ms;             /* TweetsseRedisTimeout: connect and command timeout */
-    long min_replicas;           /* TweetsseRedisMinReplicas: replicas that must have a post */
-    long retry_ms;               /* TweetsseRetry: the SSE retry: the browser is told */
-    tw_delivery delivery;        /* TweetsseDelivery */
-    tw_identity identity;        /* TweetsseIdentity */
+    const char *password;   /* TweetsseRedisPassword */
+    const char *stream_key; /* TweetsseStreamKey */
+    const char *channel;    /* TweetsseChannel */
+    long history;           /* TweetsseHistory: stream MAXLEN ~ */
+    long page_size;         /* TweetssePageSize */
+    long max_chars;         /* TweetsseMaxMessageLength, code points */
+    long max_body;          /* TweetsseMaxBody, bytes */
+    long keepalive_ms;      /* TweetsseKeepalive */
+    long timeout_ms;        /* TweetsseRedisTimeout: connect and command timeout */
+    long min_replicas;      /* TweetsseRedisMinReplicas: replicas that must have a post */
+    long retry_ms;          /* TweetsseRetry: the SSE retry: the browser is told */
+    long retry_jitter_ms;   /* TweetsseRetryJitter: at most this added to the retry of a stream the
+                               server ends */
+    tw_delivery delivery;   /* TweetsseDelivery */
+    tw_identity identity;   /* TweetsseIdentity */
     const char *secret_file[2];  /* TweetsseSecretFile: current, previous (NULL: none) */
     tw_keys keys;                /* their contents, read by tw_config_check */
     apr_array_header_t *trusted; /* TweetsseTrustedProxy: apr_ipsubnet_t *; NULL unset */

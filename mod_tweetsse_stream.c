@@ -1,11 +1,11 @@
-/* mod_tweetsse_stream.c: GET of the live stream. Sends the headers, reads what the client
- * missed from the store (at most TweetsseMaxResume posts: a resume further back gets a reload
- * event instead) and gives the stream, with that replay to send first, to the child's socket
- * engine (tw_pump: the worker is free at once, and a client that does not read holds no thread)
- * or, for what that engine cannot write (TLS, HTTP/2, content filters) and with TweetsseDelivery
- * thread, to the worker-thread engine (tw_relay), which writes through the filters in this
- * thread until the stream ends. Streams are counted per client address and child
- * (TweetsseMaxStreamsPerAddress). */
+/* mod_tweetsse_stream.c: GET of the live stream. Sends the headers, takes what the client
+ * missed from the child's ring when it holds all of it, else reads it from the store (at most
+ * TweetsseMaxResume posts: a resume further back gets a reload event instead) and gives the stream,
+ * with that replay to send first, to the child's socket engine (tw_pump: the worker is free at
+ * once, and a client that does not read holds no thread) or, for what that engine cannot write
+ * (TLS, HTTP/2, content filters) and with TweetsseDelivery thread, to the worker-thread engine
+ * (tw_relay), which writes through the filters in this thread until the stream ends. Streams are
+ * counted per client address and child (TweetsseMaxStreamsPerAddress). */
 #include "mod_tweetsse_stream.h"
 #include "mod_tweetsse_child.h"
 #include "src/tw_html.h"
@@ -31,6 +31,8 @@ typedef struct tw_stream {
     tw_buf replay;       /* the replayed posts' events, for the engine to send first */
     long replayed;       /* posts in it */
     long max_resume;     /* TweetsseMaxResume */
+    long retry_ms;       /* TweetsseRetry */
+    long jitter_ms;      /* TweetsseRetryJitter */
     int too_far;         /* the resume point is more than max_resume posts back */
 } tw_stream;
 
@@ -210,6 +212,32 @@ static int tw_stream_replay(tw_stream *st, tw_runtime *rt)
     return 1;
 }
 
+/* Resume from the child's ring when it provably holds every post after the resume point
+ * (tw_hub_join_at): the stream then joins the ring there instead of at the head, and the
+ * engine sends the missed posts as it sends live ones; the store is not asked. Returns 1 with
+ * o->next set, 0 when the ring does not cover the point (the caller replays from the store),
+ * -1 when the stream ends here: more than TweetsseMaxResume posts back (a reload event is
+ * sent). One lock. */
+static int tw_stream_ring_resume(tw_stream *st, tw_runtime *rt, tw_outlet *o)
+{
+    uint64_t at = 0, behind = 0;
+    if (!tw_hub_join_at(rt->hub, st->last, &at, &behind))
+        return 0;
+    if (behind > (uint64_t)st->max_resume) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, st->r,
+                      "TW0511: a resume more than %ld posts back (TweetsseMaxResume): "
+                      "sending reload",
+                      st->max_resume);
+        tw_stream_control(st, "reload", 0);
+        tw_stream_flush(st);
+        return -1;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, st->r,
+                  "TW0513: resuming from this child's ring (%" APR_UINT64_T_FMT " posts)", behind);
+    o->next = at;
+    return 1;
+}
+
 /* r->pool cleanup, and tw_outlet.done of an adopted stream: the stream of a client address has
  * ended. */
 static apr_status_t tw_stream_release(void *peer)
@@ -266,7 +294,9 @@ static int tw_stream_too_many(request_rec *r, long max)
 /* Give the stream to `e` (falling back to the worker-thread engine when the socket engine
  * declines it). An adopted stream's connection is marked aborted, so that Apache writes nothing
  * more and closes its own descriptor without a shutdown (the engine's duplicate keeps the TCP
- * connection open); its address count is the engine's to release from then on. */
+ * connection open); its address count is the engine's to release from then on. A stream that
+ * ends here because the child stops or it fell behind gets a last retry: with
+ * TweetsseRetryJitter of random spread (the socket engine does the same for its own). */
 static void tw_stream_follow(tw_stream *st, tw_runtime *rt, tw_engine *e, const tw_outlet *o)
 {
     request_rec *r = st->r;
@@ -281,6 +311,14 @@ static void tw_stream_follow(tw_stream *st, tw_runtime *rt, tw_engine *e, const 
     if (res == TW_ENGINE_DECLINED && e != rt->relay) {
         e = rt->relay;
         res = e->ops->follow(e, o);
+    }
+    if (res == TW_ENGINE_STOPPING || res == TW_ENGINE_LAGGED) {
+        /* Its client comes back: spread the clients ended at once over the jitter. */
+        uint64_t seed = 0;
+        ap_random_insecure_bytes(&seed, sizeof(seed));
+        tw_stream_control(st, NULL,
+                          tw_sse_jitter((unsigned)st->retry_ms, (unsigned)st->jitter_ms, &seed));
+        tw_stream_flush(st);
     }
     if (res == TW_ENGINE_ADOPTED) {
         r->connection->aborted = 1;
@@ -297,7 +335,10 @@ static void tw_stream_follow(tw_stream *st, tw_runtime *rt, tw_engine *e, const 
 int tw_handle_stream(request_rec *r, tw_srv_conf *c)
 {
     tw_runtime *rt = c->rt;
-    tw_stream st = {.r = r, .max_resume = c->max_resume};
+    tw_stream st = {.r = r,
+                    .max_resume = c->max_resume,
+                    .retry_ms = c->retry_ms,
+                    .jitter_ms = c->retry_jitter_ms};
     int resume = tw_stream_resume_point(r, &st.last);
     if (resume < 0) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "TW0501: malformed Last-Event-ID");
@@ -348,8 +389,11 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
                       rt->store->ops->name, h.error[0] ? h.error : "not subscribed yet");
         return OK;
     }
-    tw_buf_init(&st.replay, r->pool, resume ? 4096 : 1);
-    if (resume && !tw_stream_replay(&st, rt))
+    int from_ring = resume ? tw_stream_ring_resume(&st, rt, &o) : 0;
+    if (from_ring < 0)
+        return OK;
+    tw_buf_init(&st.replay, r->pool, resume && !from_ring ? 4096 : 1);
+    if (resume && !from_ring && !tw_stream_replay(&st, rt))
         return OK;
     o.pending = st.replay.data;
     o.pending_len = st.replay.len;

@@ -24,6 +24,13 @@ struct tw_hub {
     int subscribed; /* the subscription is up now */
     int lost;       /* the store is lost (from `lost` to the next `up`): no stream joins */
     uint64_t gen;   /* see tw_hub_generation */
+    /* What the ring provably covers (tw_hub_join_at): while `run` is set, every post newer than
+     * cover_after is in the ring from cover_seq on (or still to come), and every frame from
+     * cover_seq to the head is a post, in id order; last_post is the newest of them. */
+    int run;
+    tw_id cover_after;
+    uint64_t cover_seq;
+    tw_id last_post;
 
     tw_stats_child *stats; /* the child's figures, or NULL (set before the subscription) */
 };
@@ -38,18 +45,45 @@ static void tw_hub_ring_bell(tw_hub *h)
         ;
 }
 
-/* Append a frame (taking over its reference), tell the socket engine, wake the watchers;
- * count it, and for a post observe its delivery lag (once per post in this child). */
-static void tw_hub_push(tw_hub *h, tw_blob *bytes, tw_id id, int control)
+/* Before frame `f` goes in at the head (lock held): keep what the ring covers true. A post
+ * extends the run when the store vouches that it follows the newest post of the run;
+ * otherwise a run starts at it, after what the store says came before it (or, when it says
+ * nothing, after the post itself). A control frame ends the run (the streams that would join
+ * before it must not get it). The frame the push overwrites leaves the run: its id becomes
+ * the bound. O(1). */
+static void tw_hub_cover(tw_hub *h, const tw_frame *f, const tw_post *post)
 {
-    tw_frame f = {.bytes = bytes, .id = id, .control = control};
+    if (h->run && h->cover_seq + TW_RING_SIZE == h->ring.head) {
+        h->cover_after = tw_ring_at(&h->ring, h->cover_seq)->id;
+        h->cover_seq++;
+    }
+    if (f->control) {
+        h->run = 0;
+        return;
+    }
+    if (!(h->run && post->has_prev && tw_id_cmp(post->prev, h->last_post) == 0)) {
+        h->run = 1;
+        h->cover_after = post->has_prev ? post->prev : post->id;
+        h->cover_seq = post->has_prev ? h->ring.head : h->ring.head + 1;
+    }
+    h->last_post = post->id;
+}
+
+/* Append a frame (taking over its reference; `post` is the post it shows, NULL for a control
+ * frame), tell the socket engine, wake the watchers; count it, and for a post observe its
+ * delivery lag (once per post in this child). */
+static void tw_hub_push(tw_hub *h, tw_blob *bytes, const tw_post *post, int control)
+{
+    tw_id none = {0, 0};
+    tw_frame f = {.bytes = bytes, .id = post ? post->id : none, .control = control};
     apr_thread_mutex_lock(h->lock);
+    tw_hub_cover(h, &f, post);
     tw_ring_push(&h->ring, f);
     h->gen++;
     if (h->notify)
         h->notify(h->notify_ctx);
     apr_thread_mutex_unlock(h->lock);
-    tw_stats_frame(h->stats, control ? NULL : &id, apr_time_now());
+    tw_stats_frame(h->stats, control ? NULL : &f.id, apr_time_now());
     tw_hub_ring_bell(h);
 }
 
@@ -62,9 +96,12 @@ static void tw_hub_on_post(void *ctx, const tw_post *post)
         TW_LOG(h->log, TW_LOG_CRIT, APR_ENOMEM,
                "TW0101: out of memory for a frame; a post is "
                "missing from the live streams of this child");
+        apr_thread_mutex_lock(h->lock);
+        h->run = 0; /* the ring no longer holds every post after its newest */
+        apr_thread_mutex_unlock(h->lock);
         return;
     }
-    tw_hub_push(h, b, post->id, 0);
+    tw_hub_push(h, b, post, 0);
 }
 
 /* Listener: posts were lost while the subscription was down. */
@@ -79,8 +116,7 @@ static void tw_hub_on_gap(void *ctx)
         TW_LOG(h->log, TW_LOG_CRIT, APR_ENOMEM, "TW0101: out of memory for a frame");
         return;
     }
-    tw_id none = {0, 0};
-    tw_hub_push(h, b, none, TW_FRAME_CONTROL);
+    tw_hub_push(h, b, NULL, TW_FRAME_CONTROL);
 }
 
 /* Listener: the store is lost; every stream gets the closing frame and ends. */
@@ -96,8 +132,7 @@ static void tw_hub_on_lost(void *ctx)
     apr_thread_mutex_lock(h->lock);
     h->lost = 1;
     apr_thread_mutex_unlock(h->lock);
-    tw_id none = {0, 0};
-    tw_hub_push(h, b, none, TW_FRAME_LAST);
+    tw_hub_push(h, b, NULL, TW_FRAME_LAST);
 }
 
 /* Listener: the subscription went up or down. */
@@ -235,6 +270,27 @@ int tw_hub_admit(tw_hub *h, uint64_t *next)
     *next = h->ring.head;
     apr_thread_mutex_unlock(h->lock);
     return !lost;
+}
+
+int tw_hub_join_at(tw_hub *h, tw_id after, uint64_t *next, uint64_t *behind)
+{
+    apr_thread_mutex_lock(h->lock);
+    int covered = h->run && !h->lost && tw_id_cmp(after, h->cover_after) >= 0;
+    if (covered) {
+        /* The run's ids ascend: the first frame newer than `after`, by bisection. */
+        uint64_t lo = h->cover_seq, hi = h->ring.head;
+        while (lo < hi) {
+            uint64_t mid = lo + (hi - lo) / 2;
+            if (tw_id_cmp(tw_ring_at(&h->ring, mid)->id, after) > 0)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        *next = lo;
+        *behind = h->ring.head - lo;
+    }
+    apr_thread_mutex_unlock(h->lock);
+    return covered;
 }
 
 int tw_hub_take(tw_hub *h, uint64_t *next, tw_frame *out, int max)

@@ -59,6 +59,16 @@ uint64_t tw_hub_join(tw_hub *h);
  * Returns 1 with *next set otherwise. One lock. */
 int tw_hub_admit(tw_hub *h, uint64_t *next);
 
+/* Join the ring at the resume point `after` instead of the head, when the ring provably holds
+ * every post newer than `after`: since the newest discontinuity (the child's start, a control
+ * frame, a post the hub could not render, or a post the store did not vouch follows the one
+ * before it: an entry another program added unannounced), at or after the oldest post it still
+ * holds. Then returns 1 with *next the position of the first post newer than `after` (the
+ * head if none) and *behind how many posts follow it: a stream that starts there gets each
+ * post after `after` once, in order. Returns 0 otherwise (and while the store is lost): the caller
+ * replays from the store. One lock, O(log TW_RING_SIZE). */
+int tw_hub_join_at(tw_hub *h, tw_id after, uint64_t *next, uint64_t *behind);
+
 /* Take references to the frames from *next on (at most `max`, oldest first) into `out` and
  * advance *next past them. Returns how many, or -1 if the reader is more than a ring behind
  * (tw_ring_lagged: it must close and let its client resume). One lock, one atomic increment

@@ -79,6 +79,9 @@ static apr_status_t tw_mem_publish(tw_store *st, apr_pool_t *p, const tw_publish
                       .user_len = post->user_len,
                       .msg = copy + post->user_len + 1,
                       .msg_len = post->msg_len};
+    tw_post heard = stored; /* what the listener hears: the post the history ended with before */
+    heard.prev = m->last;
+    heard.has_prev = m->count > 0;
     if (m->count == m->history) {
         free((char *)tw_mem_at(m, 0)->user);
         m->first = (m->first + 1) % m->history;
@@ -88,7 +91,7 @@ static apr_status_t tw_mem_publish(tw_store *st, apr_pool_t *p, const tw_publish
     m->last = stored.id;
     out->id = stored.id;
     if (atomic_load(&m->listening))
-        m->l.post(m->l.ctx, &stored);
+        m->l.post(m->l.ctx, &heard);
     apr_thread_mutex_unlock(m->lock);
     return APR_SUCCESS;
 }

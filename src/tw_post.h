@@ -12,6 +12,11 @@ typedef struct tw_post {
     size_t user_len;
     const char *msg;
     size_t msg_len;
+    /* What the store vouches came before it, for a subscription's posts (else 0): with has_prev
+     * set, no post lies between `prev` and this one (prev is the post delivered before it, or
+     * the entry the stream ended with when this one was added). */
+    tw_id prev;
+    int has_prev;
 } tw_post;
 
 #endif

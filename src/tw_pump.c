@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -43,6 +44,7 @@ typedef struct tw_pump {
     size_t ping_len;
     atomic_uint active;       /* streams adopted and not yet closed */
     atomic_llong warned;      /* last "too many streams" warning (apr_time_t) */
+    uint64_t rng;             /* tw_sse_jitter's state; the pump thread's */
     apr_thread_mutex_t *lock; /* guards inbox */
     tw_pump_stream *inbox;    /* adopted, not yet watched */
 
@@ -101,6 +103,20 @@ static int tw_pump_pending(tw_pump_stream *c, apr_time_t now)
     return 1;
 }
 
+/* Before the engine ends a stream its client should come back from (stop, lag, stall): tell it
+ * when, with jitter, if the socket takes the line at once and no frame is half written (the
+ * line would land inside it). Best effort: a full socket gets nothing, and its browser uses
+ * the retry it was told at the start. One send. */
+static void tw_pump_bye(tw_pump *p, tw_pump_stream *c)
+{
+    if (c->off || (c->pend && c->pend_off))
+        return;
+    char line[40];
+    int n = snprintf(line, sizeof(line), "retry: %u\n\n",
+                     tw_sse_jitter(p->cf.retry_ms, p->cf.retry_jitter_ms, &p->rng));
+    (void)send(c->fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 /* Stop watching a stream, unlink it, close it and free its record. */
 static void tw_pump_close(tw_pump *p, tw_pump_stream *c)
 {
@@ -129,6 +145,7 @@ static int tw_pump_flush(tw_pump *p, tw_pump_stream *c, apr_time_t now)
                    "TW0601: a client fell a ring of posts behind; closing its stream so it "
                    "resumes");
             tw_stats_cut(p->cf.stats, TW_STATS_LAGGED);
+            tw_pump_bye(p, c);
             return -1;
         }
         struct iovec iov[TW_PUMP_IOV];
@@ -217,6 +234,7 @@ static void tw_pump_tick(tw_pump *p, apr_time_t now)
                        " ms; closing its stream so it resumes",
                        apr_time_as_msec(now - since));
                 tw_stats_cut(p->cf.stats, TW_STATS_STALLED);
+                tw_pump_bye(p, c);
                 tw_pump_close(p, c);
             }
             continue;
@@ -271,8 +289,10 @@ static void tw_pump_close_all(tw_pump *p, apr_time_t now)
     if (n)
         TW_LOG(p->cf.log, TW_LOG_DEBUG, 0,
                "TW0604: closing %u streams so their clients resume elsewhere", n);
-    while (p->streams)
+    while (p->streams) {
+        tw_pump_bye(p, p->streams);
         tw_pump_close(p, p->streams);
+    }
 }
 
 /* The thread. Edge-triggered: a stream's socket is drained on every read event, and a stream
@@ -465,6 +485,7 @@ apr_status_t tw_pump_create(apr_pool_t *pool, const tw_pump_conf *cf, tw_engine 
         p->tick = apr_time_from_msec(1);
     atomic_init(&p->active, 0);
     atomic_init(&p->warned, 0);
+    p->rng = (uint64_t)apr_time_now() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)p;
     tw_ring_init(&p->ring);
     tw_buf ping;
     tw_buf_init(&ping, pool, 16);

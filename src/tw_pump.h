@@ -6,7 +6,9 @@
  * handler: TweetsseMaxResume posts), and its kernel socket buffers. Its backlog is bounded: a
  * stream more than a ring behind is closed (TW0601), and so is one whose socket has taken no byte
  * for a keepalive interval while its replay or frames wait (TW0602); a slow reader that still
- * takes bytes is kept.
+ * takes bytes is kept. A stream it ends that way, or at a graceful stop, is first sent a
+ * "retry:" with a random part (retry_jitter_ms), when the socket takes it between two frames, so
+ * that its clients do not all come back at once.
  * An idle stream gets a ": ping" comment after a keepalive interval of silence. Linux (epoll,
  * eventfd); httpd-free. */
 #ifndef TW_PUMP_H
@@ -20,6 +22,8 @@ typedef struct tw_pump_conf {
     tw_hub *hub;
     apr_interval_time_t keepalive; /* silence before a ping; no progress before a cut */
     unsigned max_streams;          /* capacity: tw_engine_ops.full beyond it */
+    unsigned retry_ms;             /* a stream the engine ends (stop, lag, stall) is told to */
+    unsigned retry_jitter_ms;      /* reconnect after retry_ms + [0, jitter) ms (tw_sse_jitter) */
     const tw_log *log;
     tw_stats_child *stats; /* open streams, frames written, cuts; NULL: none kept */
 } tw_pump_conf;

@@ -16,8 +16,10 @@
 -- ARGV[9], ARGV[10]  the address's limit, the same way
 -- Returns {"new", id}, {"replayed", id} (the key had been used: nothing stored) or
 -- {"limited", ms} (a limit refuses: nothing stored; retry after ms). The stream id is the post
--- id. The announcement is "<id> <user>\n<message>", the format tw_redis_parse_broadcast
--- (src/tw_redis_wire.c) reads back.
+-- id. The announcement is "<id> <prev> <user>\n<message>" (<prev>: the id of the entry the
+-- stream ended with before this one, left out when it was empty: so a child knows that no entry
+-- another writer added unannounced lies between two posts it heard), the format
+-- tw_redis_parse_broadcast (src/tw_redis_wire.c) reads back.
 local keep = tonumber(ARGV[1])
 local fleet = tonumber(redis.call('HGET', KEYS[2], 'history'))
 if fleet and fleet > keep then keep = fleet end
@@ -60,7 +62,9 @@ for _, l in ipairs(limits) do
         redis.call('SET', l[1], string.format('%.3f', l[4]), 'PX', math.ceil(l[4] - now) + 1)
     end
 end
+local tail = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', keep, '*', 'u', ARGV[2], 'm', ARGV[3])
-redis.call('PUBLISH', ARGV[4], id .. ' ' .. ARGV[2] .. '\n' .. ARGV[3])
+local prev = tail[1] and (tail[1][1] .. ' ') or ''
+redis.call('PUBLISH', ARGV[4], id .. ' ' .. prev .. ARGV[2] .. '\n' .. ARGV[3])
 if KEYS[3] ~= '' then redis.call('SET', KEYS[3], id, 'PX', tonumber(ARGV[6])) end
 return {'new', id}

@@ -274,11 +274,15 @@ static int tw_sub_rewind(tw_redis_sub *s)
     return 1;
 }
 
-/* tw_store_each_after callback of the catch-up: stops once the store is told to stop. */
+/* tw_store_each_after callback of the catch-up: stops once the store is told to stop. The scan
+ * reads every post after the last one delivered, so that one is each post's predecessor. */
 static int tw_sub_fill_one(void *ctx, const tw_post *post)
 {
     tw_redis_sub *s = ctx;
-    tw_sub_deliver(s, post);
+    tw_post p = *post;
+    p.prev = s->last;
+    p.has_prev = 1;
+    tw_sub_deliver(s, &p);
     return tw_sub_exiting(s);
 }
 

@@ -95,6 +95,15 @@ int tw_redis_parse_broadcast(const char *payload, size_t n, tw_post *out)
     const char *nl = memchr(user, '\n', (size_t)(end - user));
     if (!nl || nl == user)
         return 0;
+    out->has_prev = 0;
+    const char *sp2 = memchr(user, ' ', (size_t)(nl - user));
+    if (sp2) { /* "<prev> <user>": a user name holds no space */
+        if (!tw_id_parse(user, (size_t)(sp2 - user), &out->prev) || sp2 + 1 == nl ||
+            memchr(sp2 + 1, ' ', (size_t)(nl - sp2 - 1)))
+            return 0;
+        out->has_prev = 1;
+        user = sp2 + 1;
+    }
     out->user = user;
     out->user_len = (size_t)(nl - user);
     out->msg = nl + 1;

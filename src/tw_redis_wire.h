@@ -42,8 +42,10 @@ int tw_redis_wire_stream_info(const redisReply *rep, tw_redis_stream *out);
 int tw_redis_wire_message(const redisReply *rep, const char *channel, const char **payload,
                           size_t *len);
 
-/* Parse an announcement "<id> <user>\n<msg>" (pointers into `payload`). Returns 1 if
- * well-formed: a valid id, a space, a non-empty user name without LF, an LF, and the message
+/* Parse an announcement "<id> <prev> <user>\n<msg>" or "<id> <user>\n<msg>" (pointers into
+ * `payload`; `prev` is the id of the entry the stream ended with when the post was added: it
+ * sets out->prev and out->has_prev). Returns 1 if well-formed: a valid id, a space, optionally
+ * a valid id and a space, a non-empty user name without LF or space, an LF, and the message
  * (any bytes, possibly empty). O(n). */
 int tw_redis_parse_broadcast(const char *payload, size_t n, tw_post *out);
 

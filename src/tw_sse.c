@@ -36,6 +36,17 @@ void tw_sse_retry(tw_buf *b, unsigned ms)
     tw_buf_addf(b, "retry: %u\n\n", ms);
 }
 
+unsigned tw_sse_jitter(unsigned base, unsigned jitter, uint64_t *state)
+{
+    uint64_t x = *state ? *state : 0x9e3779b97f4a7c15ULL;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    uint64_t r = (x * 0x2545f4914f6cdd1dULL) >> 32; /* the high half: the best bits */
+    return base + (unsigned)((r * jitter) >> 32);
+}
+
 void tw_sse_comment(tw_buf *b, const char *text)
 {
     tw_buf_add(b, ": ", 2);

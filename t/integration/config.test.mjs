@@ -81,6 +81,18 @@ describe('Redis Sentinel and replicas in the configuration', () => {
     assert.notEqual(res.code, 0);
     assert.match(res.stderr, /TweetsseRedisMinReplicas: '17' is out of range \(0\.\.16\)/);
   });
+
+  test('TweetsseRetryJitter: a duration, 0 or off; anything else refused, saying why', async () => {
+    for (const ok of ['0', 'off', '250ms', '10']) {
+      const res = await configtest(`TweetsseRetryJitter ${ok}`);
+      assert.equal(res.code, 0, `${ok}: ${res.stderr}`);
+    }
+    for (const bad of ['soon', '-1', '601']) {
+      const res = await configtest(`TweetsseRetryJitter ${bad}`);
+      assert.notEqual(res.code, 0, bad);
+      assert.match(res.stderr, new RegExp(`TweetsseRetryJitter: '${bad}'`));
+    }
+  });
 });
 
 describe('the secret that signs the name cookie', () => {

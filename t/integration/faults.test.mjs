@@ -77,7 +77,7 @@ async function postUntilAccepted(base, message, maxMs = 10000) {
 }
 
 describe('Redis stopped and started again', () => {
-  let pre, fresh, resumed;
+  let pre, fresh, resumed, fromRing;
 
   test('before: posts, a fresh stream and a resumed stream', async () => {
     pre = [];
@@ -128,13 +128,21 @@ describe('Redis stopped and started again', () => {
     assert.ok(page.body.includes('id="whoami"'), 'still the full page');
   });
 
-  test('while Redis is down: open streams stay open; a resuming client is told to retry', async () => {
+  test('while Redis is down: open streams stay open; a resuming client is told to retry, unless '
+    + 'the ring holds what it missed', async () => {
     for (const s of [...fresh, resumed]) assert.equal(s.ended, false);
-    const late = await open(`${web.base}home/sse`, { 'Last-Event-ID': pre[0] });
+    // From before every post (0-0): no ring covers it, and the replay from Redis fails.
+    const late = await open(`${web.base}home/sse`, { 'Last-Event-ID': '0-0' });
     assert.equal(late.status, 200);
     await late.until((x) => x.ended, 10000, 'the end of a stream that cannot replay');
     assert.ok(late.retries.length > 0, 'it got a retry: line first');
     assert.deepEqual(late.events, []);
+    // From a post the child heard: the ring has the rest, and the stream stays open, as the
+    // others do (what the outage stores reaches it through the hub's gap fill).
+    fromRing = await open(`${web.base}home/sse`, { 'Last-Event-ID': pre[0] });
+    await fromRing.until((x) => x.posts().length === 2, 5000, 'the replay from the ring');
+    assert.deepEqual(postIds(fromRing), pre.slice(1));
+    assert.equal(fromRing.ended, false);
   });
 
   test('Redis back: posting recovers by itself; open streams get every new post', async (t) => {
@@ -161,7 +169,8 @@ describe('Redis stopped and started again', () => {
     const third = await postId(web.base, 'survivor', 'later still');
     const after = [first.id, second, third];
     const expect = [...fresh.map((s, i) => [`fresh ${i}`, s, after]),
-      ['resumed', resumed, [...pre.slice(1), ...after]]];
+      ['resumed', resumed, [...pre.slice(1), ...after]],
+      ['resumed from the ring during the outage', fromRing, [...pre.slice(1), ...after]]];
     for (const [name, s, want] of expect) {
       await s.until((x) => x.posts().length >= want.length, 15000,
         `${name}: the posts after the restart`);
@@ -187,7 +196,7 @@ describe('Redis stopped and started again', () => {
     const again = await open(`${web.base}home/sse`, { 'Last-Event-ID': pre[2] });
     await again.until((x) => x.posts().length >= 3, 5000, 'replay after recovery');
     assert.deepEqual(postIds(again), after);
-    for (const s of [...fresh, resumed, again]) s.close();
+    for (const s of [...fresh, resumed, fromRing, again]) s.close();
   });
 
   test('the error log is clean', () => {

@@ -180,7 +180,11 @@ static int count(const char *hay, const char *needle)
 
 static const char *card(uint64_t ms, uint64_t seq, const char *user, const char *msg)
 {
-    tw_post p = {{ms, seq}, user, strlen(user), msg, strlen(msg)};
+    tw_post p = {.id = {ms, seq},
+                 .user = user,
+                 .user_len = strlen(user),
+                 .msg = msg,
+                 .msg_len = strlen(msg)};
     tw_buf b;
     tw_buf_init(&b, pool, 0);
     tw_html_card(&b, &p, "");
@@ -212,7 +216,8 @@ static void test_card(void)
     has_str(c,
             "href=\"home/post/1700000000123-0\"><time datetime=", "card: the link holds the time");
     has_str(c, "UTC</time></a>", "card: and only the time");
-    tw_post rp = {{1700000000123ULL, 7}, "a", 1, "b", 1};
+    tw_post rp = {
+        .id = {1700000000123ULL, 7}, .user = "a", .user_len = 1, .msg = "b", .msg_len = 1};
     tw_buf rb;
     tw_buf_init(&rb, pool, 0);
     tw_html_card(&rb, &rp, "../../");
@@ -257,7 +262,11 @@ static void test_card(void)
     /* Stored posts are validated on input, but a NUL in one (written by another client)
      * must not turn escaping off for the rest of the text. */
     static const char nul_msg[] = "hi\0<script>alert(1)</script>";
-    tw_post np = {{5, 2}, "x\0<b>", 6, nul_msg, sizeof(nul_msg) - 1};
+    tw_post np = {.id = {5, 2},
+                  .user = "x\0<b>",
+                  .user_len = 6,
+                  .msg = nul_msg,
+                  .msg_len = sizeof(nul_msg) - 1};
     tw_buf nb;
     tw_buf_init(&nb, pool, 0);
     tw_html_card(&nb, &np, "");
@@ -268,9 +277,9 @@ static void test_card(void)
 /* ---- Pages ------------------------------------------------------------------------------ */
 
 static const tw_post posts[] = {
-    {{1700000000300ULL, 0}, "Newest", 6, "third", 5},
-    {{1700000000200ULL, 5}, "Middle", 6, "second", 6},
-    {{1700000000100ULL, 0}, "Oldest", 6, "first", 5},
+    {.id = {1700000000300ULL, 0}, .user = "Newest", .user_len = 6, .msg = "third", .msg_len = 5},
+    {.id = {1700000000200ULL, 5}, .user = "Middle", .user_len = 6, .msg = "second", .msg_len = 6},
+    {.id = {1700000000100ULL, 0}, .user = "Oldest", .user_len = 6, .msg = "first", .msg_len = 5},
 };
 
 static const char *page(const char *user, const tw_post *ps, int n, const char *notice, int live)
@@ -369,7 +378,11 @@ static void test_page(void)
 static void test_post_event(void)
 {
     const char *want = card(1700000000123ULL, 7, "BraveOtter42", "two\nlines <b>");
-    tw_post p = {{1700000000123ULL, 7}, "BraveOtter42", 12, "two\nlines <b>", 13};
+    tw_post p = {.id = {1700000000123ULL, 7},
+                 .user = "BraveOtter42",
+                 .user_len = 12,
+                 .msg = "two\nlines <b>",
+                 .msg_len = 13};
     tw_buf b;
     tw_buf_init(&b, pool, 0);
     tw_html_post_event(&b, &p);
@@ -500,7 +513,11 @@ static void test_older(void)
 /* The page of one post, at <mount>home/post/<id>: every URL goes up to the mount. */
 static void test_post_page(void)
 {
-    tw_post p = {{1700000000123ULL, 4}, "Brave<Otter>", 12, "hello & bye", 11};
+    tw_post p = {.id = {1700000000123ULL, 4},
+                 .user = "Brave<Otter>",
+                 .user_len = 12,
+                 .msg = "hello & bye",
+                 .msg_len = 11};
     tw_buf b;
     tw_buf_init(&b, pool, 0);
     tw_html_post_page(&b, "CalmHeron7", &p);

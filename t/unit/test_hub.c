@@ -1,5 +1,6 @@
 /* Unit tests of src/tw_hub: the fan-out fed by a store listener (here the memory store):
- * join, take, lag, sync, generation, notify, the bell, readiness and rendering failures. */
+ * join, take, lag, sync, generation, notify, the bell, readiness, rendering failures, and
+ * joining at a resume point (what the ring provably covers). */
 #include "fixture.h"
 #include "tap.h"
 
@@ -103,6 +104,136 @@ static void test_gap(void)
     apr_pool_destroy(f.pool);
 }
 
+/* The frames from `next` on: their count, and whether they are exactly the posts ids[from..to)
+ * in order (each once). */
+static int take_is(tw_hub *h, uint64_t next, const tw_id *ids, int from, int to)
+{
+    tw_frame got[64];
+    int n = tw_hub_take(h, &next, got, 64), same = n == to - from;
+    for (int i = 0; i < n; i++) {
+        if (same && (got[i].control || tw_id_cmp(got[i].id, ids[from + i]) != 0))
+            same = 0;
+        tw_blob_release(got[i].bytes);
+    }
+    return same;
+}
+
+static void test_join_at(void)
+{
+    fx_feed f;
+    fx_feed_init(&f, 100, 1);
+    uint64_t next = 99, behind = 99;
+    tw_id zero = {0, 0}, far = {UINT64_MAX, 0};
+    ok(!tw_hub_join_at(f.hub, zero, &next, &behind), "an empty ring covers nothing");
+    ok(!tw_hub_join_at(f.hub, far, &next, &behind), "not even the future");
+    is_int((long long)next, 99, "and leaves the position alone");
+    tw_id ids[5];
+    ids[0] = fx_post(&f, "ann", "first the child hears");
+    ok(!tw_hub_join_at(f.hub, zero, &next, &behind),
+       "before the first post heard: unknown (the store said nothing came before it)");
+    ok(tw_hub_join_at(f.hub, ids[0], &next, &behind), "at the first post heard: covered");
+    ok(next == 1 && behind == 0, "joins after it, nothing to send");
+    for (int i = 1; i < 5; i++)
+        ids[i] = fx_post(&f, "bob", "more");
+    ok(tw_hub_join_at(f.hub, ids[1], &next, &behind), "inside the ring");
+    ok(next == 2 && behind == 3, "at the first post after the resume point");
+    ok(take_is(f.hub, next, ids, 2, 5), "the posts after it, each once, in order");
+    tw_id between = {ids[2].ms, ids[2].seq};
+    between.seq++; /* after ids[2], before ids[3] unless the store made exactly that id */
+    if (tw_id_cmp(between, ids[3]) < 0) {
+        ok(tw_hub_join_at(f.hub, between, &next, &behind) && next == 3 && behind == 2,
+           "a point between two posts joins before the next");
+    } else {
+        ok(1, "a point between two posts joins before the next (no such id here)");
+    }
+    ok(tw_hub_join_at(f.hub, ids[4], &next, &behind) && next == 5 && behind == 0,
+       "at the newest: the head");
+    ok(tw_hub_join_at(f.hub, far, &next, &behind) && next == 5 && behind == 0,
+       "past the newest: the head, as a replay would find nothing");
+    apr_pool_destroy(f.pool);
+}
+
+/* A full ring: its oldest frame's predecessor is the bound. */
+static void test_join_at_edge(void)
+{
+    fx_feed f;
+    fx_feed_init(&f, 4 * TW_RING_SIZE, 1);
+    enum { N = TW_RING_SIZE + 10 };
+    static tw_id ids[N];
+    for (int i = 0; i < N; i++)
+        ids[i] = fx_post(&f, "flood", "x");
+    uint64_t next = 0, behind = 0;
+    int oldest = N - TW_RING_SIZE; /* the oldest post the ring holds */
+    ok(tw_hub_join_at(f.hub, ids[oldest - 1], &next, &behind),
+       "the oldest frame's predecessor: covered");
+    ok(next == (uint64_t)oldest && behind == TW_RING_SIZE, "from the oldest frame on");
+    tw_frame got[1];
+    uint64_t at = next;
+    is_int(tw_hub_take(f.hub, &at, got, 1), 1, "which a reader can still take");
+    ok(tw_id_cmp(got[0].id, ids[oldest]) == 0, "the oldest post");
+    tw_blob_release(got[0].bytes);
+    ok(!tw_hub_join_at(f.hub, ids[oldest - 2], &next, &behind),
+       "one further back: just outside the ring (the caller replays from the store)");
+    ok(tw_hub_join_at(f.hub, ids[oldest], &next, &behind) && next == (uint64_t)oldest + 1,
+       "at the oldest frame: after it");
+    apr_pool_destroy(f.pool);
+}
+
+/* Discontinuities: a gap, a resubscription, an entry the hub never heard, an announcement
+ * that names no predecessor, a lost store. */
+static void test_join_at_breaks(void)
+{
+    fx_feed f;
+    fx_feed_init(&f, 100, 0);
+    const tw_store_listener *l = tw_hub_listener(f.hub);
+    l->up(l->ctx);
+    tw_post p = {.user = "u", .user_len = 1, .msg = "m", .msg_len = 1};
+    tw_id ids[8];
+    for (int i = 0; i < 8; i++)
+        ids[i] = (tw_id){1000 + (uint64_t)i, 0};
+    uint64_t next = 0, behind = 0;
+    p.id = ids[1], p.prev = ids[0], p.has_prev = 1;
+    l->post(l->ctx, &p);
+    ok(tw_hub_join_at(f.hub, ids[0], &next, &behind) && next == 0 && behind == 1,
+       "a first post whose predecessor the store names covers from that predecessor");
+    l->down(l->ctx);
+    l->up(l->ctx);
+    p.id = ids[2], p.prev = ids[1]; /* caught up after the resubscription */
+    l->post(l->ctx, &p);
+    ok(tw_hub_join_at(f.hub, ids[0], &next, &behind) && next == 0 && behind == 2,
+       "a resubscription that caught up keeps the run");
+    p.id = ids[4], p.prev = ids[3]; /* ids[3]: added to the stream, never announced */
+    l->post(l->ctx, &p);
+    ok(!tw_hub_join_at(f.hub, ids[2], &next, &behind),
+       "an entry the hub never heard between two posts: not covered before it");
+    ok(tw_hub_join_at(f.hub, ids[3], &next, &behind) && next == 2 && behind == 1,
+       "covered from that entry on");
+    p.id = ids[5], p.has_prev = 0; /* an announcement that names no predecessor */
+    l->post(l->ctx, &p);
+    ok(!tw_hub_join_at(f.hub, ids[4], &next, &behind), "no predecessor named: not before it");
+    ok(tw_hub_join_at(f.hub, ids[5], &next, &behind) && next == 4 && behind == 0,
+       "covered from the post itself");
+    l->gap(l->ctx);
+    ok(!tw_hub_join_at(f.hub, ids[5], &next, &behind), "a gap (reload frame) ends the run");
+    p.id = ids[6], p.prev = ids[5], p.has_prev = 1;
+    l->post(l->ctx, &p);
+    ok(tw_hub_join_at(f.hub, ids[5], &next, &behind) && next == 5 && behind == 1,
+       "a post after it starts a new one, after the reload frame");
+    tw_frame got[4];
+    is_int(tw_hub_take(f.hub, &next, got, 4), 1, "a stream joining there gets no reload");
+    ok(!got[0].control && tw_id_cmp(got[0].id, ids[6]) == 0, "only the post");
+    tw_blob_release(got[0].bytes);
+    l->down(l->ctx);
+    l->lost(l->ctx);
+    ok(!tw_hub_join_at(f.hub, ids[6], &next, &behind), "lost: nothing is covered");
+    l->up(l->ctx);
+    p.id = ids[7], p.prev = ids[6];
+    l->post(l->ctx, &p);
+    ok(tw_hub_join_at(f.hub, ids[6], &next, &behind) && behind == 1,
+       "back up: covered again from the post after the last frame");
+    apr_pool_destroy(f.pool);
+}
+
 static int always_alive(int pid)
 {
     (void)pid;
@@ -168,6 +299,8 @@ static void test_render_failure(void)
     is_int((long long)tw_hub_join(hub), (long long)head,
            "a frame that cannot be made is not pushed");
     ok(fx_log_has(&log, "TW0101:"), "and the loss is logged (TW0101)");
+    uint64_t next = 0, behind = 0;
+    ok(!tw_hub_join_at(hub, res.id, &next, &behind), "a post missing: nothing is covered");
     apr_pool_destroy(p);
 }
 
@@ -290,6 +423,9 @@ int main(void)
     test_ready();
     test_lost();
     test_stats();
+    test_join_at();
+    test_join_at_edge();
+    test_join_at_breaks();
     apr_terminate();
     return done_testing();
 }

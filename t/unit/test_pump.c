@@ -17,12 +17,18 @@ typedef struct rig {
     tw_engine *pump;
 } rig;
 
+static unsigned rig_jitter; /* retry jitter of the next rig (0: no retry line on a stop) */
+
 static int rig_init(rig *r, apr_interval_time_t keepalive, unsigned max)
 {
     if (!fx_feed_init(&r->f, 3000, 1))
         return 0;
-    tw_pump_conf cf = {
-        .hub = r->f.hub, .keepalive = keepalive, .max_streams = max, .log = &r->f.log.log};
+    tw_pump_conf cf = {.hub = r->f.hub,
+                       .keepalive = keepalive,
+                       .max_streams = max,
+                       .retry_ms = 2000,
+                       .retry_jitter_ms = rig_jitter,
+                       .log = &r->f.log.log};
     return tw_pump_create(r->f.pool, &cf, &r->pump) == APR_SUCCESS;
 }
 
@@ -396,6 +402,69 @@ static void test_stopping(void)
     rig_done(&r);
 }
 
+/* A graceful stop tells each stream when to come back: retry + [0, jitter), each its own. */
+static void test_stopping_retry(void)
+{
+    rig r;
+    rig_jitter = 5000;
+    rig_init(&r, apr_time_from_sec(30), 100);
+    rig_jitter = 0;
+    enum { K = 8 };
+    int cli[K];
+    tw_engine_result res;
+    for (int i = 0; i < K; i++)
+        cli[i] = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 0, &res);
+    r.pump->ops->stopping(r.pump);
+    unsigned first = 0;
+    int in_range = 1, differ = 0, ended = 1;
+    for (int i = 0; i < K; i++) {
+        char buf[64];
+        int eof = 0;
+        size_t n = fx_read_until(cli[i], buf, sizeof(buf) - 1, sizeof(buf) - 1, 5000, &eof);
+        buf[n] = '\0';
+        unsigned v = 0;
+        char nl[3] = "";
+        in_range &= sscanf(buf, "retry: %u%2[\n]", &v, nl) == 2 && !strcmp(nl, "\n\n") &&
+                    v >= 2000 && v < 7000;
+        differ |= i > 0 && v != first;
+        first = i == 0 ? v : first;
+        ended &= eof;
+        close(cli[i]);
+    }
+    ok(ended, "stopping: every stream ends");
+    ok(in_range, "each got one retry line within [retry, retry + jitter) before the end");
+    ok(differ, "not all the same value");
+    rig_done(&r);
+}
+
+/* A stream that joins the ring at a resume point (tw_hub_join_at) gets the posts after it,
+ * once, then the live ones: the replay is the ring. */
+static void test_resume_from_ring(void)
+{
+    rig r;
+    rig_init(&r, apr_time_from_sec(30), 100);
+    tw_id ids[6];
+    for (int i = 0; i < 5; i++)
+        ids[i] = fx_post(&r.f, "ann", "missed");
+    uint64_t at = 0, behind = 0;
+    ok(tw_hub_join_at(r.f.hub, ids[1], &at, &behind) && behind == 3, "the ring covers it");
+    tw_engine_result res;
+    int cli = adopt(&r, ids[1], at, 0, &res);
+    ids[5] = fx_post(&r.f, "bob", "live");
+    const char *want = "";
+    for (int i = 2; i < 6; i++)
+        want = apr_pstrcat(
+            r.f.pool, want,
+            fx_frame(r.f.pool, ids[i], i == 5 ? "bob" : "ann", i == 5 ? "live" : "missed"), NULL);
+    char buf[8192];
+    int eof;
+    size_t n = fx_read_until(cli, buf, sizeof(buf) - 1, strlen(want) + 1, 1000, &eof);
+    buf[n] = '\0';
+    is_str(buf, want, "the three missed posts, then the live one; nothing twice");
+    close(cli);
+    rig_done(&r);
+}
+
 int main(void)
 {
     apr_initialize();
@@ -410,6 +479,8 @@ int main(void)
     test_lost();
     test_hangup_and_capacity();
     test_stopping();
+    test_stopping_retry();
+    test_resume_from_ring();
     apr_terminate();
     return done_testing();
 }

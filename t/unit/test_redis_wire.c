@@ -118,6 +118,16 @@ static void test_broadcast(void)
     ok(p.id.ms == 1700000000000ULL && p.id.seq == 3, "its id");
     ok(p.user_len == 3 && !memcmp(p.user, "ann", 3), "its user");
     ok(p.msg_len == 11 && !memcmp(p.msg, "hello\nworld", 11), "its message, newlines kept");
+    ok(!p.has_prev, "no predecessor named");
+    const char ok2[] = "1700000000000-3 1699999999999-12 ann\nhi there";
+    ok(bc(ok2, sizeof(ok2) - 1, &p) && p.has_prev, "an announcement that names its predecessor");
+    ok(p.prev.ms == 1699999999999ULL && p.prev.seq == 12 && p.id.seq == 3, "both ids");
+    ok(p.user_len == 3 && !memcmp(p.user, "ann", 3) && p.msg_len == 8, "the user and message");
+    ok(bc("1-0 12-4\nm", 10, &p) && !p.has_prev && p.user_len == 4,
+       "a user name that reads as an id is a user when no space follows it");
+    ok(!bc("1-0 x-0 ann\nm", 13, &p), "a bad predecessor is malformed");
+    ok(!bc("1-0 0-1 \nm", 10, &p), "an empty user after the predecessor is malformed");
+    ok(!bc("1-0 0-1 a b\nm", 13, &p), "a user with a space is malformed");
     ok(bc("1-0 a\n", 6, &p) && p.msg_len == 0, "an empty message is well-formed");
     ok(!bc("1-0 \nmsg", 8, &p), "an empty user is not");
     ok(!bc("1-0 ann", 7, &p), "nor a missing newline");

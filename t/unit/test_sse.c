@@ -137,12 +137,37 @@ static void test_retry_comment(void)
            "retry, comment and event append in order");
 }
 
+static void test_jitter(void)
+{
+    uint64_t st = 12345;
+    unsigned lo = ~0u, hi = 0, below = 0;
+    int in_range = 1;
+    for (int i = 0; i < 10000; i++) {
+        unsigned v = tw_sse_jitter(2000, 5000, &st);
+        in_range &= v >= 2000 && v < 7000;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+        below += v < 4500;
+    }
+    ok(in_range, "jitter: every value in [base, base + jitter)");
+    ok(lo < 2100 && hi >= 6900, "jitter: spread over the whole range");
+    ok(below > 4500 && below < 5500, "jitter: uniform (half below the middle)");
+    uint64_t a = 1, b = 2;
+    ok(tw_sse_jitter(2000, 5000, &a) != tw_sse_jitter(2000, 5000, &b),
+       "jitter: other seeds, other values");
+    is_int(tw_sse_jitter(2000, 0, &st), 2000, "jitter 0: the base");
+    uint64_t zero = 0;
+    unsigned v = tw_sse_jitter(100, 10, &zero);
+    ok(v >= 100 && v < 110 && zero != 0, "a zero state still draws, and moves on");
+}
+
 int main(void)
 {
     apr_initialize();
     apr_pool_create(&pool, NULL);
     test_event();
     test_retry_comment();
+    test_jitter();
     apr_pool_destroy(pool);
     apr_terminate();
     return done_testing();
