@@ -276,7 +276,9 @@ read -r ours_data ours_msg <<<"$(frame_data "$base/home/sse" post_ours)"
 [ "$ours_data" -gt 0 ] || { log "no event of ours on $base/home/sse"; exit 1; }
 PAD=${PAD:-$((ours_data - ours_msg))}
 # sseload's padding is a space and PAD - 1 x's after the marker.
-pad_with() { printf '%s %s' "$1" "$(head -c $((PAD - 1)) /dev/zero | tr '\0' x)"; }
+pad_with() {
+    if [ "$PAD" -gt 0 ]; then printf '%s %s' "$1" "$(head -c $((PAD - 1)) /dev/zero | tr '\0' x)"; else printf '%s' "$1"; fi
+}
 post_peer_padded() { post_peer "$(pad_with "$1")"; }
 read -r peer_data _ <<<"$(frame_data "$peer/sub" post_peer_padded)"
 log "payload: the data of our event $ours_data bytes (a $ours_msg-byte message in its card); the peer's message padded by $PAD bytes: $peer_data bytes"

@@ -58,6 +58,7 @@
 #define PUB_TIMEOUT 10000000  /* usec before a publish request counts as failed */
 #define TICK_MS     20        /* housekeeping interval (timeouts, reconnects) */
 #define MAX_PROCS   64        /* -P: subscriber processes */
+#define MAX_PAD     16384     /* -z: padding bytes */
 
 /* ---- time and small helpers ------------------------------------------------------------ */
 
@@ -767,7 +768,7 @@ static void pub_send(int k, int64_t now)
         pub_finish(k, 0);
         return;
     }
-    char marker[128], body[8192], req[10240];
+    char marker[128 + MAX_PAD], body[8192 + MAX_PAD], req[10240 + MAX_PAD];
     int ml = snprintf(marker, sizeof(marker), "sl%sq%dt%" PRId64 "e", run_id, p->seq, now);
     for (int j = 0; j < cfg.pad && ml + 1 < (int)sizeof(marker); j++)
         marker[ml++] = j == 0 ? (cfg.form ? '+' : ' ') : 'x';
@@ -1017,7 +1018,7 @@ static void usage(void)
             "  -F TPL   urlencoded form body, %%s = marker, e.g. 'message=%%s'\n"
             "  -H LINE  one more header of every POST, e.g. 'Cookie: tw_name=...' (at most 1 KB)\n"
             "  -B TPL   raw text/plain body, %%s = marker (default '%%s')\n"
-            "  -z N     N bytes of padding after the marker\n"
+            "  -z N     N bytes of padding after the marker (a space, then x's; at most 16384)\n"
             "  -d S     seconds between 'all connected' and the first post (1)\n"
             "  -g FILE  also wait until FILE exists before the first post\n"
             "  -w S     seconds to wait for deliveries after the last post (5)\n"
@@ -1093,6 +1094,8 @@ int main(int argc, char **argv)
             break;
         case 'z':
             cfg.pad = (int)num(optarg);
+            if (cfg.pad < 0 || cfg.pad > MAX_PAD)
+                usage();
             break;
         case 'd':
             cfg.settle = num(optarg);
