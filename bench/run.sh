@@ -442,15 +442,19 @@ start_syscalls() {
     pids=$(echo $(web_pids "$side") $(if [ "$side" = ours ]; then redis_pid; else peer_redis_pid; fi) | tr ' ' ,)
     perf stat -x, -o "$out" -e raw_syscalls:sys_enter,syscalls:sys_enter_sendmsg,syscalls:sys_enter_writev,syscalls:sys_enter_write,syscalls:sys_enter_sendto,syscalls:sys_enter_epoll_wait \
         -p "$pids" 2>/dev/null &
+    # shellcheck disable=SC2034 # read by stop_syscalls
     perf_pid=$!
     sleep 0.5 # attached to every thread
 }
-# Stop the count of start_syscalls; prints its JSON ({"total":n,"sendmsg":n,...}) or null.
+# Stop the count of start_syscalls (in this shell: perf is its child) and wait for its report.
 stop_syscalls() {
-    local out=$1
-    [ -n "$perf_pid" ] || { echo null; return 0; }
+    [ -n "$perf_pid" ] || return 0
     kill -INT "$perf_pid" 2>/dev/null || true
     wait "$perf_pid" 2>/dev/null || true
+}
+# The counts perf wrote to $1 as JSON ({"total":n,"sendmsg":n,...}), or null.
+syscalls_json() {
+    local out=$1
     awk -F, '$3 ~ /sys_enter/ && $1 ~ /^[0-9]+$/ {
             n = $3; sub(/.*:sys_enter_?/, "", n); if (n == "") n = "total";
             printf "%s\"%s\":%s", (c++ ? "," : "{"), n, $1 }
@@ -469,7 +473,7 @@ s7_once() {
     go=$RUNDIR/$label.go
     rm -f "$go"
     run_sseload "$side" "$label" -c "$S7_SUBS" -P "$S7_PROCS" -k 300 -T 60 -d 2 -g "$go" \
-        -m "$S7_POSTS" -r "$S7_RATE" -w 10 -v
+        -m "$S7_POSTS" -r "$S7_RATE" -w 30 -v
     wait_ready "$label"
     sleep 2
     # shellcheck disable=SC2046
@@ -477,12 +481,17 @@ s7_once() {
     n=$(sed -n 's/.*ready connected=\([0-9]*\).*/\1/p' "$RUNDIR/$label.err")
     n=${n:-0}
     log "S7 $side: RSS $((rss0 / 1024)) MB -> $((rss1 / 1024)) MB with $n streams"
+    # How evenly the processes took them (TCP sockets held by each).
+    local p per=
+    for p in $(web_pids "$side"); do per+=" $(held_tcp "$p")"; done
+    log "S7 $side: TCP sockets per process:$per"
     start_syscalls "$side" "$RUNDIR/$label.perf"
     c0=$(server_cpu "$side")
     touch "$go"
     wait "$lp" || true
     c1=$(server_cpu "$side")
-    sys=$(stop_syscalls "$RUNDIR/$label.perf")
+    stop_syscalls
+    sys=$(syscalls_json "$RUNDIR/$label.perf")
     release=$(settle_side "$side" "$held0")
     log "S7 $side: streams released $release s after the clients closed them"
     save "$label" "$(printf '{"scenario":"S7","side":"%s","round":1,"idle":{"streams":%d,"rss0_kb":%d,"rss1_kb":%d},"server_cpu_ns":%s,"syscalls":%s,"release_s":%s,"sseload":%s}' \
