@@ -15,7 +15,7 @@
 #   S7  100,000 concurrent subscribers on one Apache (CHILDREN children), 30 posts at 1/s:
 #       connected, lost, p50/p99, KB per subscriber, server CPU and syscalls per delivered
 #       event (perf stat over the posting phase); sseload forks S7_PROCS processes. Not in
-#       the default set (`make bench-100k` runs it alone, about 6 minutes).
+#       the default set (`make bench-100k` runs it alone, about 2 minutes).
 #
 # Both sides publish the same payload: the peer's message is padded (sseload -z) to the size
 # of the data of one of our events, measured from a frame of our stream at the start (PAD
@@ -27,7 +27,7 @@
 # phase (HTTP body: SSE framing and payload) divided by the events delivered.
 # S1 and S2/S3 run ROUNDS times (2; quick mode 1) in mirrored order (ours, peer, peer, ours, ...)
 # and the table gives the median (the mean of two) with the range; lost and dropped are the
-# worst round. Everything takes about 8 minutes (quick mode about 2.5).
+# worst round. Everything (S1-S5) took about 4 minutes on 2 cores.
 # Our side is started by scripts/server.sh exactly as `make run` starts it. Each round's
 # measurements are saved as JSON in BENCH_DIR/results (sseload's result and the server-side
 # figures); bench/report.mjs turns them into the table (`node bench/report.mjs DIR` again
