@@ -12,6 +12,7 @@
 #   make test-asan  every integration suite against the module built with ASan + UBSan
 #   make fuzz       fuzz every parser for FUZZ_SECONDS (60) each (make test replays the corpora)
 #   make bench      side-by-side benchmark with nginx + Nchan (not part of make test)
+#   make bench-100k 100,000 subscribers on one instance, and on the peer (bench/run.sh S7)
 
 APXS      ?= apxs
 PORT      ?= 8080
@@ -132,6 +133,12 @@ bench: deps
 	$(MAKE) all frontend
 	bash bench/run.sh
 
+# S7 alone: 100,000 concurrent subscribers on one instance (make run's 8 children) and on the
+# peer, 30 posts at 1/s (about 2 minutes; see README, Performance).
+bench-100k: deps
+	$(MAKE) all frontend
+	bash bench/run.sh S7
+
 format:
 	clang-format -i mod_tweetsse*.c mod_tweetsse*.h src/*.c src/*.h t/unit/*.c t/unit/*.h \
 	    t/fuzz/*.c t/fuzz/*.h
@@ -140,4 +147,4 @@ clean:
 	rm -rf .libs *.la *.lo *.slo src/.libs src/*.lo src/*.la src/*.slo src/*.o *.o htdocs/lib build $(UNIT_TESTS) t/unit/core-link t/unit/tsan
 	rm -f bench/sseload bench/stall
 
-.PHONY: all frontend install deps deps-fuzz run run-cluster test test-tsan test-asan bench format clean unit
+.PHONY: all frontend install deps deps-fuzz run run-cluster test test-tsan test-asan bench bench-100k format clean unit

@@ -6,6 +6,10 @@
 #   bench/nchan-peer.sh stop DIR
 #
 # Endpoints: POST /pub (the raw body is the message), GET /sub (EventSource).
+# Environment: PEER_WORKERS (2): worker_processes; each worker may hold its open-files
+# limit (the hard limit, like an Apache child) less 1,000 connections, so bench/run.sh gives
+# it as many workers as our Apache has children. PEER_REUSEPORT=1: one listening socket per
+# worker (reuseport) instead of one shared by all (nginx's default).
 set -euo pipefail
 
 cmd=${1:-}
@@ -51,17 +55,26 @@ fi
 mkdir -p "$dir/tmp" "$dir/redis"
 chmod 755 "$dir"
 
-# nginx: 2 workers (one per core, as the machine has), room for 10,000+ streams per worker,
-# every temp path and log in DIR so nothing of the system's nginx is used.
-# The channel keeps 1,000 messages in Redis, as our feed keeps 1,000 posts; a new subscriber
-# starts with new messages only.
+# nginx: PEER_WORKERS workers, each up to the open-files limit (raised to the hard limit
+# below) less 1,000 connections, every temp path and log in DIR so nothing of the system's
+# nginx is used. With PEER_REUSEPORT=1 each worker has its own listening socket, which the
+# kernel fills evenly: with one shared socket the worker that wakes first takes the
+# connections, and at 100,000 one of 8 workers reached its 19,000 and dropped the rest
+# ("worker_connections are not enough"). The channel keeps 1,000 messages in Redis (nchan_message_buffer_length), as
+# our feed keeps 1,000 posts; a new subscriber starts with the next message
+# (nchan_subscriber_first_message newest), as our stream without Last-Event-ID does.
+workers=${PEER_WORKERS:-2}
+reuseport=
+[ "${PEER_REUSEPORT:-0}" = 1 ] && reuseport=' reuseport'
+nofile=$(ulimit -Hn)
+[ "$nofile" = unlimited ] && nofile=1048576
 cat >"$dir/nginx.conf" <<CONF
 load_module $module;
-worker_processes 2;
-worker_rlimit_nofile 20000;
+worker_processes $workers;
+worker_rlimit_nofile $nofile;
 pid $dir/nginx.pid;
 error_log $dir/error.log warn;
-events { worker_connections 19000; multi_accept on; }
+events { worker_connections $((nofile - 1000)); multi_accept on; }
 http {
     access_log off;
     client_body_temp_path $dir/tmp/body;
@@ -71,7 +84,7 @@ http {
     scgi_temp_path $dir/tmp/scgi;
     upstream peer_redis { nchan_redis_server redis://127.0.0.1:$rport; }
     server {
-        listen 127.0.0.1:$port backlog=4096;
+        listen 127.0.0.1:$port backlog=4096$reuseport;
         location = /pub {
             nchan_publisher;
             nchan_channel_id feed;

@@ -5,7 +5,7 @@
 // DIR holds run.json (what ran: date, cores, rounds, sizes, scenarios) and one file per
 // measurement: S1-<side>-<round>.json and S2-<side>-<round>.json (sseload's JSON result and
 // the server-side figures; S3 is measured in the S2 run, with its streams idle), S4.json
-// and S5.json (wrk requests/s of each target, both runs).
+// and S5.json (wrk requests/s of each target, both runs), S7-<side>.json (one round).
 // Per figure and side the rounds are summed up as a median (the mean of the two middle
 // values) with the range, or as the worst / first round; the ratio is ours / peer.
 import fs from 'node:fs';
@@ -50,11 +50,38 @@ function figures(r) {
   const f = {};
   const put = (name, v) => { if (v !== undefined && v !== null && Number.isFinite(v)) f[name] = v; };
   const l = r.sseload;
+  // Per delivered event: the bytes subscribers read over the posting phase, and the servers'
+  // CPU time over it (µs).
+  if (l?.delivered > 0) {
+    if (l.post_bytes > 0) put('bpe', round(l.post_bytes / l.delivered, 0));
+    put('cpue', round(r.server_cpu_ns / 1e3 / l.delivered, 2));
+  }
+  // Latency to the kernel's receive time when sseload measured it (-K), and as read.
+  if (l?.kstamp) {
+    put('kp50', l.k_p50_ms);
+    put('kp99', l.k_p99_ms);
+  }
   if (r.scenario === 'S1') {
     put('lost', l?.lost);
     put('p50', l?.p50_ms);
     put('p99', l?.p99_ms);
     put('cpu', round(r.server_cpu_ns / 1e9, 1));
+  } else if (r.scenario === 'S7') {
+    put('connected', l?.connected);
+    put('lost', l?.lost);
+    put('p50', l?.p50_ms);
+    put('p99', l?.p99_ms);
+    put('dropped', l?.dropped);
+    put('release', round(r.release_s, 1));
+    const idle = r.idle;
+    put('n', idle.streams);
+    if (idle.streams > 0) put('kb', round((idle.rss1_kb - idle.rss0_kb) / idle.streams, 2));
+    const sc = r.syscalls;
+    if (sc && l?.delivered > 0) {
+      put('sys', round(sc.total / l.delivered, 2));
+      put('send', round(((sc.sendmsg ?? 0) + (sc.writev ?? 0) + (sc.write ?? 0) + (sc.sendto ?? 0)) /
+        l.delivered, 2));
+    }
   } else {
     put('connected', l?.connected);
     put('lost', l?.lost);
@@ -93,10 +120,12 @@ function summarize(scenario, side, name, how) {
     range: v.length > 1 ? `${fmt(v[0])}–${fmt(v.at(-1))}` : '' };
 }
 for (const side of SIDES) {
-  for (const f of ['p50', 'p99', 'cpu']) {
+  for (const f of ['p50', 'p99', 'kp50', 'kp99', 'cpu', 'bpe', 'cpue']) {
     summarize('S1', side, f, 'median');
     summarize('S2', side, f, 'median');
   }
+  for (const f of ['connected', 'lost', 'p50', 'p99', 'kp50', 'kp99', 'dropped', 'release', 'n', 'kb',
+    'bpe', 'cpue', 'sys', 'send']) summarize('S7', side, f, 'first');
   summarize('S1', side, 'lost', 'max');
   summarize('S2', side, 'lost', 'max');
   summarize('S2', side, 'dropped', 'max');
@@ -137,26 +166,35 @@ const rounds = run.rounds > 1 ? `median of ${run.rounds} rounds (range)` : '1 ro
 out.push('');
 out.push(`mod_tweetsse vs nginx + Nchan (through Redis), ${run.date}, ${run.cores} cores, loopback` +
   `${run.quick ? ', quick mode' : ''}; S1-S3: ${rounds}`);
-out.push('Lost: posts not received within 10 s of the last post; latency: from the POST to the byte');
-out.push('reaching the subscriber, over every subscriber and post.');
+out.push('Lost: posts not received within 10 s of the last post; latency: from the POST to the bytes');
+out.push("reaching the subscriber's socket (the kernel's receive time), over every subscriber and post;");
+out.push('"as read": when the load generator read them. Per event: per subscriber and post delivered,');
+out.push(`over the posting phase. The peer's messages are padded by ${run.pad ?? '?'} bytes to the size of our event's`);
+out.push(`data (${run.ours_data ?? '?'} bytes ours, ${run.peer_data ?? '?'} the peer's); ${run.children ?? '?'} Apache children, as many nginx workers.`);
 out.push('');
 out.push('| figure | ours | peer | ratio (ours / peer) |');
 out.push('|---|---:|---:|---:|');
 if (has('S1')) {
   row(`S1 lost (${run.S1_SUBS} subs, ${run.S1_POSTS} posts at ${run.S1_RATE}/s; worst round)`,
     g('S1.ours.lost'), g('S1.peer.lost'));
-  rowM('S1 latency p50 (ms)', 'S1.ours.p50', 'S1.peer.p50');
-  rowM('S1 latency p99 (ms)', 'S1.ours.p99', 'S1.peer.p99');
-  rowM('S1 server CPU (s, web server + Redis, whole run)', 'S1.ours.cpu', 'S1.peer.cpu');
+  rowM('S1 latency p50 (ms)', 'S1.ours.kp50', 'S1.peer.kp50');
+  rowM('S1 latency p99 (ms)', 'S1.ours.kp99', 'S1.peer.kp99');
+  rowM('S1 latency p99 as read (ms)', 'S1.ours.p99', 'S1.peer.p99');
+  rowM('S1 server CPU (s, web server + Redis, posting phase)', 'S1.ours.cpu', 'S1.peer.cpu');
+  rowM('S1 server CPU per delivered event (µs)', 'S1.ours.cpue', 'S1.peer.cpue');
+  rowM('S1 bytes per event (on the wire, per subscriber per post)', 'S1.ours.bpe', 'S1.peer.bpe');
 }
 if (has('S2')) {
   row(`S2 connected (of ${run.S2_SUBS}; worst round)`, g('S2.ours.connected'), g('S2.peer.connected'));
   row(`S2 lost (${run.S2_POSTS} posts at ${run.S2_RATE}/s; worst round)`, g('S2.ours.lost'),
     g('S2.peer.lost'));
-  rowM('S2 latency p50 (ms)', 'S2.ours.p50', 'S2.peer.p50');
-  rowM('S2 latency p99 (ms)', 'S2.ours.p99', 'S2.peer.p99');
+  rowM('S2 latency p50 (ms)', 'S2.ours.kp50', 'S2.peer.kp50');
+  rowM('S2 latency p99 (ms)', 'S2.ours.kp99', 'S2.peer.kp99');
+  rowM('S2 latency p99 as read (ms)', 'S2.ours.p99', 'S2.peer.p99');
   row('S2 dropped streams (worst round)', g('S2.ours.dropped'), g('S2.peer.dropped'));
   rowM('S2 server CPU (s, posting + drain)', 'S2.ours.cpu', 'S2.peer.cpu');
+  rowM('S2 server CPU per delivered event (µs)', 'S2.ours.cpue', 'S2.peer.cpue');
+  rowM('S2 bytes per event (on the wire, per subscriber per post)', 'S2.ours.bpe', 'S2.peer.bpe');
   row('S2 reconnect storm (all close, all come back at once): back within 60 s (worst round)',
     g('S2.ours.back'), g('S2.peer.back'));
   rowM('S2 reconnect storm: seconds to a new stream, p50', 'S2.ours.back50', 'S2.peer.back50');
@@ -179,6 +217,24 @@ if (has('S5')) {
     'file, default mmap)', rps('S5', 'S5-page'), rps('S5', 'S5-static'));
   row('S5 GET /home vs static copy sent with EnableSendfile On, req/s', rps('S5', 'S5-page'),
     rps('S5', 'S5-static-sendfile'));
+}
+if (has('S7')) {
+  row(`S7 connected (of ${run.S7_SUBS}, ${run.S7_PROCS} load generator processes)`, g('S7.ours.connected'),
+    g('S7.peer.connected'));
+  row(`S7 lost (${run.S7_POSTS} posts at ${run.S7_RATE}/s)`, g('S7.ours.lost'), g('S7.peer.lost'));
+  row('S7 latency p50 (ms)', g('S7.ours.kp50'), g('S7.peer.kp50'));
+  row('S7 latency p99 (ms)', g('S7.ours.kp99'), g('S7.peer.kp99'));
+  row('S7 latency p99 as read (ms)', g('S7.ours.p99'), g('S7.peer.p99'));
+  row('S7 dropped streams', g('S7.ours.dropped'), g('S7.peer.dropped'));
+  row(`S7 KB of server memory per subscriber (at ${g('S7.ours.n')} / ${g('S7.peer.n')})`, g('S7.ours.kb'),
+    g('S7.peer.kb'));
+  row('S7 server CPU per delivered event (µs)', g('S7.ours.cpue'), g('S7.peer.cpue'));
+  row('S7 server syscalls per delivered event (all)', g('S7.ours.sys'), g('S7.peer.sys'));
+  row('S7 server write syscalls per delivered event (sendmsg, writev, write, sendto)',
+    g('S7.ours.send'), g('S7.peer.send'));
+  row('S7 bytes per event (on the wire)', g('S7.ours.bpe'), g('S7.peer.bpe'));
+  row('S7 seconds until the server lets go of closed streams', g('S7.ours.release'),
+    g('S7.peer.release'));
 }
 out.push('');
 process.stdout.write(`${out.join('\n')}\n`);

@@ -2,7 +2,7 @@
 # `make bench`: the feed side by side with nginx + Nchan (Debian's libnginx-mod-nchan, through
 # its own Redis), both on loopback in one run, and a Markdown table of the figures.
 #
-#   bench/run.sh [-q|--quick] [S1 S2 S3 S4 S5]      (default: all scenarios)
+#   bench/run.sh [-q|--quick] [S1 S2 S3 S4 S5 S7]   (default: S1-S5)
 #
 #   S1  1,000 subscribers, 100 posts/s for 10 s: lost, latency p50/p99, server CPU
 #   S2  10,000 concurrent subscribers on one Apache, 100 posts at 10/s: connected, lost,
@@ -12,18 +12,32 @@
 #       the server's CPU while they are idle
 #   S4  POST throughput with wrk (50 connections) vs Nchan's POST /pub
 #   S5  GET /home with 50 posts vs the same Apache serving the same page as a static file
+#   S7  100,000 concurrent subscribers on one Apache (CHILDREN children), 30 posts at 1/s:
+#       connected, lost, p50/p99, KB per subscriber, server CPU and syscalls per delivered
+#       event (perf stat over the posting phase); sseload forks S7_PROCS processes. Not in
+#       the default set (`make bench-100k` runs it alone, about 2 minutes).
 #
+# Both sides publish the same payload: the peer's message is padded (sseload -z) to the size
+# of the data of one of our events, measured from a frame of our stream at the start (PAD
+# overrides it). Every latency is measured twice: when sseload reads the bytes, and at the
+# kernel's receive time of the segment (sseload -K); the table gives the second, which does
+# not depend on how soon the load generator gets a core. Server CPU per delivered event is
+# the servers' CPU time (web server + Redis, from /proc) over the posting phase divided by
+# the events delivered; bytes per event are what the subscribers read over the posting
+# phase (HTTP body: SSE framing and payload) divided by the events delivered.
 # S1 and S2/S3 run ROUNDS times (2; quick mode 1) in mirrored order (ours, peer, peer, ours, ...)
 # and the table gives the median (the mean of two) with the range; lost and dropped are the
-# worst round. Everything takes about 8 minutes (quick mode about 2.5).
+# worst round. Everything (S1-S5) took about 4 minutes on 2 cores.
 # Our side is started by scripts/server.sh exactly as `make run` starts it. Each round's
 # measurements are saved as JSON in BENCH_DIR/results (sseload's result and the server-side
 # figures); bench/report.mjs turns them into the table (`node bench/report.mjs DIR` again
 # on a kept directory). wrk comes from scripts/deps.sh (`make deps`).
 # Environment: BENCH_PORT (18080), PEER_PORT (18090), PEER_REDIS_PORT (16390), BENCH_DIR (a
-# new directory under /tmp), KEEP=1 keeps it (logs, configs) afterwards, LOADGEN_NICE (-10);
-# ROUNDS and the sizes below (S1_SUBS, S1_RATE, S1_SECS, S2_SUBS, S2_POSTS, S2_RATE, WRK_SECS,
-# SRCS) override the defaults.
+# new directory under /tmp), KEEP=1 keeps it (logs, configs) afterwards, LOADGEN_NICE (-10),
+# LOADGEN_CPUS (a taskset CPU list for sseload; unset: any CPU), CHILDREN (8, as `make run`;
+# the peer gets as many nginx workers), PEER_REUSEPORT (1 when S7 runs, else 0), PAD; ROUNDS and the sizes below (S1_SUBS, S1_RATE,
+# S1_SECS, S2_SUBS, S2_POSTS, S2_RATE, WRK_SECS, S7_SUBS, S7_POSTS, S7_RATE, S7_PROCS, SRCS)
+# override the defaults.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -34,7 +48,7 @@ want=()
 for a in "$@"; do
     case $a in
     -q | --quick) quick=1 ;;
-    S[1-5] | s[1-5]) want+=("${a^^}") ;;
+    S[1-57] | s[1-57]) want+=("${a^^}") ;;
     -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;p}' "$0"; exit 0 ;;
     *) echo "bench: unknown argument '$a' (try --help)" >&2; exit 2 ;;
     esac
@@ -50,7 +64,10 @@ else
     : "${S1_SUBS:=1000}" "${S1_RATE:=100}" "${S1_SECS:=10}"
     : "${S2_SUBS:=10000}" "${S2_POSTS:=100}" "${S2_RATE:=10}" "${WRK_SECS:=10}" "${ROUNDS:=2}"
 fi
+: "${S7_SUBS:=100000}" "${S7_POSTS:=30}" "${S7_RATE:=1}" "${S7_PROCS:=7}"
 : "${SRCS:=8}" # source addresses 127.0.0.2..(SRCS+1) for the subscribers
+# Apache children, as `make run` starts them (scripts/run.sh); nginx gets as many workers.
+export CHILDREN=${CHILDREN:-8}
 PORT=${BENCH_PORT:-18080}
 PEER_PORT=${PEER_PORT:-18090}
 PEER_REDIS_PORT=${PEER_REDIS_PORT:-16390}
@@ -76,10 +93,23 @@ sseload=$here/sseload
 # being the one that falls behind (the same for both sides). LOADGEN_NICE=0 turns it off.
 nice=()
 if [ "$(id -u)" = 0 ] && [ "${LOADGEN_NICE:--10}" != 0 ]; then nice=(nice -n "${LOADGEN_NICE:--10}"); fi
+if [ -n "${LOADGEN_CPUS:-}" ]; then nice+=(taskset -c "$LOADGEN_CPUS"); fi
 # Every stream is a socket: as many open files as allowed, for us and what we start.
 ulimit -n "$(ulimit -Hn)"
 if [ "$(ulimit -n)" -lt $((S2_SUBS + 500)) ]; then
     echo "bench: open-files limit $(ulimit -n) is too low for $S2_SUBS subscribers" >&2
+fi
+# S7 holds twice S7_SUBS sockets on loopback (both ends) at once: say which system limit
+# would stop it before it starts.
+if [[ " ${want[*]} " == *" S7 "* ]]; then
+    [ "$(cat /proc/sys/fs/file-max)" -gt $((3 * S7_SUBS)) ] ||
+        echo "bench: fs.file-max $(cat /proc/sys/fs/file-max) is low for S7" >&2
+    if [ -r /proc/sys/net/netfilter/nf_conntrack_max ] &&
+        [ "$(cat /proc/sys/net/netfilter/nf_conntrack_max)" -lt $((2 * S7_SUBS)) ]; then
+        echo "bench: nf_conntrack_max $(cat /proc/sys/net/netfilter/nf_conntrack_max) is below 2 x S7_SUBS (connections may be dropped when conntrack tracks loopback)" >&2
+    fi
+    [ "$(cat /proc/sys/net/core/somaxconn)" -ge 4096 ] ||
+        echo "bench: net.core.somaxconn $(cat /proc/sys/net/core/somaxconn) caps the accept queue below ListenBacklog 4096" >&2
 fi
 
 # ---- private run directory ------------------------------------------------------------------
@@ -214,8 +244,50 @@ cookie=$(curl -s -D - -o /dev/null "$base/home" | sed -n 's/^[Ss]et-[Cc]ookie: \
 export BENCH_COOKIE=$cookie
 
 # ---- the peer -------------------------------------------------------------------------------
-bash "$here/nchan-peer.sh" start "$RUNDIR/peer" "$PEER_PORT" "$PEER_REDIS_PORT" >&2
+# One listening socket per nginx worker (reuseport) only when S7 runs: there one shared
+# socket let a worker take 19,000 connections and refuse the rest, and at S2 (one round each)
+# reuseport measured the peer's p99 at 120 ms against 80 without it. PEER_REUSEPORT overrides.
+if has S7; then : "${PEER_REUSEPORT:=1}"; else : "${PEER_REUSEPORT:=0}"; fi
+export PEER_REUSEPORT
+PEER_WORKERS=$CHILDREN bash "$here/nchan-peer.sh" start "$RUNDIR/peer" "$PEER_PORT" "$PEER_REDIS_PORT" >&2
 peer=http://127.0.0.1:$PEER_PORT
+
+# ---- the payload ----------------------------------------------------------------------------
+# The data of one event, in bytes: open a stream at $1 (curl), publish a message of the form
+# of sseload's markers with the command in $2.. (the message appended), and measure the data
+# line that carries it. Prints "data-bytes message-bytes".
+frame_data() {
+    local url=$1 msg raw cp n
+    shift
+    msg="slprobeq0t$(date +%s%6N)e"
+    raw=$RUNDIR/probe-$RANDOM.sse
+    : >"$raw"
+    curl -s -N -H 'Accept: text/event-stream' "$url" >"$raw" &
+    cp=$!
+    # The stream is open once its first bytes (retry: or a comment) have come.
+    for _ in $(seq 100); do [ -s "$raw" ] && break; sleep 0.05; done
+    "$@" "$msg" >/dev/null
+    for _ in $(seq 100); do grep -q "^data: .*$msg" "$raw" && break; sleep 0.05; done
+    kill "$cp" 2>/dev/null || true
+    wait "$cp" 2>/dev/null || true
+    n=$(awk -v m="$msg" '/^data: / && index($0, m) { print length($0) - 6; exit }' "$raw")
+    echo "${n:-0} ${#msg}"
+}
+post_ours() { curl -s -o /dev/null -H "Cookie: $cookie" --data-urlencode "message=$1" "$base/home"; }
+post_peer() { curl -s -o /dev/null --data-binary "$1" "$peer/pub"; }
+# Our card around the message: the peer's message gets that many bytes of padding, so that
+# the data of its events is as large as ours.
+read -r ours_data ours_msg <<<"$(frame_data "$base/home/sse" post_ours)"
+[ "$ours_data" -gt 0 ] || { log "no event of ours on $base/home/sse"; exit 1; }
+PAD=${PAD:-$((ours_data - ours_msg))}
+# sseload's padding is a space and PAD - 1 x's after the marker.
+pad_with() {
+    if [ "$PAD" -gt 0 ]; then printf '%s %s' "$1" "$(head -c $((PAD - 1)) /dev/zero | tr '\0' x)"; else printf '%s' "$1"; fi
+}
+post_peer_padded() { post_peer "$(pad_with "$1")"; }
+read -r peer_data _ <<<"$(frame_data "$peer/sub" post_peer_padded)"
+log "payload: the data of our event $ours_data bytes (a $ours_msg-byte message in its card); the peer's message padded by $PAD bytes: $peer_data bytes"
+
 nginx_pids() {
     local mp
     mp=$(cat "$RUNDIR/peer/nginx.pid" 2>/dev/null) || return 0
@@ -266,7 +338,7 @@ settle_side() {
 }
 
 our_sse=(-s "$base/home/sse" -p "$base/home" -F 'message=%s' -H "Cookie: $cookie")
-peer_sse=(-s "$peer/sub" -p "$peer/pub" -B '%s')
+peer_sse=(-s "$peer/sub" -p "$peer/pub" -B '%s' -z "$PAD")
 
 # Start sseload for one side with a label and extra options, in the background: its pid is
 # in $lp, its JSON result in $RUNDIR/LABEL.out, its summary and progress in .err.
@@ -276,19 +348,35 @@ run_sseload() {
     shift 2
     local -a target
     if [ "$side" = ours ]; then target=("${our_sse[@]}"); else target=("${peer_sse[@]}"); fi
-    timeout 600 "${nice[@]}" "$sseload" -l "$label" "${target[@]}" -n "$SRCS" "$@" \
+    timeout 900 "${nice[@]}" "$sseload" -l "$label" "${target[@]}" -n "$SRCS" -K "$@" \
         >"$RUNDIR/$label.out" 2>"$RUNDIR/$label.err" &
     lp=$!
     bg_pids+=("$lp")
 }
-# S1, one side, round $2: 1,000 subscribers, 100 posts/s; CPU of the server side around it.
+# Wait until the sseload of $label has every subscriber connected (or failed), or has ended.
+wait_ready() {
+    local label=$1
+    for _ in $(seq 3000); do
+        grep -q 'ready' "$RUNDIR/$label.err" 2>/dev/null && break
+        kill -0 "$lp" 2>/dev/null || break
+        sleep 0.1
+    done
+    grep -h 'ready' "$RUNDIR/$label.err" | sed 's/^/    /' >&2 || true
+}
+
+# S1, one side, round $2: 1,000 subscribers, 100 posts/s; CPU of the server side over the
+# posting phase (from the go to the end of the drain).
 s1_once() {
-    local side=$1 r=$2 label=S1-$1-$2 c0 c1 held0
+    local side=$1 r=$2 label=S1-$1-$2 c0 c1 held0 go
     log "S1 $side, round $r: $S1_SUBS subscribers, $S1_POSTS posts at $S1_RATE/s"
     # shellcheck disable=SC2046
     held0=$(held_tcp $(web_pids "$side"))
+    go=$RUNDIR/$label.go
+    rm -f "$go"
+    run_sseload "$side" "$label" -c "$S1_SUBS" -m "$S1_POSTS" -r "$S1_RATE" -w 10 -g "$go"
+    wait_ready "$label"
     c0=$(server_cpu "$side")
-    run_sseload "$side" "$label" -c "$S1_SUBS" -m "$S1_POSTS" -r "$S1_RATE" -w 10
+    touch "$go"
     wait "$lp" || true
     c1=$(server_cpu "$side")
     save "$label" "$(printf '{"scenario":"S1","side":"%s","round":%d,"server_cpu_ns":%s,"sseload":%s}' \
@@ -312,13 +400,7 @@ s23_once() {
     rm -f "$go"
     run_sseload "$side" "$label" -c "$S2_SUBS" -k 500 -T 30 -d 2 -g "$go" -m "$posts" \
         -r "$S2_RATE" -w 10 -v
-    # Wait until every subscriber is connected (or has failed).
-    for _ in $(seq 1800); do
-        grep -q 'ready' "$RUNDIR/$label.err" 2>/dev/null && break
-        kill -0 "$lp" 2>/dev/null || break
-        sleep 0.1
-    done
-    grep -h 'ready' "$RUNDIR/$label.err" | sed 's/^/    /' >&2 || true
+    wait_ready "$label"
     # Idle streams: the server's CPU over 3 s, then its memory.
     sleep 1
     t0=$(date +%s.%N)
@@ -351,6 +433,74 @@ s23_once() {
     log "S2 $side: streams released $release s after the clients closed them"
     save "$label" "$(printf '{"scenario":"S2","side":"%s","round":%d,"idle":{"streams":%d,"rss0_kb":%d,"rss1_kb":%d,"cpu_ns":%s,"wall_s":%s},"server_cpu_ns":%s,"release_s":%s,"sseload":%s,"back":%s}' \
         "$side" "$r" "$n" "$rss0" "$rss1" "$idle_ns" "$idle_s" "$((c1 - c0))" "$release" "$run" "$back")"
+}
+
+# Syscalls of one side's server processes (web server + Redis, every thread) while they run:
+# perf stat in the background, its pid in $perf_pid, until stop_syscalls. Without perf (or
+# allowed to trace) nothing is counted and the figures stay out of the table.
+perf_pid=
+start_syscalls() {
+    local side=$1 out=$2 pids
+    perf_pid=
+    command -v perf >/dev/null || return 0
+    # shellcheck disable=SC2046
+    pids=$(echo $(web_pids "$side") $(if [ "$side" = ours ]; then redis_pid; else peer_redis_pid; fi) | tr ' ' ,)
+    perf stat -x, -o "$out" -e raw_syscalls:sys_enter,syscalls:sys_enter_sendmsg,syscalls:sys_enter_writev,syscalls:sys_enter_write,syscalls:sys_enter_sendto,syscalls:sys_enter_epoll_wait \
+        -p "$pids" 2>/dev/null &
+    # shellcheck disable=SC2034 # read by stop_syscalls
+    perf_pid=$!
+    sleep 0.5 # attached to every thread
+}
+# Stop the count of start_syscalls (in this shell: perf is its child) and wait for its report.
+stop_syscalls() {
+    [ -n "$perf_pid" ] || return 0
+    kill -INT "$perf_pid" 2>/dev/null || true
+    wait "$perf_pid" 2>/dev/null || true
+}
+# The counts perf wrote to $1 as JSON ({"total":n,"sendmsg":n,...}), or null.
+syscalls_json() {
+    local out=$1
+    awk -F, '$3 ~ /sys_enter/ && $1 ~ /^[0-9]+$/ {
+            n = $3; sub(/.*:sys_enter_?/, "", n); if (n == "") n = "total";
+            printf "%s\"%s\":%s", (c++ ? "," : "{"), n, $1 }
+        END { print c ? "}" : "null" }' "$out" 2>/dev/null || echo null
+}
+
+# S7, one side: S7_SUBS subscribers from S7_PROCS sseload processes, held idle (memory),
+# then S7_POSTS posts at S7_RATE/s: lost, latency, server CPU and syscalls per delivery.
+s7_once() {
+    local side=$1 label=S7-$1 go rss0 rss1 n c0 c1 held0 sys release
+    # shellcheck disable=SC2046
+    rss0=$(sum_status VmRSS $(web_pids "$side"))
+    # shellcheck disable=SC2046
+    held0=$(held_tcp $(web_pids "$side"))
+    log "S7 $side: $S7_SUBS subscribers from $S7_PROCS processes (baseline RSS $((rss0 / 1024)) MB), $S7_POSTS posts at $S7_RATE/s"
+    go=$RUNDIR/$label.go
+    rm -f "$go"
+    run_sseload "$side" "$label" -c "$S7_SUBS" -P "$S7_PROCS" -k 300 -T 60 -d 2 -g "$go" \
+        -m "$S7_POSTS" -r "$S7_RATE" -w 30 -v
+    wait_ready "$label"
+    sleep 2
+    # shellcheck disable=SC2046
+    rss1=$(sum_status VmRSS $(web_pids "$side"))
+    n=$(sed -n 's/.*ready connected=\([0-9]*\).*/\1/p' "$RUNDIR/$label.err")
+    n=${n:-0}
+    log "S7 $side: RSS $((rss0 / 1024)) MB -> $((rss1 / 1024)) MB with $n streams"
+    # How evenly the processes took them (TCP sockets held by each).
+    local p per=
+    for p in $(web_pids "$side"); do per+=" $(held_tcp "$p")"; done
+    log "S7 $side: TCP sockets per process:$per"
+    start_syscalls "$side" "$RUNDIR/$label.perf"
+    c0=$(server_cpu "$side")
+    touch "$go"
+    wait "$lp" || true
+    c1=$(server_cpu "$side")
+    stop_syscalls
+    sys=$(syscalls_json "$RUNDIR/$label.perf")
+    release=$(settle_side "$side" "$held0")
+    log "S7 $side: streams released $release s after the clients closed them"
+    save "$label" "$(printf '{"scenario":"S7","side":"%s","round":1,"idle":{"streams":%d,"rss0_kb":%d,"rss1_kb":%d},"server_cpu_ns":%s,"syscalls":%s,"release_s":%s,"sseload":%s}' \
+        "$side" "$n" "$rss0" "$rss1" "$((c1 - c0))" "$sys" "$release" "$(sseload_json "$label")")"
 }
 
 # Requests/s of one wrk run (50 connections, 2 threads); errors go to the log.
@@ -425,10 +575,11 @@ scenario_s5() {
 
 # ---- run ------------------------------------------------------------------------------------
 # What the report needs to know about the run itself.
-save run "$(printf '{"date":"%s","cores":%d,"quick":%s,"rounds":%d,"scenarios":[%s],"S1_SUBS":%d,"S1_RATE":%d,"S1_SECS":%d,"S1_POSTS":%d,"S2_SUBS":%d,"S2_POSTS":%d,"S2_RATE":%d,"WRK_SECS":%d}' \
+save run "$(printf '{"date":"%s","cores":%d,"quick":%s,"rounds":%d,"scenarios":[%s],"S1_SUBS":%d,"S1_RATE":%d,"S1_SECS":%d,"S1_POSTS":%d,"S2_SUBS":%d,"S2_POSTS":%d,"S2_RATE":%d,"WRK_SECS":%d,"S7_SUBS":%d,"S7_POSTS":%d,"S7_RATE":%s,"S7_PROCS":%d,"children":%d,"pad":%d,"ours_data":%d,"peer_data":%d}' \
     "$(date -u +%F)" "$(nproc)" "$([ "$quick" = 1 ] && echo true || echo false)" "$ROUNDS" \
     "$(printf '"%s",' "${want[@]}" | sed 's/,$//')" "$S1_SUBS" "$S1_RATE" "$S1_SECS" "$S1_POSTS" \
-    "$S2_SUBS" "$S2_POSTS" "$S2_RATE" "$WRK_SECS")"
+    "$S2_SUBS" "$S2_POSTS" "$S2_RATE" "$WRK_SECS" "$S7_SUBS" "$S7_POSTS" "$S7_RATE" "$S7_PROCS" \
+    "$CHILDREN" "$PAD" "$ours_data" "${peer_data:-0}")"
 
 # S2/S3 go first so that the memory baseline is not inflated by earlier streams.
 t_start=$(date +%s)
@@ -444,6 +595,10 @@ if has S1; then
 fi
 if has S4; then scenario_s4; fi
 if has S5; then scenario_s5; fi
+# S7 last: 100,000 streams leave the most behind (memory, TIME_WAIT sockets).
+if has S7; then
+    for side in ours peer; do s7_once "$side"; done
+fi
 
 # ---- table ----------------------------------------------------------------------------------
 node "$here/report.mjs" "$RESULTS"

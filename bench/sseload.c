@@ -14,6 +14,12 @@
  * urlencoded form body, -B a raw text/plain body. Subscribers parse the HTTP response
  * (chunked or not) and the SSE lines; a marker of another run (replayed history) is ignored.
  *
+ * -P N forks N subscriber processes (each holds its share of -c, so that more subscribers
+ * than one process' open-files limit fit); this process then only publishes and merges
+ * their results, exactly (every latency sample). -K also stamps each read with the kernel's
+ * receive time (SO_TIMESTAMPNS): the k_* latencies end when the bytes reached the socket,
+ * whatever the load generator's own scheduling adds before it reads them.
+ *
  * Output: the result as one JSON object on stdout (see print_json); the human summary, and
  * progress with -v, on stderr. Exit 0 when every post that was published reached every
  * connected subscriber, 1 on loss, 2 on bad usage or setup, 3 when no subscriber connected
@@ -32,9 +38,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdatomic.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +57,8 @@
 #define MAX_PUB     256       /* publish requests in flight at once */
 #define PUB_TIMEOUT 10000000  /* usec before a publish request counts as failed */
 #define TICK_MS     20        /* housekeeping interval (timeouts, reconnects) */
+#define MAX_PROCS   64        /* -P: subscriber processes */
+#define MAX_PAD     16384     /* -z: padding bytes */
 
 /* ---- time and small helpers ------------------------------------------------------------ */
 
@@ -163,6 +175,8 @@ static struct {
     const char *go;      /* -g: publish only once this file exists (after -d) */
     const char *header;  /* -H: one more header line of every POST, e.g. "Cookie: ..." */
     int verbose;         /* -v */
+    int procs;           /* -P: subscriber processes; 0 = subscribers in this process */
+    int kstamp;          /* -K: kernel receive timestamps too */
 } cfg = {.subs = 100,
          .inflight = 500,
          .conn_timeout = 15,
@@ -222,9 +236,56 @@ static struct {
     int pub_ok, pub_err, pub_sent, pub_active;
     long dup, delivered_all, reads;
     long long bytes;
+    long long post_bytes0; /* st.bytes when the posts began, -1 before */
+    long long post_bytes;  /* bytes read from then on (at the end) */
     int64_t send_lag_max;
-    samples lat, conn, publat;
+    samples lat, conn, publat, klat;
 } st;
+
+/* ---- subscriber processes (-P) -------------------------------------------------------- */
+
+/* What one subscriber process tells the publishing one: flags it sets once (ready: every
+ * subscriber connected or failed; done: its figures and samples are final), progress for -v,
+ * and its figures. Its samples go to its own slices of the shared sample areas. */
+typedef struct {
+    atomic_int ready, done;
+    atomic_int live_connected;
+    atomic_long live_delivered;
+    int connected, inflight_left;
+    int fail_refused, fail_timeout, fail_status, fail_other, last_bad_status;
+    int dropped, reconnects, reconnect_fail;
+    long dup, delivered, reads;
+    long long bytes, post_bytes;
+    size_t nlat, nklat, nconn;
+} worker_res;
+
+/* Shared between the publishing process and its subscriber processes (MAP_SHARED before
+ * fork). The publisher sets go when publishing starts and over (with pub_ok and
+ * t_last_post) once every publish request has finished; pub_done is shared as well. */
+typedef struct {
+    atomic_int go, over;
+    int pub_ok;
+    int64_t t_last_post;
+    worker_res w[MAX_PROCS];
+} shared_t;
+
+static shared_t *shm;
+static int worker = -1; /* index of this subscriber process; -1: the publishing one */
+static int total_subs;  /* -c: the subscribers of every process */
+static int sub_base;    /* global index of subs[0] (source address spread) */
+static pid_t wpid[MAX_PROCS];
+static uint32_t *shm_lat, *shm_klat, *shm_conn; /* sample areas, slices by subscriber range */
+static int64_t rt_minus_mono; /* CLOCK_REALTIME - CLOCK_MONOTONIC at start, usec (-K) */
+static int64_t cur_krx;       /* kernel receive time of the read being parsed (-K), or 0 */
+
+/* Zero-filled memory shared with the processes forked after it. */
+static void *shared_alloc(size_t n)
+{
+    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        die("mmap");
+    return p;
+}
 
 static int ep;
 static char run_id[16];
@@ -298,7 +359,11 @@ static void sub_start(int i, int64_t now)
     s->cleft = 0;
     s->cext = 0;
     s->skip_line = 0;
-    s->fd = open_conn(&cfg.sse.addr, i);
+    s->fd = open_conn(&cfg.sse.addr, sub_base + i);
+    if (s->fd >= 0 && cfg.kstamp) {
+        int one = 1;
+        setsockopt(s->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+    }
     if (s->fd < 0) {
         s->state = S_FAILED;
         if (s->attempt) {
@@ -409,6 +474,8 @@ static void on_marker(int i, const char *p, const char *end, int64_t now)
     s->seen[seq >> 3] |= bit;
     st.delivered_all++;
     samples_add(&st.lat, now - (int64_t)t);
+    if (cur_krx)
+        samples_add(&st.klat, cur_krx - (int64_t)t);
 }
 
 /* One complete SSE line (without its end of line). */
@@ -556,7 +623,29 @@ static char rbuf[1 << 16];
 static void sub_read(int i, int64_t now)
 {
     sub_t *s = &subs[i];
-    ssize_t r = read(s->fd, rbuf, sizeof(rbuf));
+    ssize_t r;
+    cur_krx = 0;
+    if (cfg.kstamp) {
+        /* The kernel's receive time of the last segment this read takes (CLOCK_REALTIME). */
+        struct iovec iov = {.iov_base = rbuf, .iov_len = sizeof(rbuf)};
+        union {
+            char buf[CMSG_SPACE(sizeof(struct timespec))];
+            struct cmsghdr align;
+        } ctl;
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = ctl.buf,
+                            .msg_controllen = sizeof(ctl)};
+        r = recvmsg(s->fd, &mh, 0);
+        for (struct cmsghdr *c = r > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+                struct timespec ts;
+                memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+                cur_krx = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - rt_minus_mono;
+            }
+    } else {
+        r = read(s->fd, rbuf, sizeof(rbuf));
+    }
     st.reads++;
     if (r < 0 && (errno == EAGAIN || errno == EINTR))
         return;
@@ -679,7 +768,7 @@ static void pub_send(int k, int64_t now)
         pub_finish(k, 0);
         return;
     }
-    char marker[128], body[8192], req[10240];
+    char marker[128 + MAX_PAD], body[8192 + MAX_PAD], req[10240 + MAX_PAD];
     int ml = snprintf(marker, sizeof(marker), "sl%sq%dt%" PRId64 "e", run_id, p->seq, now);
     for (int j = 0; j < cfg.pad && ml + 1 < (int)sizeof(marker); j++)
         marker[ml++] = j == 0 ? (cfg.form ? '+' : ' ') : 'x';
@@ -742,6 +831,176 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* ---- subscriber processes -------------------------------------------------------------- */
+
+/* Deliveries of this process' subscribers that count: posts the server accepted (pub_done,
+ * shared), to subscribers that were connected. Cost: subscribers x posts. */
+static long count_delivered(void)
+{
+    long delivered = 0;
+    for (int i = 0; i < cfg.subs; i++) {
+        if (!subs[i].ever)
+            continue;
+        for (int q = 0; q < cfg.posts; q++)
+            if (pub_done[q] == 1 && (subs[i].seen[q >> 3] & (1u << (q & 7))))
+                delivered++;
+    }
+    return delivered;
+}
+
+static void on_child_exit(int sig)
+{
+    (void)sig; /* only interrupts epoll_wait; the results come through shared memory */
+}
+
+/* Fork cfg.procs subscriber processes, each with its share of the subscribers (global
+ * indexes [sub_base, sub_base + cfg.subs)); in the caller cfg.subs becomes 0. The sample
+ * areas hold every possible sample of each share (subscribers x posts latencies). */
+static void fork_workers(void)
+{
+    int total = total_subs;
+    size_t cells = (size_t)total * (size_t)(cfg.posts ? cfg.posts : 1);
+    shm = shared_alloc(sizeof(*shm));
+    shm_lat = shared_alloc(cells * sizeof(uint32_t));
+    shm_klat = cfg.kstamp ? shared_alloc(cells * sizeof(uint32_t)) : NULL;
+    shm_conn = shared_alloc((size_t)total * sizeof(uint32_t));
+    signal(SIGCHLD, on_child_exit);
+    pid_t parent = getpid();
+    for (int k = 0; k < cfg.procs; k++) {
+        int base = (int)((long)total * k / cfg.procs);
+        int end = (int)((long)total * (k + 1) / cfg.procs);
+        pid_t pid = fork();
+        if (pid < 0)
+            die("fork");
+        if (pid == 0) {
+            /* Gone with the publishing process, whatever ends it. */
+            prctl(PR_SET_PDEATHSIG, SIGTERM);
+            if (getppid() != parent)
+                _exit(2);
+            worker = k;
+            sub_base = base;
+            cfg.subs = end - base;
+            cfg.verbose = 0;
+            return;
+        }
+        wpid[k] = pid;
+    }
+    cfg.subs = 0;
+}
+
+/* Every subscriber process has set its ready flag (which = 0) or done flag (which = 1); a
+ * process that exited without it counts as having done so. True without -P. */
+static int workers_all(int which)
+{
+    for (int k = 0; shm && k < cfg.procs; k++) {
+        worker_res *w = &shm->w[k];
+        if (!atomic_load(which ? &w->done : &w->ready) && waitpid(wpid[k], NULL, WNOHANG) == 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* A subscriber process: every subscriber connected or failed; its first-connection figures
+ * (final from here on) for the publishing one. */
+static void worker_ready(void)
+{
+    worker_res *w = &shm->w[worker];
+    w->connected = st.connected;
+    w->fail_refused = st.fail_refused;
+    w->fail_timeout = st.fail_timeout;
+    w->fail_status = st.fail_status;
+    w->fail_other = st.fail_other;
+    w->last_bad_status = st.last_bad_status;
+    atomic_store(&w->ready, 1);
+}
+
+/* Copy n samples to a shared slice of capacity cap. Returns how many were copied. */
+static size_t put_samples(uint32_t *dst, size_t cap, const samples *s)
+{
+    size_t n = s->n < cap ? s->n : cap;
+    if (n)
+        memcpy(dst, s->v, n * sizeof(uint32_t));
+    return n;
+}
+
+/* A subscriber process at its end: its figures and samples into shared memory, then exit. */
+static void worker_finish(void)
+{
+    worker_res *w = &shm->w[worker];
+    size_t per = (size_t)(cfg.posts ? cfg.posts : 1);
+    w->delivered = count_delivered();
+    w->dropped = st.dropped;
+    w->reconnects = st.reconnects;
+    w->reconnect_fail = st.reconnect_fail;
+    w->dup = st.dup;
+    w->reads = st.reads;
+    w->bytes = st.bytes;
+    w->post_bytes = st.post_bytes0 >= 0 ? st.bytes - st.post_bytes0 : 0;
+    if (st.last_bad_status)
+        w->last_bad_status = st.last_bad_status;
+    w->nlat = put_samples(shm_lat + (size_t)sub_base * per, (size_t)cfg.subs * per, &st.lat);
+    if (shm_klat)
+        w->nklat = put_samples(shm_klat + (size_t)sub_base * per, (size_t)cfg.subs * per, &st.klat);
+    w->nconn = put_samples(shm_conn + sub_base, (size_t)cfg.subs, &st.conn);
+    atomic_store(&w->done, 1);
+    _exit(0);
+}
+
+/* The publishing process, once every subscriber process is ready: their connections and
+ * first-connection failures into st. */
+static void merge_connected(void)
+{
+    for (int k = 0; k < cfg.procs; k++) {
+        worker_res *w = &shm->w[k];
+        if (!atomic_load(&w->ready))
+            continue;
+        st.connected += w->connected;
+        st.fail_refused += w->fail_refused;
+        st.fail_timeout += w->fail_timeout;
+        st.fail_status += w->fail_status;
+        st.fail_other += w->fail_other;
+        if (w->last_bad_status)
+            st.last_bad_status = w->last_bad_status;
+    }
+}
+
+/* The publishing process at the end: stop and wait for the subscriber processes, merge their
+ * figures and every sample into st. Returns the deliveries that count. */
+static long merge_workers(void)
+{
+    long delivered = 0;
+    for (int k = 0; k < cfg.procs; k++)
+        if (!atomic_load(&shm->w[k].done))
+            kill(wpid[k], SIGTERM);
+    for (int k = 0; k < cfg.procs; k++)
+        while (waitpid(wpid[k], NULL, 0) < 0 && errno == EINTR)
+            ;
+    if (!st.connected && !st.fail_refused && !st.fail_timeout && !st.fail_status && !st.fail_other)
+        merge_connected(); /* interrupted before everyone was ready */
+    size_t per = (size_t)(cfg.posts ? cfg.posts : 1);
+    for (int k = 0; k < cfg.procs; k++) {
+        worker_res *w = &shm->w[k];
+        if (!atomic_load(&w->done))
+            continue;
+        int b = (int)((long)total_subs * k / cfg.procs); /* its first subscriber */
+        delivered += w->delivered;
+        st.dropped += w->dropped;
+        st.reconnects += w->reconnects;
+        st.reconnect_fail += w->reconnect_fail;
+        st.dup += w->dup;
+        st.reads += w->reads;
+        st.bytes += w->bytes;
+        st.post_bytes += w->post_bytes;
+        for (size_t j = 0; j < w->nlat; j++)
+            samples_add(&st.lat, shm_lat[(size_t)b * per + j]);
+        for (size_t j = 0; shm_klat && j < w->nklat; j++)
+            samples_add(&st.klat, shm_klat[(size_t)b * per + j]);
+        for (size_t j = 0; j < w->nconn; j++)
+            samples_add(&st.conn, shm_conn[b + j]);
+    }
+    return delivered;
+}
+
 /* ---- main loop ------------------------------------------------------------------------- */
 
 static void usage(void)
@@ -759,7 +1018,7 @@ static void usage(void)
             "  -F TPL   urlencoded form body, %%s = marker, e.g. 'message=%%s'\n"
             "  -H LINE  one more header of every POST, e.g. 'Cookie: tw_name=...' (at most 1 KB)\n"
             "  -B TPL   raw text/plain body, %%s = marker (default '%%s')\n"
-            "  -z N     N bytes of padding after the marker\n"
+            "  -z N     N bytes of padding after the marker (a space, then x's; at most 16384)\n"
             "  -d S     seconds between 'all connected' and the first post (1)\n"
             "  -g FILE  also wait until FILE exists before the first post\n"
             "  -w S     seconds to wait for deliveries after the last post (5)\n"
@@ -767,6 +1026,10 @@ static void usage(void)
             "           -1: never\n"
             "  -l NAME  label of the output lines\n"
             "  -v       progress on stderr every second\n"
+            "  -P N     fork N subscriber processes sharing -c (each connects -k at once);\n"
+            "           this one publishes and merges their results\n"
+            "  -K       also measure latency to the kernel's receive time (SO_TIMESTAMPNS):\n"
+            "           k_p50_ms.. in the result\n"
             "The result is one JSON object on stdout; the summary goes to stderr, which also\n"
             "gets \"ready connected=N failed=M\" once every subscriber is connected or has\n"
             "failed. Exit: 0 all delivered, 1 loss, 2 usage or setup error, 3 nobody connected.\n");
@@ -788,7 +1051,7 @@ enum { P_CONNECT, P_SETTLE, P_PUBLISH, P_DRAIN, P_DONE };
 int main(int argc, char **argv)
 {
     int opt, have_sse = 0, have_pub = 0;
-    while ((opt = getopt(argc, argv, "s:p:c:n:k:T:m:r:F:B:H:z:d:w:R:l:g:v")) != -1) {
+    while ((opt = getopt(argc, argv, "s:p:c:n:k:T:m:r:F:B:H:z:d:w:R:l:g:vP:K")) != -1) {
         switch (opt) {
         case 's':
             parse_url(optarg, &cfg.sse);
@@ -831,6 +1094,8 @@ int main(int argc, char **argv)
             break;
         case 'z':
             cfg.pad = (int)num(optarg);
+            if (cfg.pad < 0 || cfg.pad > MAX_PAD)
+                usage();
             break;
         case 'd':
             cfg.settle = num(optarg);
@@ -850,13 +1115,19 @@ int main(int argc, char **argv)
         case 'v':
             cfg.verbose = 1;
             break;
+        case 'P':
+            cfg.procs = (int)num(optarg);
+            break;
+        case 'K':
+            cfg.kstamp = 1;
+            break;
         default:
             usage();
         }
     }
     if (!have_sse || (cfg.posts > 0 && !have_pub) || cfg.subs < 0 || cfg.posts < 0 ||
-        cfg.rate <= 0 || cfg.inflight < 1 || cfg.nsrc < 0 || cfg.nsrc > 250 ||
-        !strstr(cfg.body, "%s"))
+        cfg.rate <= 0 || cfg.inflight < 1 || cfg.nsrc < 0 || cfg.nsrc > 250 || cfg.procs < 0 ||
+        cfg.procs > MAX_PROCS || !strstr(cfg.body, "%s"))
         usage();
 
     /* Room for every subscriber, the publishers and a margin. */
@@ -864,9 +1135,12 @@ int main(int argc, char **argv)
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
-        if ((rlim_t)cfg.subs + MAX_PUB + 16 > rl.rlim_cur)
-            fprintf(stderr, "sseload: warning: open-files limit %llu is below %d subscribers\n",
-                    (unsigned long long)rl.rlim_cur, cfg.subs);
+        int per = cfg.procs > 0 ? (cfg.subs + cfg.procs - 1) / cfg.procs : cfg.subs;
+        if ((rlim_t)per + MAX_PUB + 16 > rl.rlim_cur)
+            fprintf(stderr,
+                    "sseload: warning: open-files limit %llu is below %d subscribers per "
+                    "process (-P)\n",
+                    (unsigned long long)rl.rlim_cur, per);
     }
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_signal);
@@ -881,6 +1155,16 @@ int main(int argc, char **argv)
         if (*c >= '0' && *c <= '9')
             *c = (char)('g' + (*c - '0'));
     run_id_len = strlen(run_id);
+    struct timespec mt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    clock_gettime(CLOCK_MONOTONIC, &mt);
+    rt_minus_mono = ((int64_t)rt.tv_sec - mt.tv_sec) * 1000000 + (rt.tv_nsec - mt.tv_nsec) / 1000;
+
+    pub_done = shared_alloc((size_t)cfg.posts + 1);
+    total_subs = cfg.subs;
+    st.post_bytes0 = -1;
+    if (cfg.procs > 0)
+        fork_workers();
 
     ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0)
@@ -888,7 +1172,6 @@ int main(int argc, char **argv)
     subs = calloc((size_t)cfg.subs + 1, sizeof(*subs));
     size_t bm = ((size_t)cfg.posts + 7) / 8;
     uint8_t *bits = calloc((size_t)cfg.subs + 1, bm ? bm : 1);
-    pub_done = calloc((size_t)cfg.posts + 1, 1);
     if (!subs || !bits || !pub_done)
         die("out of memory");
     for (int i = 0; i < cfg.subs; i++) {
@@ -909,7 +1192,12 @@ int main(int argc, char **argv)
         if (phase == P_CONNECT) {
             while (st.started < cfg.subs && st.inflight < cfg.inflight)
                 sub_start(st.started++, now);
-            if (st.started == cfg.subs && st.inflight == 0) {
+            if (st.started == cfg.subs && st.inflight == 0 && worker >= 0) {
+                worker_ready();
+                phase = P_SETTLE;
+            } else if (st.started == cfg.subs && st.inflight == 0 && workers_all(0)) {
+                if (shm)
+                    merge_connected();
                 int failed = st.fail_refused + st.fail_timeout + st.fail_status + st.fail_other;
                 fprintf(stderr, "sseload: ready connected=%d failed=%d connect_s=%.2f\n",
                         st.connected, failed, (now - t0) / 1e6);
@@ -917,14 +1205,32 @@ int main(int argc, char **argv)
                 phase_at = now;
             }
         }
-        if (phase == P_SETTLE && now - phase_at >= (int64_t)(cfg.settle * 1e6) &&
-            (!cfg.go || access(cfg.go, F_OK) == 0)) {
+        if (phase == P_SETTLE && worker >= 0) {
+            /* A subscriber process: the publishing one says when the posts begin. */
+            if (atomic_load(&shm->go)) {
+                phase = P_PUBLISH;
+                st.post_bytes0 = st.bytes;
+            }
+        } else if (phase == P_SETTLE && now - phase_at >= (int64_t)(cfg.settle * 1e6) &&
+                   (!cfg.go || access(cfg.go, F_OK) == 0)) {
             established_at_publish = st.connected;
             /* Nobody to deliver to (every connection failed): nothing to measure. */
-            phase = cfg.posts && (st.connected || !cfg.subs) ? P_PUBLISH : P_DONE;
+            phase = cfg.posts && (st.connected || !total_subs) ? P_PUBLISH : P_DONE;
             phase_at = t_pub0 = now;
+            st.post_bytes0 = st.bytes;
+            if (shm) {
+                atomic_store(&shm->go, 1);
+                if (phase == P_DONE)
+                    atomic_store(&shm->over, 1); /* no posts: the subscribers report now */
+            }
         }
-        if (phase == P_PUBLISH) {
+        if (phase == P_PUBLISH && worker >= 0) {
+            if (atomic_load(&shm->over)) {
+                st.pub_ok = shm->pub_ok;
+                t_last_post = shm->t_last_post;
+                phase = P_DRAIN;
+            }
+        } else if (phase == P_PUBLISH) {
             while (next_post < cfg.posts) {
                 int64_t due = t_pub0 + (int64_t)(next_post * 1e6 / cfg.rate);
                 if (due > now || pub_start(next_post, now) < 0)
@@ -938,7 +1244,18 @@ int main(int argc, char **argv)
                 phase_at = t_last_post = now;
             }
         }
-        if (phase == P_DRAIN) {
+        if (phase == P_DRAIN && shm && worker < 0) {
+            /* Publishing with subscriber processes: tell them the accepted posts once every
+             * request has finished (or at the drain deadline), then wait for their reports. */
+            int late = now - t_last_post >= (int64_t)(cfg.drain * 1e6);
+            if ((st.pub_active == 0 || late) && !atomic_load(&shm->over)) {
+                shm->pub_ok = st.pub_ok;
+                shm->t_last_post = t_last_post;
+                atomic_store(&shm->over, 1);
+            }
+            if (workers_all(1) || now - t_last_post >= (int64_t)((cfg.drain + 5) * 1e6))
+                phase = P_DONE;
+        } else if (phase == P_DRAIN) {
             int pubs_over = st.pub_active == 0;
             long want = (long)st.connected * st.pub_ok;
             if ((pubs_over && st.delivered_all >= want && (want > 0 || !st.connected)) ||
@@ -959,15 +1276,25 @@ int main(int argc, char **argv)
             for (int k = 0; k < MAX_PUB; k++)
                 if (pubs[k].fd >= 0 && now - pubs[k].t_start > PUB_TIMEOUT)
                     pub_finish(k, 0);
-            if (cfg.verbose) {
+            if (worker >= 0) {
+                atomic_store(&shm->w[worker].live_connected, st.connected);
+                atomic_store(&shm->w[worker].live_delivered, st.delivered_all);
+            } else if (cfg.verbose) {
                 static int64_t last_report;
                 if (now - last_report > 1000000) {
                     last_report = now;
+                    int connected = st.connected;
+                    long delivered = st.delivered_all;
+                    for (int k = 0; shm && k < cfg.procs; k++) {
+                        connected +=
+                            phase == P_CONNECT ? atomic_load(&shm->w[k].live_connected) : 0;
+                        delivered += atomic_load(&shm->w[k].live_delivered);
+                    }
                     fprintf(stderr,
                             "sseload: %s connected=%d inflight=%d posts=%d/%d delivered=%ld "
                             "dropped=%d\n",
-                            phase_name[phase], st.connected, st.inflight, next_post, cfg.posts,
-                            st.delivered_all, st.dropped);
+                            phase_name[phase], connected, st.inflight, next_post, cfg.posts,
+                            delivered, st.dropped);
                 }
             }
         }
@@ -976,7 +1303,7 @@ int main(int argc, char **argv)
 
         /* Sleep until the next post is due or the next tick, whichever comes first. */
         int64_t wake = next_tick;
-        if (phase == P_PUBLISH) {
+        if (phase == P_PUBLISH && worker < 0) {
             int64_t due = t_pub0 + (int64_t)(next_post * 1e6 / cfg.rate);
             if (due < wake)
                 wake = due;
@@ -1010,23 +1337,26 @@ int main(int argc, char **argv)
         }
     }
     int64_t t_end = now_us();
+    if (worker >= 0)
+        worker_finish(); /* does not return */
+    if (st.post_bytes0 >= 0)
+        st.post_bytes = st.bytes - st.post_bytes0;
 
     /* Deliveries that count: posts the server accepted, to subscribers that were connected. */
-    long expected = (long)st.connected * st.pub_ok, delivered = 0;
-    for (int i = 0; i < cfg.subs; i++) {
-        if (!subs[i].ever)
-            continue;
-        for (int q = 0; q < cfg.posts; q++)
-            if (pub_done[q] == 1 && (subs[i].seen[q >> 3] & (1u << (q & 7))))
-                delivered++;
-    }
+    long expected = (long)st.connected * st.pub_ok, delivered = count_delivered();
+    if (shm)
+        delivered += merge_workers();
     long lost = expected - delivered;
     samples_sort(&st.lat);
     samples_sort(&st.conn);
     samples_sort(&st.publat);
+    samples_sort(&st.klat);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double cpu =
+        ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    getrusage(RUSAGE_CHILDREN, &ru); /* the subscriber processes (-P), waited for */
+    cpu +=
         ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     int failed = st.fail_refused + st.fail_timeout + st.fail_status + st.fail_other;
     double conn_max = st.conn.n ? st.conn.v[st.conn.n - 1] / 1000.0 : 0;
@@ -1038,7 +1368,7 @@ int main(int argc, char **argv)
     fprintf(stderr,
             "%s: %d/%d subscribers connected (%d failed: %d refused, %d timed out, %d bad "
             "status%s, %d other), connect p50 %.1f ms, max %.1f ms\n",
-            cfg.label, st.connected, cfg.subs, failed, st.fail_refused, st.fail_timeout,
+            cfg.label, st.connected, total_subs, failed, st.fail_refused, st.fail_timeout,
             st.fail_status, bad, st.fail_other, pct_ms(&st.conn, 50), conn_max);
     if (cfg.posts) {
         fprintf(stderr,
@@ -1051,6 +1381,12 @@ int main(int argc, char **argv)
                 "p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
                 cfg.label, delivered, expected, lost, st.dup, pct_ms(&st.lat, 50),
                 pct_ms(&st.lat, 90), pct_ms(&st.lat, 99), lat_max);
+        if (cfg.kstamp)
+            fprintf(stderr,
+                    "%s: latency to the kernel's receive time p50 %.1f ms, p90 %.1f ms, p99 %.1f "
+                    "ms, max %.1f ms\n",
+                    cfg.label, pct_ms(&st.klat, 50), pct_ms(&st.klat, 90), pct_ms(&st.klat, 99),
+                    st.klat.n ? st.klat.v[st.klat.n - 1] / 1000.0 : 0);
     }
     fprintf(stderr,
             "%s: %d connections dropped, %d reconnects, %d failed reconnects; connected at "
@@ -1069,15 +1405,18 @@ int main(int argc, char **argv)
            "\"p90_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f,\"dropped\":%d,"
            "\"reconnects\":%d,\"reconnect_fail\":%d,\"send_lag_max_ms\":%.2f,"
            "\"sub_reads\":%ld,\"sub_bytes\":%lld,\"cpu_s\":%.2f,\"wall_s\":%.2f,"
-           "\"interrupted\":%s}\n",
-           cfg.subs, st.connected, failed, pct_ms(&st.conn, 50), pct_ms(&st.conn, 99), conn_max,
+           "\"procs\":%d,\"post_bytes\":%lld,\"kstamp\":%s,\"k_p50_ms\":%.2f,"
+           "\"k_p90_ms\":%.2f,\"k_p99_ms\":%.2f,\"k_max_ms\":%.2f,\"interrupted\":%s}\n",
+           total_subs, st.connected, failed, pct_ms(&st.conn, 50), pct_ms(&st.conn, 99), conn_max,
            cfg.posts, cfg.rate, st.pub_ok, st.pub_err, pct_ms(&st.publat, 50),
            pct_ms(&st.publat, 99), expected, delivered, lost, st.dup, pct_ms(&st.lat, 50),
            pct_ms(&st.lat, 90), pct_ms(&st.lat, 99), lat_max, st.dropped, st.reconnects,
            st.reconnect_fail, st.send_lag_max / 1000.0, st.reads, st.bytes, cpu, (t_end - t0) / 1e6,
-           interrupted ? "true" : "false");
+           cfg.procs, st.post_bytes, cfg.kstamp ? "true" : "false", pct_ms(&st.klat, 50),
+           pct_ms(&st.klat, 90), pct_ms(&st.klat, 99),
+           st.klat.n ? st.klat.v[st.klat.n - 1] / 1000.0 : 0, interrupted ? "true" : "false");
     fflush(stdout);
-    if (cfg.subs > 0 && st.connected == 0)
+    if (total_subs > 0 && st.connected == 0)
         return 3;
     return lost > 0 ? 1 : 0;
 }

@@ -5,11 +5,14 @@
 #   REDIS=host:port | /path.sock | sentinel://host:port,.../name   use that Redis instead of
 #                  starting one (TweetsseRedis); only Apache is started then
 #   EXTRA_CONF=file  directives appended to Apache's config
+#   CHILDREN=n     Apache children (8: each holds streams up to its open-files limit, 19,744
+#                  at a limit of 20,000, so 8 hold 100,000 with room to spare)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 server=$top/scripts/server.sh
 export PORT=${PORT:-8080}
 export RUNDIR=${RUNDIR:-$top/run}
+export CHILDREN=${CHILDREN:-8}
 if [ -n "${EXTRA_CONF:-}" ]; then
     [ -r "$EXTRA_CONF" ] || { echo "run: cannot read EXTRA_CONF $EXTRA_CONF" >&2; exit 1; }
     EXTRA_CONF=$(realpath "$EXTRA_CONF")

@@ -25,7 +25,10 @@
 #   server.sh conf
 #       Print the private Apache config, conf/httpd.conf.in filled in from the environment:
 #       RUNDIR PORT REDIS (required; host:port, host, /socket or sentinel://...); MPM
-#       (worker), MOUNT (/), LOGLEVEL (warn), KEEPALIVE (15), HISTORY (1000), MODULE (the
+#       (worker), CHILDREN (2: the worker and event MPMs' StartServers; each child holds
+#       streams up to its open-files limit, so `make run` and the benchmark start 8 for
+#       100,000; ServerLimit is twice that), MOUNT (/), LOGLEVEL (warn), KEEPALIVE (15),
+#       HISTORY (1000), MODULE (the
 #       build tree's .libs/mod_tweetsse.so), HTDOCS ($RUNDIR/htdocs), SECRET_FILE (the
 #       name cookie's secret; $RUNDIR/secret, generated when missing: instances that share a
 #       feed must share it). MIN_REPLICAS=n (n > 0) adds TweetsseRedisMinReplicas n;
@@ -99,7 +102,12 @@ cmd_conf() {
     local mpm=${MPM:-worker} mount=${MOUNT:-/} loglevel=${LOGLEVEL:-warn}
     local keepalive=${KEEPALIVE:-15} history=${HISTORY:-1000}
     local module=${MODULE:-$top/.libs/mod_tweetsse.so} htdocs=${HTDOCS:-$RUNDIR/htdocs}
-    local secret=${SECRET_FILE:-$RUNDIR/secret}
+    local secret=${SECRET_FILE:-$RUNDIR/secret} children=${CHILDREN:-2}
+    case $children in
+    '' | 0 | *[!0-9]*) echo "server.sh: CHILDREN must be a number above 0: '$children'" >&2; exit 2 ;;
+    esac
+    # Slots for as many children again (their replacements), 64 threads each (ThreadsPerChild).
+    local serverlimit=$((2 * children))
     if [ ! -e "$secret" ]; then
         # Read by Apache's parent, as root, before the children drop privileges.
         (umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$secret" && echo >>"$secret")
@@ -110,7 +118,8 @@ cmd_conf() {
         -e "s|@MPM@|$mpm|g" -e "s|@MOUNT@|$mount|g" -e "s|@LOGLEVEL@|$loglevel|g" \
         -e "s|@KEEPALIVE@|$keepalive|g" -e "s|@HISTORY@|$history|g" -e "s|@MODULE@|$module|g" \
         -e "s|@HTDOCS@|$htdocs|g" -e "s|@USER@|$user|g" -e "s|@GROUP@|$group|g" \
-        -e "s|@SECRET_FILE@|$secret|g" \
+        -e "s|@SECRET_FILE@|$secret|g" -e "s|@CHILDREN@|$children|g" \
+        -e "s|@SERVERLIMIT@|$serverlimit|g" -e "s|@MAXWORKERS@|$((64 * serverlimit))|g" \
         "$top/conf/httpd.conf.in"
     # A directive the module knows only from a version on, so written only when asked for:
     # without MIN_REPLICAS the config stays valid for every build.
