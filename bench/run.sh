@@ -2,7 +2,7 @@
 # `make bench`: the feed side by side with nginx + Nchan (Debian's libnginx-mod-nchan, through
 # its own Redis), both on loopback in one run, and a Markdown table of the figures.
 #
-#   bench/run.sh [-q|--quick] [S1 S2 S3 S4 S5 S7]   (default: S1-S5)
+#   bench/run.sh [-q|--quick] [S1 S2 S3 S4 S5 S6 S7]   (default: S1-S5)
 #
 #   S1  1,000 subscribers, 100 posts/s for 10 s: lost, latency p50/p99, server CPU
 #   S2  10,000 concurrent subscribers on one Apache, 100 posts at 10/s: connected, lost,
@@ -12,6 +12,15 @@
 #       the server's CPU while they are idle
 #   S4  POST throughput with wrk (50 connections) vs Nchan's POST /pub
 #   S5  GET /home with 50 posts vs the same Apache serving the same page as a static file
+#   S6  the cluster of `make run-cluster` (scripts/cluster.sh: HAProxy, S6_INSTANCES Apache
+#       instances, Redis primary + replica + 3 Sentinels) on ports S6_PORT..S6_PORT+112:
+#       S6_SUBS subscribers through HAProxy (leastconn spreads them over the instances), S1's
+#       posts at S1's rate through HAProxy (so through any instance): connected, lost, p50/p99,
+#       streams per instance, against S1 of the same run (S6 implies S1; one round). Every
+#       instance as the single one (CHILDREN children, rate limits off), and
+#       TweetsseRedisMinReplicas S6_MIN_REPLICAS (0: left out, as for the single instance,
+#       whose Redis has no replica; 1 adds a WAIT for the replica to every post). Not in the
+#       default set: it needs HAProxy, and starts a cluster (about 40 s).
 #   S7  100,000 concurrent subscribers on one Apache (CHILDREN children), 30 posts at 1/s:
 #       connected, lost, p50/p99, KB per subscriber, server CPU and syscalls per delivered
 #       event (perf stat over the posting phase); sseload forks S7_PROCS processes. Not in
@@ -36,8 +45,8 @@
 # new directory under /tmp), KEEP=1 keeps it (logs, configs) afterwards, LOADGEN_NICE (-10),
 # LOADGEN_CPUS (a taskset CPU list for sseload; unset: any CPU), CHILDREN (8, as `make run`;
 # the peer gets as many nginx workers), PEER_REUSEPORT (1 when S7 runs, else 0), PAD; ROUNDS and the sizes below (S1_SUBS, S1_RATE,
-# S1_SECS, S2_SUBS, S2_POSTS, S2_RATE, WRK_SECS, S7_SUBS, S7_POSTS, S7_RATE, S7_PROCS, SRCS)
-# override the defaults.
+# S1_SECS, S2_SUBS, S2_POSTS, S2_RATE, WRK_SECS, S7_SUBS, S7_POSTS, S7_RATE, S7_PROCS, SRCS, S6_SUBS,
+# S6_INSTANCES, S6_MIN_REPLICAS, S6_PORT) override the defaults.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -48,13 +57,15 @@ want=()
 for a in "$@"; do
     case $a in
     -q | --quick) quick=1 ;;
-    S[1-57] | s[1-57]) want+=("${a^^}") ;;
+    S[1-7] | s[1-7]) want+=("${a^^}") ;;
     -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;p}' "$0"; exit 0 ;;
     *) echo "bench: unknown argument '$a' (try --help)" >&2; exit 2 ;;
     esac
 done
 [ ${#want[@]} -gt 0 ] || want=(S1 S2 S3 S4 S5)
 has() { [[ " ${want[*]} " == *" $1 "* ]]; }
+# S6 is read against S1 of the same run.
+if has S6 && ! has S1; then want+=(S1); fi
 
 # Scenario sizes; quick mode keeps every scenario but makes it short and small.
 if [ "$quick" = 1 ]; then
@@ -65,6 +76,7 @@ else
     : "${S2_SUBS:=10000}" "${S2_POSTS:=100}" "${S2_RATE:=10}" "${WRK_SECS:=10}" "${ROUNDS:=2}"
 fi
 : "${S7_SUBS:=100000}" "${S7_POSTS:=30}" "${S7_RATE:=1}" "${S7_PROCS:=7}"
+: "${S6_SUBS:=3000}" "${S6_INSTANCES:=3}" "${S6_MIN_REPLICAS:=0}" "${S6_PORT:=18200}"
 : "${SRCS:=8}" # source addresses 127.0.0.2..(SRCS+1) for the subscribers
 # Apache children, as `make run` starts them (scripts/run.sh); nginx gets as many workers.
 export CHILDREN=${CHILDREN:-8}
@@ -87,6 +99,11 @@ if ! command -v wrk >/dev/null; then
     exit 1
 fi
 command -v node >/dev/null || { echo "bench: node is missing (scripts/deps.sh)" >&2; exit 1; }
+if has S6; then
+    for c in haproxy redis-server; do
+        command -v "$c" >/dev/null || { echo "bench: S6 needs $c (scripts/deps.sh)" >&2; exit 1; }
+    done
+fi
 make -s -C "$here" sseload
 sseload=$here/sseload
 # The load generator shares the two cores with the servers: a higher priority keeps it from
@@ -128,6 +145,7 @@ server=$top/scripts/server.sh
 bg_pids=() # load generators
 apache_pid=
 redis_pid_=
+cluster_pid= # scripts/cluster.sh of S6
 # SIGTERM a server we started (server.sh execs it: the pid is the server's) and wait up to
 # 20 s for it to go, then SIGKILL.
 stop_server() {
@@ -138,10 +156,21 @@ stop_server() {
     kill -KILL "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
 }
+# SIGTERM scripts/cluster.sh (it stops its members in order) and wait up to 60 s for it.
+stop_cluster() {
+    local p=$cluster_pid
+    [ -n "$p" ] || return 0
+    cluster_pid=
+    kill -TERM "$p" 2>/dev/null || return 0
+    for _ in $(seq 300); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+}
 cleanup() {
     local rc=$?
     trap - INT TERM EXIT
     for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    stop_cluster
     stop_server "$apache_pid"
     stop_server "$redis_pid_"
     bash "$here/nchan-peer.sh" stop "$RUNDIR/peer" || true
@@ -573,13 +602,82 @@ scenario_s5() {
         "S5-static-sendfile|form|-H Cookie:$cookie $base/lib/page-sendfile.html"
 }
 
+# S6: S6_INSTANCES instances behind HAProxy, started by scripts/cluster.sh as `make
+# run-cluster` starts them; S6_SUBS subscribers and S1's posts, both through HAProxy. The
+# server CPU is that of the instances, Redis (primary and replica) and HAProxy over the
+# posting phase; HAProxy's share is saved too. Streams per instance: HAProxy's count of
+# current connections to each instance once every subscriber is connected.
+scenario_s6() {
+    local dir=$RUNDIR/cluster out=$RUNDIR/cluster.out label=S6-ours-1 go i c0 c1 h0 h1 c6
+    local streams wp pids=
+    log "S6: $S6_INSTANCES instances behind HAProxy (scripts/cluster.sh on :$S6_PORT, MIN_REPLICAS=$S6_MIN_REPLICAS), rate limits off"
+    # A session of its own: stop_cluster stops it (and so its members) in order.
+    PORT=$S6_PORT RUNDIR=$dir INSTANCES=$S6_INSTANCES MIN_REPLICAS=$S6_MIN_REPLICAS \
+        RATE_LIMIT=off ADDRESS_RATE_LIMIT=off KEEPALIVE=$BENCH_KEEPALIVE LOGLEVEL=warn \
+        setsid bash "$top/scripts/cluster.sh" >"$out" 2>&1 </dev/null &
+    cluster_pid=$!
+    for i in $(seq 1200); do
+        grep -q '^cluster ready:' "$out" && break
+        kill -0 "$cluster_pid" 2>/dev/null || { log "S6: scripts/cluster.sh exited: $(tail -5 "$out")"; return 1; }
+        [ "$i" = 1200 ] && { log "S6: the cluster was not ready within 120 s; see $out"; return 1; }
+        sleep 0.1
+    done
+    # shellcheck disable=SC1091
+    . "$dir/cluster.env"
+    # Every instance's children and their worker threads are up, as for the single instance.
+    for i in $(seq "$S6_INSTANCES"); do
+        wp=$(awk -v n="web$i" '$1 == n { print $2 }' "$dir/cluster.pids")
+        pids+=" $wp"
+        for _ in $(seq 300); do
+            # shellcheck disable=SC2046
+            [ "$(sum_status Threads "$wp" $(pgrep -P "$wp"))" -ge "$want_threads" ] && break
+            sleep 0.1
+        done
+    done
+    cluster_web_pids() {
+        local p
+        for p in $pids; do echo "$p"; pgrep -P "$p" || true; done
+    }
+    cluster_other_pids() { awk '$1 ~ /^redis-/ { print $2 }' "$dir/cluster.pids"; }
+    haproxy_pid() { awk '$1 == "haproxy" { print $2 }' "$dir/cluster.pids"; }
+    log "S6: $(grep '^cluster ready:' "$out")"
+    c6=$(curl -s -D - -o /dev/null "${TW_BALANCER}home" | sed -n 's/^[Ss]et-[Cc]ookie: \(tw_name=[^;]*\).*/\1/p' | tr -d '\r')
+    [ -n "$c6" ] || { log "S6: no name cookie from ${TW_BALANCER}home"; return 1; }
+    log "S6: $S6_SUBS subscribers through HAProxy, $S1_POSTS posts at $S1_RATE/s through HAProxy"
+    go=$RUNDIR/$label.go
+    rm -f "$go"
+    timeout 900 "${nice[@]}" "$sseload" -l "$label" -s "${TW_BALANCER}home/sse" -p "${TW_BALANCER}home" \
+        -F 'message=%s' -H "Cookie: $c6" -n "$SRCS" -K -c "$S6_SUBS" -T 30 -m "$S1_POSTS" \
+        -r "$S1_RATE" -w 10 -g "$go" >"$RUNDIR/$label.out" 2>"$RUNDIR/$label.err" &
+    lp=$!
+    bg_pids+=("$lp")
+    wait_ready "$label"
+    sleep 1
+    # HAProxy's current connections to each instance: the open streams.
+    streams=$(curl -s -m 5 --unix-socket "$TW_HAPROXY_STATS" 'http://stats/stats;csv' |
+        awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+            $1 == "apaches" && $2 ~ /^web[0-9]+$/ { printf "%s%s", (n++ ? "," : ""), $col["scur"] }')
+    log "S6: streams per instance (HAProxy's current connections): $streams"
+    # shellcheck disable=SC2046
+    c0=$(cpu_ns $(cluster_web_pids) $(cluster_other_pids) $(haproxy_pid))
+    h0=$(cpu_ns "$(haproxy_pid)")
+    touch "$go"
+    wait "$lp" || true
+    # shellcheck disable=SC2046
+    c1=$(cpu_ns $(cluster_web_pids) $(cluster_other_pids) $(haproxy_pid))
+    h1=$(cpu_ns "$(haproxy_pid)")
+    save "$label" "$(printf '{"scenario":"S6","side":"ours","round":1,"instances":%d,"min_replicas":%d,"streams":[%s],"server_cpu_ns":%s,"haproxy_cpu_ns":%s,"sseload":%s}' \
+        "$S6_INSTANCES" "$S6_MIN_REPLICAS" "$streams" "$((c1 - c0))" "$((h1 - h0))" "$(sseload_json "$label")")"
+    stop_cluster
+}
+
 # ---- run ------------------------------------------------------------------------------------
 # What the report needs to know about the run itself.
-save run "$(printf '{"date":"%s","cores":%d,"quick":%s,"rounds":%d,"scenarios":[%s],"S1_SUBS":%d,"S1_RATE":%d,"S1_SECS":%d,"S1_POSTS":%d,"S2_SUBS":%d,"S2_POSTS":%d,"S2_RATE":%d,"WRK_SECS":%d,"S7_SUBS":%d,"S7_POSTS":%d,"S7_RATE":%s,"S7_PROCS":%d,"children":%d,"pad":%d,"ours_data":%d,"peer_data":%d}' \
+save run "$(printf '{"date":"%s","cores":%d,"quick":%s,"rounds":%d,"scenarios":[%s],"S1_SUBS":%d,"S1_RATE":%d,"S1_SECS":%d,"S1_POSTS":%d,"S2_SUBS":%d,"S2_POSTS":%d,"S2_RATE":%d,"WRK_SECS":%d,"S7_SUBS":%d,"S7_POSTS":%d,"S7_RATE":%s,"S7_PROCS":%d,"S6_SUBS":%d,"S6_INSTANCES":%d,"S6_MIN_REPLICAS":%d,"children":%d,"pad":%d,"ours_data":%d,"peer_data":%d}' \
     "$(date -u +%F)" "$(nproc)" "$([ "$quick" = 1 ] && echo true || echo false)" "$ROUNDS" \
     "$(printf '"%s",' "${want[@]}" | sed 's/,$//')" "$S1_SUBS" "$S1_RATE" "$S1_SECS" "$S1_POSTS" \
     "$S2_SUBS" "$S2_POSTS" "$S2_RATE" "$WRK_SECS" "$S7_SUBS" "$S7_POSTS" "$S7_RATE" "$S7_PROCS" \
-    "$CHILDREN" "$PAD" "$ours_data" "${peer_data:-0}")"
+    "$S6_SUBS" "$S6_INSTANCES" "$S6_MIN_REPLICAS" "$CHILDREN" "$PAD" "$ours_data" "${peer_data:-0}")"
 
 # S2/S3 go first so that the memory baseline is not inflated by earlier streams.
 t_start=$(date +%s)
@@ -593,6 +691,8 @@ if has S1; then
         for side in $(sides_of "$r"); do s1_once "$side" "$r"; done
     done
 fi
+# S6 right after S1, on the same machine state.
+if has S6; then scenario_s6; fi
 if has S4; then scenario_s4; fi
 if has S5; then scenario_s5; fi
 # S7 last: 100,000 streams leave the most behind (memory, TIME_WAIT sockets).
