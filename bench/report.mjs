@@ -5,7 +5,8 @@
 // DIR holds run.json (what ran: date, cores, rounds, sizes, scenarios) and one file per
 // measurement: S1-<side>-<round>.json and S2-<side>-<round>.json (sseload's JSON result and
 // the server-side figures; S3 is measured in the S2 run, with its streams idle), S4.json
-// and S5.json (wrk requests/s of each target, both runs), S7-<side>.json (one round).
+// and S5.json (wrk requests/s of each target, both runs), S7-<side>.json (one round),
+// S6-ours-1.json (the cluster behind HAProxy, one round; its table compares it with S1 ours).
 // Per figure and side the rounds are summed up as a median (the mean of the two middle
 // values) with the range, or as the worst / first round; the ratio is ours / peer.
 import fs from 'node:fs';
@@ -61,7 +62,8 @@ function figures(r) {
     put('kp50', l.k_p50_ms);
     put('kp99', l.k_p99_ms);
   }
-  if (r.scenario === 'S1') {
+  if (r.scenario === 'S1' || r.scenario === 'S6') {
+    if (r.scenario === 'S6') put('connected', l?.connected);
     put('lost', l?.lost);
     put('p50', l?.p50_ms);
     put('p99', l?.p99_ms);
@@ -127,6 +129,9 @@ for (const side of SIDES) {
   for (const f of ['connected', 'lost', 'p50', 'p99', 'kp50', 'kp99', 'dropped', 'release', 'n', 'kb',
     'bpe', 'cpue', 'sys', 'send']) summarize('S7', side, f, 'first');
   summarize('S1', side, 'lost', 'max');
+  for (const f of ['connected', 'lost', 'p50', 'p99', 'kp50', 'kp99', 'cpu', 'cpue', 'bpe']) {
+    summarize('S6', side, f, 'first');
+  }
   summarize('S2', side, 'lost', 'max');
   summarize('S2', side, 'dropped', 'max');
   summarize('S2', side, 'connected', 'min');
@@ -235,6 +240,28 @@ if (has('S7')) {
   row('S7 bytes per event (on the wire)', g('S7.ours.bpe'), g('S7.peer.bpe'));
   row('S7 seconds until the server lets go of closed streams', g('S7.ours.release'),
     g('S7.peer.release'));
+}
+// S6 against S1 of ours in the same run: what three instances behind HAProxy cost a post.
+if (has('S6')) {
+  const s6 = results.find((r) => r.scenario === 'S6');
+  out.push('');
+  out.push(`S6: ${run.S6_INSTANCES ?? '?'} instances behind HAProxy (scripts/cluster.sh, leastconn; ` +
+    `TweetsseRedisMinReplicas ${run.S6_MIN_REPLICAS ? run.S6_MIN_REPLICAS : 'left out'}), ` +
+    `${run.S6_SUBS ?? '?'} subscribers and S1's posts (${run.S1_POSTS} at ${run.S1_RATE}/s), ` +
+    'both through HAProxy; 1 round, against S1 of ours above (one instance).');
+  out.push(`Streams per instance (HAProxy's current connections): ${s6?.streams?.join(' / ') || '?'}; ` +
+    'server CPU: the instances, Redis primary and replica, and HAProxy' +
+    `${s6?.haproxy_cpu_ns ? ` (HAProxy ${fmt(round(s6.haproxy_cpu_ns / 1e9, 1))} s)` : ''}.`);
+  out.push('');
+  out.push('| figure | S6 (cluster) | S1 ours (one instance) | ratio (S6 / S1) |');
+  out.push('|---|---:|---:|---:|');
+  row(`S6 connected (of ${run.S6_SUBS ?? '?'}) / S1 subscribers`, g('S6.ours.connected'), String(run.S1_SUBS));
+  row('S6 lost / S1 lost', g('S6.ours.lost'), g('S1.ours.lost'));
+  row('latency p50 (ms)', g('S6.ours.kp50'), g('S1.ours.kp50'));
+  row('latency p99 (ms)', g('S6.ours.kp99'), g('S1.ours.kp99'));
+  row('latency p99 as read (ms)', g('S6.ours.p99'), g('S1.ours.p99'));
+  row('server CPU per delivered event (µs)', g('S6.ours.cpue'), g('S1.ours.cpue'));
+  row('bytes per event (on the wire)', g('S6.ours.bpe'), g('S1.ours.bpe'));
 }
 out.push('');
 process.stdout.write(`${out.join('\n')}\n`);
