@@ -110,8 +110,9 @@ redis-cli -p "$rport" ping >/dev/null
 # nginx with DIR as its prefix; the open-files limit must allow worker_rlimit_nofile.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log"
+# Until a publish is accepted: nginx may answer (with an error) before Nchan reaches Redis.
 for _ in $(seq 50); do
-    curl -s -o /dev/null -X POST --data-binary 'peer up' "http://127.0.0.1:$port/pub" && break
+    curl -sf -o /dev/null -X POST --data-binary 'peer up' "http://127.0.0.1:$port/pub" && break
     sleep 0.1
 done
 curl -sf -o /dev/null -X POST --data-binary 'peer up' "http://127.0.0.1:$port/pub"
