@@ -546,23 +546,6 @@ static apr_status_t tw_redis_get(tw_store *st, apr_pool_t *p, tw_id id, tw_post 
     return rv;
 }
 
-apr_status_t tw_redis_newest_before(tw_store *st, apr_pool_t *p, tw_id at, tw_id *out, int *found,
-                                    const char **err)
-{
-    tw_redis *r = (tw_redis *)st;
-    char end[TW_ID_MAX + 1] = "(";
-    tw_id_format(at, end + 1);
-    const char *argv[] = {"XREVRANGE", r->cf.key, end, "-", "COUNT", "16"};
-    tw_post *posts = NULL;
-    int n = 0;
-    tw_redis_range info;
-    apr_status_t rv = tw_redis_range_cmd(r, p, 6, argv, &posts, &n, &info, err);
-    *found = rv == APR_SUCCESS && n > 0;
-    if (*found)
-        *out = posts[0].id;
-    return rv;
-}
-
 static apr_status_t tw_redis_each_after(tw_store *st, apr_pool_t *p, tw_id after, long page,
                                         tw_store_each_fn *fn, void *ctx, int *gap, const char **err)
 {

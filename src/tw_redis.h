@@ -47,11 +47,6 @@ struct tw_redis_stream;
 apr_status_t tw_redis_stream_state(tw_store *s, apr_pool_t *p, struct tw_redis_stream *out,
                                    const char **err);
 
-/* The id of the newest post (an entry of this module's) before `at`, looking at most 16
- * entries back: *found 0 if there is none there. One round trip. */
-apr_status_t tw_redis_newest_before(tw_store *s, apr_pool_t *p, tw_id at, tw_id *out, int *found,
-                                    const char **err);
-
 /* The server to connect to: the configured one, or the primary the sentinels name now. `gen`
  * names this answer, for tw_redis_invalidate. */
 typedef struct tw_redis_target {

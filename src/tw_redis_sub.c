@@ -254,15 +254,16 @@ static int tw_sub_delivered(const tw_redis_sub *s, tw_id id)
  * announced by the old primary and never reached the replica (so it was never acknowledged:
  * WAIT failed). If the newest post the new primary has before it is one this child delivered,
  * nothing before it is missing either: go on from there (returns 1). Otherwise (the two
- * diverged, or it is too far back) the caller reports a gap. One round trip. */
+ * diverged, or it has no post before it) the caller reports a gap. One round trip. */
 static int tw_sub_rewind(tw_redis_sub *s)
 {
-    tw_id before;
-    int found = 0;
+    tw_post *older;
+    int n = 0, more;
     const char *err = NULL;
-    if (tw_redis_newest_before(s->store, s->pool, s->last, &before, &found, &err) != APR_SUCCESS ||
-        !found || !tw_sub_delivered(s, before))
+    if (tw_store_before(s->store, s->pool, s->last, 1, &older, &n, &more, &err) != APR_SUCCESS ||
+        !n || !tw_sub_delivered(s, older[0].id))
         return 0;
+    tw_id before = older[0].id;
     char was[TW_ID_MAX], now[TW_ID_MAX];
     tw_id_format(s->last, was);
     tw_id_format(before, now);
