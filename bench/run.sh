@@ -12,6 +12,11 @@
 #       the server's CPU while they are idle
 #   S4  POST throughput with wrk (50 connections) vs Nchan's POST /pub
 #   S5  GET /home with 50 posts vs the same Apache serving the same page as a static file
+#   XC  S2's load measured by a second load generator, ssebench (bench/ssebench.c), to check
+#       sseload's S2 figures against a tool of another design (a blocking publisher, latency
+#       stamped when epoll_wait returns: compare with sseload's "as read"); ROUNDS mirrored
+#       rounds, each summary line logged and kept in BENCH_DIR/crosscheck.txt. Not in the
+#       default set.
 #   S6  the cluster of `make run-cluster` (scripts/cluster.sh: HAProxy, S6_INSTANCES Apache
 #       instances, Redis primary + replica + 3 Sentinels) on ports S6_PORT..S6_PORT+112:
 #       S6_SUBS subscribers through HAProxy (leastconn spreads them over the instances), S1's
@@ -57,7 +62,7 @@ want=()
 for a in "$@"; do
     case $a in
     -q | --quick) quick=1 ;;
-    S[1-7] | s[1-7]) want+=("${a^^}") ;;
+    S[1-7] | s[1-7] | XC | xc) want+=("${a^^}") ;;
     -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;p}' "$0"; exit 0 ;;
     *) echo "bench: unknown argument '$a' (try --help)" >&2; exit 2 ;;
     esac
@@ -671,6 +676,33 @@ scenario_s6() {
     stop_cluster
 }
 
+# XC: S2's load by ssebench against either side, ROUNDS mirrored rounds. ssebench sends
+# username= with every post: the module takes it only when it is the name the cookie signs
+# (tw_name=NAME.SIGNATURE). It stamps its markers "bm<seq>x<usec>y" itself; the peer's get
+# the same padding as sseload's (-z). It runs at the default priority (no LOADGEN_NICE).
+scenario_xc() {
+    local r side held0 line name=${cookie#tw_name=} args
+    name=${name%%.*}
+    cc -O2 -o "$RUNDIR/ssebench" "$here/ssebench.c"
+    for r in $(seq "$ROUNDS"); do
+        for side in $(sides_of "$r"); do
+            if [ "$side" = ours ]; then
+                args=(-s "127.0.0.1:$PORT" -S /home/sse -P /home -f message -u "$name" -C "$cookie")
+            else
+                args=(-s "127.0.0.1:$PEER_PORT" -S /sub -P /pub -z "$PAD")
+            fi
+            # shellcheck disable=SC2046
+            held0=$(held_tcp $(web_pids "$side"))
+            log "XC $side, round $r: ssebench -c $S2_SUBS -n $SRCS -k 500 -m $S2_POSTS -r $S2_RATE -w 10 ${args[*]}"
+            line=$("$RUNDIR/ssebench" -c "$S2_SUBS" -n "$SRCS" -k 500 -m "$S2_POSTS" \
+                -r "$S2_RATE" -w 10 "${args[@]}" 2>>"$RUNDIR/XC-$side-$r.err") || true
+            log "XC $side, round $r: $line"
+            echo "$side $r $line" >>"$RUNDIR/crosscheck.txt"
+            settle_side "$side" "$held0" >/dev/null
+        done
+    done
+}
+
 # ---- run ------------------------------------------------------------------------------------
 # What the report needs to know about the run itself.
 save run "$(printf '{"date":"%s","cores":%d,"quick":%s,"rounds":%d,"scenarios":[%s],"S1_SUBS":%d,"S1_RATE":%d,"S1_SECS":%d,"S1_POSTS":%d,"S2_SUBS":%d,"S2_POSTS":%d,"S2_RATE":%d,"WRK_SECS":%d,"S7_SUBS":%d,"S7_POSTS":%d,"S7_RATE":%s,"S7_PROCS":%d,"S6_SUBS":%d,"S6_INSTANCES":%d,"S6_MIN_REPLICAS":%d,"children":%d,"pad":%d,"ours_data":%d,"peer_data":%d}' \
@@ -695,11 +727,15 @@ fi
 if has S6; then scenario_s6; fi
 if has S4; then scenario_s4; fi
 if has S5; then scenario_s5; fi
+if has XC; then scenario_xc; fi
 # S7 last: 100,000 streams leave the most behind (memory, TIME_WAIT sockets).
 if has S7; then
     for side in ours peer; do s7_once "$side"; done
 fi
 
 # ---- table ----------------------------------------------------------------------------------
-node "$here/report.mjs" "$RESULTS"
+if printf '%s\n' "${want[@]}" | grep -q '^S'; then node "$here/report.mjs" "$RESULTS"; fi
+if [ -s "$RUNDIR/crosscheck.txt" ]; then
+    echo; echo "XC (ssebench, side round summary):"; cat "$RUNDIR/crosscheck.txt"
+fi
 log "done in $(($(date +%s) - t_start)) s"
