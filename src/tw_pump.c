@@ -51,7 +51,16 @@ typedef struct tw_pump {
     /* Owned by the pump thread. */
     tw_ring ring; /* its own references to the hub's newest frames */
     tw_pump_stream *streams;
+    uint64_t delivered; /* frames written since the figures were last told (tw_pump_report) */
 } tw_pump;
+
+/* Add the frames written since the last call to the child's figures: one atomic add per round
+ * of the loop, not one per stream and frame. */
+static void tw_pump_report(tw_pump *p)
+{
+    tw_stats_delivered(p->cf.stats, p->delivered);
+    p->delivered = 0;
+}
 
 /* The hub's notify callback: a new frame. Without streams there is nobody to write to, and the
  * next adoption brings the ring up to date anyway, so no wake-up (no context switch per post on
@@ -190,7 +199,7 @@ static int tw_pump_flush(tw_pump *p, tw_pump_stream *c, apr_time_t now)
             w -= (ssize_t)iov[i].iov_len;
             c->next = seqs[i] + 1;
             c->off = 0;
-            tw_stats_delivered(p->cf.stats, 1);
+            p->delivered++;
             if (f->control == TW_FRAME_LAST)
                 return -1; /* written: the stream ends here */
             if (!f->control)
@@ -313,6 +322,7 @@ static void tw_pump_main(void *data)
                    "their worker threads");
             tw_thread_advance(&p->thread, TW_EXIT); /* follow() declines from now on */
             tw_pump_close_all(p, now);
+            tw_pump_report(p);
             break;
         }
         now = apr_time_now();
@@ -338,6 +348,7 @@ static void tw_pump_main(void *data)
             tw_state st = tw_thread_state(&p->thread);
             if (st != TW_RUN) {
                 tw_pump_close_all(p, now);
+                tw_pump_report(p);
                 if (st == TW_EXIT)
                     break;
                 continue;
@@ -358,6 +369,7 @@ static void tw_pump_main(void *data)
             tw_pump_tick(p, now);
             next_tick = now + p->tick;
         }
+        tw_pump_report(p);
     }
 }
 
