@@ -337,24 +337,28 @@ server_cpu() {
 }
 
 # ---- results --------------------------------------------------------------------------------
-# One JSON object per measurement in $RESULTS, written with printf (no jq): the numbers as
-# measured, sseload's own result embedded as it printed it. bench/report.mjs reads them all.
+# One JSON object per measurement in $RESULTS, written by bench/lib/record.mjs from fields
+# (name=text, name:=json, name:=@file; see there): the numbers as measured, sseload's own
+# result embedded as it printed it. bench/report.mjs reads them all.
 
-# sseload's JSON result of a finished run (null when it printed none), after its summary went
-# to the log.
-sseload_json() {
-    local label=$1 out
+# sseload_field NAME LABEL: the result field NAME for the finished sseload of label: its
+# JSON result (NAME:=@file), or NAME:=null when it printed none; its summary goes to the log.
+sseload_field() {
+    local name=$1 label=$2 out=$RUNDIR/$2.out
     grep "^$label: " "$RUNDIR/$label.err" | sed 's/^/    /' >&2 || true
-    out=$(cat "$RUNDIR/$label.out" 2>/dev/null || true)
-    if [[ $out == "{"*"}" ]]; then
-        echo "$out"
+    if [[ $(cat "$out" 2>/dev/null) == "{"*"}" ]]; then
+        echo "$name:=@$out"
     else
         log "$label: sseload failed: $(tail -3 "$RUNDIR/$label.err")"
-        echo null
+        echo "$name:=null"
     fi
 }
-# save NAME JSON: the result file of one measurement.
-save() { printf '%s\n' "$2" >"$RESULTS/$1.json"; }
+# save NAME FIELD...: the result file NAME.json of one measurement.
+save() {
+    local name=$1
+    shift
+    node "$here/lib/record.mjs" "$RESULTS/$name.json" "$@"
+}
 
 # The sides of round $1: ours first in odd rounds, the peer first in even ones.
 sides_of() { if [ $(($1 % 2)) = 1 ]; then echo ours peer; else echo peer ours; fi; }
@@ -413,8 +417,8 @@ s1_once() {
     touch "$go"
     wait "$lp" || true
     c1=$(server_cpu "$side")
-    save "$label" "$(printf '{"scenario":"S1","side":"%s","round":%d,"server_cpu_ns":%s,"sseload":%s}' \
-        "$side" "$r" "$((c1 - c0))" "$(sseload_json "$label")")"
+    save "$label" scenario=S1 side="$side" round:="$r" server_cpu_ns:="$((c1 - c0))" \
+        "$(sseload_field sseload "$label")"
     settle_side "$side" "$held0" >/dev/null
 }
 
@@ -423,7 +427,7 @@ s1_once() {
 # taken just before it starts.
 s23_once() {
     local side=$1 r=$2 label=S2-$1-$2 posts=0 go rss0 rss1 n c0 c1 t0 t1 held0 idle_ns idle_s
-    local run back=null release
+    local run back=back:=null release
     has S2 && posts=$S2_POSTS
     # shellcheck disable=SC2046
     rss0=$(sum_status VmRSS $(web_pids "$side"))
@@ -454,19 +458,20 @@ s23_once() {
     touch "$go"
     wait "$lp" || true
     c1=$(server_cpu "$side")
-    run=$(sseload_json "$label")
+    run=$(sseload_field sseload "$label")
     # Every client just closed its stream at once (as when a proxy restarts or a network
     # drops) and all come back right away: how long until they have a stream again.
     if has S2; then
         run_sseload "$side" "$label-back" -c "$S2_SUBS" -k 2000 -T 60 -d 0 -m 0 -R -1
         wait "$lp" || true
-        back=$(sseload_json "$label-back")
+        back=$(sseload_field back "$label-back")
     fi
     # The clients are gone: how long until the server has let go of their streams.
     release=$(settle_side "$side" "$held0")
     log "S2 $side: streams released $release s after the clients closed them"
-    save "$label" "$(printf '{"scenario":"S2","side":"%s","round":%d,"idle":{"streams":%d,"rss0_kb":%d,"rss1_kb":%d,"cpu_ns":%s,"wall_s":%s},"server_cpu_ns":%s,"release_s":%s,"sseload":%s,"back":%s}' \
-        "$side" "$r" "$n" "$rss0" "$rss1" "$idle_ns" "$idle_s" "$((c1 - c0))" "$release" "$run" "$back")"
+    save "$label" scenario=S2 side="$side" round:="$r" idle.streams:="$n" idle.rss0_kb:="$rss0" \
+        idle.rss1_kb:="$rss1" idle.cpu_ns:="$idle_ns" idle.wall_s:="$idle_s" \
+        server_cpu_ns:="$((c1 - c0))" release_s:="$release" "$run" "$back"
 }
 
 # Syscalls of one side's server processes (web server + Redis, every thread) while they run:
@@ -491,19 +496,21 @@ stop_syscalls() {
     kill -INT "$perf_pid" 2>/dev/null || true
     wait "$perf_pid" 2>/dev/null || true
 }
-# The counts perf wrote to $1 as JSON ({"total":n,"sendmsg":n,...}), or null.
-syscalls_json() {
-    local out=$1
+# The counts perf wrote to $1 as fields of the result: syscalls.total:=n,
+# syscalls.sendmsg:=n, ..., one a line; syscalls:=null when it counted nothing.
+syscall_fields() {
+    [ -s "$1" ] || { echo 'syscalls:=null'; return 0; }
     awk -F, '$3 ~ /sys_enter/ && $1 ~ /^[0-9]+$/ {
             n = $3; sub(/.*:sys_enter_?/, "", n); if (n == "") n = "total";
-            printf "%s\"%s\":%s", (c++ ? "," : "{"), n, $1 }
-        END { print c ? "}" : "null" }' "$out" 2>/dev/null || echo null
+            print "syscalls." n ":=" $1; c++ }
+        END { if (!c) print "syscalls:=null" }' "$1"
 }
 
 # S7, one side: S7_SUBS subscribers from S7_PROCS sseload processes, held idle (memory),
 # then S7_POSTS posts at S7_RATE/s: lost, latency, server CPU and syscalls per delivery.
 s7_once() {
-    local side=$1 label=S7-$1 go rss0 rss1 n c0 c1 held0 sys release
+    local side=$1 label=S7-$1 go rss0 rss1 n c0 c1 held0 release
+    local -a sys
     # shellcheck disable=SC2046
     rss0=$(sum_status VmRSS $(web_pids "$side"))
     # shellcheck disable=SC2046
@@ -530,11 +537,12 @@ s7_once() {
     wait "$lp" || true
     c1=$(server_cpu "$side")
     stop_syscalls
-    sys=$(syscalls_json "$RUNDIR/$label.perf")
+    mapfile -t sys < <(syscall_fields "$RUNDIR/$label.perf")
     release=$(settle_side "$side" "$held0")
     log "S7 $side: streams released $release s after the clients closed them"
-    save "$label" "$(printf '{"scenario":"S7","side":"%s","round":1,"idle":{"streams":%d,"rss0_kb":%d,"rss1_kb":%d},"server_cpu_ns":%s,"syscalls":%s,"release_s":%s,"sseload":%s}' \
-        "$side" "$n" "$rss0" "$rss1" "$((c1 - c0))" "$sys" "$release" "$(sseload_json "$label")")"
+    save "$label" scenario=S7 side="$side" round:=1 idle.streams:="$n" idle.rss0_kb:="$rss0" \
+        idle.rss1_kb:="$rss1" server_cpu_ns:="$((c1 - c0))" "${sys[@]}" release_s:="$release" \
+        "$(sseload_field sseload "$label")"
 }
 
 # Requests/s of one wrk run (50 connections, 2 threads); errors go to the log.
@@ -549,14 +557,15 @@ run_wrk() {
     echo "${rps:-0}"
 }
 
-# wrk over several targets, each twice, in the order A B C ... C B A so that drift hits them
-# alike, after a short warm-up of each; saves the requests/s of both runs of each target in
-# $RESULTS/KEY.json. Arguments: key, then one "label|BENCH_BODY|wrk args..." per target.
+wrk_fields=() # the result fields of the last wrk_mirrored: rps.LABEL[]:=n, two per target
+
+# wrk_mirrored "label|BENCH_BODY|wrk args..."...: wrk over several targets, each twice, in
+# the order A B C ... C B A so that drift hits them alike, after a 2 s warm-up of each (a
+# fixed load, not a wait); the requests/s of both runs of each target in wrk_fields.
 wrk_mirrored() {
-    local key=$1 i n label body args v json=
-    shift
-    n=$#
-    local -a specs=("$@") runs
+    local i n=$# label body args v
+    local -a specs=("$@")
+    wrk_fields=()
     for i in $(seq 0 $((n - 1))); do
         IFS='|' read -r label body args <<<"${specs[$i]}"
         # shellcheck disable=SC2086
@@ -566,19 +575,15 @@ wrk_mirrored() {
         IFS='|' read -r label body args <<<"${specs[$i]}"
         # shellcheck disable=SC2086
         v=$(BENCH_BODY=$body run_wrk "$label" $args)
-        runs[i]=${runs[i]:+${runs[i]},}$v
+        wrk_fields+=("rps.${label}[]:=$v")
     done
-    for i in $(seq 0 $((n - 1))); do
-        IFS='|' read -r label body args <<<"${specs[$i]}"
-        json+=${json:+,}$(printf '"%s":[%s]' "$label" "${runs[i]}")
-    done
-    save "$key" "$(printf '{"scenario":"%s","rps":{%s}%s}' "$key" "$json" "${WRK_EXTRA:-}")"
 }
 
 # S4: publishing throughput: our form POST /home vs Nchan's raw POST /pub.
 scenario_s4() {
     log "S4: POST throughput, wrk 50 connections, 2 x ${WRK_SECS}s each"
-    wrk_mirrored S4 "S4-ours|form|-s $here/post.lua $base/home" "S4-peer|raw|-s $here/post.lua $peer/pub"
+    wrk_mirrored "S4-ours|form|-s $here/post.lua $base/home" "S4-peer|raw|-s $here/post.lua $peer/pub"
+    save S4 scenario=S4 "${wrk_fields[@]}"
 }
 
 # S5: the rendered page (50 posts) vs a static copy of it on the same Apache: page.html
@@ -601,10 +606,10 @@ scenario_s5() {
     posts=$(grep -o 'class="card tw-post' "$RUNDIR/htdocs/lib/page.html" | wc -l)
     log "S5: page $dyn bytes, static copy $static bytes, $posts posts on the page"
     # The cookie has no spaces ("tw_name=..."), so it can travel as one word.
-    WRK_EXTRA=$(printf ',"posts":%d,"page_bytes":%d,"static_bytes":%d' "$posts" "$dyn" "$static") \
-        wrk_mirrored S5 "S5-page|form|-H Cookie:$cookie $base/home" \
+    wrk_mirrored "S5-page|form|-H Cookie:$cookie $base/home" \
         "S5-static|form|-H Cookie:$cookie $base/lib/page.html" \
         "S5-static-sendfile|form|-H Cookie:$cookie $base/lib/page-sendfile.html"
+    save S5 scenario=S5 "${wrk_fields[@]}" posts:="$posts" page_bytes:="$dyn" static_bytes:="$static"
 }
 
 # S6: S6_INSTANCES instances behind HAProxy, started by scripts/cluster.sh as `make
@@ -615,6 +620,7 @@ scenario_s5() {
 scenario_s6() {
     local dir=$RUNDIR/cluster out=$RUNDIR/cluster.out label=S6-ours-1 go i c0 c1 h0 h1 c6
     local streams wp pids=
+    local -a per_instance
     log "S6: $S6_INSTANCES instances behind HAProxy (scripts/cluster.sh on :$S6_PORT, MIN_REPLICAS=$S6_MIN_REPLICAS), rate limits off"
     # A session of its own: stop_cluster stops it (and so its members) in order.
     PORT=$S6_PORT RUNDIR=$dir INSTANCES=$S6_INSTANCES MIN_REPLICAS=$S6_MIN_REPLICAS \
@@ -663,6 +669,7 @@ scenario_s6() {
         awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
             $1 == "apaches" && $2 ~ /^web[0-9]+$/ { printf "%s%s", (n++ ? "," : ""), $col["scur"] }')
     log "S6: streams per instance (HAProxy's current connections): $streams"
+    IFS=, read -r -a per_instance <<<"$streams"
     # shellcheck disable=SC2046
     c0=$(cpu_ns $(cluster_web_pids) $(cluster_other_pids) $(haproxy_pid))
     h0=$(cpu_ns "$(haproxy_pid)")
@@ -671,8 +678,10 @@ scenario_s6() {
     # shellcheck disable=SC2046
     c1=$(cpu_ns $(cluster_web_pids) $(cluster_other_pids) $(haproxy_pid))
     h1=$(cpu_ns "$(haproxy_pid)")
-    save "$label" "$(printf '{"scenario":"S6","side":"ours","round":1,"instances":%d,"min_replicas":%d,"streams":[%s],"server_cpu_ns":%s,"haproxy_cpu_ns":%s,"sseload":%s}' \
-        "$S6_INSTANCES" "$S6_MIN_REPLICAS" "$streams" "$((c1 - c0))" "$((h1 - h0))" "$(sseload_json "$label")")"
+    save "$label" scenario=S6 side=ours round:=1 instances:="$S6_INSTANCES" \
+        min_replicas:="$S6_MIN_REPLICAS" 'streams:=[]' "${per_instance[@]/#/streams[]:=}" \
+        server_cpu_ns:="$((c1 - c0))" haproxy_cpu_ns:="$((h1 - h0))" \
+        "$(sseload_field sseload "$label")"
     stop_cluster
 }
 
@@ -705,11 +714,15 @@ scenario_xc() {
 
 # ---- run ------------------------------------------------------------------------------------
 # What the report needs to know about the run itself.
-save run "$(printf '{"date":"%s","cores":%d,"quick":%s,"rounds":%d,"scenarios":[%s],"S1_SUBS":%d,"S1_RATE":%d,"S1_SECS":%d,"S1_POSTS":%d,"S2_SUBS":%d,"S2_POSTS":%d,"S2_RATE":%d,"WRK_SECS":%d,"S7_SUBS":%d,"S7_POSTS":%d,"S7_RATE":%s,"S7_PROCS":%d,"S6_SUBS":%d,"S6_INSTANCES":%d,"S6_MIN_REPLICAS":%d,"children":%d,"pad":%d,"ours_data":%d,"peer_data":%d}' \
-    "$(date -u +%F)" "$(nproc)" "$([ "$quick" = 1 ] && echo true || echo false)" "$ROUNDS" \
-    "$(printf '"%s",' "${want[@]}" | sed 's/,$//')" "$S1_SUBS" "$S1_RATE" "$S1_SECS" "$S1_POSTS" \
-    "$S2_SUBS" "$S2_POSTS" "$S2_RATE" "$WRK_SECS" "$S7_SUBS" "$S7_POSTS" "$S7_RATE" "$S7_PROCS" \
-    "$S6_SUBS" "$S6_INSTANCES" "$S6_MIN_REPLICAS" "$CHILDREN" "$PAD" "$ours_data" "${peer_data:-0}")"
+q=false
+[ "$quick" = 1 ] && q=true
+save run date="$(date -u +%F)" cores:="$(nproc)" quick:=$q rounds:="$ROUNDS" \
+    "${want[@]/#/scenarios[]=}" S1_SUBS:="$S1_SUBS" S1_RATE:="$S1_RATE" S1_SECS:="$S1_SECS" \
+    S1_POSTS:="$S1_POSTS" S2_SUBS:="$S2_SUBS" S2_POSTS:="$S2_POSTS" S2_RATE:="$S2_RATE" \
+    WRK_SECS:="$WRK_SECS" S7_SUBS:="$S7_SUBS" S7_POSTS:="$S7_POSTS" S7_RATE:="$S7_RATE" \
+    S7_PROCS:="$S7_PROCS" S6_SUBS:="$S6_SUBS" S6_INSTANCES:="$S6_INSTANCES" \
+    S6_MIN_REPLICAS:="$S6_MIN_REPLICAS" children:="$CHILDREN" pad:="$PAD" \
+    ours_data:="$ours_data" peer_data:="${peer_data:-0}"
 
 # S2/S3 go first so that the memory baseline is not inflated by earlier streams.
 t_start=$(date +%s)
