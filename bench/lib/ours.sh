@@ -38,13 +38,20 @@ start_ours() {
     export BENCH_COOKIE=$cookie # bench/post.lua posts with it
 }
 
-# Whether our feed is ready: the feed answers, every child and its worker threads are up.
-# Exits when Apache has.
+# Whether our feed is ready: the feed answers, every child and its worker threads are up,
+# and every child's Redis subscription is up. Exits when Apache has.
 ours_ready() {
     gone "$apache_pid" && { log "Apache exited; see $RUNDIR/error.log"; exit 1; }
     [ -f "$RUNDIR/httpd.pid" ] &&
         [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/")" = 200 ] &&
-        [ "$(threads_under "$apache_pid")" -ge "$want_threads" ]
+        [ "$(threads_under "$apache_pid")" -ge "$want_threads" ] &&
+        [ "$(ours_status TweetsseSubscribed)" = "$CHILDREN" ]
+}
+
+# A figure of our server-status?auto (TweetsseSubscribed, TweetsseStreams, ...); 0 when it
+# cannot be read.
+ours_status() {
+    curl -s -m 5 "$base/server-status?auto" | awk -F': ' -v f="$1" '$1 == f { n = $2 } END { print n + 0 }'
 }
 
 # Pids of the Apache parent and its children.
