@@ -70,3 +70,5 @@ cluster_stream_list() {
         awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
             $1 == "apaches" && $2 ~ /^web[0-9]+$/ { printf "%s%s", (n++ ? "," : ""), $col["scur"] }'
 }
+# Open streams of the cluster: HAProxy's current connections to the instances, summed.
+cluster_streams() { cluster_stream_list | awk -F, '{ for (i = 1; i <= NF; i++) n += $i } END { print n + 0 }'; }

@@ -11,7 +11,9 @@ sides_of() { if [ $(($1 % 2)) = 1 ]; then echo ours peer; else echo peer ours; f
 # run_sseload SIDE LABEL OPTION...: start sseload against side (ours, peer or cluster) in
 # the background, with the label and the given options: its pid in $lp, its JSON result in
 # $RUNDIR/LABEL.out, its summary and progress in LABEL.err. Its go file (-g) is
-# $RUNDIR/LABEL.go, removed here and created by post_and_wait.
+# $RUNDIR/LABEL.go, removed here and created by post_and_wait. The scenarios pass -d 0
+# with it: the posts start when the server counts every stream (wait_streams), not after a
+# fixed settle time.
 run_sseload() {
     local side=$1 label=$2
     shift 2

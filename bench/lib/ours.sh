@@ -64,3 +64,5 @@ ours_server_pids() {
     ours_web_pids
     echo "$redis_pid"
 }
+# Open streams, as our instance counts them (handed over to a delivery engine).
+ours_streams() { ours_status TweetsseStreams; }

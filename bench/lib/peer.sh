@@ -26,3 +26,7 @@ peer_server_pids() {
     peer_web_pids
     cat "$RUNDIR/peer/redis.pid"
 }
+# Open streams, as Nchan counts its subscribers (nchan_stub_status); 0 when unreadable.
+peer_streams() {
+    curl -s -m 5 "$peer/nchan_status" | awk -F': ' '$1 == "subscribers" { n = $2 } END { print n + 0 }'
+}

@@ -1,13 +1,15 @@
 # shellcheck shell=bash
-# bench/run.sh: what is read off the servers (CPU time, memory, threads, sockets), for any
-# side: ours, peer or cluster. A side provides SIDE_web_pids (the web server's processes)
-# and SIDE_server_pids (every process whose CPU is the server's: the web server, its Redis,
-# HAProxy).
+# bench/run.sh: what is read off the servers (CPU time, memory, threads, sockets, open
+# streams), for any side: ours, peer or cluster. A side provides SIDE_web_pids (the web
+# server's processes), SIDE_server_pids (every process whose CPU is the server's: the web
+# server, its Redis, HAProxy) and SIDE_streams (the open streams, as the server counts them).
 
 # The processes of the web server of side $1.
 web_pids() { "$1_web_pids"; }
 # The processes whose CPU counts as the server's for side $1.
 server_pids() { "$1_server_pids"; }
+# The open streams of side $1, as its server counts them.
+streams() { "$1_streams"; }
 
 # Sum of a field of /proc/PID/status (VmRSS in KB, Threads) over the given pids.
 sum_status() {
@@ -79,3 +81,15 @@ settle_side() {
 }
 # Whether side $1's web server holds at most $2 TCP sockets.
 held_at_most() { [ "$(held_by "$1")" -le "$2" ]; }
+
+# wait_streams SIDE N: wait (at most 60 s) until side's server counts at least N open
+# streams: it has taken every subscriber the load generator connected. Says so when not.
+wait_streams() {
+    local side=$1 n=$2
+    wait_until 60 0.1 streams_at_least "$side" "$n" ||
+        log "$side: $(streams "$side") of $n streams counted after 60 s"
+}
+# Whether side $1's server counts at least $2 open streams.
+streams_at_least() { [ "$(streams "$1")" -ge "$2" ]; }
+# Whether side $1's server counts no open stream.
+no_streams() { [ "$(streams "$1")" = 0 ]; }

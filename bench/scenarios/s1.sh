@@ -10,15 +10,16 @@ scenario_s1() {
     done
 }
 
-# S1, one side, round $2: CPU of the server side over the posting phase (from the go to the
-# end of the drain).
+# S1, one side, round $2. The posts start once the server counts every stream; CPU of the
+# server side over the posting phase (from the go to the end of the drain).
 s1_once() {
-    local side=$1 r=$2 label=S1-$1-$2 held0
+    local side=$1 r=$2 label=S1-$1-$2 held0 n
     log "S1 $side, round $r: $S1_SUBS subscribers, $S1_POSTS posts at $S1_RATE/s"
     held0=$(held_by "$side")
-    run_sseload "$side" "$label" -c "$S1_SUBS" -m "$S1_POSTS" -r "$S1_RATE" -w 10 \
+    run_sseload "$side" "$label" -c "$S1_SUBS" -m "$S1_POSTS" -r "$S1_RATE" -w 10 -d 0 \
         -g "$RUNDIR/$label.go"
-    wait_ready "$label" >/dev/null
+    n=$(wait_ready "$label")
+    wait_streams "$side" "$n"
     post_and_wait "$side" "$label"
     save "$label" scenario=S1 side="$side" round:="$r" server_cpu_ns:="$post_cpu_ns" \
         "$(sseload_field sseload "$label")"

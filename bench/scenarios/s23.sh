@@ -14,8 +14,8 @@ scenario_s23() {
 }
 
 # S2 + S3, one side, round $2. sseload connects every subscriber and holds them idle until
-# told to go on (S3 samples CPU and memory then), then publishes (S2). The baseline RSS is
-# taken just before it starts.
+# told to go on (S3 samples CPU and memory once the server counts every stream), then
+# publishes (S2). The baseline RSS is taken just before it starts.
 s23_once() {
     local side=$1 r=$2 label=S2-$1-$2 posts=0 rss0 rss1 n held0 idle_ns t0 idle_s c0
     local run back=back:=null release
@@ -23,11 +23,11 @@ s23_once() {
     rss0=$(rss_of "$side")
     held0=$(held_by "$side")
     log "S2/S3 $side, round $r: $S2_SUBS subscribers (baseline RSS $((rss0 / 1024)) MB), $posts posts at $S2_RATE/s"
-    run_sseload "$side" "$label" -c "$S2_SUBS" -k 500 -T 30 -d 2 -g "$RUNDIR/$label.go" \
+    run_sseload "$side" "$label" -c "$S2_SUBS" -k 500 -T 30 -d 0 -g "$RUNDIR/$label.go" \
         -m "$posts" -r "$S2_RATE" -w 10 -v
     n=$(wait_ready "$label")
+    wait_streams "$side" "$n"
     # Idle streams: the server's CPU over 3 s (the sleep is the measurement), then its memory.
-    sleep 1
     t0=$(now_us)
     c0=$(server_cpu "$side")
     sleep 3

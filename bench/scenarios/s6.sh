@@ -8,15 +8,15 @@
 
 # S6: start the cluster, measure, stop the cluster.
 scenario_s6() {
-    local label=S6-ours-1 h0 streams
+    local label=S6-ours-1 n h0 streams
     local -a per_instance
     log "S6: $S6_INSTANCES instances behind HAProxy (scripts/cluster.sh on :$S6_PORT, MIN_REPLICAS=$S6_MIN_REPLICAS), rate limits off"
     start_cluster
     log "S6: $S6_SUBS subscribers through HAProxy, $S1_POSTS posts at $S1_RATE/s through HAProxy"
-    run_sseload cluster "$label" -c "$S6_SUBS" -T 30 -m "$S1_POSTS" -r "$S1_RATE" -w 10 \
+    run_sseload cluster "$label" -c "$S6_SUBS" -T 30 -m "$S1_POSTS" -r "$S1_RATE" -w 10 -d 0 \
         -g "$RUNDIR/$label.go"
-    wait_ready "$label" >/dev/null
-    sleep 1
+    n=$(wait_ready "$label")
+    wait_streams cluster "$n"
     streams=$(cluster_stream_list)
     log "S6: streams per instance (HAProxy's current connections): $streams"
     IFS=, read -r -a per_instance <<<"$streams"

@@ -10,18 +10,18 @@ scenario_s7() {
     for side in ours peer; do s7_once "$side"; done
 }
 
-# S7, one side: the subscribers held idle (memory), then the posts: lost, latency, server
-# CPU and syscalls per delivery.
+# S7, one side: the subscribers held idle (memory, once the server counts every stream),
+# then the posts: lost, latency, server CPU and syscalls per delivery.
 s7_once() {
     local side=$1 label=S7-$1 rss0 rss1 n held0 release p per=
     local -a sys
     rss0=$(rss_of "$side")
     held0=$(held_by "$side")
     log "S7 $side: $S7_SUBS subscribers from $S7_PROCS processes (baseline RSS $((rss0 / 1024)) MB), $S7_POSTS posts at $S7_RATE/s"
-    run_sseload "$side" "$label" -c "$S7_SUBS" -P "$S7_PROCS" -k 300 -T 60 -d 2 \
+    run_sseload "$side" "$label" -c "$S7_SUBS" -P "$S7_PROCS" -k 300 -T 60 -d 0 \
         -g "$RUNDIR/$label.go" -m "$S7_POSTS" -r "$S7_RATE" -w 30 -v
     n=$(wait_ready "$label")
-    sleep 2
+    wait_streams "$side" "$n"
     rss1=$(rss_of "$side")
     log "S7 $side: RSS $((rss0 / 1024)) MB -> $((rss1 / 1024)) MB with $n streams"
     # How evenly the processes took them (TCP sockets held by each).
