@@ -9,20 +9,21 @@
  *                      error log), status (the figures: server-status and the
  *                      tweetsse-metrics handler).
  *   src/tw_*           the httpd-free core (APR, hiredis, jansson): the store interface and its
- *                      Redis and in-memory implementations (tw_store, tw_redis*, tw_memstore),
+ *                      Redis and in-memory implementations (tw_store, tw_redis*, tw_store_mem),
  *                      the per-child fan-out (tw_hub, tw_ring, tw_blob), the delivery engines
- *                      (tw_engine: tw_pump, tw_relay), the stop model (tw_thread), and pure
- *                      functions: HTML, SSE, ids, input, text, names, directive values.
+ *                      (tw_engine: tw_engine_socket, tw_engine_thread), the stop model (tw_thread),
+ * and pure functions: HTML, SSE, ids, input, text, names, directive values.
  *
  * A post: publish -> tw_store (Redis: XADD + PUBLISH) -> each child's subscriber thread ->
- * tw_hub (rendered once, into the ring) -> tw_pump / tw_relay -> every open stream. */
+ * tw_hub (rendered once, into the ring) -> tw_engine_socket / tw_engine_thread -> every open
+ * stream. */
 #include "mod_tweetsse.h"
 #include "mod_tweetsse_child.h"
 #include "mod_tweetsse_config.h"
 #include "mod_tweetsse_health.h"
 #include "mod_tweetsse_page.h"
 #include "mod_tweetsse_publish.h"
-#include "mod_tweetsse_status.h"
+#include "mod_tweetsse_metrics.h"
 #include "mod_tweetsse_stream.h"
 
 #include <apr_strings.h>
@@ -154,7 +155,7 @@ static int tw_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, TW_HANDLER) != 0 || r->method_number == M_TRACE)
         return DECLINED;
     tw_srv_conf *c = TW_CONF(r->server);
-    if (!c->rt || !c->feed) {
+    if (!c->rt || !c->page_cache) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "TW0001: the module is not initialised");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -183,7 +184,7 @@ static int tw_handler(request_rec *r)
     if (route == TW_ROUTE_HEALTH)
         return tw_handle_health(r, c);
     if (route == TW_ROUTE_POST)
-        return tw_handle_post_page(r, c, mount,
+        return tw_handle_permalink(r, c, mount,
                                    r->uri + strlen(mount) + sizeof(TW_POST_PREFIX) - 1);
     if (r->method_number == M_POST) /* only home allows it */
         return tw_handle_publish(r, c, mount);
@@ -223,13 +224,13 @@ static int tw_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     (void)plog, (void)ptemp;
     if (tw_page_counter_create(pconf, s) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;
-    int rc = tw_status_post_config(pconf, s);
+    int rc = tw_metrics_post_config(pconf, s);
     if (rc != OK)
         return rc;
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
         tw_srv_conf *c = TW_CONF(s);
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "TW0002: redis %s, stream %s, channel %s",
-                     c->redis_spec, c->stream_key, c->channel);
+                     c->feed.redis_spec, c->feed.stream_key, c->feed.channel);
     }
     return OK;
 }
@@ -242,7 +243,7 @@ static void tw_register_hooks(apr_pool_t *p)
     /* Then, once per (re)start: the shared post counter and figures. */
     ap_hook_post_config(tw_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* In each new child, first: its slot of the figures, which its runtimes report into. */
-    ap_hook_child_init(tw_status_child_init, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_child_init(tw_metrics_child_init, NULL, NULL, APR_HOOK_FIRST);
     /* Then: stores, hubs, engines and their threads. */
     ap_hook_child_init(tw_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* When a child is told to stop: release the open streams. */
@@ -253,9 +254,9 @@ static void tw_register_hooks(apr_pool_t *p)
     /* For each request with SetHandler tweetsse. */
     ap_hook_handler(tw_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* For each request with SetHandler tweetsse-metrics. */
-    ap_hook_handler(tw_status_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(tw_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* server-status, when mod_status is loaded: the module's section. */
-    APR_OPTIONAL_HOOK(ap, status_hook, tw_status_hook, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, tw_metrics_status_hook, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 /* APLOG_USE_MODULE comes from mod_tweetsse.h, so the record is declared plainly. */

@@ -39,7 +39,7 @@ apr_status_t tw_page_counter_create(apr_pool_t *pconf, server_rec *s)
 
 apr_status_t tw_page_cache_create(apr_pool_t *p, tw_srv_conf *c)
 {
-    return tw_feedcache_create(p, TW_FEED_TTL, &c->feed);
+    return tw_feedcache_create(p, TW_FEED_TTL, &c->page_cache);
 }
 
 void tw_page_posted(tw_srv_conf *c)
@@ -224,7 +224,7 @@ static int tw_page_older(request_rec *r, tw_srv_conf *c, const char *mount, tw_i
     return tw_page_send(r, &b);
 }
 
-int tw_handle_post_page(request_rec *r, tw_srv_conf *c, const char *mount, const char *id)
+int tw_handle_permalink(request_rec *r, tw_srv_conf *c, const char *mount, const char *id)
 {
     const char *root = "../../"; /* from <mount>home/post/<id> */
     tw_id want;
@@ -269,13 +269,13 @@ int tw_handle_page(request_rec *r, tw_srv_conf *c, const char *mount)
     /* Both taken before reading the posts: see tw_hub_generation. */
     uint32_t posted = tw_page_counter(c);
     uint64_t gen = tw_hub_generation(c->rt->hub);
-    tw_blob *feed = tw_feedcache_get(c->feed, gen, posted, now);
+    tw_blob *feed = tw_feedcache_get(c->page_cache, gen, posted, now);
     if (!feed) {
         const char *err = NULL;
         if (!(feed = tw_page_render_feed(r, c, &err)))
             return tw_page_unavailable(r, c, mount, err);
         if (gen)
-            tw_feedcache_put(c->feed, feed, gen, posted, now);
+            tw_feedcache_put(c->page_cache, feed, gen, posted, now);
     }
     /* Only now that the page is served: a new visitor's cookie comes with a success. */
     tw_page pg = {.username = tw_visitor_name(r, c, mount), .key = tw_page_key(r)};

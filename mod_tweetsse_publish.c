@@ -4,7 +4,7 @@
 #include "mod_tweetsse_child.h"
 #include "mod_tweetsse_origin.h"
 #include "mod_tweetsse_page.h"
-#include "mod_tweetsse_status.h"
+#include "mod_tweetsse_metrics.h"
 #include "mod_tweetsse_visitor.h"
 #include "src/tw_html.h"
 #include "src/tw_input.h"
@@ -17,18 +17,18 @@
 
 typedef enum { TW_FMT_FORM, TW_FMT_HTMX, TW_FMT_JSON } tw_format;
 
-/* The figure a refusal with `status` counts under (tw_stats). */
-static tw_stats_refusal tw_refusal_of(int status)
+/* The figure a refusal with `status` counts under (tw_metrics). */
+static tw_metrics_refusal tw_refusal_of(int status)
 {
     switch (status) {
     case HTTP_FORBIDDEN:
-        return TW_STATS_FORBIDDEN;
+        return TW_METRICS_FORBIDDEN;
     case HTTP_TOO_MANY_REQUESTS:
-        return TW_STATS_RATE_LIMITED;
+        return TW_METRICS_RATE_LIMITED;
     case HTTP_SERVICE_UNAVAILABLE:
-        return TW_STATS_STORE_FAILED;
+        return TW_METRICS_STORE_FAILED;
     default:
-        return TW_STATS_BAD_INPUT;
+        return TW_METRICS_BAD_INPUT;
     }
 }
 
@@ -53,7 +53,7 @@ static int tw_refuse(request_rec *r, tw_format fmt, int status, const char *reas
         ap_set_content_type(r, "text/html; charset=utf-8");
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "TW0401: post refused (%d): %s", status, reason);
-    tw_stats_refused(tw_status_instance(), tw_refusal_of(status));
+    tw_metrics_refused(tw_metrics_instance(), tw_refusal_of(status));
     r->status = status;
     ap_set_content_length(r, (apr_off_t)b.len);
     ap_rwrite(b.data, (int)b.len, r);
@@ -126,7 +126,7 @@ int tw_handle_publish(request_rec *r, tw_srv_conf *c, const char *mount)
         return tw_refuse(r, fmt, rc,
                          apr_psprintf(r->pool, "the body is larger than %ld bytes", c->max_body));
     if (rc != OK) {
-        tw_stats_refused(tw_status_instance(), TW_STATS_BAD_INPUT);
+        tw_metrics_refused(tw_metrics_instance(), TW_METRICS_BAD_INPUT);
         return rc;
     }
 
@@ -155,7 +155,7 @@ int tw_handle_publish(request_rec *r, tw_srv_conf *c, const char *mount)
     const char *err = NULL;
     apr_time_t t0 = apr_time_now();
     apr_status_t rv = tw_store_publish(c->rt->store, r->pool, &req, &res, &err);
-    tw_stats_publish_time(tw_status_instance(), apr_time_now() - t0);
+    tw_metrics_publish_time(tw_metrics_instance(), apr_time_now() - t0);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0402: cannot store a post: %s", err);
         apr_table_setn(r->err_headers_out, "Retry-After", "5");
@@ -179,9 +179,9 @@ int tw_handle_publish(request_rec *r, tw_srv_conf *c, const char *mount)
     tw_id id = res.id;
     if (res.replayed) {
         apr_table_setn(r->err_headers_out, "Idempotent-Replayed", "true");
-        tw_stats_refused(tw_status_instance(), TW_STATS_REPLAYED);
+        tw_metrics_refused(tw_metrics_instance(), TW_METRICS_REPLAYED);
     } else {
-        tw_stats_accepted(tw_status_instance());
+        tw_metrics_accepted(tw_metrics_instance());
     }
 
     tw_page_posted(c); /* read your own post on the redirected GET */

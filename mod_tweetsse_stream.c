@@ -1,11 +1,11 @@
 /* mod_tweetsse_stream.c: GET of the live stream. Sends the headers, takes what the client
  * missed from the child's ring when it holds all of it, else reads it from the store (at most
  * TweetsseMaxResume posts: a resume further back gets a reload event instead) and gives the stream,
- * with that replay to send first, to the child's socket engine (tw_pump: the worker is free at
- * once, and a client that does not read holds no thread) or, for what that engine cannot write
- * (TLS, HTTP/2, content filters) and with TweetsseDelivery thread, to the worker-thread engine
- * (tw_relay), which writes through the filters in this thread until the stream ends. Streams are
- * counted per client address and child (TweetsseMaxStreamsPerAddress). */
+ * with that replay to send first, to the child's socket engine (tw_engine_socket: the worker is
+ * free at once, and a client that does not read holds no thread) or, for what that engine cannot
+ * write (TLS, HTTP/2, content filters) and with TweetsseDelivery thread, to the worker-thread
+ * engine (tw_engine_thread), which writes through the filters in this thread until the stream ends.
+ * Streams are counted per client address and child (TweetsseMaxStreamsPerAddress). */
 #include "mod_tweetsse_stream.h"
 #include "mod_tweetsse_child.h"
 #include "src/tw_html.h"
@@ -307,10 +307,10 @@ static void tw_stream_follow(tw_stream *st, tw_runtime *rt, tw_engine *e, const 
         [TW_ENGINE_DECLINED] = "no engine could take it",
         [TW_ENGINE_LOST] = "Redis is lost: its client resumes elsewhere",
     };
-    tw_engine_result res = e->ops->follow(e, o);
-    if (res == TW_ENGINE_DECLINED && e != rt->relay) {
-        e = rt->relay;
-        res = e->ops->follow(e, o);
+    tw_engine_result res = tw_engine_follow(e, o);
+    if (res == TW_ENGINE_DECLINED && e != rt->thread) {
+        e = rt->thread;
+        res = tw_engine_follow(e, o);
     }
     if (res == TW_ENGINE_STOPPING || res == TW_ENGINE_LAGGED) {
         /* Its client comes back: spread the clients ended at once over the jitter. */
@@ -325,10 +325,10 @@ static void tw_stream_follow(tw_stream *st, tw_runtime *rt, tw_engine *e, const 
         if (o->done)
             apr_pool_cleanup_kill(r->pool, o->done_ctx, tw_stream_release);
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "TW0506: stream handed to the %s engine",
-                      e->ops->name);
+                      tw_engine_name(e));
     } else {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "TW0509: stream ended (%s engine): %s",
-                      e->ops->name, ends[res]);
+                      tw_engine_name(e), ends[res]);
     }
 }
 
@@ -346,14 +346,16 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
     }
     if (apr_pool_create(&st.scratch, r->pool) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;
-    tw_outlet o = {.fd = -1};
+    tw_outlet o = {.fd = -1,
+                   .retry_ms = (unsigned)c->retry_ms,
+                   .retry_jitter_ms = (unsigned)c->retry_jitter_ms};
     if (!tw_stream_count(r, rt, c->max_per_addr, &o))
         return tw_stream_too_many(r, c->max_per_addr);
 
     tw_stream_headers(r);
-    int raw = rt->pump && tw_stream_raw(r);
-    tw_engine *engine = raw ? rt->pump : rt->relay;
-    if (engine->ops->full(engine)) {
+    int raw = rt->socket && tw_stream_raw(r);
+    tw_engine *engine = raw ? rt->socket : rt->thread;
+    if (tw_engine_full(engine)) {
         apr_table_setn(r->err_headers_out, "Retry-After", "5");
         return HTTP_SERVICE_UNAVAILABLE;
     }
@@ -367,7 +369,8 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
      * first byte and before replaying: a post the client could know of after seeing the
      * stream begin is newer than the join, so the ring has it; whatever was stored before is
      * the replay's; the engines skip what both deliver (tw_frame_due). */
-    int ready = tw_hub_wait_ready(rt->hub, apr_time_from_msec(c->timeout_ms), tw_child_stop_fd());
+    int ready =
+        tw_hub_wait_ready(rt->hub, apr_time_from_msec(c->feed.timeout_ms), tw_child_stop_fd());
     o.fd = tw_stream_fd(r);
     o.raw = raw;
     if (ready && !tw_hub_admit(rt->hub, &o.next)) {
@@ -386,7 +389,7 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "TW0502: live updates from the %s store are not available yet (%s); the "
                       "client will retry",
-                      rt->store->ops->name, h.error[0] ? h.error : "not subscribed yet");
+                      tw_store_name(rt->store), h.error[0] ? h.error : "not subscribed yet");
         return OK;
     }
     int from_ring = resume ? tw_stream_ring_resume(&st, rt, &o) : 0;

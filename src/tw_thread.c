@@ -106,7 +106,7 @@ void tw_thread_advance(tw_thread *t, tw_state to)
     tw_eventfd_add(t->bell);
 }
 
-void tw_thread_ring(tw_thread *t)
+void tw_thread_wake(tw_thread *t)
 {
     tw_eventfd_add(t->bell);
 }

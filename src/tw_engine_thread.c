@@ -1,4 +1,4 @@
-#include "tw_relay.h"
+#include "tw_engine_thread.h"
 #include "tw_sse.h"
 
 #include <errno.h>
@@ -8,21 +8,21 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#define TW_RELAY_BATCH 64 /* frames taken from the hub per round */
-#define TW_RELAY_SLICE                                                                             \
+#define TW_THREAD_ENGINE_BATCH 64 /* frames taken from the hub per round */
+#define TW_THREAD_ENGINE_SLICE                                                                     \
     1000 /* ms; how often a quiet stream asks the writer whether the server                        \
             stops (prefork says so only through its MPM state) */
 
-typedef struct tw_relay {
+typedef struct tw_engine_thread {
     tw_engine engine; /* first: the engine interface */
-    tw_relay_conf cf;
-    atomic_int state; /* TW_RELAY_RUN, then TW_RELAY_STOPPING for good */
+    tw_engine_thread_conf cf;
+    atomic_int state; /* TW_THREAD_ENGINE_RUN, then TW_THREAD_ENGINE_STOPPING for good */
     int latch;        /* eventfd written at the stop and never read: readable from then on */
     const char *ping;
     size_t ping_len;
-} tw_relay;
+} tw_engine_thread;
 
-enum { TW_RELAY_RUN, TW_RELAY_STOPPING };
+enum { TW_THREAD_ENGINE_RUN, TW_THREAD_ENGINE_STOPPING };
 
 /* What woke a waiting stream (epoll data). */
 enum { TW_WAKE_HUB = 1, TW_WAKE_CLIENT, TW_WAKE_STOP };
@@ -30,7 +30,7 @@ enum { TW_WAKE_HUB = 1, TW_WAKE_CLIENT, TW_WAKE_STOP };
 /* Write the due frames among `f[0..n)` through the writer, advancing *after, up to and
  * including a last frame (then *last is set); release them all. Returns how many were
  * queued. */
-static int tw_relay_queue(const tw_writer *w, tw_frame *f, int n, tw_id *after, int *last)
+static int tw_engine_thread_queue(const tw_writer *w, tw_frame *f, int n, tw_id *after, int *last)
 {
     int queued = 0;
     for (int i = 0; i < n; i++) {
@@ -48,7 +48,7 @@ static int tw_relay_queue(const tw_writer *w, tw_frame *f, int n, tw_id *after, 
 
 /* Watch the hub, the client's socket (for a hang-up only: its input belongs to Apache) and the
  * stop latch. Returns the epoll descriptor, or -1. */
-static int tw_relay_watch(tw_relay *r, const tw_outlet *o)
+static int tw_engine_thread_watch(tw_engine_thread *r, const tw_outlet *o)
 {
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0)
@@ -64,19 +64,19 @@ static int tw_relay_watch(tw_relay *r, const tw_outlet *o)
     return ep;
 }
 
-static tw_engine_result tw_relay_follow(tw_engine *e, const tw_outlet *o)
+static tw_engine_result tw_engine_thread_follow(tw_engine *e, const tw_outlet *o)
 {
-    tw_relay *r = (tw_relay *)e;
+    tw_engine_thread *r = (tw_engine_thread *)e;
     const tw_writer *w = o->writer;
     if (!w)
         return TW_ENGINE_DECLINED;
-    int ep = tw_relay_watch(r, o);
+    int ep = tw_engine_thread_watch(r, o);
     if (ep < 0) {
         TW_LOG(r->cf.log, TW_LOG_ERR, APR_FROM_OS_ERROR(errno),
                "TW0508: cannot watch a stream (epoll); closing it");
         return TW_ENGINE_GONE;
     }
-    tw_stats_stream(r->cf.stats, TW_STATS_THREAD, 1);
+    tw_metrics_stream(r->cf.metrics, TW_METRICS_THREAD, 1);
     uint64_t next = o->next;
     tw_id after = o->after;
     apr_time_t next_ping = apr_time_now() + r->cf.keepalive;
@@ -84,7 +84,7 @@ static tw_engine_result tw_relay_follow(tw_engine *e, const tw_outlet *o)
     if (o->pending_len) { /* the replay: the client's worker thread writes it, as what follows */
         w->write(w->ctx, o->pending, o->pending_len);
         if (w->flush(w->ctx) != 0) {
-            tw_stats_stream(r->cf.stats, TW_STATS_THREAD, -1);
+            tw_metrics_stream(r->cf.metrics, TW_METRICS_THREAD, -1);
             tw_hub_unwatch(r->cf.hub, ep);
             close(ep);
             return TW_ENGINE_GONE;
@@ -93,25 +93,25 @@ static tw_engine_result tw_relay_follow(tw_engine *e, const tw_outlet *o)
     for (;;) {
         /* Checked on every round, not only when idle: a busy feed may never let the wait time
          * out, and prefork signals a graceful stop only through the MPM state. */
-        if (atomic_load(&r->state) != TW_RELAY_RUN || w->stopping(w->ctx)) {
+        if (atomic_load(&r->state) != TW_THREAD_ENGINE_RUN || w->stopping(w->ctx)) {
             end = TW_ENGINE_STOPPING;
             break;
         }
-        tw_frame f[TW_RELAY_BATCH];
-        int n = tw_hub_take(r->cf.hub, &next, f, TW_RELAY_BATCH);
+        tw_frame f[TW_THREAD_ENGINE_BATCH];
+        int n = tw_hub_take(r->cf.hub, &next, f, TW_THREAD_ENGINE_BATCH);
         if (n < 0) {
             TW_LOG(r->cf.log, TW_LOG_INFO, 0,
                    "TW0504: client fell too far behind; closing so it resumes");
-            tw_stats_cut(r->cf.stats, TW_STATS_LAGGED);
+            tw_metrics_cut(r->cf.metrics, TW_METRICS_LAGGED);
             end = TW_ENGINE_LAGGED;
             break;
         }
         apr_time_t now = apr_time_now();
         int last = 0;
-        int queued = tw_relay_queue(w, f, n, &after, &last);
+        int queued = tw_engine_thread_queue(w, f, n, &after, &last);
         if (last) {
             if (w->flush(w->ctx) == 0)
-                tw_stats_delivered(r->cf.stats, (uint64_t)queued);
+                tw_metrics_delivered(r->cf.metrics, (uint64_t)queued);
             end = TW_ENGINE_LOST;
             break;
         }
@@ -123,15 +123,15 @@ static tw_engine_result tw_relay_follow(tw_engine *e, const tw_outlet *o)
         if (queued) {
             if (w->flush(w->ctx) != 0)
                 break;
-            tw_stats_delivered(r->cf.stats, (uint64_t)frames);
+            tw_metrics_delivered(r->cf.metrics, (uint64_t)frames);
             next_ping = apr_time_now() + r->cf.keepalive;
             continue;
         }
-        if (n == TW_RELAY_BATCH)
+        if (n == TW_THREAD_ENGINE_BATCH)
             continue; /* more frames waiting */
         apr_interval_time_t wait = next_ping - now;
-        if (wait > apr_time_from_msec(TW_RELAY_SLICE))
-            wait = apr_time_from_msec(TW_RELAY_SLICE);
+        if (wait > apr_time_from_msec(TW_THREAD_ENGINE_SLICE))
+            wait = apr_time_from_msec(TW_THREAD_ENGINE_SLICE);
         struct epoll_event ev[3];
         int k = epoll_wait(ep, ev, 3, (int)((wait + 999) / 1000));
         int gone = 0;
@@ -141,54 +141,55 @@ static tw_engine_result tw_relay_follow(tw_engine *e, const tw_outlet *o)
         if (gone)
             break; /* the client hung up: no need to wait for a failed write */
     }
-    tw_stats_stream(r->cf.stats, TW_STATS_THREAD, -1);
+    tw_metrics_stream(r->cf.metrics, TW_METRICS_THREAD, -1);
     tw_hub_unwatch(r->cf.hub, ep);
     close(ep);
     return end;
 }
 
-static int tw_relay_full(tw_engine *e)
+static int tw_engine_thread_full(tw_engine *e)
 {
     (void)e;
     return 0; /* bounded by the MPM's worker threads, which Apache counts itself */
 }
 
-static void tw_relay_stopping(tw_engine *e)
+static void tw_engine_thread_stopping(tw_engine *e)
 {
-    tw_relay *r = (tw_relay *)e;
-    atomic_store(&r->state, TW_RELAY_STOPPING);
+    tw_engine_thread *r = (tw_engine_thread *)e;
+    atomic_store(&r->state, TW_THREAD_ENGINE_STOPPING);
     uint64_t one = 1;
     while (write(r->latch, &one, sizeof(one)) < 0 && errno == EINTR)
         ;
 }
 
-static int tw_relay_stopped(tw_engine *e, apr_interval_time_t timeout)
+static int tw_engine_thread_stopped(tw_engine *e, apr_interval_time_t timeout)
 {
     (void)e, (void)timeout;
     return 1; /* no thread of its own; its streams' threads belong to the MPM */
 }
 
-static const tw_engine_ops tw_relay_ops = {
+static const tw_engine_ops tw_engine_thread_ops = {
     .name = "thread",
-    .full = tw_relay_full,
-    .follow = tw_relay_follow,
-    .stopping = tw_relay_stopping,
-    .stop = tw_relay_stopping,
-    .stopped = tw_relay_stopped,
+    .full = tw_engine_thread_full,
+    .follow = tw_engine_thread_follow,
+    .stopping = tw_engine_thread_stopping,
+    .stop = tw_engine_thread_stopping,
+    .stopped = tw_engine_thread_stopped,
 };
 
-static apr_status_t tw_relay_cleanup(void *data)
+static apr_status_t tw_engine_thread_cleanup(void *data)
 {
-    close(((tw_relay *)data)->latch);
+    close(((tw_engine_thread *)data)->latch);
     return APR_SUCCESS;
 }
 
-apr_status_t tw_relay_create(apr_pool_t *p, const tw_relay_conf *cf, tw_engine **out)
+apr_status_t tw_engine_thread_create(apr_pool_t *p, const tw_engine_thread_conf *cf,
+                                     tw_engine **out)
 {
-    tw_relay *r = apr_pcalloc(p, sizeof(*r));
-    r->engine.ops = &tw_relay_ops;
+    tw_engine_thread *r = apr_pcalloc(p, sizeof(*r));
+    r->engine.ops = &tw_engine_thread_ops;
     r->cf = *cf;
-    atomic_init(&r->state, TW_RELAY_RUN);
+    atomic_init(&r->state, TW_THREAD_ENGINE_RUN);
     r->latch = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (r->latch < 0)
         return APR_FROM_OS_ERROR(errno);
@@ -197,7 +198,7 @@ apr_status_t tw_relay_create(apr_pool_t *p, const tw_relay_conf *cf, tw_engine *
     tw_sse_comment(&ping, "ping");
     r->ping = ping.data;
     r->ping_len = ping.len;
-    apr_pool_cleanup_register(p, r, tw_relay_cleanup, apr_pool_cleanup_null);
+    apr_pool_cleanup_register(p, r, tw_engine_thread_cleanup, apr_pool_cleanup_null);
     *out = &r->engine;
     return APR_SUCCESS;
 }
