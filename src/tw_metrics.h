@@ -1,4 +1,4 @@
-/* tw_metrics: the figures operators read (server-status, Prometheus), laid out for shared memory.
+/* tw_metrics: the metrics operators read (server-status, Prometheus), laid out for shared memory.
  *
  * One tw_metrics block holds an instance-wide part (posts accepted and refused, publish latency)
  * and one slot per child process that may run (the MPM's server limit). A child owns one slot
@@ -165,6 +165,8 @@ void tw_metrics_read(const tw_metrics *st, apr_pool_t *p, tw_metrics_alive_fn *a
 /* Is a child's every subscription up? */
 int tw_metrics_child_subscribed(const tw_metrics_child_view *c);
 
+/* The renderers (tw_metrics_render.c), one table of metrics feeding all three. */
+
 /* The Prometheus text exposition (format 0.0.4) of `v`, appended to `b`. O(children). */
 void tw_metrics_prometheus(tw_buf *b, const tw_metrics_view *v);
 
@@ -175,10 +177,5 @@ void tw_metrics_status_auto(tw_buf *b, const tw_metrics_view *v);
 /* mod_status's HTML section: a heading, the instance's figures and a table of the children;
  * everything escaped. */
 void tw_metrics_status_html(tw_buf *b, const tw_metrics_view *v);
-
-/* Names of the labels, for the renderers and tests. */
-const char *tw_metrics_engine_name(tw_metrics_engine e);
-const char *tw_metrics_cut_name(tw_metrics_cause why);
-const char *tw_metrics_refusal_name(tw_metrics_refusal why);
 
 #endif
