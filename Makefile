@@ -7,7 +7,7 @@
 #   make run-cluster  INSTANCES (3) instances behind HAProxy on $(PORT), Redis primary +
 #                   replica + 3 Sentinels (MIN_REPLICAS, EXTRA_CONF; TLS=1 adds HTTPS with h2
 #                   on $(PORT)+102; see scripts/cluster.sh)
-#   make test       the whole suite (unit, integration, browser, then test-asan)
+#   make test       the whole suite (log codes, unit, integration, browser, then test-asan)
 #   make test-tsan  the threaded core and the delivery and fault suites under ThreadSanitizer
 #   make test-asan  every integration suite against the module built with ASan + UBSan
 #   make fuzz       fuzz every parser for FUZZ_SECONDS (60) each (make test replays the corpora)
@@ -99,7 +99,7 @@ include t/fuzz/build.mk
 # needed), the integration and browser tests against real Apache, Redis and Chromium, then
 # the integration suites again against the module built with ASan + UBSan (test-asan).
 test: deps
-	$(MAKE) all frontend unit fuzz-replay
+	$(MAKE) all frontend check-codes unit fuzz-replay
 	bash scripts/integration.sh
 	$(MAKE) test-asan
 
@@ -140,6 +140,10 @@ bench-100k: deps
 	$(MAKE) all frontend
 	bash bench/run.sh S7
 
+# Every log code starts one message only, and the README's table of codes lists exactly them.
+check-codes:
+	bash scripts/log-codes.sh
+
 format:
 	clang-format -i mod_tweetsse*.c mod_tweetsse*.h src/*.c src/*.h t/unit/*.c t/unit/*.h \
 	    t/fuzz/*.c t/fuzz/*.h
@@ -149,4 +153,4 @@ clean:
 	    $(UNIT_TESTS) t/unit/core-link t/unit/tsan
 	rm -f bench/sseload bench/stall
 
-.PHONY: all frontend install deps deps-fuzz run run-cluster test test-tsan test-asan bench bench-100k format clean unit
+.PHONY: check-codes all frontend install deps deps-fuzz run run-cluster test test-tsan test-asan bench bench-100k format clean unit

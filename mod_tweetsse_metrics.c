@@ -1,4 +1,4 @@
-/* mod_tweetsse_status.c: the httpd side of the figures (src/tw_metrics has their layout, writers
+/* mod_tweetsse_metrics.c: the httpd side of the metrics (src/tw_metrics has their layout, writers
  * and renderers): the shared-memory block, each child's slot, the metrics handler and the
  * server-status section. */
 #include "mod_tweetsse_metrics.h"
@@ -58,7 +58,7 @@ int tw_metrics_post_config(apr_pool_t *pconf, server_rec *s)
         apr_status_t rv = apr_shm_create(&shm, tw_metrics_size(limit), NULL, s->process->pool);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                         "TW0801: cannot create the shared memory of the figures");
+                         "TW0801: cannot create the shared memory of the metrics");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
         tw_metrics_init(apr_shm_baseaddr_get(shm), limit);
@@ -86,8 +86,8 @@ void tw_metrics_child_init(apr_pool_t *pchild, server_rec *s)
     tw_metrics_mine = tw_metrics_claim(tw_metrics_block, (int)getpid(), tw_metrics_pid_alive);
     if (!tw_metrics_mine) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "TW0802: no free slot for this child's figures (%d children alive); its "
-                     "figures are not reported",
+                     "TW0802: no free slot for this child's metrics (%d children alive); its "
+                     "metrics are not reported",
                      tw_metrics_block->nslots);
         return;
     }
@@ -108,7 +108,7 @@ int tw_metrics_handler(request_rec *r)
     if (r->method_number != M_GET)
         return HTTP_METHOD_NOT_ALLOWED;
     if (!tw_metrics_block) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "TW0803: the figures are not initialised");
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "TW0803: the metrics are not initialised");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     tw_metrics_view v;

@@ -133,11 +133,17 @@ static const char *tw_page_name_unkept(request_rec *r, const tw_srv_conf *c, con
     return name;
 }
 
+/* Log that the store could not be read (`err`): every page answers 503 then. */
+static void tw_page_store_failed(request_rec *r, const char *err)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0301: cannot read posts: %s", err);
+}
+
 /* The page without the store: a notice, no posts, no live stream; 503. */
 static int tw_page_unavailable(request_rec *r, const tw_srv_conf *c, const char *mount,
                                const char *err)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0301: cannot read posts: %s", err);
+    tw_page_store_failed(r, err);
     tw_page pg = {.username = tw_page_name_unkept(r, c, mount),
                   .key = tw_page_key(r),
                   .notice = "The feed is unavailable right now: the post store cannot be "
@@ -205,7 +211,7 @@ static int tw_page_older(request_rec *r, tw_srv_conf *c, const char *mount, tw_i
                         &err) != APR_SUCCESS) {
         if (!htmx)
             return tw_page_unavailable(r, c, mount, err);
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0301: cannot read posts: %s", err);
+        tw_page_store_failed(r, err);
         return tw_page_refuse(r, 1, "", HTTP_SERVICE_UNAVAILABLE,
                               "Older posts are unavailable right now: the post store cannot be "
                               "reached.");
@@ -237,7 +243,7 @@ int tw_handle_permalink(request_rec *r, tw_srv_conf *c, const char *mount, const
     int found = 0;
     const char *err = NULL;
     if (tw_store_get(c->rt->store, r->pool, want, &post, &found, &err) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0301: cannot read posts: %s", err);
+        tw_page_store_failed(r, err);
         return tw_page_refuse(r, 0, root, HTTP_SERVICE_UNAVAILABLE,
                               "The post is unavailable right now: the post store cannot be "
                               "reached. Please reload in a moment.");

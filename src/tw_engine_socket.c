@@ -18,7 +18,7 @@
 #define TW_SOCKET_DISCARD_MAX                                                                      \
     (64 << 10) /* bytes a client may send on an open stream before it is cut */
 
-/* One adopted stream. Owned by the pump thread once it has left the inbox. */
+/* One adopted stream. Owned by the engine thread once it has left the inbox. */
 typedef struct tw_engine_socket_stream {
     int fd;
     uint64_t next;          /* ring position of the next frame to write */
@@ -40,24 +40,24 @@ typedef struct tw_engine_socket {
     tw_engine engine; /* first: the engine interface */
     tw_engine_socket_conf cf;
     apr_interval_time_t tick; /* between keepalive and stall checks */
-    tw_thread thread;         /* its state is the engine's: run, drain, exit */
+    tw_thread thread;         /* its state is the engine's: run, stopping, exit */
     int ep;                   /* epoll set: the bell (data.ptr NULL) and every stream */
     const char *ping;         /* the keepalive comment */
     size_t ping_len;
     atomic_uint active;             /* streams adopted and not yet closed */
     atomic_llong warned;            /* last "too many streams" warning (apr_time_t) */
-    uint64_t rng;                   /* tw_sse_jitter's state; the pump thread's */
+    uint64_t rng;                   /* tw_sse_jitter's state; the engine thread's */
     apr_thread_mutex_t *lock;       /* guards inbox */
     tw_engine_socket_stream *inbox; /* adopted, not yet watched */
 
-    /* Owned by the pump thread. */
+    /* Owned by the engine thread. */
     tw_ring ring; /* its own references to the hub's newest frames */
     tw_engine_socket_stream *streams;
     uint64_t
-        delivered; /* frames written since the figures were last told (tw_engine_socket_report) */
+        delivered; /* frames written since the metrics were last told (tw_engine_socket_report) */
 } tw_engine_socket;
 
-/* Add the frames written since the last call to the child's figures: one atomic add per round
+/* Add the frames written since the last call to the child's metrics: one atomic add per round
  * of the loop, not one per stream and frame. */
 static void tw_engine_socket_report(tw_engine_socket *p)
 {
@@ -142,6 +142,57 @@ static void tw_engine_socket_close(tw_engine_socket *p, tw_engine_socket_stream 
     tw_engine_socket_discard(p, c);
 }
 
+/* The frames due to the stream from c->next on (at most TW_SOCKET_IOV, the first from its
+ * offset), up to and including a last frame, into `iov` and their positions into `seqs`;
+ * frames not due (sent by the replay) before the first are skipped for good. Returns how
+ * many. */
+static size_t tw_engine_socket_gather(tw_engine_socket *p, tw_engine_socket_stream *c,
+                                      struct iovec *iov, uint64_t *seqs)
+{
+    size_t n = 0;
+    for (uint64_t seq = c->next; seq < p->ring.head && n < TW_SOCKET_IOV; seq++) {
+        const tw_frame *f = tw_ring_at(&p->ring, seq);
+        size_t skip = seq == c->next ? c->off : 0;
+        if (!skip && !tw_frame_due(f, c->after)) {
+            if (n == 0)
+                c->next = seq + 1; /* already sent by the replay */
+            continue;
+        }
+        iov[n].iov_base = f->bytes->data + skip;
+        iov[n].iov_len = f->bytes->len - skip;
+        seqs[n++] = seq;
+        if (f->control == TW_FRAME_LAST)
+            break; /* nothing after it */
+    }
+    return n;
+}
+
+/* Move the stream past the `w` bytes a sendmsg of iov[0..n) wrote: whole frames are done, a
+ * partial one leaves c->off. Returns -1 once a last frame is written (the stream ends), else
+ * 0. */
+static int tw_engine_socket_advance(tw_engine_socket *p, tw_engine_socket_stream *c,
+                                    const struct iovec *iov, const uint64_t *seqs, size_t n,
+                                    size_t w)
+{
+    for (size_t i = 0; i < n; i++) {
+        const tw_frame *f = tw_ring_at(&p->ring, seqs[i]);
+        if (w < iov[i].iov_len) {
+            c->next = seqs[i];
+            c->off = (f->bytes->len - iov[i].iov_len) + w;
+            return 0;
+        }
+        w -= iov[i].iov_len;
+        c->next = seqs[i] + 1;
+        c->off = 0;
+        p->delivered++;
+        if (f->control == TW_FRAME_LAST)
+            return -1; /* written: the stream ends here */
+        if (!f->control)
+            c->after = f->id;
+    }
+    return 0;
+}
+
 /* Write the stream's replay, if any is left, then every frame from c->next up to the ring's
  * head that is due to the client, as far as the socket takes them. Returns 0 (done, or the
  * socket is full and c->stuck_since is set), or -1 if the stream must be closed (write error, a
@@ -162,52 +213,23 @@ static int tw_engine_socket_flush(tw_engine_socket *p, tw_engine_socket_stream *
         }
         struct iovec iov[TW_SOCKET_IOV];
         uint64_t seqs[TW_SOCKET_IOV];
-        size_t n = 0;
-        for (uint64_t seq = c->next; seq < p->ring.head && n < TW_SOCKET_IOV; seq++) {
-            const tw_frame *f = tw_ring_at(&p->ring, seq);
-            size_t skip = seq == c->next ? c->off : 0;
-            if (!skip && !tw_frame_due(f, c->after)) {
-                if (n == 0)
-                    c->next = seq + 1; /* already sent by the replay */
-                continue;
-            }
-            iov[n].iov_base = f->bytes->data + skip;
-            iov[n].iov_len = f->bytes->len - skip;
-            seqs[n++] = seq;
-            if (f->control == TW_FRAME_LAST)
-                break; /* nothing after it */
-        }
+        size_t n = tw_engine_socket_gather(p, c, iov, seqs);
         if (n == 0)
             break;
         struct msghdr msg = {.msg_iov = iov, .msg_iovlen = n};
         ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                if (!c->stuck_since)
-                    c->stuck_since = now; /* idle_since tells whether it still progresses */
-                return 0;
-            }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!c->stuck_since)
+                c->stuck_since = now; /* idle_since tells whether it still progresses */
+            return 0;
+        }
+        if (w < 0)
             return -1;
-        }
         c->idle_since = now;
-        for (size_t i = 0; i < n; i++) {
-            const tw_frame *f = tw_ring_at(&p->ring, seqs[i]);
-            if ((size_t)w < iov[i].iov_len) {
-                c->next = seqs[i];
-                c->off = (f->bytes->len - iov[i].iov_len) + (size_t)w;
-                break;
-            }
-            w -= (ssize_t)iov[i].iov_len;
-            c->next = seqs[i] + 1;
-            c->off = 0;
-            p->delivered++;
-            if (f->control == TW_FRAME_LAST)
-                return -1; /* written: the stream ends here */
-            if (!f->control)
-                c->after = f->id;
-        }
+        if (tw_engine_socket_advance(p, c, iov, seqs, n, (size_t)w) != 0)
+            return -1;
     }
     c->stuck_since = 0;
     return 0;
@@ -307,9 +329,51 @@ static void tw_engine_socket_close_all(tw_engine_socket *p, apr_time_t now)
     }
 }
 
-/* The thread. Edge-triggered: a stream's socket is drained on every read event, and a stream
+/* Handle the events of one wait: read and discard what each stream sent (closing one that hung up
+ * or sent too much), resume each stuck one its socket now takes. Returns 1 if the bell rang. */
+static int tw_engine_socket_events(tw_engine_socket *p, struct epoll_event *evs, int n,
+                                   apr_time_t now)
+{
+    int woken = 0;
+    for (int i = 0; i < n; i++) {
+        tw_engine_socket_stream *c = evs[i].data.ptr;
+        if (!c) {
+            tw_thread_quiet(&p->thread);
+            woken = 1;
+            continue;
+        }
+        if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+            /* Each descriptor appears once per wait, so no later event names `c`. */
+            if (tw_engine_socket_discard_input(c) != 0 || (evs[i].events & (EPOLLHUP | EPOLLERR))) {
+                tw_engine_socket_close(p, c);
+                continue;
+            }
+        }
+        if ((evs[i].events & EPOLLOUT) && c->stuck_since && tw_engine_socket_flush(p, c, now) != 0)
+            tw_engine_socket_close(p, c);
+    }
+    return woken;
+}
+
+/* After the bell: adopt the streams in the inbox and bring the ring up to the hub's. New
+ * frames go to every stream; otherwise only the new streams (at the front) have anything to
+ * catch up on, so a reconnect storm costs O(new), not O(all), per round. */
+static void tw_engine_socket_catch_up(tw_engine_socket *p, apr_time_t now)
+{
+    unsigned fresh = tw_engine_socket_take_inbox(p, now);
+    /* After the inbox: every adopted position is <= the head synced here. */
+    int moved = tw_hub_sync(p->cf.hub, &p->ring) != 0;
+    unsigned todo = moved ? (unsigned)-1 : fresh;
+    for (tw_engine_socket_stream *c = p->streams, *link; c && todo; c = link, todo--) {
+        link = c->link;
+        if (!c->stuck_since && tw_engine_socket_flush(p, c, now) != 0)
+            tw_engine_socket_close(p, c);
+    }
+}
+
+/* The thread. Edge-triggered: a stream's input is discarded on every read event, and a stream
  * with frames pending (stuck_since set) is resumed only by its EPOLLOUT edge; all others are
- * brought up to the head on every ring of the bell (a new frame, an adoption). */
+ * brought up to the head on every wake-up (a new frame, an adoption). */
 static void tw_engine_socket_main(void *data)
 {
     tw_engine_socket *p = data;
@@ -329,27 +393,7 @@ static void tw_engine_socket_main(void *data)
             break;
         }
         now = apr_time_now();
-        int woken = 0;
-        for (int i = 0; i < n; i++) {
-            tw_engine_socket_stream *c = evs[i].data.ptr;
-            if (!c) {
-                tw_thread_quiet(&p->thread);
-                woken = 1;
-                continue;
-            }
-            if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-                /* Each descriptor appears once per wait, so no later event names `c`. */
-                if (tw_engine_socket_discard_input(c) != 0 ||
-                    (evs[i].events & (EPOLLHUP | EPOLLERR))) {
-                    tw_engine_socket_close(p, c);
-                    continue;
-                }
-            }
-            if ((evs[i].events & EPOLLOUT) && c->stuck_since &&
-                tw_engine_socket_flush(p, c, now) != 0)
-                tw_engine_socket_close(p, c);
-        }
-        if (woken) {
+        if (tw_engine_socket_events(p, evs, n, now)) {
             tw_state st = tw_thread_state(&p->thread);
             if (st != TW_RUN) {
                 tw_engine_socket_close_all(p, now);
@@ -358,17 +402,7 @@ static void tw_engine_socket_main(void *data)
                     break;
                 continue;
             }
-            unsigned fresh = tw_engine_socket_take_inbox(p, now);
-            /* After the inbox: every adopted position is <= the head synced here. New frames
-             * go to every stream; otherwise only the new streams (at the front) have anything
-             * to catch up on, so a reconnect storm costs O(new), not O(all), per round. */
-            int moved = tw_hub_sync(p->cf.hub, &p->ring) != 0;
-            unsigned todo = moved ? (unsigned)-1 : fresh;
-            for (tw_engine_socket_stream *c = p->streams, *link; c && todo; c = link, todo--) {
-                link = c->link;
-                if (!c->stuck_since && tw_engine_socket_flush(p, c, now) != 0)
-                    tw_engine_socket_close(p, c);
-            }
+            tw_engine_socket_catch_up(p, now);
         }
         if (now >= next_tick) {
             tw_engine_socket_tick(p, now);
@@ -395,7 +429,7 @@ static int tw_engine_socket_full(tw_engine *e)
     return 1;
 }
 
-/* What a stream gets from an engine that no longer takes any: while draining (a graceful
+/* What a stream gets from an engine that no longer takes any: while stopping (a graceful
  * stop) it ends, so its client reconnects to a child that stays; once the thread is gone (an
  * epoll failure, or the child's exit) another engine may take it. */
 static tw_engine_result tw_engine_socket_refusal(tw_engine_socket *p)
@@ -520,7 +554,7 @@ apr_status_t tw_engine_socket_create(apr_pool_t *pool, const tw_engine_socket_co
         epoll_ctl(p->ep, EPOLL_CTL_ADD, tw_thread_bell_fd(&p->thread), &ev) != 0)
         rv = APR_FROM_OS_ERROR(errno);
     else
-        rv = tw_thread_start(&p->thread, "tw-pump", tw_engine_socket_main, p);
+        rv = tw_thread_start(&p->thread, "tw-socket", tw_engine_socket_main, p);
     if (rv != APR_SUCCESS) {
         if (p->ep >= 0)
             close(p->ep);

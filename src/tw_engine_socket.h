@@ -30,7 +30,7 @@ typedef struct tw_engine_socket_conf {
  * o->fd >= 0): it duplicates the descriptor, which the engine then owns and closes, and copies
  * o->pending, which it writes first; everything written before must already be on the socket,
  * and nothing may be written to the original afterwards. It declines anything else, when it cannot
- * duplicate (the descriptor limit), and once its thread has ended; while draining (graceful stop)
+ * duplicate (the descriptor limit), and once its thread has ended; while stopping (graceful stop)
  * it answers TW_ENGINE_STOPPING. */
 apr_status_t tw_engine_socket_create(apr_pool_t *p, const tw_engine_socket_conf *cf,
                                      tw_engine **out);

@@ -64,86 +64,112 @@ static int tw_engine_thread_watch(tw_engine_thread *r, const tw_outlet *o)
     return ep;
 }
 
+/* One stream followed in its worker thread. */
+typedef struct tw_follower {
+    tw_engine_thread *r;
+    const tw_writer *w;
+    int ep;               /* the watch (tw_engine_thread_watch) */
+    uint64_t next;        /* the ring position of the next frame */
+    tw_id after;          /* the last post written */
+    apr_time_t next_ping; /* when silence gets a keepalive comment */
+} tw_follower;
+
+enum { TW_ROUND_WAIT, TW_ROUND_MORE, TW_ROUND_END };
+
+/* One round: write the frames the hub has for the stream (at most a batch), or a keepalive
+ * comment when it is due, and flush. Returns TW_ROUND_MORE when more may be waiting,
+ * TW_ROUND_WAIT when there is nothing to write until the hub or the clock moves, TW_ROUND_END
+ * with *end set when the stream ends (the client gone, a ring behind, a last frame). */
+static int tw_engine_thread_round(tw_follower *f, tw_engine_result *end)
+{
+    tw_engine_thread *r = f->r;
+    tw_frame frames[TW_THREAD_ENGINE_BATCH];
+    int n = tw_hub_take(r->cf.hub, &f->next, frames, TW_THREAD_ENGINE_BATCH);
+    if (n < 0) {
+        TW_LOG(r->cf.log, TW_LOG_INFO, 0,
+               "TW0504: client fell too far behind; closing so it resumes");
+        tw_metrics_cut(r->cf.metrics, TW_METRICS_LAGGED);
+        *end = TW_ENGINE_LAGGED;
+        return TW_ROUND_END;
+    }
+    int last = 0;
+    int queued = tw_engine_thread_queue(f->w, frames, n, &f->after, &last);
+    int ping = !queued && apr_time_now() >= f->next_ping;
+    if (ping)
+        f->w->write(f->w->ctx, r->ping, r->ping_len);
+    if (!queued && !ping)
+        return n == TW_THREAD_ENGINE_BATCH ? TW_ROUND_MORE : TW_ROUND_WAIT;
+    int flushed = f->w->flush(f->w->ctx) == 0;
+    if (flushed)
+        tw_metrics_delivered(r->cf.metrics, (uint64_t)queued);
+    *end = last ? TW_ENGINE_LOST : TW_ENGINE_GONE;
+    if (last || !flushed)
+        return TW_ROUND_END;
+    f->next_ping = apr_time_now() + r->cf.keepalive;
+    return TW_ROUND_MORE;
+}
+
+/* Wait for a change of the hub, the client's hang-up or the stop latch, or until a keepalive is
+ * due (at most TW_THREAD_ENGINE_SLICE: the writer is asked again whether the server stops).
+ * Returns 1 when the client hung up. */
+static int tw_engine_thread_wait(tw_follower *f)
+{
+    apr_interval_time_t wait = f->next_ping - apr_time_now();
+    if (wait > apr_time_from_msec(TW_THREAD_ENGINE_SLICE))
+        wait = apr_time_from_msec(TW_THREAD_ENGINE_SLICE);
+    if (wait < 0)
+        wait = 0;
+    struct epoll_event ev[3];
+    int k = epoll_wait(f->ep, ev, 3, (int)((wait + 999) / 1000));
+    for (int i = 0; i < k; i++)
+        if (ev[i].data.u32 == TW_WAKE_CLIENT)
+            return 1;
+    return 0;
+}
+
+/* Follow the stream until it ends: its replay first, then round after round. */
+static tw_engine_result tw_engine_thread_run(tw_follower *f, const tw_outlet *o)
+{
+    tw_engine_result end = TW_ENGINE_GONE;
+    if (o->pending_len) { /* the replay: the client's worker thread writes it, as what follows */
+        f->w->write(f->w->ctx, o->pending, o->pending_len);
+        if (f->w->flush(f->w->ctx) != 0)
+            return TW_ENGINE_GONE;
+    }
+    for (;;) {
+        /* Checked on every round, not only when idle: a busy feed may never let the wait time
+         * out, and prefork signals a graceful stop only through the MPM state. */
+        if (atomic_load(&f->r->state) != TW_THREAD_ENGINE_RUN || f->w->stopping(f->w->ctx))
+            return TW_ENGINE_STOPPING;
+        int round = tw_engine_thread_round(f, &end);
+        if (round == TW_ROUND_END)
+            return end;
+        if (round == TW_ROUND_WAIT && tw_engine_thread_wait(f))
+            return TW_ENGINE_GONE; /* the client hung up: no need to wait for a failed write */
+    }
+}
+
 static tw_engine_result tw_engine_thread_follow(tw_engine *e, const tw_outlet *o)
 {
     tw_engine_thread *r = (tw_engine_thread *)e;
-    const tw_writer *w = o->writer;
-    if (!w)
+    if (!o->writer)
         return TW_ENGINE_DECLINED;
-    int ep = tw_engine_thread_watch(r, o);
-    if (ep < 0) {
+    tw_follower f = {.r = r,
+                     .w = o->writer,
+                     .ep = tw_engine_thread_watch(r, o),
+                     .next = o->next,
+                     .after = o->after,
+                     .next_ping = apr_time_now() + r->cf.keepalive};
+    if (f.ep < 0) {
         TW_LOG(r->cf.log, TW_LOG_ERR, APR_FROM_OS_ERROR(errno),
                "TW0508: cannot watch a stream (epoll); closing it");
         return TW_ENGINE_GONE;
     }
     tw_metrics_stream(r->cf.metrics, TW_METRICS_THREAD, 1);
-    uint64_t next = o->next;
-    tw_id after = o->after;
-    apr_time_t next_ping = apr_time_now() + r->cf.keepalive;
-    tw_engine_result end = TW_ENGINE_GONE;
-    if (o->pending_len) { /* the replay: the client's worker thread writes it, as what follows */
-        w->write(w->ctx, o->pending, o->pending_len);
-        if (w->flush(w->ctx) != 0) {
-            tw_metrics_stream(r->cf.metrics, TW_METRICS_THREAD, -1);
-            tw_hub_unwatch(r->cf.hub, ep);
-            close(ep);
-            return TW_ENGINE_GONE;
-        }
-    }
-    for (;;) {
-        /* Checked on every round, not only when idle: a busy feed may never let the wait time
-         * out, and prefork signals a graceful stop only through the MPM state. */
-        if (atomic_load(&r->state) != TW_THREAD_ENGINE_RUN || w->stopping(w->ctx)) {
-            end = TW_ENGINE_STOPPING;
-            break;
-        }
-        tw_frame f[TW_THREAD_ENGINE_BATCH];
-        int n = tw_hub_take(r->cf.hub, &next, f, TW_THREAD_ENGINE_BATCH);
-        if (n < 0) {
-            TW_LOG(r->cf.log, TW_LOG_INFO, 0,
-                   "TW0504: client fell too far behind; closing so it resumes");
-            tw_metrics_cut(r->cf.metrics, TW_METRICS_LAGGED);
-            end = TW_ENGINE_LAGGED;
-            break;
-        }
-        apr_time_t now = apr_time_now();
-        int last = 0;
-        int queued = tw_engine_thread_queue(w, f, n, &after, &last);
-        if (last) {
-            if (w->flush(w->ctx) == 0)
-                tw_metrics_delivered(r->cf.metrics, (uint64_t)queued);
-            end = TW_ENGINE_LOST;
-            break;
-        }
-        int frames = queued;
-        if (!queued && now >= next_ping) {
-            w->write(w->ctx, r->ping, r->ping_len);
-            queued = 1;
-        }
-        if (queued) {
-            if (w->flush(w->ctx) != 0)
-                break;
-            tw_metrics_delivered(r->cf.metrics, (uint64_t)frames);
-            next_ping = apr_time_now() + r->cf.keepalive;
-            continue;
-        }
-        if (n == TW_THREAD_ENGINE_BATCH)
-            continue; /* more frames waiting */
-        apr_interval_time_t wait = next_ping - now;
-        if (wait > apr_time_from_msec(TW_THREAD_ENGINE_SLICE))
-            wait = apr_time_from_msec(TW_THREAD_ENGINE_SLICE);
-        struct epoll_event ev[3];
-        int k = epoll_wait(ep, ev, 3, (int)((wait + 999) / 1000));
-        int gone = 0;
-        for (int i = 0; i < k; i++)
-            if (ev[i].data.u32 == TW_WAKE_CLIENT)
-                gone = 1;
-        if (gone)
-            break; /* the client hung up: no need to wait for a failed write */
-    }
+    tw_engine_result end = tw_engine_thread_run(&f, o);
     tw_metrics_stream(r->cf.metrics, TW_METRICS_THREAD, -1);
-    tw_hub_unwatch(r->cf.hub, ep);
-    close(ep);
+    tw_hub_unwatch(r->cf.hub, f.ep);
+    close(f.ep);
     return end;
 }
 

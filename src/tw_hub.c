@@ -32,7 +32,7 @@ struct tw_hub {
     uint64_t cover_seq;
     tw_id last_post;
 
-    tw_metrics_child *metrics; /* the child's figures, or NULL (set before the subscription) */
+    tw_metrics_child *metrics; /* the child's metrics, or NULL (set before the subscription) */
 };
 
 /* After a change: wake every watcher (one write raises one edge in every epoll set). */
@@ -113,7 +113,9 @@ static void tw_hub_on_gap(void *ctx)
            "pages to reload");
     tw_blob *b = h->render.reload(h->render.ctx);
     if (!b) {
-        TW_LOG(h->log, TW_LOG_CRIT, APR_ENOMEM, "TW0101: out of memory for a frame");
+        TW_LOG(h->log, TW_LOG_CRIT, APR_ENOMEM,
+               "TW0102: out of memory for the reload event; the open pages of this child are "
+               "not told to reload");
         return;
     }
     tw_hub_push(h, b, NULL, TW_FRAME_CONTROL);
@@ -126,7 +128,9 @@ static void tw_hub_on_lost(void *ctx)
     tw_blob *b = h->render.closing(h->render.ctx);
     if (!b) {
         /* Without the frame the open streams would stay: then let new ones in too. */
-        TW_LOG(h->log, TW_LOG_CRIT, APR_ENOMEM, "TW0101: out of memory for a frame");
+        TW_LOG(h->log, TW_LOG_CRIT, APR_ENOMEM,
+               "TW0103: out of memory for the closing event; this child keeps its streams "
+               "open and admits new ones");
         return;
     }
     apr_thread_mutex_lock(h->lock);

@@ -36,7 +36,7 @@ typedef struct tw_hub_renderer {
 apr_status_t tw_hub_create(apr_pool_t *p, const tw_hub_renderer *render, const tw_log *log,
                            tw_hub **out);
 
-/* Report into the child's figures `c` (tw_metrics): frames pushed, the last post, the delivery
+/* Report into the child's metrics `c` (tw_metrics): frames pushed, the last post, the delivery
  * lag of each post, the subscription's state. Before tw_store_subscribe; without it, none. */
 void tw_hub_metrics(tw_hub *h, tw_metrics_child *c);
 

@@ -57,7 +57,7 @@ typedef enum {
     TW_METRICS_REFUSALS
 } tw_metrics_refusal;
 
-/* One child's figures. */
+/* One child's metrics. */
 typedef struct tw_metrics_child {
     atomic_int pid; /* the owner; 0: free */
     /* Gauges, reset at each claim. */
@@ -104,7 +104,7 @@ tw_metrics_child *tw_metrics_claim(tw_metrics *st, int pid, tw_metrics_alive_fn 
 /* Give the slot back (the child exits). Async-signal-safe. */
 void tw_metrics_release(tw_metrics_child *c);
 
-/* The writers. Each takes NULL (no figures kept, as in the unit tests of other components) and
+/* The writers. Each takes NULL (no metrics kept, as in the unit tests of other components) and
  * costs one or two relaxed atomic operations; any thread, async-signal-safe. */
 void tw_metrics_stream(tw_metrics_child *c, tw_metrics_engine e, int delta);
 void tw_metrics_delivered(tw_metrics_child *c, uint64_t frames);
@@ -174,7 +174,7 @@ void tw_metrics_prometheus(tw_buf *b, const tw_metrics_view *v);
  * line per child. */
 void tw_metrics_status_auto(tw_buf *b, const tw_metrics_view *v);
 
-/* mod_status's HTML section: a heading, the instance's figures and a table of the children;
+/* mod_status's HTML section: a heading, the instance's metrics and a table of the children;
  * everything escaped. */
 void tw_metrics_status_html(tw_buf *b, const tw_metrics_view *v);
 

@@ -1,7 +1,8 @@
 /* tw_store: where posts are kept and how a child hears of new ones, as a table of functions
- * (as nchan's nchan_store_t and mod_md's md_store_t). The module sees only this interface:
- * tw_redis is the implementation every server uses (Redis stream + pub/sub, shared by every
- * child and instance); tw_store_mem keeps posts in one process's memory, for tests.
+ * (as nchan's nchan_store_t and mod_md's md_store_t). The module sees only this interface;
+ * its implementations are named after it: tw_store_redis*.c, the one every server uses (a Redis
+ * stream and pub/sub, shared by every child and instance), and tw_store_mem.c, which keeps posts
+ * in one process's memory for the tests (it is not linked into the module).
  *
  * A store is one feed: one history of posts, and a subscription that hears only its posts.
  * Posts are ordered by id (tw_id: the stream id, whose ms part is the time the store took the

@@ -250,7 +250,7 @@ static int tw_mem_stopped(tw_store *st, apr_interval_time_t timeout)
     return 1; /* no thread of its own */
 }
 
-static const tw_store_ops tw_memstore_ops = {
+static const tw_store_ops tw_store_mem_ops = {
     .name = "memory",
     .publish = tw_mem_publish,
     .latest = tw_mem_latest,
@@ -277,7 +277,7 @@ static apr_status_t tw_mem_cleanup(void *data)
 apr_status_t tw_store_mem_create(apr_pool_t *p, long history, tw_store **out)
 {
     tw_store_mem *m = apr_pcalloc(p, sizeof(*m));
-    m->store.ops = &tw_memstore_ops;
+    m->store.ops = &tw_store_mem_ops;
     m->history = history > 0 ? history : 1;
     atomic_init(&m->listening, 0);
     m->posts = calloc((size_t)m->history, sizeof(*m->posts));

@@ -40,13 +40,16 @@ struct tw_redis_sub {
     uint64_t last_gen;       /* the target of the last subscription that came up (0: none) */
     tw_id recent[TW_RECENT]; /* the ids of the newest posts delivered, a ring */
     unsigned nrecent;        /* posts delivered (the next slot is nrecent % TW_RECENT) */
-    redisContext
-        *watch;   /* with Sentinel: +switch-master on one of them (see tw_redis_sub_watch_*) */
-    int watch_up; /* the watch is subscribed (else it is connecting) */
-    apr_time_t watch_at; /* no watch: when to try next; connecting: the connect's deadline */
-    unsigned watch_next; /* the sentinel to try next (round robin) */
-    int watch_tries;     /* attempts that failed in a row */
-    char token[33];      /* this process's canaries carry it (random: no other has it) */
+    redisContext *watch;     /* with Sentinel: +switch-master on one (tw_redis_sub_watch_*) */
+    int watch_up;            /* the watch is subscribed (else it is connecting) */
+    apr_time_t watch_at;     /* no watch: when to try next; connecting: the connect's deadline */
+    unsigned watch_next;     /* the sentinel to try next (round robin) */
+    int watch_tries;         /* attempts that failed in a row */
+    char token[33];          /* this process's canaries carry it (random: no other has it) */
+    long backoff;            /* ms before the next attempt */
+    int logged_down;         /* the outage has been logged */
+    int lost;                /* the listener has heard `lost` in this outage */
+    apr_time_t down_since;   /* when the subscription last went down (0: never up) */
 
     /* For tw_redis_sub_health and tw_redis_sub_heard, from any thread. */
     apr_thread_mutex_t *lock;  /* guards error, since and heard */
@@ -457,6 +460,72 @@ static int tw_redis_sub_read_watch(tw_redis_sub *s, apr_time_t now)
     }
 }
 
+/* One message of the subscription: a post's announcement goes to the listener, a canary is
+ * counted, anything else on the channel is logged and dropped. */
+static void tw_redis_sub_dispatch(tw_redis_sub *s, const redisReply *rep)
+{
+    const char *payload;
+    size_t len;
+    tw_post post;
+    if (!tw_redis_wire_message(rep, s->cf->feed.channel, &payload, &len))
+        return; /* a subscription confirmation */
+    if (len > 0 && payload[0] == '?')
+        tw_redis_sub_canary(s, payload, len);
+    else if (tw_redis_parse_broadcast(payload, len, &post))
+        tw_redis_sub_deliver(s, &post);
+    else
+        TW_LOG(s->cf->log, TW_LOG_WARNING, 0,
+               "TW0105: ignoring a malformed announcement on the channel");
+}
+
+/* With Sentinel: keep the watch on the sentinels going (start one, give up a connect that took
+ * too long) and say how long the next wait may last: a second at most, so that a move of the
+ * store's primary is seen within it. Returns the poll timeout in ms (-1 without Sentinel). */
+static int tw_redis_sub_watch_tick(tw_redis_sub *s, apr_time_t now)
+{
+    if (!s->cf->feed.redis.master)
+        return -1;
+    if (!s->watch && now >= s->watch_at)
+        tw_redis_sub_watch_start(s, now);
+    if (s->watch && !s->watch_up && now >= s->watch_at)
+        tw_redis_sub_watch_failed(s, now); /* the connect took too long */
+    apr_time_t left = s->watch_up ? apr_time_from_sec(1) : s->watch_at - now;
+    if (left > apr_time_from_sec(1))
+        left = apr_time_from_sec(1);
+    return left > 0 ? (int)((left + 999) / 1000) : 0;
+}
+
+/* Wait until the connection has bytes (read into its buffer), the stop bell wakes the thread or the
+ * watch moves. Returns NULL to read on, "" when the store stops, or why the subscription must
+ * end (the connection failed, the sentinels announced a new primary). */
+static const char *tw_redis_sub_wait_message(tw_redis_sub *s, redisContext *ctx)
+{
+    struct pollfd pfd[3] = {
+        {.fd = ctx->fd, .events = POLLIN},
+        {.fd = tw_thread_bell_fd(&s->thread), .events = POLLIN},
+        {.fd = s->watch ? s->watch->fd : -1, .events = s->watch_up ? POLLIN : POLLOUT}};
+    int n = poll(pfd, 3, tw_redis_sub_watch_tick(s, apr_time_now()));
+    if (n < 0 && errno != EINTR)
+        return "poll failed";
+    if (n <= 0)
+        return NULL;
+    if (pfd[1].revents) {
+        tw_thread_quiet(&s->thread);
+        if (tw_redis_sub_exiting(s))
+            return "";
+    }
+    apr_time_t now = apr_time_now();
+    if (pfd[2].revents && !s->watch_up) {
+        tw_redis_sub_watch_connected(s, now);
+    } else if (pfd[2].revents && tw_redis_sub_read_watch(s, now)) {
+        tw_redis_invalidate(s->conns, s->gen, "the sentinels announced a new primary");
+        return "the sentinels announced a new primary";
+    }
+    if (pfd[0].revents && redisBufferRead(ctx) != REDIS_OK)
+        return ctx->errstr[0] ? ctx->errstr : "connection closed";
+    return NULL;
+}
+
 /* Read announcements until the connection fails, the sentinels announce a new primary or the
  * store moves to another one (returns why), or the store stops (NULL). With Sentinel, also
  * keeps the watch on them and looks at the store's primary at least once a second. */
@@ -467,125 +536,98 @@ static const char *tw_redis_sub_listen(tw_redis_sub *s, redisContext *ctx)
         void *r = NULL;
         if (redisGetReplyFromReader(ctx, &r) != REDIS_OK)
             return ctx->errstr;
-        if (!r) {
-            apr_time_t now = apr_time_now();
-            if (sentinel && tw_redis_target_gen(s->conns) != s->gen)
-                return "the store moved to another primary";
-            if (sentinel && !s->watch && now >= s->watch_at)
-                tw_redis_sub_watch_start(s, now);
-            if (s->watch && !s->watch_up && now >= s->watch_at)
-                tw_redis_sub_watch_failed(s, now); /* the connect took too long */
-            struct pollfd pfd[3] = {
-                {.fd = ctx->fd, .events = POLLIN},
-                {.fd = tw_thread_bell_fd(&s->thread), .events = POLLIN},
-                {.fd = s->watch ? s->watch->fd : -1, .events = s->watch_up ? POLLIN : POLLOUT}};
-            int ms = -1;
-            if (sentinel) {
-                apr_time_t left = s->watch_up ? apr_time_from_sec(1) : s->watch_at - now;
-                if (left > apr_time_from_sec(1))
-                    left = apr_time_from_sec(1);
-                ms = left > 0 ? (int)((left + 999) / 1000) : 0;
-            }
-            int n = poll(pfd, 3, ms);
-            if (n < 0 && errno != EINTR)
-                return "poll failed";
-            if (n <= 0)
-                continue;
-            if (pfd[1].revents) {
-                tw_thread_quiet(&s->thread);
-                if (tw_redis_sub_exiting(s))
-                    return NULL;
-            }
-            now = apr_time_now();
-            if (pfd[2].revents && !s->watch_up) {
-                tw_redis_sub_watch_connected(s, now);
-            } else if (pfd[2].revents && tw_redis_sub_read_watch(s, now)) {
-                tw_redis_invalidate(s->conns, s->gen, "the sentinels announced a new primary");
-                return "the sentinels announced a new primary";
-            }
-            if (pfd[0].revents && redisBufferRead(ctx) != REDIS_OK)
-                return ctx->errstr[0] ? ctx->errstr : "connection closed";
+        if (r) {
+            tw_redis_sub_dispatch(s, r);
+            freeReplyObject(r);
             continue;
         }
-        redisReply *rep = r;
-        const char *payload;
-        size_t len;
-        tw_post post;
-        if (tw_redis_wire_message(rep, s->cf->feed.channel, &payload, &len)) {
-            if (len > 0 && payload[0] == '?')
-                tw_redis_sub_canary(s, payload, len);
-            else if (tw_redis_parse_broadcast(payload, len, &post))
-                tw_redis_sub_deliver(s, &post);
-            else
-                TW_LOG(s->cf->log, TW_LOG_WARNING, 0,
-                       "TW0105: ignoring a malformed announcement on the channel");
-        }
-        freeReplyObject(rep);
+        if (sentinel && tw_redis_target_gen(s->conns) != s->gen)
+            return "the store moved to another primary";
+        const char *why = tw_redis_sub_wait_message(s, ctx);
+        if (why)
+            return *why ? why : NULL;
     }
 }
 
-/* The thread: connect, subscribe, catch up, listen; on failure back off and repeat. */
+/* One subscription: connect, subscribe, catch up, tell the listener `up`, and listen until it
+ * fails or the store stops. Returns why it ended (copied into `why`); *was_up says whether it
+ * came up. */
+static void tw_redis_sub_session(tw_redis_sub *s, char *why, size_t size, int *was_up)
+{
+    redisContext *ctx = NULL;
+    *was_up = 0;
+    const char *err = tw_redis_sub_connect(s, &ctx);
+    if (!err && !(err = tw_redis_sub_catch_up(s)) && !tw_redis_sub_exiting(s)) {
+        s->last_gen = s->gen;
+        tw_redis_sub_set_state(s, 1, NULL); /* before the listener hears it, as for down */
+        s->l.up(s->l.ctx);
+        TW_LOG(s->cf->log, s->logged_down ? TW_LOG_NOTICE : TW_LOG_DEBUG, 0,
+               "TW0106: subscribed to %s", s->cf->feed.channel);
+        *was_up = 1;
+        s->backoff = TW_BACKOFF_MIN;
+        s->logged_down = s->lost = 0;
+        err = tw_redis_sub_listen(s, ctx);
+    }
+    apr_cpystrn(why, err ? err : "connection closed", size); /* err may point into ctx */
+    if (ctx && ctx->err && !tw_redis_sub_exiting(s))
+        tw_redis_invalidate(s->conns, s->gen, why); /* the primary may be gone */
+    if (ctx)
+        redisFree(ctx);
+    apr_pool_clear(s->pool);
+}
+
+/* After a subscription ended (or failed to start) for `why`: record the state, tell the
+ * listener `down` (once per outage), and `lost` once the outage has lasted TW_LOST_TIMEOUTS
+ * timeouts; log the first failure of an outage. */
+static void tw_redis_sub_outage(tw_redis_sub *s, const char *why, int was_up)
+{
+    const tw_log *log = s->cf->log;
+    apr_interval_time_t lost_after = apr_time_from_msec(TW_LOST_TIMEOUTS * s->cf->feed.timeout_ms);
+    /* The state first: a listener that hears "down" and asks for health sees why. */
+    tw_redis_sub_set_state(s, 0, why);
+    if (was_up) {
+        atomic_fetch_add(&s->drops, 1);
+        s->l.down(s->l.ctx);
+        s->down_since = apr_time_now();
+    }
+    if (s->down_since && !s->lost && apr_time_now() - s->down_since >= lost_after) {
+        TW_LOG(log, TW_LOG_ERR, 0,
+               "TW0119: no Redis subscription for %d timeouts (%s); letting the open streams "
+               "go, so their clients resume elsewhere",
+               TW_LOST_TIMEOUTS, why);
+        s->lost = 1;
+        s->l.lost(s->l.ctx);
+    }
+    if (!s->logged_down) {
+        TW_LOG(log, TW_LOG_WARNING, 0,
+               "TW0107: Redis subscription lost (%s); reconnecting with backoff", why);
+        s->logged_down = 1;
+    }
+}
+
+/* The thread: subscribe; after each failure back off (doubling up to the maximum) and repeat,
+ * until the store stops. */
 static void tw_redis_sub_main(void *data)
 {
     tw_redis_sub *s = data;
-    const tw_log *log = s->cf->log;
-    long backoff = TW_BACKOFF_MIN;
     long backoff_max = s->cf->feed.redis.master ? TW_BACKOFF_SENTINEL : TW_BACKOFF_MAX;
-    int logged_down = 0, lost = 0;
-    apr_time_t down_since = 0;
-    apr_interval_time_t lost_after = apr_time_from_msec(TW_LOST_TIMEOUTS * s->cf->feed.timeout_ms);
+    s->backoff = TW_BACKOFF_MIN;
     if (apr_pool_create_unmanaged_ex(&s->pool, tw_buf_oom, NULL) != APR_SUCCESS) {
-        TW_LOG(log, TW_LOG_CRIT, APR_ENOMEM, "TW0109: out of memory: no live updates");
+        TW_LOG(s->cf->log, TW_LOG_CRIT, APR_ENOMEM, "TW0109: out of memory: no live updates");
         return;
     }
     while (!tw_redis_sub_exiting(s)) {
         char why[256];
-        redisContext *ctx = NULL;
         int was_up = 0;
-        const char *err = tw_redis_sub_connect(s, &ctx);
-        if (!err && !(err = tw_redis_sub_catch_up(s)) && !tw_redis_sub_exiting(s)) {
-            s->last_gen = s->gen;
-            tw_redis_sub_set_state(s, 1, NULL); /* before the listener hears it, as for down */
-            s->l.up(s->l.ctx);
-            TW_LOG(log, logged_down ? TW_LOG_NOTICE : TW_LOG_DEBUG, 0, "TW0106: subscribed to %s",
-                   s->cf->feed.channel);
-            was_up = 1;
-            backoff = TW_BACKOFF_MIN;
-            logged_down = lost = 0;
-            err = tw_redis_sub_listen(s, ctx);
-        }
-        apr_cpystrn(why, err ? err : "connection closed", sizeof(why)); /* err may be in ctx */
-        if (ctx && ctx->err && !tw_redis_sub_exiting(s))
-            tw_redis_invalidate(s->conns, s->gen, why); /* the primary may be gone */
-        if (ctx)
-            redisFree(ctx);
-        apr_pool_clear(s->pool);
+        tw_redis_sub_session(s, why, sizeof(why), &was_up);
         if (tw_redis_sub_exiting(s))
             break; /* told to stop: not an outage */
-        /* The state first: a listener that hears "down" and asks for health sees why. */
-        tw_redis_sub_set_state(s, 0, why);
-        if (was_up) {
-            atomic_fetch_add(&s->drops, 1);
-            s->l.down(s->l.ctx);
-            down_since = apr_time_now();
-        }
-        if (down_since && !lost && apr_time_now() - down_since >= lost_after) {
-            TW_LOG(log, TW_LOG_ERR, 0,
-                   "TW0119: no Redis subscription for %d timeouts (%s); letting the open "
-                   "streams go, so their clients resume elsewhere",
-                   TW_LOST_TIMEOUTS, why);
-            lost = 1;
-            s->l.lost(s->l.ctx);
-        }
-        if (!logged_down) {
-            TW_LOG(log, TW_LOG_WARNING, 0,
-                   "TW0107: Redis subscription lost (%s); reconnecting with backoff", why);
-            logged_down = 1;
-        }
-        TW_LOG(log, TW_LOG_DEBUG, 0, "TW0108: next subscription attempt in %ld ms", backoff);
-        if (tw_thread_pause(&s->thread, apr_time_from_msec(backoff)) == TW_EXIT)
+        tw_redis_sub_outage(s, why, was_up);
+        TW_LOG(s->cf->log, TW_LOG_DEBUG, 0, "TW0108: next subscription attempt in %ld ms",
+               s->backoff);
+        if (tw_thread_pause(&s->thread, apr_time_from_msec(s->backoff)) == TW_EXIT)
             break;
-        backoff = backoff * 2 > backoff_max ? backoff_max : backoff * 2;
+        s->backoff = s->backoff * 2 > backoff_max ? backoff_max : s->backoff * 2;
     }
     tw_redis_sub_unwatch(s);
     atomic_store(&s->subscribed, 0);

@@ -47,12 +47,12 @@ void tw_thread_advance(tw_thread *t, tw_state to);
 /* Wake the thread without changing the state (new work for it). Async-signal-safe. */
 void tw_thread_wake(tw_thread *t);
 
-/* For the thread: the descriptor to wait on (readable after a ring), and the call that reads
+/* For the thread: the descriptor to wait on (readable after a wake-up), and the call that reads
  * it back to quiet once woken. */
 int tw_thread_bell_fd(const tw_thread *t);
 void tw_thread_quiet(tw_thread *t);
 
-/* For the thread: wait up to `timeout` for a ring (or a stop); returns at once unless the state
+/* For the thread: wait up to `timeout` for a wake-up (or a stop); returns at once unless the state
  * is TW_RUN. Returns the state. */
 tw_state tw_thread_pause(tw_thread *t, apr_interval_time_t timeout);
 

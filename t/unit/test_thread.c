@@ -84,7 +84,7 @@ static void test_states(void)
     ok(until_woken(&w, 2) && atomic_load(&w.saw_drain), "the thread sees TW_STOPPING");
     tw_thread_advance(&w.t, TW_RUN);
     is_int(tw_thread_state(&w.t), TW_STOPPING, "the state never moves back");
-    is_int(tw_thread_wait(&w.t, apr_time_from_msec(20)), 0, "not ended while draining");
+    is_int(tw_thread_wait(&w.t, apr_time_from_msec(20)), 0, "not ended while stopping");
     tw_thread_advance(&w.t, TW_EXIT);
     long long t0 = now_ms();
     is_int(tw_thread_wait(&w.t, apr_time_from_sec(5)), 1, "TW_EXIT ends it");
