@@ -60,6 +60,9 @@ build/core/%/libtweetsse.a: $$(call CORE_OBJ,$$*)
 	rm -f $@
 	ar rcs $@ $^
 
+# Made by pattern rules only, yet kept: the next build reuses them.
+.PRECIOUS: build/core/%/libtweetsse.a build/core/%.o
+
 UNIT_LIB      := build/core/asan/libtweetsse.a
 UNIT_TSAN_LIB := build/core/tsan/libtweetsse.a
 UNIT_DEPS     := t/unit/tap.h t/unit/fixture.h t/unit/edge.h $(CORE_HDR)
