@@ -43,10 +43,10 @@ typedef int tw_store_each_fn(void *ctx, const tw_post *post);
 
 /* A post to publish, with what may refuse it or make it a repetition. */
 typedef struct tw_publish {
-    tw_post post;     /* user and message; the id is the store's */
+    tw_post post;     /* name, message, author and tag; the id is the store's */
     const char *key;  /* idempotency key (valid per tw_text_check_key), or NULL: a post */
-    size_t key_len;   /* published again with the same user and key within an hour is not */
-                      /* stored again: the first one's id is the answer */
+    size_t key_len;   /* published again by the same author with the same key within an */
+                      /* hour is not stored again: the first one's id is the answer */
     const char *addr; /* the client's address, for its rate limit; NULL: none */
 } tw_publish;
 
@@ -69,7 +69,7 @@ typedef struct tw_store_ops {
 
     /* Store a post and announce it to every subscriber, atomically: a post is either stored
      * and announced or neither. Within the same step the store checks the idempotency key and
-     * the rate limits it was created with (per user, per address), so that a refusal or a
+     * the rate limits it was created with (per author identity, per address), so that a refusal or a
      * repetition stores nothing. Returns APR_SUCCESS with `out` filled (stored, replayed or
      * rate-limited); else an error and *err (from `p`): APR_INCOMPLETE when the request was
      * sent but no answer came (the post may be stored: a retry with the same key tells),

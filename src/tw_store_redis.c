@@ -75,8 +75,8 @@ static int tw_redis_publish_answer(const redisReply *rep, tw_publish_result *out
            tw_id_parse(v->str, v->len, &out->id);
 }
 
-/* The publish script's command line: EVALSHA, its hash, 5 keys and 10 arguments. */
-enum { TW_PUBLISH_ARGC = 18 };
+/* The publish script's command line: EVALSHA, its hash, 5 keys and 12 arguments. */
+enum { TW_PUBLISH_ARGC = 20 };
 
 /* Fill `argv` and `lens` (TW_PUBLISH_ARGC each) with the command that publishes `in`: the keys
  * and arguments tw_store_redis_publish.lua documents, strings from `p`. */
@@ -84,7 +84,8 @@ static void tw_redis_publish_argv(tw_redis *r, apr_pool_t *p, const tw_publish *
                                   const char **argv, size_t *lens)
 {
     const tw_feed_conf *f = &r->cf.feed;
-    const char *user = apr_pstrmemdup(p, in->post.user, in->post.user_len);
+    const tw_post *post = &in->post;
+    const char *who = post->author_len ? apr_pstrmemdup(p, post->author, post->author_len) : "";
     const char *key = in->key ? apr_pstrmemdup(p, in->key, in->key_len) : NULL;
     const char *v[TW_PUBLISH_ARGC] = {
         "EVALSHA",
@@ -92,21 +93,27 @@ static void tw_redis_publish_argv(tw_redis *r, apr_pool_t *p, const tw_publish *
         "5",
         f->stream_key,
         r->settings_key,
-        key ? apr_pstrcat(p, f->stream_key, ":key:", user, ":", key, NULL) : "",
-        apr_pstrcat(p, f->stream_key, ":rate:user:", user, NULL),
+        key ? apr_pstrcat(p, f->stream_key, ":key:", who, ":", key, NULL) : "",
+        apr_pstrcat(p, f->stream_key, ":rate:user:", who, NULL),
         in->addr ? apr_pstrcat(p, f->stream_key, ":rate:addr:", in->addr, NULL) : "",
         apr_ltoa(p, f->history),
-        user,
-        in->post.msg,
+        apr_pstrmemdup(p, post->user, post->user_len),
+        post->msg,
         f->channel,
         apr_ltoa(p, f->min_replicas),
         apr_itoa(p, TW_REDIS_KEY_TTL_MS),
+        NULL,
+        NULL,
+        NULL,
+        NULL,
+        who,
+        post->tag_len ? apr_pstrmemdup(p, post->tag, post->tag_len) : "",
     };
     tw_redis_rate_args(p, &f->rate_user, &v[14], &v[15]);
     tw_redis_rate_args(p, &f->rate_addr, &v[16], &v[17]);
     for (int i = 0; i < TW_PUBLISH_ARGC; i++) {
         argv[i] = v[i];
-        lens[i] = i == 10 ? in->post.msg_len : strlen(v[i]);
+        lens[i] = i == 10 ? post->msg_len : strlen(v[i]);
     }
 }
 

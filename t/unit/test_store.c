@@ -195,11 +195,15 @@ static tw_id publish(tw_store *s, const char *msg)
 static apr_status_t publish_as(tw_store *s, const char *user, const char *msg, const char *key,
                                const char *addr, tw_publish_result *res)
 {
-    tw_publish in = {
-        .post = {.user = user, .user_len = strlen(user), .msg = msg, .msg_len = strlen(msg)},
-        .key = key,
-        .key_len = key ? strlen(key) : 0,
-        .addr = addr};
+    tw_publish in = {.post = {.user = user,
+                              .user_len = strlen(user),
+                              .msg = msg,
+                              .msg_len = strlen(msg),
+                              .author = user, /* one identity a name, here */
+                              .author_len = strlen(user)},
+                     .key = key,
+                     .key_len = key ? strlen(key) : 0,
+                     .addr = addr};
     const char *err = NULL;
     apr_status_t rv = tw_store_publish(s, pool, &in, res, &err);
     if (rv != APR_SUCCESS)
