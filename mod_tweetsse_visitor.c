@@ -24,7 +24,8 @@ static int tw_visitor_remote_user(request_rec *r, tw_visitor *out)
                       "TW0203: the authenticated user cannot be an author's name (%s)", why);
         return 0;
     }
-    *out = (tw_visitor){.name = r->user, .id = apr_pstrcat(r->pool, "u:", r->user, NULL), .tag = ""};
+    *out =
+        (tw_visitor){.name = r->user, .id = apr_pstrcat(r->pool, "u:", r->user, NULL), .tag = ""};
     return 1;
 }
 
@@ -62,8 +63,8 @@ static int tw_visitor_new_identity(request_rec *r, char *id)
 /* The visitor of a verified cookie `v`, given an identity if it had none and signed again
  * (with the current secret) when it was stale. Returns 0 when it needs an identity and none
  * can be made. */
-static int tw_visitor_signed(request_rec *r, const tw_srv_conf *c, const char *mount,
-                             tw_signed *v, tw_visitor *out)
+static int tw_visitor_signed(request_rec *r, const tw_srv_conf *c, const char *mount, tw_signed *v,
+                             tw_visitor *out)
 {
     if (!v->id[0] && !tw_visitor_new_identity(r, v->id))
         return 0;

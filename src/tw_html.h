@@ -22,8 +22,8 @@ typedef struct tw_page {
 } tw_page;
 
 /* Append the card of one post: an <article id="post-<id>"> with an inline SVG avatar, the
- * username and its tag, the message (line breaks kept by CSS) and a <time datetime> in UTC inside a link
- * to the post's own page, `root` + "home/post/<id>" (`root` leads from the document to the
+ * username and its tag, the message (line breaks kept by CSS) and a <time datetime> in UTC inside a
+ * link to the post's own page, `root` + "home/post/<id>" (`root` leads from the document to the
  * mount: "" on the feed, "../../" on a post's page). About 650 bytes plus the escaped text. */
 void tw_html_card(tw_buf *b, const tw_post *p, const char *root);
 

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 typedef struct tw_post {
-    tw_id id; /* stream id; id.ms is the time Redis stored the post */
+    tw_id id;         /* stream id; id.ms is the time Redis stored the post */
     const char *user; /* the author's display name */
     size_t user_len;
     const char *msg;

@@ -34,7 +34,7 @@ typedef struct tw_keys {
 
 /* A verified cookie. */
 typedef struct tw_signed {
-    char name[TW_NAME_MAX];       /* the display name */
+    char name[TW_NAME_MAX]; /* the display name */
     size_t name_len;
     char id[TW_IDENTITY_LEN + 1]; /* the identity; "" for a value of the first version */
     int stale;                    /* verified only by the previous key, or of the first

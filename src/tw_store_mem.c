@@ -185,8 +185,10 @@ static apr_status_t tw_mem_get(tw_store *st, apr_pool_t *p, tw_id id, tw_post *p
     return APR_SUCCESS;
 }
 
-/* Copy up to `page` posts after `after` into `p`; sets *gap when `after` is neither zero nor a
- * retained post. */
+/* Copy up to `page` posts after `after` into `p`; sets *gap when `after` is neither zero nor
+ * within the history (from its oldest retained post to the newest id handed out), as the Redis
+ * store does: a point older than the history has lost posts, one newer than every post is not
+ * of this history. */
 static int tw_mem_page(tw_store_mem *m, apr_pool_t *p, tw_id after, long page, tw_post **out,
                        int *gap)
 {
@@ -195,7 +197,10 @@ static int tw_mem_page(tw_store_mem *m, apr_pool_t *p, tw_id after, long page, t
     long i = 0;
     while (i < m->count && tw_id_cmp(tw_mem_at(m, i)->id, after) <= 0)
         i++;
-    *gap = tw_id_cmp(after, zero) != 0 && (i == 0 || tw_id_cmp(tw_mem_at(m, i - 1)->id, after));
+    int within = m->count
+                     ? tw_id_cmp(after, tw_mem_at(m, 0)->id) >= 0 && tw_id_cmp(after, m->last) <= 0
+                     : tw_id_cmp(after, m->last) == 0;
+    *gap = tw_id_cmp(after, zero) != 0 && !within;
     int k = 0;
     *out = apr_pcalloc(p, sizeof(**out) * (size_t)page);
     for (; !*gap && i < m->count && k < page; i++)

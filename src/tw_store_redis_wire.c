@@ -72,6 +72,7 @@ int tw_redis_wire_log_info(const redisReply *rep, tw_redis_log *out)
         return 0;
     int have_length = 0, have_last = 0;
     out->entries_added = -1;
+    out->first = (tw_id){0, 0};
     for (size_t i = 0; i + 1 < rep->elements; i += 2) {
         const redisReply *name = rep->element[i], *val = rep->element[i + 1];
         if (tw_redis_wire_is(name, "length") && val->type == REDIS_REPLY_INTEGER) {
@@ -83,6 +84,11 @@ int tw_redis_wire_log_info(const redisReply *rep, tw_redis_log *out)
             if (!tw_id_parse(val->str, val->len, &out->last_generated))
                 return 0;
             have_last = 1;
+        } else if (tw_redis_wire_is(name, "first-entry") && val->type == REDIS_REPLY_ARRAY) {
+            const redisReply *id = val->elements ? val->element[0] : NULL;
+            if (!id || id->type != REDIS_REPLY_STRING ||
+                !tw_id_parse(id->str, id->len, &out->first))
+                return 0;
         }
     }
     return have_length && have_last;

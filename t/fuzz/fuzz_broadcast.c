@@ -55,8 +55,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(post.has_prev == !noprev, "predecessor %d, reference %d", post.has_prev, !noprev);
     FUZZ_CHECK(noprev || (post.prev.ms == pms && post.prev.seq == pseq), "predecessor id differs");
     int notag = len[4] == 1 && w[4][0] == '-';
-    FUZZ_CHECK(post.user == w[3] && post.user_len == len[3], "user at %td (%zu bytes), reference "
-               "%td (%zu bytes)", post.user - pl, post.user_len, w[3] - pl, len[3]);
+    FUZZ_CHECK(post.user == w[3] && post.user_len == len[3],
+               "user at %td (%zu bytes), reference "
+               "%td (%zu bytes)",
+               post.user - pl, post.user_len, w[3] - pl, len[3]);
     FUZZ_CHECK(notag ? post.tag_len == 0 : post.tag == w[4] && post.tag_len == len[4],
                "tag differs from the reference");
     FUZZ_CHECK(post.author_len == 0, "an announcement names no identity");
