@@ -9,6 +9,7 @@
 #include "mod_tweetsse_visitor.h"
 #include "src/tw_feedcache.h"
 #include "src/tw_html.h"
+#include "src/tw_identity.h"
 
 #include <apr_buckets.h>
 #include <apr_encode.h>
@@ -42,7 +43,7 @@ apr_status_t tw_page_cache_create(apr_pool_t *p, tw_srv_conf *c)
     return tw_feedcache_create(p, TW_FEED_TTL, &c->page_cache);
 }
 
-void tw_page_posted(tw_srv_conf *c)
+void tw_page_changed(tw_srv_conf *c)
 {
     atomic_fetch_add(c->posted, 1);
 }
@@ -119,13 +120,15 @@ static const char *tw_page_key(request_rec *r)
                               APR_ENCODE_BASE64URL | APR_ENCODE_NOPADDING, NULL);
 }
 
-/* Name the page's visitor (username and tag of `pg`; none when there is nobody). */
+/* Name the page's visitor (username, tag and marker of `pg`; none when there is nobody). */
 static void tw_page_visitor(request_rec *r, const tw_srv_conf *c, const char *mount, tw_page *pg)
 {
     tw_visitor v;
     if (tw_visitor_get(r, c, mount, &v)) {
         pg->username = v.name;
         pg->usertag = v.tag[0] ? v.tag : NULL;
+        char *by = apr_palloc(r->pool, TW_IDENTITY_BY_LEN + 1);
+        pg->viewer = tw_identity_by(v.id, strlen(v.id), by) ? by : NULL;
     }
 }
 
@@ -258,6 +261,8 @@ int tw_handle_permalink(request_rec *r, tw_srv_conf *c, const char *mount, const
                               "The post is unavailable right now: the post store cannot be "
                               "reached. Please reload in a moment.");
     }
+    if (found < 0)
+        return tw_page_refuse(r, 0, root, HTTP_GONE, "This post was deleted.");
     if (!found)
         return tw_page_refuse(r, 0, root, HTTP_NOT_FOUND,
                               "This post is not in the feed: it never existed, or it is older "
@@ -266,7 +271,7 @@ int tw_handle_permalink(request_rec *r, tw_srv_conf *c, const char *mount, const
     tw_buf_init(&b, r->pool, 8192);
     tw_page who = {.username = NULL};
     tw_page_visitor(r, c, mount, &who);
-    tw_html_post_page(&b, who.username, who.usertag, &post);
+    tw_html_post_page(&b, &who, &post);
     tw_page_headers(r, b.len);
     return tw_page_send(r, &b);
 }

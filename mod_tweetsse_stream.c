@@ -92,9 +92,9 @@ static void tw_stream_control(tw_stream *st, const char *event, unsigned retry_m
     apr_pool_clear(st->scratch);
 }
 
-/* tw_store_each_after callback: render one missed post into the replay; stop the scan (and
- * mark the resume too far back) at the post past TweetsseMaxResume. */
-static int tw_stream_replay_one(void *ctx, const tw_post *post)
+/* tw_store_each_after callback: render one missed event into the replay; stop the scan (and
+ * mark the resume too far back) at the event past TweetsseMaxResume. */
+static int tw_stream_replay_one(void *ctx, const tw_event *ev)
 {
     tw_stream *st = ctx;
     if (st->replayed == st->max_resume) {
@@ -103,10 +103,10 @@ static int tw_stream_replay_one(void *ctx, const tw_post *post)
     }
     tw_buf frame;
     tw_buf_init(&frame, st->scratch, 2048);
-    tw_html_post_event(&frame, post);
+    tw_html_event(&frame, ev);
     tw_buf_add(&st->replay, frame.data, frame.len);
     apr_pool_clear(st->scratch);
-    st->last = post->id;
+    st->last = ev->id;
     st->replayed++;
     return 0;
 }

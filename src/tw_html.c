@@ -36,25 +36,70 @@ static void tw_html_tag(tw_buf *b, const char *tag, size_t n)
     tw_buf_adds(b, "</span>");
 }
 
+void tw_html_like(tw_buf *b, const char *id, int liked, long likes, int oob)
+{
+    const char *swap = oob ? " hx-swap-oob=\"true\"" : "";
+    tw_buf_addf(b,
+                "<button type=\"submit\" class=\"tw-like\" id=\"like-%s\" aria-pressed=\"%s\" "
+                "aria-describedby=\"likes-%s\"%s>Like</button><span class=\"tw-likes\" "
+                "id=\"likes-%s\"%s>%ld</span>",
+                id, liked ? "true" : "false", id, swap, id, swap, likes);
+}
+
+/* One action of a card: a form that posts `action` to the post's URL, plainly or through htmx
+ * (which swaps nothing but what the answer marks out of band), with `inner` as its controls. */
+static void tw_html_action_open(tw_buf *b, const char *cls, const char *id, const char *root,
+                                const char *action)
+{
+    size_t rn = strlen(root);
+    tw_buf_addf(b, "<form class=\"%s\" method=\"post\" action=\"", cls);
+    tw_buf_add_escaped(b, root, rn);
+    tw_buf_addf(b, "home/post/%s\" hx-post=\"", id);
+    tw_buf_add_escaped(b, root, rn);
+    tw_buf_addf(b,
+                "home/post/%s\" hx-swap=\"none\"><input type=\"hidden\" name=\"action\" "
+                "value=\"%s\">",
+                id, action);
+}
+
+/* The card's actions, below the message: the like toggle with the count, and the delete
+ * control, which the viewer's stylesheet shows on the viewer's own posts only
+ * (tw_html_viewer_css). The same for every viewer: the page's script marks what the viewer
+ * likes. */
+static void tw_html_actions(tw_buf *b, const tw_post *p, const char *id, const char *root)
+{
+    tw_buf_adds(b, "<div class=\"tw-actions\">");
+    tw_html_action_open(b, "tw-like-form", id, root, "toggle");
+    tw_html_like(b, id, 0, p->likes, 0);
+    tw_buf_adds(b, "</form>");
+    if (p->author_len) {
+        tw_html_action_open(b, "tw-own", id, root, "delete");
+        tw_buf_adds(b, "<button type=\"submit\" class=\"tw-delete\">Delete</button></form>");
+    }
+    tw_buf_adds(b, "</div>");
+}
+
 void tw_html_card(tw_buf *b, const tw_post *p, const char *root)
 {
-    char id[TW_ID_MAX];
+    char id[TW_ID_MAX], tag[TW_IDENTITY_TAG_LEN + 1], by[TW_IDENTITY_BY_LEN + 1];
     tw_id_format(p->id, id);
+    size_t tn = tw_identity_author_tag(p->author, p->author_len, tag);
+    tw_identity_by(p->author, p->author_len, by);
     apr_time_exp_t t;
     /* Ids of this module are milliseconds since 1970; a foreign id beyond year 9999 is
      * clamped rather than overflowing. */
     uint64_t ms = p->id.ms < 253402300799999ULL ? p->id.ms : 253402300799999ULL;
     apr_time_exp_gmt(&t, (apr_time_t)ms * 1000);
 
-    tw_buf_addf(b,
-                "<article class=\"card tw-post mb-2\" id=\"post-%s\"><div class=\"card-body "
-                "d-flex gap-3\">",
-                id);
-    tw_html_avatar(b, p->user, p->user_len, p->tag, p->tag_len);
+    tw_buf_addf(b, "<article class=\"card tw-post mb-2\" id=\"post-%s\"", id);
+    if (*by)
+        tw_buf_addf(b, " data-by=\"%s\"", by);
+    tw_buf_adds(b, "><div class=\"card-body d-flex gap-3\">");
+    tw_html_avatar(b, p->user, p->user_len, tag, tn);
     tw_buf_adds(b, "<div class=\"flex-grow-1 tw-body\"><div class=\"d-flex "
                    "justify-content-between gap-2\"><strong class=\"tw-user\">");
     tw_buf_add_escaped(b, p->user, p->user_len);
-    tw_html_tag(b, p->tag, p->tag_len);
+    tw_html_tag(b, tag, tn);
     tw_buf_adds(b, "</strong><a class=\"tw-permalink small text-body-secondary\" href=\"");
     tw_buf_add_escaped(b, root, strlen(root));
     tw_buf_addf(b,
@@ -64,21 +109,44 @@ void tw_html_card(tw_buf *b, const tw_post *p, const char *root)
                 t.tm_usec / 1000, t.tm_mday, tw_months[t.tm_mon], t.tm_year + 1900, t.tm_hour,
                 t.tm_min);
     tw_buf_add_escaped(b, p->msg, p->msg_len);
-    tw_buf_adds(b, "</p></div></div></article>");
+    tw_buf_adds(b, "</p>");
+    tw_html_actions(b, p, id, root);
+    tw_buf_adds(b, "</div></div></article>");
 }
 
-void tw_html_post_event(tw_buf *b, const tw_post *p)
+void tw_html_event(tw_buf *b, const tw_event *ev)
 {
-    tw_buf card;
-    char id[TW_ID_MAX];
-    tw_id_format(p->id, id);
-    tw_buf_init(&card, b->pool, 1024);
-    tw_html_card(&card, p, "");
-    tw_sse_event(b, id, "post", card.data, card.len);
+    tw_buf data;
+    char id[TW_ID_MAX], target[TW_ID_MAX];
+    tw_id_format(ev->id, id);
+    tw_id_format(ev->target, target);
+    tw_buf_init(&data, b->pool, 1024);
+    switch (ev->kind) {
+    case TW_EVENT_POST:
+        tw_html_card(&data, &ev->post, "");
+        tw_sse_event(b, id, "post", data.data, data.len);
+        return;
+    case TW_EVENT_DELETE:
+        tw_buf_addf(&data, "<article id=\"post-%s\" hx-swap-oob=\"delete\"></article>", target);
+        tw_sse_event(b, id, "delete", data.data, data.len);
+        return;
+    case TW_EVENT_COUNT:
+        tw_buf_addf(&data,
+                    "<span class=\"tw-likes\" id=\"likes-%s\" hx-swap-oob=\"true\">%ld</span>",
+                    target, ev->count);
+        tw_sse_event(b, id, "count", data.data, data.len);
+        return;
+    }
 }
 
-/* Everything up to and including <body>; `root` leads from the document to the mount. */
-static void tw_html_head(tw_buf *b, const char *root, const char *title)
+void tw_html_viewer_css(tw_buf *b, const char *by)
+{
+    tw_buf_addf(b, ".tw-post[data-by=\"%s\"] .tw-own{display:inline-block}\n", by);
+}
+
+/* Everything up to and including <body>; `root` leads from the document to the mount;
+ * `viewer`, when not NULL, the viewer's marker: its stylesheet (tw_html_viewer_css). */
+static void tw_html_head(tw_buf *b, const char *root, const char *title, const char *viewer)
 {
     size_t rn = strlen(root);
     tw_buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -96,6 +164,13 @@ static void tw_html_head(tw_buf *b, const char *root, const char *title)
         tw_buf_adds(b, "<link rel=\"stylesheet\" href=\"");
         tw_buf_add_escaped(b, root, rn);
         tw_buf_addf(b, "lib/%s\">", css[i]);
+    }
+    if (viewer) {
+        tw_buf_adds(b, "<link rel=\"stylesheet\" href=\"");
+        tw_buf_add_escaped(b, root, rn);
+        tw_buf_adds(b, "home/viewer.css?by=");
+        tw_buf_add_escaped(b, viewer, strlen(viewer));
+        tw_buf_adds(b, "\">");
     }
     for (size_t i = 0; i < sizeof(js) / sizeof(js[0]); i++) {
         tw_buf_adds(b, "<script src=\"");
@@ -129,7 +204,7 @@ static void tw_html_navbar(tw_buf *b, const char *root, const char *username, co
 
 void tw_html_page_top(tw_buf *b, const tw_page *pg)
 {
-    tw_html_head(b, "", "TweetSSE");
+    tw_html_head(b, "", "TweetSSE", pg->viewer);
     tw_html_navbar(b, "", pg->username, pg->usertag);
     tw_buf_adds(b, "<main class=\"container tw-narrow\">"
                    "<form id=\"compose\" class=\"card card-body mb-3\" method=\"post\" "
@@ -206,24 +281,54 @@ void tw_html_page(tw_buf *b, const tw_page *pg)
     tw_html_page_feed(b, pg);
 }
 
-void tw_html_post_page(tw_buf *b, const char *username, const char *usertag, const tw_post *p)
+void tw_html_post_page(tw_buf *b, const tw_page *who, const tw_post *p)
 {
     const char *root = "../../";
     tw_buf title;
     tw_buf_init(&title, b->pool, 64);
     tw_buf_add(&title, p->user, p->user_len);
     tw_buf_adds(&title, " on TweetSSE");
-    tw_html_head(b, root, title.data);
-    tw_html_navbar(b, root, username, usertag);
+    tw_html_head(b, root, title.data, who->viewer);
+    tw_html_navbar(b, root, who->username, who->usertag);
     tw_buf_adds(b, "<main class=\"container tw-narrow\"><div id=\"post\">");
     tw_html_card(b, p, root);
     tw_buf_adds(b, "</div><p class=\"my-3\"><a id=\"back\" href=\"../../home\">Back to the "
                    "feed</a></p></main></body></html>\n");
 }
 
+void tw_html_moderation_page(tw_buf *b, const char *root, const char *user, const tw_page *pg)
+{
+    tw_html_head(b, root, "Moderation - TweetSSE", NULL);
+    tw_buf_adds(b, "<main class=\"container tw-narrow py-4\"><h1 class=\"h4\">Moderation</h1><p>"
+                   "Signed in as <strong id=\"moderator\">");
+    tw_buf_add_escaped(b, user, strlen(user));
+    tw_buf_adds(b, "</strong>. Removing a post takes it off every open page and out of the "
+                   "feed for good.</p>\n");
+    for (int i = 0; i < pg->nposts; i++) {
+        char id[TW_ID_MAX];
+        tw_id_format(pg->posts[i].id, id);
+        tw_buf_adds(b, "<div class=\"tw-mod\">");
+        tw_html_card(b, &pg->posts[i], root);
+        tw_buf_addf(b,
+                    "<form class=\"tw-remove-form\" method=\"post\"><input type=\"hidden\" "
+                    "name=\"post\" value=\"%s\"><button type=\"submit\" class=\"btn "
+                    "btn-outline-danger btn-sm\" aria-describedby=\"post-%s\">Remove</button>"
+                    "</form></div>\n",
+                    id, id);
+    }
+    if (pg->more && pg->nposts > 0) {
+        char id[TW_ID_MAX];
+        tw_id_format(pg->posts[pg->nposts - 1].id, id);
+        tw_buf_addf(b, "<p><a id=\"older\" href=\"?before=%s\">Older posts</a></p>\n", id);
+    } else if (!pg->nposts) {
+        tw_buf_adds(b, "<p id=\"feed-end\">No posts.</p>\n");
+    }
+    tw_buf_adds(b, "</main></body></html>\n");
+}
+
 void tw_html_error_page(tw_buf *b, const char *root, const char *title, const char *reason)
 {
-    tw_html_head(b, root, title);
+    tw_html_head(b, root, title, NULL);
     tw_buf_adds(b, "<main class=\"container tw-narrow py-4\"><h1 class=\"h4\">");
     tw_buf_add_escaped(b, title, strlen(title));
     tw_buf_adds(b, "</h1><p>");

@@ -71,6 +71,52 @@ size_t tw_identity_name(const char *id, char *buf)
     return tw_name_generate(md + 8, buf); /* bytes the tag leaves alone */
 }
 
+size_t tw_identity_author_tag(const char *author, size_t n, char *out)
+{
+    out[0] = '\0';
+    if (n != 2 + TW_IDENTITY_LEN || memcmp(author, "c:", 2) != 0)
+        return 0;
+    char id[TW_IDENTITY_LEN + 1];
+    memcpy(id, author + 2, TW_IDENTITY_LEN);
+    id[TW_IDENTITY_LEN] = '\0';
+    tw_identity_tag(id, out);
+    return TW_IDENTITY_TAG_LEN;
+}
+
+#define TW_BY_CONTEXT "tweetsse-by-v1:"
+
+size_t tw_identity_by(const char *author, size_t n, char *out)
+{
+    out[0] = '\0';
+    if (n == 0)
+        return 0;
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    unsigned char in[sizeof(TW_BY_CONTEXT) - 1 + 2 + 32]; /* the longest author: "u:" and 32 */
+    size_t c = sizeof(TW_BY_CONTEXT) - 1, k = n < sizeof(in) - c ? n : sizeof(in) - c;
+    memcpy(in, TW_BY_CONTEXT, c);
+    memcpy(in + c, author, k);
+    SHA256(in, c + k, md);
+    unsigned long long v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | md[i];
+    for (int i = 0; i < TW_IDENTITY_BY_LEN; i++) /* 13 x 5 bits: the last has 4 */
+        out[i] = tw_b32[i < 12 ? (v >> (59 - 5 * i)) & 31 : (v << 1) & 31];
+    out[TW_IDENTITY_BY_LEN] = '\0';
+    return TW_IDENTITY_BY_LEN;
+}
+
+int tw_identity_by_valid(const char *s, size_t n)
+{
+    if (n != TW_IDENTITY_BY_LEN)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *at = s[i] ? strchr(tw_b32, s[i]) : NULL;
+        if (!at || (i == n - 1 && ((at - tw_b32) & 1))) /* the last holds 4 bits */
+            return 0;
+    }
+    return 1;
+}
+
 unsigned tw_identity_hue(const char *name, size_t name_len, const char *tag, size_t tag_len)
 {
     return tag_len ? tw_name_hue(tag, tag_len) : tw_name_hue(name, name_len);

@@ -29,6 +29,22 @@ void tw_identity_tag(const char *id, char *out);
  * does not use), into `buf` (TW_NAME_MAX bytes). Returns its length. One SHA-256. */
 size_t tw_identity_name(const char *id, char *buf);
 
+/* The tag of a post's author `author` (`n` bytes: "c:<identity>"), into `out`
+ * (TW_IDENTITY_TAG_LEN + 1 bytes); "" for an author without one (an Apache user, or none).
+ * Returns its length. One SHA-256. */
+size_t tw_identity_author_tag(const char *author, size_t n, char *out);
+
+#define TW_IDENTITY_BY_LEN 13 /* 64 bits in base32 */
+
+/* The marker of author `author` (`n` bytes) that cards carry and a page compares with its
+ * viewer's, to show the controls of the viewer's own posts: 64 bits of the SHA-256 of the
+ * author in base32, into `out` (TW_IDENTITY_BY_LEN + 1 bytes); "" for no author. It names the
+ * author without revealing the identity. Returns its length. One SHA-256. */
+size_t tw_identity_by(const char *author, size_t n, char *out);
+
+/* Is `s` (`n` bytes) a marker tw_identity_by can write? O(n). */
+int tw_identity_by_valid(const char *s, size_t n);
+
 /* The avatar hue (0..359) of a post's author: from its tag when it has one (so that a name
  * shared by two identities shows two colours), else from its name. O(n). */
 unsigned tw_identity_hue(const char *name, size_t name_len, const char *tag, size_t tag_len);

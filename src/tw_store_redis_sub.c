@@ -236,13 +236,13 @@ static const char *tw_redis_sub_connect(tw_redis_sub *s, redisContext **out)
 }
 
 /* Hand a post to the listener unless it is not newer than the last one. */
-static void tw_redis_sub_deliver(tw_redis_sub *s, const tw_post *post)
+static void tw_redis_sub_deliver(tw_redis_sub *s, const tw_event *ev)
 {
-    if (tw_id_cmp(post->id, s->last) <= 0)
+    if (tw_id_cmp(ev->id, s->last) <= 0)
         return;
-    s->l.post(s->l.ctx, post);
-    s->last = post->id;
-    s->recent[s->nrecent++ % TW_RECENT] = post->id;
+    s->l.event(s->l.ctx, ev);
+    s->last = ev->id;
+    s->recent[s->nrecent++ % TW_RECENT] = ev->id;
 }
 
 /* Was `id` among the newest posts delivered? O(TW_RECENT). */
@@ -282,13 +282,13 @@ static int tw_redis_sub_rewind(tw_redis_sub *s)
 
 /* tw_store_each_after callback of the catch-up: stops once the store is told to stop. The scan
  * reads every post after the last one delivered, so that one is each post's predecessor. */
-static int tw_redis_sub_fill_one(void *ctx, const tw_post *post)
+static int tw_redis_sub_fill_one(void *ctx, const tw_event *ev)
 {
     tw_redis_sub *s = ctx;
-    tw_post p = *post;
-    p.prev = s->last;
-    p.has_prev = 1;
-    tw_redis_sub_deliver(s, &p);
+    tw_event e = *ev;
+    e.prev = s->last;
+    e.has_prev = 1;
+    tw_redis_sub_deliver(s, &e);
     return tw_redis_sub_exiting(s);
 }
 
@@ -466,13 +466,13 @@ static void tw_redis_sub_dispatch(tw_redis_sub *s, const redisReply *rep)
 {
     const char *payload;
     size_t len;
-    tw_post post;
+    tw_event ev;
     if (!tw_redis_wire_message(rep, s->cf->feed.channel, &payload, &len))
         return; /* a subscription confirmation */
     if (len > 0 && payload[0] == '?')
         tw_redis_sub_canary(s, payload, len);
-    else if (tw_redis_parse_broadcast(payload, len, &post))
-        tw_redis_sub_deliver(s, &post);
+    else if (tw_redis_parse_broadcast(payload, len, &ev))
+        tw_redis_sub_deliver(s, &ev);
     else
         TW_LOG(s->cf->log, TW_LOG_WARNING, 0,
                "TW0105: ignoring a malformed announcement on the channel");
@@ -495,16 +495,35 @@ static int tw_redis_sub_watch_tick(tw_redis_sub *s, apr_time_t now)
     return left > 0 ? (int)((left + 999) / 1000) : 0;
 }
 
-/* Wait until the connection has bytes (read into its buffer), the stop bell wakes the thread or the
- * watch moves. Returns NULL to read on, "" when the store stops, or why the subscription must
- * end (the connection failed, the sentinels announced a new primary). */
+/* How long the next wait may last (ms, -1: for ever): until the watch's tick, and until the
+ * next count of likes is due, which is announced now if it is. */
+static int tw_redis_sub_timeout(tw_redis_sub *s)
+{
+    apr_time_t now = apr_time_now(), due = tw_redis_flush_next(s->store);
+    if (due && due <= now) {
+        tw_redis_flush_due(s->store, s->pool);
+        now = apr_time_now();
+        due = tw_redis_flush_next(s->store);
+    }
+    int ms = tw_redis_sub_watch_tick(s, now);
+    if (due) {
+        int until = due > now ? (int)((due - now + 999) / 1000) : 0;
+        ms = ms < 0 || until < ms ? until : ms;
+    }
+    return ms;
+}
+
+/* Wait until the connection has bytes (read into its buffer), the bell wakes the thread (a stop,
+ * or a count of likes to announce later) or the watch moves. Returns NULL to read on, "" when
+ * the store stops, or why the subscription must end (the connection failed, the sentinels
+ * announced a new primary). */
 static const char *tw_redis_sub_wait_message(tw_redis_sub *s, redisContext *ctx)
 {
     struct pollfd pfd[3] = {
         {.fd = ctx->fd, .events = POLLIN},
         {.fd = tw_thread_bell_fd(&s->thread), .events = POLLIN},
         {.fd = s->watch ? s->watch->fd : -1, .events = s->watch_up ? POLLIN : POLLOUT}};
-    int n = poll(pfd, 3, tw_redis_sub_watch_tick(s, apr_time_now()));
+    int n = poll(pfd, 3, tw_redis_sub_timeout(s));
     if (n < 0 && errno != EINTR)
         return "poll failed";
     if (n <= 0)
@@ -713,6 +732,12 @@ int tw_redis_sub_heard(tw_redis_sub *s, unsigned long long n, apr_time_t deadlin
     int heard = s->heard >= n;
     apr_thread_mutex_unlock(s->lock);
     return heard;
+}
+
+void tw_redis_sub_wake(tw_redis_sub *s)
+{
+    if (s)
+        tw_thread_wake(&s->thread);
 }
 
 void tw_redis_sub_stop(tw_redis_sub *s)

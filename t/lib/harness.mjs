@@ -48,6 +48,17 @@ export function tagOf(id) {
   return tag;
 }
 
+// The marker of author `author` ("c:<identity>", "u:<user>") that cards carry in data-by and
+// the viewer's stylesheet names (src/tw_identity.h: tw_identity_by).
+export function byOf(author) {
+  const h = crypto.createHash('sha256').update(`tweetsse-by-v1:${author}`).digest();
+  const alpha = '0123456789abcdefghjkmnpqrstvwxyz';
+  const v = h.readBigUInt64BE(0);
+  let by = '';
+  for (let i = 0; i < 12; i++) by += alpha[Number((v >> BigInt(59 - 5 * i)) & 31n)];
+  return by + alpha[Number((v << 1n) & 31n)];
+}
+
 // The value of a tw_name cookie for `name` and identity `id`, signed as the module signs it
 // (src/tw_sign.h).
 export function signName(name, secret = SECRET, id = identityFor(name)) {
