@@ -93,6 +93,12 @@ static apr_status_t tw_runtime_engines(apr_pool_t *p, server_rec *s, const tw_fe
     return APR_SUCCESS;
 }
 
+/* The feed's readers in this child: its open streams (tw_hub_readers_from). */
+static long tw_runtime_readers(void *peers)
+{
+    return tw_peers_total(peers);
+}
+
 /* Start one runtime for the feed of `s` in `p`. Returns NULL (logged) if its store, hub or
  * thread engine cannot start. */
 static tw_runtime *tw_runtime_start(apr_pool_t *p, server_rec *s, int threads)
@@ -116,6 +122,7 @@ static tw_runtime *tw_runtime_start(apr_pool_t *p, server_rec *s, int threads)
     }
     /* Last: from here on the store's thread feeds the hub, which notifies the engines. */
     tw_hub_metrics(rt->hub, tw_metrics_slot());
+    tw_hub_readers_from(rt->hub, tw_runtime_readers, rt->peers);
     if ((rv = tw_store_subscribe(rt->store, tw_hub_listener(rt->hub))) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
                      "TW0012: cannot start the Redis subscriber thread");

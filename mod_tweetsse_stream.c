@@ -253,13 +253,12 @@ static void tw_stream_done(void *peer)
     tw_peers_release(peer);
 }
 
-/* Count the stream against its client address's cap (by r->useragent_ip, which mod_remoteip
- * sets from a trusted proxy's header), released with r->pool or, once an engine adopts it, by
- * the engine. Returns 1, or 0 (logged) if the address holds `max` streams in this child. */
+/* Count the stream (the feed's readers in this child, for the presence) and, with a cap
+ * (`max` > 0), against its client address's (by r->useragent_ip, which mod_remoteip sets from a
+ * trusted proxy's header); released with r->pool or, once an engine adopts it, by the engine.
+ * Returns 1, or 0 (logged) if the address holds `max` streams in this child. */
 static int tw_stream_count(request_rec *r, tw_runtime *rt, long max, tw_outlet *o)
 {
-    if (!max)
-        return 1;
     tw_peer *peer = tw_peers_acquire(rt->peers, r->useragent_ip, (unsigned)max);
     if (!peer) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,

@@ -33,6 +33,11 @@ struct tw_hub {
     tw_id last_event;
 
     tw_metrics_child *metrics; /* the child's metrics, or NULL (set before the subscription) */
+
+    /* Presence (tw_hub_readers_from): this process's readers, and the feed's as last heard. */
+    long (*readers)(void *ctx);
+    void *readers_ctx;
+    atomic_long presence; /* -1: not heard yet */
 };
 
 /* After a change: wake every watcher (one write raises one edge in every epoll set). */
@@ -57,6 +62,8 @@ static void tw_hub_cover(tw_hub *h, const tw_frame *f, const tw_event *ev)
         h->cover_after = tw_ring_at(&h->ring, h->cover_seq)->id;
         h->cover_seq++;
     }
+    if (f->control == TW_FRAME_NOTE)
+        return; /* outside the log: the run goes on */
     if (f->control) {
         h->run = 0;
         return;
@@ -92,11 +99,14 @@ static void tw_hub_push(tw_hub *h, tw_blob *bytes, const tw_event *ev, int contr
     tw_id none = {0, 0};
     tw_frame f = {.bytes = bytes, .id = ev ? ev->id : none, .control = control};
     apr_thread_mutex_lock(h->lock);
+    if (control == TW_FRAME_NOTE) /* no id of its own: the run's ids stay in order for */
+        f.id = h->last_event;     /* tw_hub_join_at's bisection */
     if (ev && ev->kind == TW_EVENT_DELETE)
         tw_hub_withdraw(h, ev->target);
     tw_hub_cover(h, &f, ev);
     tw_ring_push(&h->ring, f);
-    h->gen++;
+    if (control != TW_FRAME_NOTE) /* a note changes nothing a page shows from the store */
+        h->gen++;
     if (h->notify)
         h->notify(h->notify_ctx);
     apr_thread_mutex_unlock(h->lock);
@@ -156,6 +166,23 @@ static void tw_hub_on_lost(void *ctx)
     tw_hub_push(h, b, NULL, TW_FRAME_LAST);
 }
 
+/* Listener: this process's readers, for the presence. */
+static long tw_hub_on_readers(void *ctx)
+{
+    tw_hub *h = ctx;
+    return h->readers(h->readers_ctx);
+}
+
+/* Listener: the feed's readers changed: kept for the pages, and told to every stream. */
+static void tw_hub_on_presence(void *ctx, long total)
+{
+    tw_hub *h = ctx;
+    atomic_store(&h->presence, total);
+    tw_blob *b = h->render.presence(h->render.ctx, total);
+    if (b) /* without memory the streams miss one count; the next one comes */
+        tw_hub_push(h, b, NULL, TW_FRAME_NOTE);
+}
+
 /* Listener: the subscription went up or down. */
 static void tw_hub_set_subscribed(tw_hub *h, int up)
 {
@@ -202,6 +229,7 @@ apr_status_t tw_hub_create(apr_pool_t *p, const tw_hub_renderer *render, const t
                                       .lost = tw_hub_on_lost,
                                       .ctx = h};
     atomic_init(&h->watchers, 0);
+    atomic_init(&h->presence, -1);
     tw_ring_init(&h->ring);
     apr_status_t rv = apr_thread_mutex_create(&h->lock, APR_THREAD_MUTEX_DEFAULT, p);
     if (rv != APR_SUCCESS)
@@ -223,6 +251,19 @@ void tw_hub_metrics(tw_hub *h, tw_metrics_child *c)
 const tw_store_listener *tw_hub_listener(tw_hub *h)
 {
     return &h->listener;
+}
+
+void tw_hub_readers_from(tw_hub *h, long (*readers)(void *ctx), void *ctx)
+{
+    h->readers = readers;
+    h->readers_ctx = ctx;
+    h->listener.readers = tw_hub_on_readers;
+    h->listener.presence = tw_hub_on_presence;
+}
+
+long tw_hub_presence(tw_hub *h)
+{
+    return atomic_load(&h->presence);
 }
 
 apr_status_t tw_hub_watch(tw_hub *h, int epfd)

@@ -32,6 +32,8 @@ typedef struct tw_hub_renderer {
     tw_blob *(*reload)(void *ctx);
     /* The last bytes of every stream when the store is lost (the streams then end). */
     tw_blob *(*closing)(void *ctx);
+    /* The event that tells every stream how many read the feed now (tw_hub_readers_from). */
+    tw_blob *(*presence)(void *ctx, long total);
     void *ctx;
 } tw_hub_renderer;
 
@@ -46,6 +48,16 @@ void tw_hub_metrics(tw_hub *h, tw_metrics_child *c);
 /* The listener to hand to tw_store_subscribe: events become frames, a gap becomes a reload frame,
  * up and down move the generation and readiness. */
 const tw_store_listener *tw_hub_listener(tw_hub *h);
+
+/* Take part in the store's presence: `readers` says how many read the feed in this process
+ * (any thread, cheap); the feed's sum, when the store reports a change, goes to every stream as
+ * a note (TW_FRAME_NOTE: outside the log, no id) and is kept for tw_hub_presence. Before
+ * tw_store_subscribe; without it the hub takes no part. */
+void tw_hub_readers_from(tw_hub *h, long (*readers)(void *ctx), void *ctx);
+
+/* The feed's readers as last heard, or -1 before the first report. Any thread, one atomic
+ * load. */
+long tw_hub_presence(tw_hub *h);
 
 /* Wait up to `timeout` until the hub has had its first subscription (from then on it misses no
  * post: the store fills gaps, or a reload frame says where it could not). Returns early, with

@@ -2,6 +2,8 @@
 #include "tw_html.h"
 #include "tw_sse.h"
 
+#include <apr_strings.h>
+
 /* Render into the scratch pool, copy into a blob, clear the pool. */
 static tw_blob *tw_render_event(void *ctx, const tw_event *ev)
 {
@@ -38,6 +40,20 @@ static tw_blob *tw_render_closing(void *ctx)
     return blob;
 }
 
+/* "presence" with the number alone: the page's script words it (tw_html names it on the page). */
+static tw_blob *tw_render_presence(void *ctx, long total)
+{
+    char n[24];
+    int len = apr_snprintf(n, sizeof(n), "%ld", total);
+    apr_pool_t *scratch = ctx;
+    tw_buf b;
+    tw_buf_init(&b, scratch, 64);
+    tw_sse_event(&b, NULL, "presence", n, (size_t)len);
+    tw_blob *blob = tw_blob_make(b.data, b.len);
+    apr_pool_clear(scratch);
+    return blob;
+}
+
 apr_status_t tw_render_init(tw_hub_renderer *out)
 {
     apr_pool_t *scratch;
@@ -47,6 +63,7 @@ apr_status_t tw_render_init(tw_hub_renderer *out)
     *out = (tw_hub_renderer){.event = tw_render_event,
                              .reload = tw_render_reload,
                              .closing = tw_render_closing,
+                             .presence = tw_render_presence,
                              .ctx = scratch};
     return APR_SUCCESS;
 }

@@ -1,6 +1,7 @@
 /* tw_render: how a child's hub renders its frames: an event of the log becomes its live SSE
  * event (tw_html_event: a post's card, a deletion, a count), a gap a "reload" event. The renderer
- * the child hands to tw_hub_create. httpd-free. */
+ * the child hands to tw_hub_create; the feed's readers a "presence" event (a note, without
+ * id). httpd-free. */
 #ifndef TW_RENDER_H
 #define TW_RENDER_H
 

@@ -17,13 +17,15 @@
 typedef struct tw_frame {
     tw_blob *bytes; /* the event as sent on the wire */
     tw_id id;       /* event id: a stream skips frames not newer than what it was sent */
-    int control;    /* TW_FRAME_POST, or a control frame for every stream whatever its position */
+    int control;    /* TW_FRAME_POST, or a frame for every stream whatever its position */
 } tw_frame;
 
 enum {
-    TW_FRAME_POST = 0, /* a post */
+    TW_FRAME_POST = 0, /* an event of the log (a post, a deletion, a count) */
     TW_FRAME_CONTROL,  /* an event for every stream (reload) */
     TW_FRAME_LAST,     /* the same, and the stream ends once it is written (the store is lost) */
+    TW_FRAME_NOTE,     /* an event for every stream outside the log (how many are reading): no
+                          id, and it breaks no run of the log in the ring */
 };
 
 typedef struct tw_ring {

@@ -36,6 +36,12 @@ typedef struct tw_store_listener {
      * resume elsewhere (through a balancer, on an instance that has its store). After `down`;
      * `up` ends it. */
     void (*lost)(void *ctx);
+    /* Presence, both optional (NULL: the store keeps none). `readers`: how many readers this
+     * process has now (any thread, cheap). `presence`: the readers of the whole feed, summed
+     * over every process of every instance that reported within the last few periods, when
+     * the sum changed; while the subscription is up, at most once a period. */
+    long (*readers)(void *ctx);
+    void (*presence)(void *ctx, long total);
     void *ctx;
 } tw_store_listener;
 

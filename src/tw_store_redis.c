@@ -244,6 +244,7 @@ apr_status_t tw_store_redis_create(apr_pool_t *p, const tw_store_redis_conf *cf,
     r->counts_key = apr_pstrcat(p, log, ":counts", NULL);
     r->gone_key = apr_pstrcat(p, log, ":gone", NULL);
     r->floor_key = apr_pstrcat(p, log, ":floor", NULL);
+    r->presence_key = apr_pstrcat(p, log, ":presence", NULL);
     r->likes_prefix = apr_pstrcat(p, log, ":likes:", NULL);
     tw_redis_script_sha(r->script_sha);
     atomic_init(&r->canaries, 0);

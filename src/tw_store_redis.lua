@@ -41,6 +41,9 @@
 --          -> {"liked" | "unliked", count, flush at (ms; 0: announced now; -1: unchanged)}
 --             | {"gone", ""} | {"missing", ""} | {"limited", ms}
 --   flush  ARGV[4] post id -> {"flushed", event id} | {"clean", ""}
+--   presence ARGV[4] the reporting process ("<host>:<pid>:<n>"), [5] its readers, [6] how old
+--          (ms) a report may be to count -> the readers of every process that reported in
+--          time; older reports are forgotten (<log>:presence: process -> "<readers> <ms>")
 -- An announcement is "<id> <prev> <kind> ...\n...": "post <name> <identity>\n<message>",
 -- "delete <post> <by>\n", "count <post> <n>\n"; <prev> is the entry the log ended with before
 -- this one ("-" when it was empty: a child so knows that no entry another writer added
@@ -222,6 +225,21 @@ if action == 'like' then
     end
     redis.call('HSET', log .. ':dirty', id, 1)
     return {want and 'liked' or 'unliked', n, at + window}
+end
+
+if action == 'presence' then
+    local key, stale = log .. ':presence', tonumber(ARGV[6])
+    redis.call('HSET', key, ARGV[4], ARGV[5] .. ' ' .. now)
+    local all, total = redis.call('HGETALL', key), 0
+    for i = 1, #all, 2 do
+        local n, at = string.match(all[i + 1], '^(%d+) (%d+)$')
+        if at and now - tonumber(at) <= stale then
+            total = total + tonumber(n)
+        else
+            redis.call('HDEL', key, all[i])
+        end
+    end
+    return total
 end
 
 if action == 'flush' then

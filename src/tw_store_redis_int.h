@@ -90,6 +90,11 @@ typedef struct tw_redis_flush {
 
 #define TW_REDIS_FLUSH_MAX 256 /* counts waiting in one child at most */
 
+/* Presence: each process reports its readers this often, and a report counts this long (a
+ * process killed outright leaves the sum within a period after that). */
+#define TW_REDIS_PRESENCE_PERIOD apr_time_from_sec(5)
+#define TW_REDIS_PRESENCE_STALE  apr_time_from_sec(15)
+
 /* The store: its configuration (the feed's strings copied into its pool), its connections and
  * subscription, the names of the keys beside the log, the health probe's shared answer, and
  * the counts of likes waiting for their window's end. */
@@ -102,6 +107,7 @@ typedef struct tw_redis {
     const char *counts_key;   /* <log>:counts */
     const char *gone_key;     /* <log>:gone */
     const char *floor_key;    /* <log>:floor */
+    const char *presence_key; /* <log>:presence */
     const char *likes_prefix; /* <log>:likes: */
     apr_pool_t *pool;
     tw_redis_sub *sub;              /* NULL until subscribed */
@@ -151,6 +157,16 @@ apr_time_t tw_redis_flush_next(tw_store *s);
 /* Announce the counts that are due now, one script call each (a child that announces one
  * another child already has finds it announced). For the subscriber's thread. */
 void tw_redis_flush_due(tw_store *s, apr_pool_t *p);
+
+/* Report `readers` for process `member` and read the sum over every process that reported in
+ * the last TW_REDIS_PRESENCE_STALE into *total (the script forgets older reports). One round
+ * trip; the subscriber's thread calls it once a period. */
+apr_status_t tw_redis_presence(tw_store *s, apr_pool_t *p, const char *member, long readers,
+                               long *total, const char **err);
+
+/* Take process `member` out of the presence (HDEL). One round trip. */
+apr_status_t tw_redis_presence_leave(tw_store *s, apr_pool_t *p, const char *member,
+                                     const char **err);
 
 /* ---- The reads (tw_store_redis_read.c): tw_store_ops' latest, before, get, liked and
  * each_after ---- */

@@ -3,6 +3,7 @@
 #include "tw_store_redis_wire.h"
 #include "tw_thread.h"
 
+#include <apr_network_io.h>
 #include <apr_strings.h>
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
@@ -32,6 +33,7 @@ struct tw_redis_sub {
     const tw_store_redis_conf *cf;
     tw_store_listener l;
     apr_pool_t *pool; /* the thread's own (unmanaged, made and destroyed by it), for scratch */
+    apr_pool_t *tick; /* a subpool of it, cleared after each periodic job (counts, presence) */
 
     /* Owned by the thread. */
     tw_id last;              /* newest post delivered, or the baseline */
@@ -46,6 +48,9 @@ struct tw_redis_sub {
     unsigned watch_next;     /* the sentinel to try next (round robin) */
     int watch_tries;         /* attempts that failed in a row */
     char token[33];          /* this process's canaries carry it (random: no other has it) */
+    char member[320];        /* "<host>:<pid>:<token>": this process in the feed's presence */
+    apr_time_t presence_at;  /* when to report the readers next */
+    long presence;           /* the sum the listener heard last; -1: none yet */
     long backoff;            /* ms before the next attempt */
     int logged_down;         /* the outage has been logged */
     int lost;                /* the listener has heard `lost` in this outage */
@@ -60,6 +65,18 @@ struct tw_redis_sub {
     char error[256];
     unsigned long long heard; /* the newest canary of this process heard */
 };
+
+/* On the way out: take this process's readers out of the presence at once, instead of a
+ * period later (a graceful restart would count its streams twice meanwhile). Best effort, one
+ * round trip bounded by the timeout; nothing when it never reported. */
+static void tw_redis_sub_absent(tw_redis_sub *s)
+{
+    if (s->presence < 0)
+        return;
+    const char *err = NULL;
+    if (tw_redis_presence_leave(s->store, s->tick, s->member, &err) != APR_SUCCESS)
+        TW_LOG(s->cf->log, TW_LOG_DEBUG, 0, "TW0126: cannot leave the presence: %s", err);
+}
 
 /* Record the subscription's state for tw_redis_sub_health: up (no error), or down and why. */
 static void tw_redis_sub_set_state(tw_redis_sub *s, int up, const char *error)
@@ -495,16 +512,46 @@ static int tw_redis_sub_watch_tick(tw_redis_sub *s, apr_time_t now)
     return left > 0 ? (int)((left + 999) / 1000) : 0;
 }
 
-/* How long the next wait may last (ms, -1: for ever): until the watch's tick, and until the
- * next count of likes is due, which is announced now if it is. */
+/* Presence: report this process's readers once a period and tell the listener the sum when it
+ * changed. A failure waits for the next period (logged at debug: the subscription's own
+ * failures say more). One round trip a period. */
+static void tw_redis_sub_presence(tw_redis_sub *s, apr_time_t now)
+{
+    if (!s->l.readers || !s->l.presence || now < s->presence_at)
+        return;
+    s->presence_at = now + TW_REDIS_PRESENCE_PERIOD;
+    long total = 0;
+    const char *err = NULL;
+    if (tw_redis_presence(s->store, s->tick, s->member, s->l.readers(s->l.ctx), &total, &err) !=
+        APR_SUCCESS) {
+        TW_LOG(s->cf->log, TW_LOG_DEBUG, 0, "TW0125: cannot report the readers: %s", err);
+    } else if (total != s->presence) {
+        s->presence = total;
+        s->l.presence(s->l.ctx, total);
+    }
+    apr_pool_clear(s->tick);
+}
+
+/* The earlier of two moments, 0 standing for none. */
+static apr_time_t tw_redis_sub_sooner(apr_time_t a, apr_time_t b)
+{
+    return !a ? b : !b ? a : a < b ? a : b;
+}
+
+/* How long the next wait may last (ms, -1: for ever): until the watch's tick, the next count
+ * of likes due and the next report of the readers; what is due now is done first. */
 static int tw_redis_sub_timeout(tw_redis_sub *s)
 {
     apr_time_t now = apr_time_now(), due = tw_redis_flush_next(s->store);
     if (due && due <= now) {
-        tw_redis_flush_due(s->store, s->pool);
+        tw_redis_flush_due(s->store, s->tick);
+        apr_pool_clear(s->tick);
         now = apr_time_now();
         due = tw_redis_flush_next(s->store);
     }
+    tw_redis_sub_presence(s, now);
+    if (s->l.readers && s->l.presence)
+        due = tw_redis_sub_sooner(due, s->presence_at);
     int ms = tw_redis_sub_watch_tick(s, now);
     if (due) {
         int until = due > now ? (int)((due - now + 999) / 1000) : 0;
@@ -656,7 +703,8 @@ static void tw_redis_sub_main(void *data)
     long backoff_max = s->cf->feed.redis.master ? TW_BACKOFF_SENTINEL : TW_BACKOFF_MAX;
     s->backoff = TW_BACKOFF_MIN;
     s->down_since = apr_time_now();
-    if (apr_pool_create_unmanaged_ex(&s->pool, tw_buf_oom, NULL) != APR_SUCCESS) {
+    if (apr_pool_create_unmanaged_ex(&s->pool, tw_buf_oom, NULL) != APR_SUCCESS ||
+        apr_pool_create(&s->tick, s->pool) != APR_SUCCESS) {
         TW_LOG(s->cf->log, TW_LOG_CRIT, APR_ENOMEM, "TW0109: out of memory: no live updates");
         return;
     }
@@ -675,6 +723,7 @@ static void tw_redis_sub_main(void *data)
     }
     tw_redis_sub_unwatch(s);
     atomic_store(&s->subscribed, 0);
+    tw_redis_sub_absent(s);
     apr_pool_destroy(s->pool);
 }
 
@@ -691,6 +740,11 @@ apr_status_t tw_redis_sub_start(apr_pool_t *p, tw_store *store, const tw_store_r
         return APR_EGENERAL;
     for (size_t i = 0; i < sizeof(rnd); i++)
         apr_snprintf(s->token + 2 * i, 3, "%02x", rnd[i]);
+    char host[256];
+    if (apr_gethostname(host, sizeof(host), p) != APR_SUCCESS)
+        apr_cpystrn(host, "localhost", sizeof(host));
+    apr_snprintf(s->member, sizeof(s->member), "%s:%ld:%.8s", host, (long)getpid(), s->token);
+    s->presence = -1;
     atomic_init(&s->subscribed, 0);
     atomic_init(&s->drops, 0);
     apr_status_t rv = apr_thread_mutex_create(&s->lock, APR_THREAD_MUTEX_DEFAULT, p);

@@ -405,3 +405,41 @@ void tw_redis_flush_due(tw_store *st, apr_pool_t *p)
                    err);
     }
 }
+
+/* ---- Presence ------------------------------------------------------------------------------ */
+
+/* The sum of readers: an integer. Writes nothing the replicas must confirm. */
+static int tw_redis_presence_answer(const redisReply *rep, void *res)
+{
+    if (rep->type != REDIS_REPLY_INTEGER || rep->integer < 0)
+        return -1;
+    *(long *)res = (long)rep->integer;
+    return 0;
+}
+
+apr_status_t tw_redis_presence(tw_store *st, apr_pool_t *p, const char *member, long readers,
+                               long *total, const char **err)
+{
+    tw_redis *r = (tw_redis *)st;
+    tw_redis_args a;
+    tw_redis_args_start(r, p, &a, "presence");
+    a.v[2] = "0", a.len[2] = 1; /* a count of readers needs no replica */
+    tw_redis_args_s(&a, member);
+    tw_redis_args_s(&a, apr_ltoa(p, readers));
+    tw_redis_args_s(&a, apr_ltoa(p, apr_time_as_msec(TW_REDIS_PRESENCE_STALE)));
+    return tw_redis_call(r, p, &a, tw_redis_presence_answer, total, err);
+}
+
+apr_status_t tw_redis_presence_leave(tw_store *st, apr_pool_t *p, const char *member,
+                                     const char **err)
+{
+    tw_redis *r = (tw_redis *)st;
+    const char *argv[] = {"HDEL", r->presence_key, member};
+    redisReply *rep = NULL;
+    apr_status_t rv = tw_redis_run(r->conns, p, 3, argv, NULL, &rep, err);
+    if (rv == APR_SUCCESS && rep->type != REDIS_REPLY_INTEGER)
+        rv = tw_redis_reply_error(p, NULL, rep, "HDEL presence", err);
+    if (rep)
+        freeReplyObject(rep);
+    return rv;
+}

@@ -11,81 +11,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
-import { createClient } from 'redis';
 import { SERVER_SH, post, waitForLines } from '../lib/harness.mjs';
 import { cmpId, waitUntil } from '../lib/helpers.mjs';
-import { resumingStream, startCluster } from '../lib/cluster.mjs';
+import { forceFailover, namedPrimary, redisClient as client, replicasOnline, resumingStream,
+  startCluster } from '../lib/cluster.mjs';
 
 const SUBSCRIBERS = 300;
 const RATE = 20; // posts a second
-
-async function client(node) {
-  const c = createClient({ socket: { host: node.host, port: node.port, reconnectStrategy: false } });
-  c.on('error', () => {});
-  await c.connect();
-  return c;
-}
-
-// The primary the sentinels name now ("host:port"), asking the first that answers.
-async function namedPrimary(cluster) {
-  for (const s of cluster.sentinels) {
-    let c;
-    try {
-      c = await client(s);
-      const [host, port] = await c.sendCommand(['SENTINEL', 'GET-MASTER-ADDR-BY-NAME',
-        cluster.masterName]);
-      return `${host}:${port}`;
-    } catch { /* the next one */ } finally { await c?.close().catch(() => {}); }
-  }
-  return undefined;
-}
-
-// Does the server at addr have `n` replicas online (INFO replication)?
-async function replicasOnline(addr, n) {
-  const [host, port] = addr.split(':');
-  let c;
-  try {
-    c = await client({ host, port: Number(port) });
-    const info = await c.info('replication');
-    return /^role:master/m.test(info) && (info.match(/^slave\d+:.*state=online/gm) ?? []).length >= n;
-  } catch {
-    return false;
-  } finally {
-    await c?.close().catch(() => {});
-  }
-}
-
-// Does this sentinel see a replica it could promote (Sentinel's own rules: a replica that is
-// not down or disconnected, whose link to the primary is up)? SENTINEL FAILOVER answers OK
-// and then gives up when it sees none.
-async function promotable(cluster, node) {
-  let c;
-  try {
-    c = await client(node);
-    const replicas = await c.sendCommand(['SENTINEL', 'REPLICAS', cluster.masterName]);
-    // Each replica as field -> value (the client gives a map; a flat array is read too).
-    return replicas.some((one) => {
-      let r = one;
-      if (Array.isArray(one)) {
-        r = {};
-        for (let i = 0; i + 1 < one.length; i += 2) r[one[i]] = one[i + 1];
-      }
-      return r.flags === 'slave' && r['master-link-status'] === 'ok';
-    });
-  } catch {
-    return false;
-  } finally {
-    await c?.close().catch(() => {});
-  }
-}
-
-// Ask `node` to fail over, once it sees a replica to promote.
-async function forceFailover(cluster, node) {
-  await waitUntil(() => promotable(cluster, node), 30000, 'the sentinel to see a replica', 50);
-  const s = await client(node);
-  assert.equal(await s.sendCommand(['SENTINEL', 'FAILOVER', cluster.masterName]), 'OK');
-  await s.close();
-}
 
 // Posts at RATE a second through the balancer, each on its own (a slow answer does not hold
 // back the next), until stop(). Records every answer: {at, status, id, retryAfter, body}.

@@ -230,12 +230,14 @@ export async function connections(ports, { all = false } = {}) {
 
 // An SSE client that behaves like a browser's EventSource: when its stream ends or fails,
 // it waits `retry:` (as the server last said) and connects again with Last-Event-ID.
-// s.ids: every post id received, over all connections; s.reconnects: for each loss, ms
-// from noticing it to the first line of the stream that replaced it (the wait included);
-// s.attempts: connections tried; s.refused: attempts answered with another status or
-// failed; s.reloads: reload events. s.until(pred, ms, what) as for openStream.
+// s.ids: every post id received, over all connections; s.deleted: the posts whose deletion
+// it received; s.counts: each post's last count of likes received; s.reconnects: for each
+// loss, ms from noticing it to the first line of the stream that replaced it (the wait
+// included); s.attempts: connections tried; s.refused: attempts answered with another status
+// or failed; s.reloads: reload events. s.until(pred, ms, what) as for openStream.
 export function resumingStream(url) {
-  const s = { ids: [], reconnects: [], attempts: 0, refused: 0, reloads: 0, retry: 2000,
+  const s = { ids: [], deleted: new Set(), counts: new Map(), reconnects: [], attempts: 0,
+    refused: 0, reloads: 0, retry: 2000,
     lastId: undefined, connected: false, lostAt: null, closed: false, waiters: [], req: null };
   const notify = () => { s.waiters = s.waiters.filter((w) => !w()); };
   const connect = () => {
@@ -272,6 +274,11 @@ export function resumingStream(url) {
           }
         } else if (e.event === 'post') {
           s.ids.push(e.id);
+        } else if (e.event === 'delete') {
+          s.deleted.add(e.data.match(/id="post-(\d+-\d+)"/)?.[1]);
+        } else if (e.event === 'count') {
+          const m = e.data.match(/id="likes-(\d+-\d+)"[^>]*>(\d+)</);
+          if (m) s.counts.set(m[1], Number(m[2]));
         } else if (e.event === 'reload') {
           s.reloads++;
         }
@@ -425,4 +432,76 @@ export async function instanceSocketByPing(ports, stream, timeoutMs = 10000) {
     if (grew.length === 1) return grew[0];
     if (Date.now() >= end) throw new Error(`no single socket carried the ping: ${grew.join('; ')}`);
   }
+}
+
+// ---- Sentinel: who is the primary, failing over ----
+
+// A client of the Redis server or sentinel `node` ({host, port}) that does not reconnect.
+export async function redisClient(node) {
+  const c = createClient({ socket: { host: node.host, port: node.port, reconnectStrategy: false } });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+}
+
+// The primary the sentinels name now ("host:port"), asking the first that answers.
+export async function namedPrimary(cluster) {
+  for (const s of cluster.sentinels) {
+    let c;
+    try {
+      c = await redisClient(s);
+      const [host, port] = await c.sendCommand(['SENTINEL', 'GET-MASTER-ADDR-BY-NAME',
+        cluster.masterName]);
+      return `${host}:${port}`;
+    } catch { /* the next one */ } finally { await c?.close().catch(() => {}); }
+  }
+  return undefined;
+}
+
+// Does the server at addr have `n` replicas online (INFO replication)?
+export async function replicasOnline(addr, n) {
+  const [host, port] = addr.split(':');
+  let c;
+  try {
+    c = await redisClient({ host, port: Number(port) });
+    const info = await c.info('replication');
+    return /^role:master/m.test(info) && (info.match(/^slave\d+:.*state=online/gm) ?? []).length >= n;
+  } catch {
+    return false;
+  } finally {
+    await c?.close().catch(() => {});
+  }
+}
+
+// Does this sentinel see a replica it could promote (Sentinel's own rules: a replica that is
+// not down or disconnected, whose link to the primary is up)? SENTINEL FAILOVER answers OK
+// and then gives up when it sees none.
+async function promotable(cluster, node) {
+  let c;
+  try {
+    c = await redisClient(node);
+    const replicas = await c.sendCommand(['SENTINEL', 'REPLICAS', cluster.masterName]);
+    // Each replica as field -> value (the client gives a map; a flat array is read too).
+    return replicas.some((one) => {
+      let r = one;
+      if (Array.isArray(one)) {
+        r = {};
+        for (let i = 0; i + 1 < one.length; i += 2) r[one[i]] = one[i + 1];
+      }
+      return r.flags === 'slave' && r['master-link-status'] === 'ok';
+    });
+  } catch {
+    return false;
+  } finally {
+    await c?.close().catch(() => {});
+  }
+}
+
+// Ask `node` to fail over, once it sees a replica to promote.
+export async function forceFailover(cluster, node) {
+  await waitUntil(() => promotable(cluster, node), 30000, 'the sentinel to see a replica', 50);
+  const s = await redisClient(node);
+  const ok = await s.sendCommand(['SENTINEL', 'FAILOVER', cluster.masterName]);
+  if (ok !== 'OK') throw new Error(`SENTINEL FAILOVER: ${ok}`);
+  await s.close();
 }

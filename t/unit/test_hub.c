@@ -418,6 +418,65 @@ static void test_lost(void)
     apr_pool_destroy(f.pool);
 }
 
+static long two_readers(void *ctx)
+{
+    (void)ctx;
+    return 2;
+}
+
+static tw_blob *render_presence(void *ctx, long total)
+{
+    (void)ctx;
+    char text[64];
+    int n = snprintf(text, sizeof(text), "event: presence\ndata: %ld\n\n", total);
+    return tw_blob_make(text, (size_t)n);
+}
+
+/* Presence: the store asks the hub for this process's readers and tells it the feed's; every
+ * stream gets a note, which is no event of the log: it moves no generation and breaks no run
+ * of what the ring covers. */
+static void test_presence(void)
+{
+    apr_pool_t *p;
+    apr_pool_create(&p, NULL);
+    fx_log log;
+    fx_log_init(&log, p);
+    tw_hub_renderer r = {.event = fx_render_event,
+                         .reload = fx_render_reload,
+                         .closing = fx_render_closing,
+                         .presence = render_presence};
+    tw_hub *h;
+    tw_hub_create(p, &r, &log.log, &h);
+    const tw_store_listener *l = tw_hub_listener(h);
+    ok(!l->readers && !l->presence, "no presence unless asked");
+    tw_hub_readers_from(h, two_readers, NULL);
+    ok(l->readers && l->presence && l->readers(l->ctx) == 2, "the readers of this process");
+    is_int(tw_hub_presence(h), -1, "the feed's: not heard yet");
+    l->up(l->ctx);
+    tw_event ev = {.kind = TW_EVENT_POST,
+                   .id = {10, 0},
+                   .post = {.user = "u", .user_len = 1, .msg = "m", .msg_len = 1}};
+    ev.post.id = ev.id;
+    l->event(l->ctx, &ev);
+    uint64_t gen = tw_hub_generation(h), next = 0, behind = 0;
+    uint64_t joined = tw_hub_join(h);
+    l->presence(l->ctx, 7);
+    is_int(tw_hub_presence(h), 7, "the feed's readers kept");
+    is_int((long long)tw_hub_generation(h), (long long)gen, "a note moves no generation");
+    tw_frame got[2];
+    is_int(tw_hub_take(h, &joined, got, 2), 1, "a stream gets the note");
+    ok(got[0].control == TW_FRAME_NOTE && tw_frame_due(&got[0], (tw_id){99, 0}),
+       "due whatever the stream was sent");
+    is_str(got[0].bytes->data, "event: presence\ndata: 7\n\n", "rendered by the renderer");
+    tw_blob_release(got[0].bytes);
+    ev.prev = ev.id, ev.has_prev = 1, ev.id = (tw_id){11, 0}, ev.post.id = ev.id;
+    l->event(l->ctx, &ev);
+    ok(tw_hub_join_at(h, (tw_id){10, 0}, &next, &behind) && behind == 1,
+       "the run of the log goes on across the note: a resume after the first post gets the "
+       "second");
+    apr_pool_destroy(p);
+}
+
 int main(void)
 {
     apr_initialize();
@@ -434,6 +493,7 @@ int main(void)
     test_join_at();
     test_join_at_edge();
     test_join_at_breaks();
+    test_presence();
     apr_terminate();
     return done_testing();
 }

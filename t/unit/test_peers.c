@@ -36,6 +36,25 @@ static void test_cap(apr_pool_t *p)
     tw_peers_release(b); /* every entry freed: ASan reports a leak otherwise */
 }
 
+/* The total, with and without a cap: the feed's readers in this process. */
+static void test_total(apr_pool_t *p)
+{
+    tw_peers *t;
+    tw_peers_create(p, &t);
+    tw_peer *u1 = tw_peers_acquire(t, "192.0.2.9", 0), *u2 = tw_peers_acquire(t, "192.0.2.9", 0);
+    ok(u1 && u2, "without a cap every stream is counted");
+    is_int(tw_peers_count(t, "192.0.2.9"), 0, "but no address is kept");
+    tw_peer *c = tw_peers_acquire(t, "192.0.2.10", 2);
+    is_int(tw_peers_total(t), 3, "the total counts both kinds");
+    ok(!tw_peers_acquire(t, "192.0.2.10", 1), "a refused stream");
+    is_int(tw_peers_total(t), 3, "is not counted");
+    tw_peers_release(u1);
+    tw_peers_release(c);
+    is_int(tw_peers_total(t), 1, "released ones leave the total");
+    tw_peers_release(u2);
+    is_int(tw_peers_total(t), 0, "back to none");
+}
+
 typedef struct hammer_arg {
     tw_peers *t;
     unsigned granted;
@@ -82,6 +101,7 @@ int main(void)
     apr_pool_t *p;
     apr_pool_create(&p, NULL);
     test_cap(p);
+    test_total(p);
     test_threads(p);
     apr_pool_destroy(p);
     apr_terminate();

@@ -739,6 +739,39 @@ static long long redis_int(redisContext *c, const char *cmd, const char *key)
     return v;
 }
 
+/* Presence: each process's report, summed over those that reported in time; a process that
+ * leaves, or stops reporting, drops out. */
+static void test_redis_presence(redisContext *c)
+{
+    tw_store *a = make_redis(100);
+    const char *k = last_key;
+    tw_store_redis_conf cf = {.feed.stream_key = k};
+    tw_store *b = make_redis_conf(cf); /* the same feed, another process */
+    long total = -1;
+    const char *err = NULL;
+    ok(tw_redis_presence(a, pool, "host:1", 3, &total, &err) == APR_SUCCESS && total == 3,
+       "presence: one process, its readers");
+    ok(tw_redis_presence(b, pool, "host:2", 4, &total, &err) == APR_SUCCESS && total == 7,
+       "presence: a second process adds its own");
+    tw_redis_presence(a, pool, "host:1", 5, &total, &err);
+    is_int(total, 9, "presence: a new report replaces the process's last");
+    long long old = (long long)apr_time_as_msec(apr_time_now()) - 60000;
+    redisReply *rep = redisCommand(c, "HSET %s:presence host:dead \"100 %lld\"", k, old);
+    if (rep)
+        freeReplyObject(rep);
+    tw_redis_presence(a, pool, "host:1", 5, &total, &err);
+    is_int(total, 9, "presence: a report older than the staleness bound does not count");
+    rep = redisCommand(c, "HEXISTS %s:presence host:dead", k);
+    ok(rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 0, "presence: and is forgotten");
+    if (rep)
+        freeReplyObject(rep);
+    ok(tw_redis_presence_leave(b, pool, "host:2", &err) == APR_SUCCESS, "presence: a leave");
+    tw_redis_presence(a, pool, "host:1", 5, &total, &err);
+    is_int(total, 5, "presence: takes the process out at once");
+    tw_store_stop(a);
+    tw_store_stop(b);
+}
+
 /* What belongs to a post leaves Redis with it: likes, counts, deletions are bounded by the
  * history, not by time. */
 static void test_redis_bounded(redisContext *c)
@@ -1206,6 +1239,7 @@ int main(void)
             contract_actions("redis", make_redis);
             test_redis_like_storm();
             test_redis_bounded(c);
+            test_redis_presence(c);
             test_redis_catch_up(c);
             test_redis_gap(c);
             test_redis_foreign_baseline(c);
