@@ -164,6 +164,7 @@ test('two visitors: a post from A appears at the top of B within 1 s; B keeps it
     assert.notEqual(nameA, nameB, 'separate contexts get separate visitor names');
     assert.ok(await A.isVisible('#whoami') && await B.isVisible('#whoami'));
     assert.deepEqual(await feedIds(B), [], 'fresh Redis, empty feed');
+    assert.ok(await B.isVisible('#feed-empty'), 'an empty feed says so');
 
     // B is half-way through writing something, caret not at the end.
     const draft = 'Draft in B: a thought not yet finished';
@@ -222,6 +223,7 @@ test('two visitors: a post from A appears at the top of B within 1 s; B keeps it
     assert.equal(await card.locator('.tw-msg').textContent(), text);
     assert.equal(await card.locator('.tw-msg b').count(), 0);
     assert.ok(await card.isVisible());
+    assert.ok(await B.isHidden('#feed-empty'), 'the empty note goes with the first live card');
 
     // B's draft, focus and caret are untouched; typing goes on where it was.
     assert.deepEqual(await stateB(), { value: draft, focused: true, start: caret, end: caret });
