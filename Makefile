@@ -3,7 +3,8 @@
 #   make frontend   install the pinned front-end libraries into htdocs/lib
 #   make install    install module, Debian a2enmod files and htdocs
 #   make run        fresh Debian machine -> running feed on http://127.0.0.1:$(PORT)
-#                   (REDIS=host:port|/socket|sentinel://... uses that Redis; EXTRA_CONF=file)
+#                   (REDIS=host:port|/socket|sentinel://... uses that Redis; EXTRA_CONF=file;
+#                   HOST=0.0.0.0 listens on every interface instead of loopback only)
 #   make run-cluster  INSTANCES (3) instances behind HAProxy on $(PORT), Redis primary +
 #                   replica + 3 Sentinels (MIN_REPLICAS, EXTRA_CONF; TLS=1 adds HTTPS with h2
 #                   on $(PORT)+102; see scripts/cluster.sh)
@@ -77,7 +78,11 @@ deps:
 # (apxs, apr-1-config, node) may come from those packages.
 run: deps
 	$(MAKE) all frontend
-	PORT=$(PORT) REDIS='$(REDIS)' EXTRA_CONF='$(EXTRA_CONF)' bash scripts/run.sh
+	PORT=$(PORT) REDIS='$(REDIS)' EXTRA_CONF='$(EXTRA_CONF)' $(HOST_ARG) bash scripts/run.sh
+
+# HOST only when given on make's command line: a HOST in the environment (some shells set
+# one) must not move `make run` off loopback.
+HOST_ARG = $(if $(filter command line,$(origin HOST)),HOST='$(HOST)',HOST=)
 
 # Several instances behind HAProxy (conf/haproxy.cfg.example), sharing Redis through Sentinel.
 # MIN_REPLICAS is passed only when given, so that scripts/cluster.sh's default (1) holds.
