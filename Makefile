@@ -1,7 +1,9 @@
 # mod_tweetsse — build with apxs; see README.md.
 #   make            build the module (.libs/mod_tweetsse.so)
 #   make frontend   install the pinned front-end libraries into htdocs/lib
-#   make install    install module, Debian a2enmod files and htdocs
+#   make install    install module, Debian a2enmod files and htdocs (DESTDIR stages them;
+#                   an edited tweetsse.conf is kept, the new one put beside it as .dist)
+#   make uninstall  remove what make install put there (an edited tweetsse.conf stays)
 #   make run        fresh Debian machine -> running feed on http://127.0.0.1:$(PORT)
 #                   (REDIS=host:port|/socket|sentinel://... uses that Redis; EXTRA_CONF=file;
 #                   HOST=0.0.0.0 listens on every interface instead of loopback only)
@@ -43,7 +45,8 @@ build/tw_redis_publish_lua.h: src/tw_redis_publish.lua
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
 	  echo '    ;'; } > $@
 
-# Front-end libraries from the npm registry, pinned by package-lock.json.
+# Front-end libraries from the npm registry, pinned by package-lock.json. make install
+# installs whatever htdocs/lib holds.
 FRONTEND := htdocs/lib/htmx.min.js htdocs/lib/sse.js htdocs/lib/bootstrap.min.css
 frontend: $(FRONTEND) htdocs/lib/tweetsse.js htdocs/lib/tweetsse.css
 
@@ -60,16 +63,16 @@ htdocs/lib/bootstrap.min.css: node_modules/.installed
 htdocs/lib/%: htdocs/%
 	install -D -m 644 $< $@
 
-# apxs is asked when the recipe runs: apache2-dev may have been installed by this very make.
+# scripts/install.sh stages every file with `install` under DESTDIR (apxs -i ignores it), asks
+# apxs for its directories when it runs (apache2-dev may have been installed by this very make),
+# records what it installed for `make uninstall`, and writes a cookie secret only into a live
+# system (no DESTDIR), never into a staged tree.
 install: $(MODULE) frontend
-	$(APXS) -i -n tweetsse $(MODULE)
-	sysconf=$$($(APXS) -q SYSCONFDIR) && \
-	install -D -m 644 conf/tweetsse.load $(DESTDIR)$$sysconf/mods-available/tweetsse.load && \
-	install -D -m 644 conf/tweetsse.conf $(DESTDIR)$$sysconf/mods-available/tweetsse.conf && \
-	secret=$(DESTDIR)$$sysconf/tweetsse.secret && \
-	if [ ! -e "$$secret" ]; then (umask 077 && openssl rand -base64 48 >"$$secret"); fi
-	install -d $(DESTDIR)$(PREFIX)/htdocs/lib
-	install -m 644 htdocs/lib/* $(DESTDIR)$(PREFIX)/htdocs/lib/
+	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' APXS='$(APXS)' MODULE='$(MODULE)' \
+	    bash scripts/install.sh install
+
+uninstall:
+	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' APXS='$(APXS)' bash scripts/install.sh uninstall
 
 deps:
 	bash scripts/deps.sh
@@ -148,8 +151,13 @@ format:
 	clang-format -i mod_tweetsse*.c mod_tweetsse*.h src/*.c src/*.h t/unit/*.c t/unit/*.h \
 	    t/fuzz/*.c t/fuzz/*.h
 
-clean:
-	rm -rf .libs *.la *.lo *.slo src/.libs src/*.lo src/*.la src/*.slo src/*.o *.o htdocs/lib build $(UNIT_TESTS) t/unit/core-link t/unit/tsan
+# The module's build products only.
+clean-module:
+	rm -rf .libs *.la *.lo *.slo src/.libs src/*.lo src/*.la src/*.slo src/*.o *.o build
+
+clean: clean-module
+	rm -rf htdocs/lib dist $(UNIT_TESTS) t/unit/core-link t/unit/tsan
 	rm -f bench/sseload bench/stall
 
-.PHONY: all frontend install deps deps-fuzz run run-cluster test test-tsan test-asan bench bench-100k format clean unit
+.PHONY: all frontend install uninstall deps deps-fuzz run run-cluster test test-tsan \
+        test-asan bench bench-100k format clean clean-module unit
