@@ -4,6 +4,7 @@
 #   make install    install module, Debian a2enmod files and htdocs (DESTDIR stages them;
 #                   an edited tweetsse.conf is kept, the new one put beside it as .dist)
 #   make uninstall  remove what make install put there (an edited tweetsse.conf stays)
+#   make deb        the Debian package libapache2-mod-tweetsse into dist/ (debian/)
 #   make run        fresh Debian machine -> running feed on http://127.0.0.1:$(PORT)
 #                   (REDIS=host:port|/socket|sentinel://... uses that Redis; EXTRA_CONF=file;
 #                   HOST=0.0.0.0 listens on every interface instead of loopback only)
@@ -45,9 +46,15 @@ build/tw_redis_publish_lua.h: src/tw_redis_publish.lua
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
 	  echo '    ;'; } > $@
 
-# Front-end libraries from the npm registry, pinned by package-lock.json. make install
-# installs whatever htdocs/lib holds.
+# Front-end libraries from the npm registry, pinned by package-lock.json: the one list of them.
+# FRONTEND is what the page loads (src/tw_html.c names the files); FRONTEND_SOURCES, in the
+# same order, the unminified file npm ships beside each minified one, which `make deb` puts in
+# the source package (debian/missing-sources/), as Debian asks of minified files. make install
+# and the Debian package install whatever htdocs/lib holds; debian/copyright names each file
+# (t/package/version.test.mjs checks that it does).
 FRONTEND := htdocs/lib/htmx.min.js htdocs/lib/sse.js htdocs/lib/bootstrap.min.css
+FRONTEND_SOURCES := node_modules/htmx.org/dist/htmx.js node_modules/htmx-ext-sse/dist/sse.js \
+                    node_modules/bootstrap/dist/css/bootstrap.css
 frontend: $(FRONTEND) htdocs/lib/tweetsse.js htdocs/lib/tweetsse.css
 
 node_modules/.installed: package.json package-lock.json
@@ -73,6 +80,17 @@ install: $(MODULE) frontend
 
 uninstall:
 	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' APXS='$(APXS)' bash scripts/install.sh uninstall
+
+# The Debian package (debian/) into dist/: the .deb, and the source package beside it. npm runs
+# first, outside the package build (make frontend): the source package carries the front-end
+# files and their sources, so that the build itself needs Debian's packages only (its
+# Build-Depends, which scripts/deps.sh deb installs).
+deb: deps-deb
+	$(MAKE) frontend
+	FRONTEND_SOURCES='$(FRONTEND_SOURCES)' bash scripts/deb.sh
+
+deps-deb:
+	bash scripts/deps.sh deb
 
 deps:
 	bash scripts/deps.sh
@@ -151,7 +169,7 @@ format:
 	clang-format -i mod_tweetsse*.c mod_tweetsse*.h src/*.c src/*.h t/unit/*.c t/unit/*.h \
 	    t/fuzz/*.c t/fuzz/*.h
 
-# The module's build products only.
+# The module's build products only (the Debian package's clean: its htdocs/lib is source).
 clean-module:
 	rm -rf .libs *.la *.lo *.slo src/.libs src/*.lo src/*.la src/*.slo src/*.o *.o build
 
@@ -159,5 +177,5 @@ clean: clean-module
 	rm -rf htdocs/lib dist $(UNIT_TESTS) t/unit/core-link t/unit/tsan
 	rm -f bench/sseload bench/stall
 
-.PHONY: all frontend install uninstall deps deps-fuzz run run-cluster test test-tsan \
+.PHONY: all frontend install uninstall deb deps deps-deb deps-fuzz run run-cluster test test-tsan \
         test-asan bench bench-100k format clean clean-module unit
