@@ -10,4 +10,4 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 exec node --test --test-concurrency=1 t/integration/*.test.mjs t/abuse/*.test.mjs \
-    t/cluster/*.test.mjs t/browser/*.test.mjs t/package/*.test.mjs
+    t/cluster/*.test.mjs t/browser/*.test.mjs t/package/*.test.mjs t/docs/*.test.mjs
