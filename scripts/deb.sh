@@ -3,8 +3,8 @@
 # dist/ (the .deb, its -dbgsym, and the source package: .dsc, .tar.xz, .buildinfo, .changes),
 # then checked by lintian (no error or warning allowed).
 #
-# The copy (build/deb/libapache2-mod-tweetsse-VERSION/) holds what git knows of the tree
-# (tracked and new files, not ignored ones: no build products, no node_modules), plus the
+# The copy (build/deb/libapache2-mod-tweetsse-VERSION/) holds the files git tracks, as they
+# are in the work tree (no build products, no node_modules, nothing a run left), plus the
 # front-end files of htdocs/lib (make frontend, from npm, which make deb ran first) and their
 # unminified sources in debian/missing-sources: the package build itself then needs nothing
 # but Debian's packages. The version comes from src/tw_version.h; debian/changelog must name
@@ -28,7 +28,7 @@ src=$stage/libapache2-mod-tweetsse-$version
 rm -rf "$stage"
 mkdir -p "$src"
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    git ls-files -z --cached --others --exclude-standard |
+    git ls-files -z --cached |
         while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
         tar --null -T - -cf - | tar -xf - -C "$src"
 else
