@@ -11,7 +11,7 @@
 #   make run-cluster  INSTANCES (3) instances behind HAProxy on $(PORT), Redis primary +
 #                   replica + 3 Sentinels (MIN_REPLICAS, EXTRA_CONF; TLS=1 adds HTTPS with h2
 #                   on $(PORT)+102; see scripts/cluster.sh)
-#   make test       the whole suite (unit, integration, browser, then test-asan)
+#   make test       the whole suite (log codes, unit, integration, browser, then test-asan)
 #   make test-tsan  the threaded core and the delivery and fault suites under ThreadSanitizer
 #   make test-asan  every integration suite against the module built with ASan + UBSan
 #   make fuzz       fuzz every parser for FUZZ_SECONDS (60) each (make test replays the corpora)
@@ -24,10 +24,11 @@ INSTANCES ?= 3
 TLS       ?= 0
 PREFIX    ?= /usr/share/tweetsse
 
-# httpd glue (mod_tweetsse*.c) and the httpd-free core (src/tw_*.c); build/ holds what is
-# generated from src/ (the Lua script as a C string).
-SRC       := $(wildcard mod_tweetsse*.c) $(wildcard src/tw_*.c)
-HDR       := $(wildcard mod_tweetsse*.h) $(wildcard src/*.h) build/tw_redis_publish_lua.h
+# httpd glue (mod_tweetsse*.c) and the httpd-free core (src/tw_*.c) but the memory store,
+# which only the tests link; build/ holds what is generated from src/ (the Lua script as a C
+# string) and the tests' archives of the core.
+SRC       := $(wildcard mod_tweetsse*.c) $(filter-out src/tw_store_mem.c,$(wildcard src/tw_*.c))
+HDR       := $(wildcard mod_tweetsse*.h) $(wildcard src/*.h) build/tw_store_redis_publish_lua.h
 WARN      := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 MODULE    := .libs/mod_tweetsse.so
 
@@ -39,10 +40,10 @@ $(MODULE): $(SRC) $(HDR)
 comma := ,
 
 # Embed a file as a C string constant: each line becomes one escaped "...\n" literal.
-build/tw_redis_publish_lua.h: src/tw_redis_publish.lua
+build/tw_store_redis_publish_lua.h: src/tw_store_redis_publish.lua
 	@mkdir -p build
 	{ echo '/* Generated from $< by the Makefile; do not edit. */'; \
-	  echo 'static const char tw_redis_publish_lua[] ='; \
+	  echo 'static const char tw_store_redis_publish_lua[] ='; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
 	  echo '    ;'; } > $@
 
@@ -124,7 +125,7 @@ include t/fuzz/build.mk
 # needed), the integration and browser tests against real Apache, Redis and Chromium, then
 # the integration suites again against the module built with ASan + UBSan (test-asan).
 test: deps
-	$(MAKE) all frontend unit fuzz-replay
+	$(MAKE) all frontend check-codes unit fuzz-replay
 	bash scripts/integration.sh
 	$(MAKE) test-asan
 
@@ -165,6 +166,10 @@ bench-100k: deps
 	$(MAKE) all frontend
 	bash bench/run.sh S7
 
+# Every log code starts one message only, and the README's table of codes lists exactly them.
+check-codes:
+	bash scripts/log-codes.sh
+
 format:
 	clang-format -i mod_tweetsse*.c mod_tweetsse*.h src/*.c src/*.h t/unit/*.c t/unit/*.h \
 	    t/fuzz/*.c t/fuzz/*.h
@@ -177,5 +182,5 @@ clean: clean-module
 	rm -rf htdocs/lib dist $(UNIT_TESTS) t/unit/core-link t/unit/tsan
 	rm -f bench/sseload bench/stall
 
-.PHONY: all frontend install uninstall deb deps deps-deb deps-fuzz run run-cluster test test-tsan \
-        test-asan bench bench-100k format clean clean-module unit
+.PHONY: check-codes all frontend install uninstall deb deps deps-deb deps-fuzz run run-cluster test \
+        test-tsan test-asan bench bench-100k format clean clean-module unit

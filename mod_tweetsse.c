@@ -1,28 +1,31 @@
 /* mod_tweetsse: a real-time micro-blog feed for Apache httpd 2.4.
  *
  * This file: the module record, the hooks and the routing of requests under the mount point.
- * The rest is named for what it is:
+ * The rest is named for what it is (the words are those of docs/architecture.md):
  *   mod_tweetsse_*.c   httpd glue, one role a file: config (directives), child (each child's
- *                      runtime: start, stop), page (GET /, ?before=, /home/post/<id>),
- *                      publish (POST /home), stream (GET /home/sse), health (GET
- *                      /home/health), visitor (the name cookie), log (core messages to the
- *                      error log), status (the figures: server-status and the
+ *                      runtimes: start, stop), page (the page, older posts, permalinks),
+ *                      publish (POST home), stream (GET home/sse), health (GET home/health),
+ *                      visitor (the name cookie), origin (same-origin checks), log (the core's
+ *                      messages into the error log), metrics (server-status and the
  *                      tweetsse-metrics handler).
- *   src/tw_*           the httpd-free core (APR, hiredis, jansson): the store interface and its
- *                      Redis and in-memory implementations (tw_store, tw_redis*, tw_memstore),
- *                      the per-child fan-out (tw_hub, tw_ring, tw_blob), the delivery engines
- *                      (tw_engine: tw_pump, tw_relay), the stop model (tw_thread), and pure
- *                      functions: HTML, SSE, ids, input, text, names, directive values.
+ *   src/tw_*           the httpd-free core (APR, hiredis, jansson, libcrypto), an interface and
+ *                      its implementations sharing a prefix: the store (tw_store.h;
+ *                      tw_store_redis*.c, tw_store_mem.c for the tests), the delivery engines
+ *                      (tw_engine.h; tw_engine_socket.c, tw_engine_thread.c); a feed's settings
+ *                      (tw_feed), the per-child fan-out (tw_hub, its ring of frames tw_ring,
+ *                      tw_blob), the metrics (tw_metrics, tw_metrics_render), the stop model
+ *                      (tw_thread), and pure functions: HTML, SSE, ids, input, text, names,
+ *                      signatures, directive values.
  *
- * A post: publish -> tw_store (Redis: XADD + PUBLISH) -> each child's subscriber thread ->
- * tw_hub (rendered once, into the ring) -> tw_pump / tw_relay -> every open stream. */
+ * A post: publish -> the store (Redis: XADD + PUBLISH) -> each child's subscriber thread -> its
+ * hub (rendered once, into the ring) -> the socket or thread engine -> every open stream. */
 #include "mod_tweetsse.h"
 #include "mod_tweetsse_child.h"
 #include "mod_tweetsse_config.h"
 #include "mod_tweetsse_health.h"
 #include "mod_tweetsse_page.h"
 #include "mod_tweetsse_publish.h"
-#include "mod_tweetsse_status.h"
+#include "mod_tweetsse_metrics.h"
 #include "mod_tweetsse_stream.h"
 #include "src/tw_version.h"
 
@@ -155,7 +158,7 @@ static int tw_handler(request_rec *r)
     if (!r->handler || strcmp(r->handler, TW_HANDLER) != 0 || r->method_number == M_TRACE)
         return DECLINED;
     tw_srv_conf *c = TW_CONF(r->server);
-    if (!c->rt || !c->feed) {
+    if (!c->rt || !c->page_cache) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "TW0001: the module is not initialised");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -184,7 +187,7 @@ static int tw_handler(request_rec *r)
     if (route == TW_ROUTE_HEALTH)
         return tw_handle_health(r, c);
     if (route == TW_ROUTE_POST)
-        return tw_handle_post_page(r, c, mount,
+        return tw_handle_permalink(r, c, mount,
                                    r->uri + strlen(mount) + sizeof(TW_POST_PREFIX) - 1);
     if (r->method_number == M_POST) /* only home allows it */
         return tw_handle_publish(r, c, mount);
@@ -217,7 +220,7 @@ static int tw_map_to_storage(request_rec *r)
     return r->filename && strncmp(r->filename, "tweetsse:", 9) == 0 ? OK : DECLINED;
 }
 
-/* post_config: create the post counter and the figures the children share (anonymous shared
+/* post_config: create the post counter and the metrics the children share (anonymous shared
  * memory, inherited across fork). Runs in the parent, on the dry run too (it is cheap); logs
  * the module's version once per start and restart, not on the dry run. */
 static int tw_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
@@ -225,7 +228,7 @@ static int tw_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     (void)plog, (void)ptemp;
     if (tw_page_counter_create(pconf, s) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;
-    int rc = tw_status_post_config(pconf, s);
+    int rc = tw_metrics_post_config(pconf, s);
     if (rc != OK)
         return rc;
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
@@ -234,7 +237,7 @@ static int tw_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
                      TW_VERSION);
         tw_srv_conf *c = TW_CONF(s);
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "TW0002: redis %s, stream %s, channel %s",
-                     c->redis_spec, c->stream_key, c->channel);
+                     c->feed.redis_spec, c->feed.stream_key, c->feed.channel);
     }
     return OK;
 }
@@ -244,10 +247,10 @@ static void tw_register_hooks(apr_pool_t *p)
     (void)p;
     /* After the configuration is read and merged (configtest too): defaults, feeds that mix. */
     ap_hook_check_config(tw_config_check, NULL, NULL, APR_HOOK_MIDDLE);
-    /* Then, once per (re)start: the shared post counter and figures. */
+    /* Then, once per (re)start: the shared post counter and metrics. */
     ap_hook_post_config(tw_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    /* In each new child, first: its slot of the figures, which its runtimes report into. */
-    ap_hook_child_init(tw_status_child_init, NULL, NULL, APR_HOOK_FIRST);
+    /* In each new child, first: its slot of the metrics, which its runtimes report into. */
+    ap_hook_child_init(tw_metrics_child_init, NULL, NULL, APR_HOOK_FIRST);
     /* Then: stores, hubs, engines and their threads. */
     ap_hook_child_init(tw_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* When a child is told to stop: release the open streams. */
@@ -258,9 +261,9 @@ static void tw_register_hooks(apr_pool_t *p)
     /* For each request with SetHandler tweetsse. */
     ap_hook_handler(tw_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* For each request with SetHandler tweetsse-metrics. */
-    ap_hook_handler(tw_status_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(tw_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* server-status, when mod_status is loaded: the module's section. */
-    APR_OPTIONAL_HOOK(ap, status_hook, tw_status_hook, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, tw_metrics_status_hook, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 /* APLOG_USE_MODULE comes from mod_tweetsse.h, so the record is declared plainly. */

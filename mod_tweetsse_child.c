@@ -10,10 +10,10 @@
 #include "mod_tweetsse_child.h"
 #include "mod_tweetsse_log.h"
 #include "mod_tweetsse_page.h"
-#include "mod_tweetsse_status.h"
-#include "src/tw_pump.h"
-#include "src/tw_redis.h"
-#include "src/tw_relay.h"
+#include "mod_tweetsse_metrics.h"
+#include "src/tw_engine_socket.h"
+#include "src/tw_store_redis.h"
+#include "src/tw_engine_thread.h"
 #include "src/tw_render.h"
 #include "src/tw_thread.h"
 
@@ -57,66 +57,70 @@ static unsigned tw_max_streams(int threads)
     return rl.rlim_cur > reserve + 16 ? (unsigned)(rl.rlim_cur - reserve) : 16;
 }
 
-/* Start one runtime for the feed of `s` in `p`. Returns NULL (logged) if its store cannot
- * start; the socket engine is optional (streams then keep their worker threads). */
+/* The runtime's store: Redis, with a pooled connection for every worker thread and one for the
+ * subscriber's catching up. */
+static apr_status_t tw_runtime_store(apr_pool_t *p, const tw_feed_conf *feed, int threads,
+                                     tw_runtime *rt)
+{
+    tw_store_redis_conf cf = {
+        .feed = *feed, .max_conns = threads + 1, .log = &rt->log, .metrics = tw_metrics_slot()};
+    return tw_store_redis_create(p, &cf, &rt->store);
+}
+
+/* The runtime's engines: the thread engine always (TLS, HTTP/2 and filtered streams need it),
+ * the socket engine with TweetsseDelivery socket. The socket engine is optional: if it cannot
+ * start, streams keep their worker threads (logged). */
+static apr_status_t tw_runtime_engines(apr_pool_t *p, server_rec *s, const tw_feed_conf *feed,
+                                       int threads, tw_runtime *rt)
+{
+    apr_interval_time_t keepalive = apr_time_from_msec(feed->keepalive_ms);
+    tw_engine_thread_conf tcf = {
+        .hub = rt->hub, .keepalive = keepalive, .log = &rt->log, .metrics = tw_metrics_slot()};
+    apr_status_t rv = tw_engine_thread_create(p, &tcf, &rt->thread);
+    if (rv != APR_SUCCESS || feed->delivery != TW_DELIVERY_SOCKET)
+        return rv;
+    tw_engine_socket_conf scf = {.hub = rt->hub,
+                                 .keepalive = keepalive,
+                                 .max_streams = tw_max_streams(threads),
+                                 .log = &rt->log,
+                                 .metrics = tw_metrics_slot()};
+    if ((rv = tw_engine_socket_create(p, &scf, &rt->socket)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     "TW0006: cannot start the socket engine; streams keep their worker threads "
+                     "in this child");
+        rt->socket = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+/* Start one runtime for the feed of `s` in `p`. Returns NULL (logged) if its store, hub or
+ * thread engine cannot start. */
 static tw_runtime *tw_runtime_start(apr_pool_t *p, server_rec *s, int threads)
 {
-    tw_srv_conf *c = TW_CONF(s);
+    const tw_feed_conf *feed = &TW_CONF(s)->feed;
     tw_runtime *rt = apr_pcalloc(p, sizeof(*rt));
     rt->log = tw_log_for_server(s);
     tw_hub_renderer render;
-    /* Every worker thread may hold one connection, and the subscriber one for catching up. */
-    tw_redis_conf rcf = {.addr = c->redis,
-                         .password = c->password,
-                         .key = c->stream_key,
-                         .channel = c->channel,
-                         .history = c->history,
-                         .timeout_ms = c->timeout_ms,
-                         .min_replicas = (int)c->min_replicas,
-                         .rate_user = c->rate_user,
-                         .rate_addr = c->rate_addr,
-                         .max_conns = threads + 1,
-                         .log = &rt->log,
-                         .stats = tw_status_slot()};
-    tw_relay_conf lcf = {.keepalive = apr_time_from_msec(c->keepalive_ms),
-                         .log = &rt->log,
-                         .stats = tw_status_slot()};
     apr_status_t rv = tw_render_init(&render);
     if (rv == APR_SUCCESS)
         rv = tw_hub_create(p, &render, &rt->log, &rt->hub);
     if (rv == APR_SUCCESS)
-        rv = tw_redis_create(p, &rcf, &rt->store);
-    lcf.hub = rt->hub;
-    if (rv == APR_SUCCESS)
-        rv = tw_relay_create(p, &lcf, &rt->relay);
+        rv = tw_runtime_store(p, feed, threads, rt);
     if (rv == APR_SUCCESS)
         rv = tw_peers_create(p, &rt->peers);
+    if (rv == APR_SUCCESS)
+        rv = tw_runtime_engines(p, s, feed, threads, rt);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "TW0003: cannot start the Redis store");
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "TW0003: cannot start the feed's runtime");
         return NULL;
     }
-    if (c->delivery == TW_DELIVERY_SOCKET) {
-        tw_pump_conf pcf = {.hub = rt->hub,
-                            .keepalive = apr_time_from_msec(c->keepalive_ms),
-                            .max_streams = tw_max_streams(threads),
-                            .retry_ms = (unsigned)c->retry_ms,
-                            .retry_jitter_ms = (unsigned)c->retry_jitter_ms,
-                            .log = &rt->log,
-                            .stats = tw_status_slot()};
-        if ((rv = tw_pump_create(p, &pcf, &rt->pump)) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                         "TW0006: cannot start the delivery thread; streams keep their worker "
-                         "threads in this child");
-            rt->pump = NULL;
-        }
-    }
     /* Last: from here on the store's thread feeds the hub, which notifies the engines. */
-    tw_hub_stats(rt->hub, tw_status_slot());
+    tw_hub_metrics(rt->hub, tw_metrics_slot());
     if ((rv = tw_store_subscribe(rt->store, tw_hub_listener(rt->hub))) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     "TW0003: cannot start the Redis subscriber thread");
-        if (rt->pump)
-            rt->pump->ops->stop(rt->pump);
+                     "TW0012: cannot start the Redis subscriber thread");
+        if (rt->socket)
+            tw_engine_stop(rt->socket);
         return NULL;
     }
     return rt;
@@ -129,20 +133,36 @@ static apr_status_t tw_child_cleanup(void *data)
 {
     (void)data;
     for (tw_runtime *rt = tw_runtimes; rt; rt = rt->next) {
-        if (rt->pump)
-            rt->pump->ops->stop(rt->pump);
-        rt->relay->ops->stop(rt->relay);
+        if (rt->socket)
+            tw_engine_stop(rt->socket);
+        tw_engine_stop(rt->thread);
         tw_store_stop(rt->store);
     }
     apr_interval_time_t deadline = tw_thread_clock() + TW_STOP_BUDGET;
     for (tw_runtime *rt = tw_runtimes; rt; rt = rt->next) {
         apr_interval_time_t left = deadline - tw_thread_clock();
-        if (rt->pump)
-            rt->pump->ops->stopped(rt->pump, left > 0 ? left : 0);
+        if (rt->socket)
+            tw_engine_stopped(rt->socket, left > 0 ? left : 0);
         left = deadline - tw_thread_clock();
         tw_store_stopped(rt->store, left > 0 ? left : 0);
     }
     return APR_SUCCESS;
+}
+
+/* The runtime of the feed of `vs`: the one started for an earlier virtual host with an equal
+ * feed (tw_feed_key), else a new one. NULL when it could not start (not tried again). */
+static tw_runtime *tw_child_runtime(apr_pool_t *p, apr_hash_t *seen, server_rec *vs, int threads)
+{
+    const char *key = tw_feed_key(p, &TW_CONF(vs)->feed);
+    tw_runtime *rt = apr_hash_get(seen, key, APR_HASH_KEY_STRING);
+    if (!rt) {
+        if ((rt = tw_runtime_start(p, vs, threads))) {
+            rt->next = tw_runtimes;
+            tw_runtimes = rt;
+        }
+        apr_hash_set(seen, key, APR_HASH_KEY_STRING, rt ? rt : &tw_failed);
+    }
+    return rt == &tw_failed ? NULL : rt;
 }
 
 void tw_child_init(apr_pool_t *pchild, server_rec *s)
@@ -157,34 +177,17 @@ void tw_child_init(apr_pool_t *pchild, server_rec *s)
     }
     if ((tw_stop_latch = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
         ap_log_error(APLOG_MARK, APLOG_ERR, APR_FROM_OS_ERROR(errno), s,
-                     "TW0004: no stop descriptor; streams waiting for Redis at a graceful stop "
+                     "TW0013: no stop descriptor; streams waiting for Redis at a graceful stop "
                      "wait for their timeout");
     apr_hash_t *seen = apr_hash_make(p);
     for (server_rec *vs = s; vs; vs = vs->next) {
         tw_srv_conf *c = TW_CONF(vs);
         if (tw_page_cache_create(p, c) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, APR_ENOMEM, vs,
-                         "TW0004: cannot create the page cache");
+                         "TW0014: cannot create the page cache");
             continue;
         }
-        const char *key =
-            apr_pstrcat(p, c->redis_spec, "|", c->stream_key, "|", c->channel, "|",
-                        c->password ? c->password : "", "|", apr_ltoa(p, c->history), "|",
-                        apr_ltoa(p, c->timeout_ms), "|", apr_ltoa(p, c->keepalive_ms), "|",
-                        apr_ltoa(p, c->min_replicas), "|",
-                        apr_psprintf(p, "%ld/%ld/%ld|%ld/%ld/%ld|", c->rate_user.count,
-                                     c->rate_user.period_ms, c->rate_user.burst, c->rate_addr.count,
-                                     c->rate_addr.period_ms, c->rate_addr.burst),
-                        c->delivery == TW_DELIVERY_SOCKET ? "socket" : "thread", NULL);
-        tw_runtime *rt = apr_hash_get(seen, key, APR_HASH_KEY_STRING);
-        if (!rt) {
-            if ((rt = tw_runtime_start(p, vs, threads))) {
-                rt->next = tw_runtimes;
-                tw_runtimes = rt;
-            }
-            apr_hash_set(seen, key, APR_HASH_KEY_STRING, rt ? rt : &tw_failed);
-        }
-        c->rt = rt == &tw_failed ? NULL : rt;
+        c->rt = tw_child_runtime(p, seen, vs, threads);
     }
     apr_pool_pre_cleanup_register(pchild, NULL, tw_child_cleanup);
 }
@@ -196,8 +199,8 @@ void tw_child_stopping(apr_pool_t *pchild, int graceful)
     if (tw_stop_latch >= 0 && write(tw_stop_latch, &one, sizeof(one)) < 0)
         (void)graceful; /* full: it is readable already */
     for (tw_runtime *rt = tw_runtimes; rt; rt = rt->next) {
-        if (rt->pump)
-            rt->pump->ops->stopping(rt->pump);
-        rt->relay->ops->stopping(rt->relay);
+        if (rt->socket)
+            tw_engine_stopping(rt->socket);
+        tw_engine_stopping(rt->thread);
     }
 }

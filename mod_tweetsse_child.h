@@ -1,9 +1,9 @@
-/* mod_tweetsse_child: each child process's runtime. For every distinct feed (Redis target,
- * keys and settings) the child runs one store (tw_redis: connection pool and subscriber
- * thread), one hub (the ring of rendered frames) and the delivery engines (tw_pump, the socket
- * engine, with its thread; tw_relay, the worker-thread engine); virtual hosts with the same
- * feed share them. Started in child_init, let go of streams in child_stopping, stopped in a
- * pchild cleanup. */
+/* mod_tweetsse_child: each child process's runtime. For every distinct feed (src/tw_feed: Redis
+ * target, keys and the settings that shape a runtime) the child runs one store (the Redis
+ * store: connection pool and subscriber thread), one hub (the ring of rendered frames) and the
+ * delivery engines (socket, with its thread; thread, in the streams' worker threads); virtual
+ * hosts with the same feed share them. Started in child_init, let go of streams in
+ * child_stopping, stopped in a pchild cleanup. */
 #ifndef MOD_TWEETSSE_CHILD_H
 #define MOD_TWEETSSE_CHILD_H
 
@@ -16,8 +16,8 @@
 typedef struct tw_runtime {
     tw_store *store;
     tw_hub *hub;
-    tw_engine *pump;  /* NULL with TweetsseDelivery thread, or if it could not start */
-    tw_engine *relay; /* always there: TLS, HTTP/2 and filtered streams need it */
+    tw_engine *socket; /* NULL with TweetsseDelivery thread, or if it could not start */
+    tw_engine *thread; /* always there: TLS, HTTP/2 and filtered streams need it */
     tw_log log;
     struct tw_runtime *next;
     tw_peers *peers; /* open streams per client address (TweetsseMaxStreamsPerAddress) */

@@ -8,17 +8,13 @@
 #include <string.h>
 #include <strings.h>
 
-#define TW_DEFAULT_REDIS "127.0.0.1:6379"
-
 void *tw_config_create_srv(apr_pool_t *p, server_rec *s)
 {
     (void)s;
     tw_srv_conf *c = apr_pcalloc(p, sizeof(*c));
-    c->history = c->page_size = c->max_chars = c->max_body = -1;
-    c->keepalive_ms = c->timeout_ms = c->retry_ms = c->retry_jitter_ms = c->min_replicas = -1;
-    c->delivery = TW_DELIVERY_UNSET;
+    tw_feed_unset(&c->feed);
+    c->page_size = c->max_chars = c->max_body = c->retry_ms = c->retry_jitter_ms = -1;
     c->identity = TW_IDENTITY_UNSET;
-    c->rate_user.count = c->rate_addr.count = -1;
     c->max_resume = c->max_per_addr = -1;
     return c;
 }
@@ -29,27 +25,16 @@ void *tw_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
 {
     const tw_srv_conf *base = basev, *add = addv;
     tw_srv_conf *c = apr_pcalloc(p, sizeof(*c));
-    c->redis_spec = TW_MERGE(redis_spec, NULL);
-    c->redis = add->redis_spec ? add->redis : base->redis;
-    c->password = TW_MERGE(password, NULL);
-    c->stream_key = TW_MERGE(stream_key, NULL);
-    c->channel = TW_MERGE(channel, NULL);
-    c->history = TW_MERGE(history, -1);
+    tw_feed_merge(&base->feed, &add->feed, &c->feed);
     c->page_size = TW_MERGE(page_size, -1);
     c->max_chars = TW_MERGE(max_chars, -1);
     c->max_body = TW_MERGE(max_body, -1);
-    c->keepalive_ms = TW_MERGE(keepalive_ms, -1);
-    c->timeout_ms = TW_MERGE(timeout_ms, -1);
-    c->min_replicas = TW_MERGE(min_replicas, -1);
     c->retry_ms = TW_MERGE(retry_ms, -1);
     c->retry_jitter_ms = TW_MERGE(retry_jitter_ms, -1);
-    c->delivery = TW_MERGE(delivery, TW_DELIVERY_UNSET);
     c->identity = TW_MERGE(identity, TW_IDENTITY_UNSET);
     c->secret_file[0] = TW_MERGE(secret_file[0], NULL);
     c->secret_file[1] = add->secret_file[0] ? add->secret_file[1] : base->secret_file[1];
     c->trusted = TW_MERGE(trusted, NULL);
-    c->rate_user = add->rate_user.count != -1 ? add->rate_user : base->rate_user;
-    c->rate_addr = add->rate_addr.count != -1 ? add->rate_addr : base->rate_addr;
     c->max_resume = TW_MERGE(max_resume, -1);
     c->max_per_addr = TW_MERGE(max_per_addr, -1);
     c->csp = TW_MERGE(csp, NULL);
@@ -65,32 +50,14 @@ void *tw_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
 /* Fill in the defaults of every field still unset. */
 static void tw_config_finish(tw_srv_conf *c)
 {
-    if (!c->redis_spec) {
-        c->redis_spec = TW_DEFAULT_REDIS;
-        c->redis.host = "127.0.0.1";
-        c->redis.port = 6379;
-        c->redis.path = NULL;
-    }
-    TW_DEFAULT(stream_key, NULL, "tweetsse:feed");
-    TW_DEFAULT(channel, NULL, "tweetsse:live");
-    TW_DEFAULT(history, -1, 1000);
+    tw_feed_defaults(&c->feed);
     TW_DEFAULT(page_size, -1, 50);
     TW_DEFAULT(max_chars, -1, 280);
     TW_DEFAULT(max_body, -1, 8192);
-    TW_DEFAULT(keepalive_ms, -1, 15000);
-    TW_DEFAULT(timeout_ms, -1, 3000);
-    TW_DEFAULT(min_replicas, -1, 0);
     TW_DEFAULT(retry_ms, -1, 2000);
     /* Streams the server closes at once (a graceful restart) come back over 5 s, not 100 ms. */
     TW_DEFAULT(retry_jitter_ms, -1, 5000);
-    TW_DEFAULT(delivery, TW_DELIVERY_UNSET, TW_DELIVERY_SOCKET);
     TW_DEFAULT(identity, TW_IDENTITY_UNSET, TW_IDENTITY_COOKIE);
-    /* A person types a post every few seconds; a script floods. Per address ten times that,
-     * for the people behind one NAT. */
-    if (c->rate_user.count == -1)
-        c->rate_user = (tw_rate){30, 60000, 10};
-    if (c->rate_addr.count == -1)
-        c->rate_addr = (tw_rate){300, 60000, 100};
     /* Four pages: a resume longer than that shows the client more missed posts than its page
      * holds, and a fresh page (one rendering per child) serves it better than hundreds of
      * events; it also bounds what a stream's replay holds in memory. */
@@ -110,7 +77,7 @@ static const char *tw_config_where(apr_pool_t *p, const server_rec *s)
  * channel (the announcement names no stream, so a channel carries one feed's posts). */
 static const char *tw_config_mix(apr_pool_t *p, const server_rec *a, const server_rec *b)
 {
-    const tw_srv_conf *x = TW_CONF(a), *y = TW_CONF(b);
+    const tw_feed_conf *x = &TW_CONF(a)->feed, *y = &TW_CONF(b)->feed;
     if (strcmp(x->redis_spec, y->redis_spec) != 0)
         return NULL;
     if (!strcmp(x->channel, y->channel) && strcmp(x->stream_key, y->stream_key))
@@ -217,9 +184,9 @@ static const char *tw_set_redis(cmd_parms *cmd, void *dc, const char *arg)
 {
     (void)dc;
     tw_srv_conf *c = TW_CONF(cmd->server);
-    const char *err = tw_confval_redis_addr(cmd->pool, arg, &c->redis);
+    const char *err = tw_confval_redis_addr(cmd->pool, arg, &c->feed.redis);
     if (!err)
-        c->redis_spec = apr_pstrdup(cmd->pool, arg);
+        c->feed.redis_spec = apr_pstrdup(cmd->pool, arg);
     return tw_cmd_err(cmd, err);
 }
 
@@ -228,7 +195,7 @@ static const char *tw_set_password(cmd_parms *cmd, void *dc, const char *arg)
     (void)dc;
     if (!*arg)
         return tw_cmd_err(cmd, "the password must not be empty");
-    TW_CONF(cmd->server)->password = apr_pstrdup(cmd->pool, arg);
+    TW_CONF(cmd->server)->feed.password = apr_pstrdup(cmd->pool, arg);
     return NULL;
 }
 
@@ -237,9 +204,9 @@ static const char *tw_set_delivery(cmd_parms *cmd, void *dc, const char *arg)
     (void)dc;
     tw_srv_conf *c = TW_CONF(cmd->server);
     if (strcasecmp(arg, "socket") == 0)
-        c->delivery = TW_DELIVERY_SOCKET;
+        c->feed.delivery = TW_DELIVERY_SOCKET;
     else if (strcasecmp(arg, "thread") == 0)
-        c->delivery = TW_DELIVERY_THREAD;
+        c->feed.delivery = TW_DELIVERY_THREAD;
     else
         return tw_cmd_err(cmd, apr_psprintf(cmd->pool, "expected socket or thread, not '%s'", arg));
     return NULL;
@@ -331,16 +298,18 @@ typedef struct tw_num_spec {
     enum { TW_NUM, TW_SIZE, TW_MS } kind;
 } tw_num_spec;
 
-static const tw_num_spec tw_history = {offsetof(tw_srv_conf, history), 10, 10000000, TW_NUM};
+static const tw_num_spec tw_history = {offsetof(tw_srv_conf, feed.history), 10, 10000000, TW_NUM};
 static const tw_num_spec tw_page_size = {offsetof(tw_srv_conf, page_size), 1, 500, TW_NUM};
 static const tw_num_spec tw_max_chars = {offsetof(tw_srv_conf, max_chars), 1, 10000, TW_NUM};
 static const tw_num_spec tw_max_body = {offsetof(tw_srv_conf, max_body), 256, 1048576, TW_SIZE};
-static const tw_num_spec tw_keepalive = {offsetof(tw_srv_conf, keepalive_ms), 1000, 300000, TW_MS};
-static const tw_num_spec tw_timeout = {offsetof(tw_srv_conf, timeout_ms), 100, 60000, TW_MS};
+static const tw_num_spec tw_keepalive = {offsetof(tw_srv_conf, feed.keepalive_ms), 1000, 300000,
+                                         TW_MS};
+static const tw_num_spec tw_timeout = {offsetof(tw_srv_conf, feed.timeout_ms), 100, 60000, TW_MS};
 static const tw_num_spec tw_retry = {offsetof(tw_srv_conf, retry_ms), 100, 600000, TW_MS};
 static const tw_num_spec tw_retry_jitter = {offsetof(tw_srv_conf, retry_jitter_ms), 0, 600000,
                                             TW_MS};
-static const tw_num_spec tw_min_replicas = {offsetof(tw_srv_conf, min_replicas), 0, 16, TW_NUM};
+static const tw_num_spec tw_min_replicas = {offsetof(tw_srv_conf, feed.min_replicas), 0, 16,
+                                            TW_NUM};
 static const tw_num_spec tw_max_resume = {offsetof(tw_srv_conf, max_resume), 1, 10000, TW_NUM};
 static const tw_num_spec tw_max_per_addr = {offsetof(tw_srv_conf, max_per_addr), 1, 1000000,
                                             TW_NUM};
@@ -382,10 +351,10 @@ const command_rec tw_cmds[] = {
                   "sentinel://host:port,host:port/master-name"),
     AP_INIT_TAKE1("TweetsseRedisPassword", tw_set_password, NULL, RSRC_CONF,
                   "Password sent with AUTH after connecting to Redis"),
-    AP_INIT_TAKE1("TweetsseStreamKey", tw_set_name, (void *)offsetof(tw_srv_conf, stream_key),
+    AP_INIT_TAKE1("TweetsseStreamKey", tw_set_name, (void *)offsetof(tw_srv_conf, feed.stream_key),
                   RSRC_CONF, "Redis stream key that holds the posts"),
-    AP_INIT_TAKE1("TweetsseChannel", tw_set_name, (void *)offsetof(tw_srv_conf, channel), RSRC_CONF,
-                  "Redis pub/sub channel that announces new posts"),
+    AP_INIT_TAKE1("TweetsseChannel", tw_set_name, (void *)offsetof(tw_srv_conf, feed.channel),
+                  RSRC_CONF, "Redis pub/sub channel that announces new posts"),
     TW_NUMBER("TweetsseHistory", tw_history, "Posts kept in the stream (XADD MAXLEN ~)"),
     TW_NUMBER("TweetssePageSize", tw_page_size, "Posts shown on the feed page"),
     TW_NUMBER("TweetsseMaxMessageLength", tw_max_chars, "Longest message, in characters"),
@@ -410,10 +379,10 @@ const command_rec tw_cmds[] = {
     AP_INIT_ITERATE("TweetsseTrustedProxy", tw_set_trusted, NULL, RSRC_CONF,
                     "Proxies (addresses or networks) whose X-Forwarded-Proto and X-Forwarded-Host "
                     "are believed; none: no proxy"),
-    AP_INIT_TAKE12("TweetsseRateLimit", tw_set_rate, (void *)offsetof(tw_srv_conf, rate_user),
+    AP_INIT_TAKE12("TweetsseRateLimit", tw_set_rate, (void *)offsetof(tw_srv_conf, feed.rate_user),
                    RSRC_CONF, "Posts per author: <posts>/<duration> [burst=<posts>], or off"),
     AP_INIT_TAKE12("TweetsseAddressRateLimit", tw_set_rate,
-                   (void *)offsetof(tw_srv_conf, rate_addr), RSRC_CONF,
+                   (void *)offsetof(tw_srv_conf, feed.rate_addr), RSRC_CONF,
                    "Posts per client address: <posts>/<duration> [burst=<posts>], or off"),
     TW_NUMBER("TweetsseMaxResume", tw_max_resume,
               "Most posts a resuming stream replays; a resume further back gets a reload event "

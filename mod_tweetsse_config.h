@@ -5,17 +5,11 @@
 
 #include "mod_tweetsse.h"
 #include "src/tw_confval.h"
+#include "src/tw_feed.h"
 #include "src/tw_sign.h"
 
 #include <apr_time.h>
 #include <stdatomic.h>
-
-/* TweetsseDelivery: who writes the events of an open stream. */
-typedef enum {
-    TW_DELIVERY_UNSET = -1,
-    TW_DELIVERY_THREAD, /* its own worker thread, through the output filters (tw_relay) */
-    TW_DELIVERY_SOCKET, /* the child's delivery thread, straight to the socket (tw_pump) */
-} tw_delivery;
 
 /* TweetsseIdentity: who the author of a post is. */
 typedef enum {
@@ -28,39 +22,29 @@ struct tw_runtime;
 struct tw_feedcache;
 
 /* Per virtual host. Every directive's field starts unset (NULL / -1) so merging can tell "not
- * given" from "given"; tw_config_finish() fills in the defaults after merging. */
+ * given" from "given"; tw_config_finish() fills in the defaults after merging. The settings that
+ * shape a child's runtime are the feed's (src/tw_feed); the others shape single responses. */
 typedef struct tw_srv_conf {
-    const char *redis_spec; /* TweetsseRedis as written, for messages */
-    tw_redis_addr redis;
-    const char *password;   /* TweetsseRedisPassword */
-    const char *stream_key; /* TweetsseStreamKey */
-    const char *channel;    /* TweetsseChannel */
-    long history;           /* TweetsseHistory: stream MAXLEN ~ */
-    long page_size;         /* TweetssePageSize */
-    long max_chars;         /* TweetsseMaxMessageLength, code points */
-    long max_body;          /* TweetsseMaxBody, bytes */
-    long keepalive_ms;      /* TweetsseKeepalive */
-    long timeout_ms;        /* TweetsseRedisTimeout: connect and command timeout */
-    long min_replicas;      /* TweetsseRedisMinReplicas: replicas that must have a post */
-    long retry_ms;          /* TweetsseRetry: the SSE retry: the browser is told */
-    long retry_jitter_ms;   /* TweetsseRetryJitter: at most this added to the retry of a stream the
-                               server ends */
-    tw_delivery delivery;   /* TweetsseDelivery */
-    tw_identity identity;   /* TweetsseIdentity */
+    tw_feed_conf feed;    /* Redis, keys, history, timeouts, rate limits, delivery */
+    long page_size;       /* TweetssePageSize */
+    long max_chars;       /* TweetsseMaxMessageLength, code points */
+    long max_body;        /* TweetsseMaxBody, bytes */
+    long retry_ms;        /* TweetsseRetry: the SSE retry: the browser is told */
+    long retry_jitter_ms; /* TweetsseRetryJitter: at most this added to the retry of a stream the
+                             server ends */
+    tw_identity identity; /* TweetsseIdentity */
     const char *secret_file[2];  /* TweetsseSecretFile: current, previous (NULL: none) */
     tw_keys keys;                /* their contents, read by tw_config_check */
     apr_array_header_t *trusted; /* TweetsseTrustedProxy: apr_ipsubnet_t *; NULL unset */
-    tw_rate rate_user;           /* TweetsseRateLimit: per author; count -1 unset */
-    tw_rate rate_addr;           /* TweetsseAddressRateLimit: per client address */
     long max_resume;             /* TweetsseMaxResume: posts a resume may replay; past it, reload */
     long max_per_addr;           /* TweetsseMaxStreamsPerAddress: open streams per client address
                                     and child; 0: off */
     const char *csp;             /* TweetsseContentSecurityPolicy; "" for off */
 
     /* Set after the configuration is read. */
-    atomic_uint *posted;       /* posts stored through this instance; shared memory (post_config) */
-    struct tw_runtime *rt;     /* per child: store, hub, engines (mod_tweetsse_child.c) */
-    struct tw_feedcache *feed; /* per child: the feed part of the page (mod_tweetsse_page.c) */
+    atomic_uint *posted;   /* posts stored through this instance; shared memory (post_config) */
+    struct tw_runtime *rt; /* per child: store, hub, engines (mod_tweetsse_child.c) */
+    struct tw_feedcache *page_cache; /* per child: the page's feed part (mod_tweetsse_page.c) */
 } tw_srv_conf;
 
 #define TW_CONF(s) ((tw_srv_conf *)ap_get_module_config((s)->module_config, &tweetsse_module))

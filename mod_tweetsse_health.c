@@ -10,7 +10,7 @@
 
 int tw_handle_health(request_rec *r, tw_srv_conf *c)
 {
-    long ms = c->timeout_ms < TW_HEALTH_MAX ? c->timeout_ms : TW_HEALTH_MAX;
+    long ms = c->feed.timeout_ms < TW_HEALTH_MAX ? c->feed.timeout_ms : TW_HEALTH_MAX;
     const char *why = NULL;
     apr_status_t rv = tw_store_probe(c->rt->store, r->pool, apr_time_from_msec(ms), &why);
     const char *body = "ok\n";

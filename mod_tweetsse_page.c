@@ -39,7 +39,7 @@ apr_status_t tw_page_counter_create(apr_pool_t *pconf, server_rec *s)
 
 apr_status_t tw_page_cache_create(apr_pool_t *p, tw_srv_conf *c)
 {
-    return tw_feedcache_create(p, TW_FEED_TTL, &c->feed);
+    return tw_feedcache_create(p, TW_FEED_TTL, &c->page_cache);
 }
 
 void tw_page_posted(tw_srv_conf *c)
@@ -133,11 +133,17 @@ static const char *tw_page_name_unkept(request_rec *r, const tw_srv_conf *c, con
     return name;
 }
 
+/* Log that the store could not be read (`err`): every page answers 503 then. */
+static void tw_page_store_failed(request_rec *r, const char *err)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0301: cannot read posts: %s", err);
+}
+
 /* The page without the store: a notice, no posts, no live stream; 503. */
 static int tw_page_unavailable(request_rec *r, const tw_srv_conf *c, const char *mount,
                                const char *err)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0301: cannot read posts: %s", err);
+    tw_page_store_failed(r, err);
     tw_page pg = {.username = tw_page_name_unkept(r, c, mount),
                   .key = tw_page_key(r),
                   .notice = "The feed is unavailable right now: the post store cannot be "
@@ -205,7 +211,7 @@ static int tw_page_older(request_rec *r, tw_srv_conf *c, const char *mount, tw_i
                         &err) != APR_SUCCESS) {
         if (!htmx)
             return tw_page_unavailable(r, c, mount, err);
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0301: cannot read posts: %s", err);
+        tw_page_store_failed(r, err);
         return tw_page_refuse(r, 1, "", HTTP_SERVICE_UNAVAILABLE,
                               "Older posts are unavailable right now: the post store cannot be "
                               "reached.");
@@ -224,7 +230,7 @@ static int tw_page_older(request_rec *r, tw_srv_conf *c, const char *mount, tw_i
     return tw_page_send(r, &b);
 }
 
-int tw_handle_post_page(request_rec *r, tw_srv_conf *c, const char *mount, const char *id)
+int tw_handle_permalink(request_rec *r, tw_srv_conf *c, const char *mount, const char *id)
 {
     const char *root = "../../"; /* from <mount>home/post/<id> */
     tw_id want;
@@ -237,7 +243,7 @@ int tw_handle_post_page(request_rec *r, tw_srv_conf *c, const char *mount, const
     int found = 0;
     const char *err = NULL;
     if (tw_store_get(c->rt->store, r->pool, want, &post, &found, &err) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0301: cannot read posts: %s", err);
+        tw_page_store_failed(r, err);
         return tw_page_refuse(r, 0, root, HTTP_SERVICE_UNAVAILABLE,
                               "The post is unavailable right now: the post store cannot be "
                               "reached. Please reload in a moment.");
@@ -269,13 +275,13 @@ int tw_handle_page(request_rec *r, tw_srv_conf *c, const char *mount)
     /* Both taken before reading the posts: see tw_hub_generation. */
     uint32_t posted = tw_page_counter(c);
     uint64_t gen = tw_hub_generation(c->rt->hub);
-    tw_blob *feed = tw_feedcache_get(c->feed, gen, posted, now);
+    tw_blob *feed = tw_feedcache_get(c->page_cache, gen, posted, now);
     if (!feed) {
         const char *err = NULL;
         if (!(feed = tw_page_render_feed(r, c, &err)))
             return tw_page_unavailable(r, c, mount, err);
         if (gen)
-            tw_feedcache_put(c->feed, feed, gen, posted, now);
+            tw_feedcache_put(c->page_cache, feed, gen, posted, now);
     }
     /* Only now that the page is served: a new visitor's cookie comes with a success. */
     tw_page pg = {.username = tw_visitor_name(r, c, mount), .key = tw_page_key(r)};

@@ -28,6 +28,6 @@ int tw_handle_page(request_rec *r, tw_srv_conf *c, const char *mount);
 /* GET or HEAD of <mount>home/post/<id> (`id`: the last path segment): the page of that one
  * post; 400 if `id` is not an id, 404 if no post in the history has it, 503 without the
  * store. One round trip to the store. */
-int tw_handle_post_page(request_rec *r, tw_srv_conf *c, const char *mount, const char *id);
+int tw_handle_permalink(request_rec *r, tw_srv_conf *c, const char *mount, const char *id);
 
 #endif

@@ -4,7 +4,7 @@
 #include "mod_tweetsse_child.h"
 #include "mod_tweetsse_origin.h"
 #include "mod_tweetsse_page.h"
-#include "mod_tweetsse_status.h"
+#include "mod_tweetsse_metrics.h"
 #include "mod_tweetsse_visitor.h"
 #include "src/tw_html.h"
 #include "src/tw_input.h"
@@ -17,18 +17,18 @@
 
 typedef enum { TW_FMT_FORM, TW_FMT_HTMX, TW_FMT_JSON } tw_format;
 
-/* The figure a refusal with `status` counts under (tw_stats). */
-static tw_stats_refusal tw_refusal_of(int status)
+/* The metric a refusal with `status` counts under (tw_metrics). */
+static tw_metrics_refusal tw_refusal_of(int status)
 {
     switch (status) {
     case HTTP_FORBIDDEN:
-        return TW_STATS_FORBIDDEN;
+        return TW_METRICS_FORBIDDEN;
     case HTTP_TOO_MANY_REQUESTS:
-        return TW_STATS_RATE_LIMITED;
+        return TW_METRICS_RATE_LIMITED;
     case HTTP_SERVICE_UNAVAILABLE:
-        return TW_STATS_STORE_FAILED;
+        return TW_METRICS_STORE_FAILED;
     default:
-        return TW_STATS_BAD_INPUT;
+        return TW_METRICS_BAD_INPUT;
     }
 }
 
@@ -53,7 +53,7 @@ static int tw_refuse(request_rec *r, tw_format fmt, int status, const char *reas
         ap_set_content_type(r, "text/html; charset=utf-8");
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "TW0401: post refused (%d): %s", status, reason);
-    tw_stats_refused(tw_status_instance(), tw_refusal_of(status));
+    tw_metrics_refused(tw_metrics_instance(), tw_refusal_of(status));
     r->status = status;
     ap_set_content_length(r, (apr_off_t)b.len);
     ap_rwrite(b.data, (int)b.len, r);
@@ -101,90 +101,67 @@ static const char *tw_media_type(request_rec *r)
     return t;
 }
 
-int tw_handle_publish(request_rec *r, tw_srv_conf *c, const char *mount)
+/* The request's format (how refusals and the answer are written) and whether it is JSON. */
+static tw_format tw_publish_format(request_rec *r, const char *type)
 {
-    const char *type = tw_media_type(r);
-    int json = strcmp(type, "application/json") == 0;
-    tw_format fmt = json                                         ? TW_FMT_JSON
-                    : apr_table_get(r->headers_in, "HX-Request") ? TW_FMT_HTMX
-                                                                 : TW_FMT_FORM;
-    /* Who may post, before anything is read: from the feed's own pages, as a known author. */
-    const char *why = tw_origin_refusal(r, c);
-    if (why)
-        return tw_refuse(r, fmt, HTTP_FORBIDDEN, why);
-    const char *author = tw_visitor_author(r, c, &why);
-    if (!author)
-        return tw_refuse(r, fmt, HTTP_FORBIDDEN, why);
-    if (!json && strcmp(type, "application/x-www-form-urlencoded") != 0)
-        return tw_refuse(r, fmt, HTTP_UNSUPPORTED_MEDIA_TYPE,
-                         "send application/x-www-form-urlencoded or application/json");
+    if (strcmp(type, "application/json") == 0)
+        return TW_FMT_JSON;
+    return apr_table_get(r->headers_in, "HX-Request") ? TW_FMT_HTMX : TW_FMT_FORM;
+}
 
+/* Read and parse the post: the body (at most TweetsseMaxBody), its message, a claimed author
+ * that must be `author`, and a JSON post's Idempotency-Key. Returns DECLINED with `in` filled,
+ * else what the handler returns (a refusal has been sent, or an error status). */
+static int tw_publish_read(request_rec *r, tw_srv_conf *c, tw_format fmt, const char *author,
+                           tw_input *in)
+{
     char *body = NULL;
     size_t len = 0;
+    const char *why;
     int rc = tw_read_body(r, c->max_body, &body, &len);
     if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE)
         return tw_refuse(r, fmt, rc,
                          apr_psprintf(r->pool, "the body is larger than %ld bytes", c->max_body));
     if (rc != OK) {
-        tw_stats_refused(tw_status_instance(), TW_STATS_BAD_INPUT);
+        tw_metrics_refused(tw_metrics_instance(), TW_METRICS_BAD_INPUT);
         return rc;
     }
-
-    tw_input in;
-    why = json ? tw_input_json(r->pool, body, len, c->max_chars, &in)
-               : tw_input_form(r->pool, body, len, c->max_chars, &in);
+    why = fmt == TW_FMT_JSON ? tw_input_json(r->pool, body, len, c->max_chars, in)
+                             : tw_input_form(r->pool, body, len, c->max_chars, in);
     if (why)
         return tw_refuse(r, fmt, HTTP_BAD_REQUEST, why);
-    if (in.username && strcmp(in.username, author) != 0)
+    if (in->username && strcmp(in->username, author) != 0)
         return tw_refuse(r, fmt, HTTP_FORBIDDEN,
-                         apr_psprintf(r->pool, "you post as %s, not as %s", author, in.username));
-    if (json && (in.key = (char *)apr_table_get(r->headers_in, "Idempotency-Key"))) {
-        in.key_len = strlen(in.key);
-        if ((why = tw_text_check_key(in.key, in.key_len)))
+                         apr_psprintf(r->pool, "you post as %s, not as %s", author, in->username));
+    if (fmt == TW_FMT_JSON && (in->key = (char *)apr_table_get(r->headers_in, "Idempotency-Key"))) {
+        in->key_len = strlen(in->key);
+        if ((why = tw_text_check_key(in->key, in->key_len)))
             return tw_refuse(r, fmt, HTTP_BAD_REQUEST, why);
     }
+    return DECLINED;
+}
 
-    tw_publish req = {.post = {.user = author,
-                               .user_len = strlen(author),
-                               .msg = in.message,
-                               .msg_len = in.message_len},
-                      .key = in.key,
-                      .key_len = in.key_len,
-                      .addr = r->useragent_ip};
-    tw_publish_result res;
-    const char *err = NULL;
-    apr_time_t t0 = apr_time_now();
-    apr_status_t rv = tw_store_publish(c->rt->store, r->pool, &req, &res, &err);
-    tw_stats_publish_time(tw_status_instance(), apr_time_now() - t0);
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0402: cannot store a post: %s", err);
-        apr_table_setn(r->err_headers_out, "Retry-After", "5");
-        /* Sent but unanswered, or stored but not confirmed by the replicas: it may stay. */
-        int unknown = rv == APR_TIMEUP || rv == APR_INCOMPLETE;
-        return tw_refuse(r, fmt, HTTP_SERVICE_UNAVAILABLE,
-                         !unknown ? "the post store is unavailable; please try again in a moment"
-                         : req.key
-                             ? "the post store did not confirm the post in time; it may have been "
-                               "stored: sending it again is safe, it will not appear twice"
-                             : "the post store did not confirm the post in time; it may still "
-                               "appear, so look before you send it again");
-    }
-    if (res.retry_ms) {
-        long secs = (res.retry_ms + 999) / 1000;
-        apr_table_setn(r->err_headers_out, "Retry-After", apr_ltoa(r->pool, secs));
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "TW0403: %s posts too fast; refused", author);
-        return tw_refuse(r, fmt, HTTP_TOO_MANY_REQUESTS,
-                         apr_psprintf(r->pool, "slow down: you can post again in %ld s", secs));
-    }
-    tw_id id = res.id;
-    if (res.replayed) {
-        apr_table_setn(r->err_headers_out, "Idempotent-Replayed", "true");
-        tw_stats_refused(tw_status_instance(), TW_STATS_REPLAYED);
-    } else {
-        tw_stats_accepted(tw_status_instance());
-    }
+/* The store failed (`rv`, `err`): 503 with a reason that says whether the post may be stored
+ * (no answer came, or the replicas did not confirm it) and whether sending it again is safe. */
+static int tw_publish_unavailable(request_rec *r, tw_format fmt, const tw_publish *req,
+                                  apr_status_t rv, const char *err)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "TW0402: cannot store a post: %s", err);
+    apr_table_setn(r->err_headers_out, "Retry-After", "5");
+    int unknown = rv == APR_TIMEUP || rv == APR_INCOMPLETE;
+    return tw_refuse(r, fmt, HTTP_SERVICE_UNAVAILABLE,
+                     !unknown ? "the post store is unavailable; please try again in a moment"
+                     : req->key
+                         ? "the post store did not confirm the post in time; it may have been "
+                           "stored: sending it again is safe, it will not appear twice"
+                         : "the post store did not confirm the post in time; it may still "
+                           "appear, so look before you send it again");
+}
 
-    tw_page_posted(c); /* read your own post on the redirected GET */
+/* The answer to a stored (or replayed) post `id`: JSON 201 {"id"}, htmx 204, or a form's 303
+ * back to the page, each with X-Post-Id. */
+static int tw_publish_answer(request_rec *r, tw_format fmt, const char *mount, tw_id id)
+{
     char idtxt[TW_ID_MAX];
     tw_id_format(id, idtxt);
     apr_table_set(r->err_headers_out, "X-Post-Id", idtxt); /* kept on the 303 too */
@@ -207,4 +184,61 @@ int tw_handle_publish(request_rec *r, tw_srv_conf *c, const char *mount)
     r->status = HTTP_SEE_OTHER;
     ap_set_content_length(r, 0);
     return OK;
+}
+
+/* Store the post by `author` and answer: 503 if the store fails, 429 if a rate limit refuses,
+ * else the answer (a replay of an idempotent post answers with the first one's id). */
+static int tw_publish_store(request_rec *r, tw_srv_conf *c, tw_format fmt, const char *mount,
+                            const char *author, const tw_input *in)
+{
+    tw_publish req = {.post = {.user = author,
+                               .user_len = strlen(author),
+                               .msg = in->message,
+                               .msg_len = in->message_len},
+                      .key = in->key,
+                      .key_len = in->key_len,
+                      .addr = r->useragent_ip};
+    tw_publish_result res;
+    const char *err = NULL;
+    apr_time_t t0 = apr_time_now();
+    apr_status_t rv = tw_store_publish(c->rt->store, r->pool, &req, &res, &err);
+    tw_metrics_publish_time(tw_metrics_instance(), apr_time_now() - t0);
+    if (rv != APR_SUCCESS)
+        return tw_publish_unavailable(r, fmt, &req, rv, err);
+    if (res.retry_ms) {
+        long secs = (res.retry_ms + 999) / 1000;
+        apr_table_setn(r->err_headers_out, "Retry-After", apr_ltoa(r->pool, secs));
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "TW0403: %s posts too fast; refused", author);
+        return tw_refuse(r, fmt, HTTP_TOO_MANY_REQUESTS,
+                         apr_psprintf(r->pool, "slow down: you can post again in %ld s", secs));
+    }
+    if (res.replayed) {
+        apr_table_setn(r->err_headers_out, "Idempotent-Replayed", "true");
+        tw_metrics_refused(tw_metrics_instance(), TW_METRICS_REPLAYED);
+    } else {
+        tw_metrics_accepted(tw_metrics_instance());
+    }
+    tw_page_posted(c); /* read your own post on the redirected GET */
+    return tw_publish_answer(r, fmt, mount, res.id);
+}
+
+int tw_handle_publish(request_rec *r, tw_srv_conf *c, const char *mount)
+{
+    const char *type = tw_media_type(r);
+    tw_format fmt = tw_publish_format(r, type);
+    /* Who may post, before anything is read: from the feed's own pages, as a known author. */
+    const char *why = tw_origin_refusal(r, c);
+    if (why)
+        return tw_refuse(r, fmt, HTTP_FORBIDDEN, why);
+    const char *author = tw_visitor_author(r, c, &why);
+    if (!author)
+        return tw_refuse(r, fmt, HTTP_FORBIDDEN, why);
+    if (fmt != TW_FMT_JSON && strcmp(type, "application/x-www-form-urlencoded") != 0)
+        return tw_refuse(r, fmt, HTTP_UNSUPPORTED_MEDIA_TYPE,
+                         "send application/x-www-form-urlencoded or application/json");
+    tw_input in;
+    int rc = tw_publish_read(r, c, fmt, author, &in);
+    if (rc != DECLINED)
+        return rc;
+    return tw_publish_store(r, c, fmt, mount, author, &in);
 }

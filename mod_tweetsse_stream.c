@@ -1,11 +1,11 @@
 /* mod_tweetsse_stream.c: GET of the live stream. Sends the headers, takes what the client
  * missed from the child's ring when it holds all of it, else reads it from the store (at most
  * TweetsseMaxResume posts: a resume further back gets a reload event instead) and gives the stream,
- * with that replay to send first, to the child's socket engine (tw_pump: the worker is free at
- * once, and a client that does not read holds no thread) or, for what that engine cannot write
- * (TLS, HTTP/2, content filters) and with TweetsseDelivery thread, to the worker-thread engine
- * (tw_relay), which writes through the filters in this thread until the stream ends. Streams are
- * counted per client address and child (TweetsseMaxStreamsPerAddress). */
+ * with that replay to send first, to the child's socket engine (tw_engine_socket: the worker is
+ * free at once, and a client that does not read holds no thread) or, for what that engine cannot
+ * write (TLS, HTTP/2, content filters) and with TweetsseDelivery thread, to the thread engine
+ * (tw_engine_thread), which writes through the filters in this thread until the stream ends.
+ * Streams are counted per client address and child (TweetsseMaxStreamsPerAddress). */
 #include "mod_tweetsse_stream.h"
 #include "mod_tweetsse_child.h"
 #include "src/tw_html.h"
@@ -22,7 +22,7 @@
 #define TW_REPLAY_PAGE 200 /* stream entries fetched per XRANGE during a replay, at most */
 
 /* The response: the replay read from the store, and what is written through the filters (the
- * headers, and the tw_writer of the worker-thread engine). */
+ * headers, and the tw_writer of the thread engine). */
 typedef struct tw_stream {
     request_rec *r;
     apr_bucket_brigade *bb;
@@ -181,6 +181,14 @@ static int tw_stream_fd(request_rec *r)
     return fd;
 }
 
+/* Log that the resume point is more than TweetsseMaxResume posts back (the page reloads). */
+static void tw_stream_too_far(tw_stream *st)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, st->r,
+                  "TW0511: a resume more than %ld posts back (TweetsseMaxResume): sending reload",
+                  st->max_resume);
+}
+
 /* Read the posts stored after the client's resume point (it missed them) into st->replay, in
  * pages, writing nothing. Returns 1 to go on with the live stream (the engine sends the replay
  * first), 0 when the stream ends here: the store failed (the client retries with the same
@@ -199,12 +207,9 @@ static int tw_stream_replay(tw_stream *st, tw_runtime *rt)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "TW0503: cannot replay posts: %s", err);
         return 0;
     }
+    if (st->too_far)
+        tw_stream_too_far(st);
     if (gap || st->too_far) {
-        if (st->too_far)
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                          "TW0511: a resume more than %ld posts back (TweetsseMaxResume): "
-                          "sending reload",
-                          st->max_resume);
         tw_stream_control(st, "reload", 0);
         tw_stream_flush(st);
         return 0;
@@ -224,10 +229,7 @@ static int tw_stream_ring_resume(tw_stream *st, tw_runtime *rt, tw_outlet *o)
     if (!tw_hub_join_at(rt->hub, st->last, &at, &behind))
         return 0;
     if (behind > (uint64_t)st->max_resume) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, st->r,
-                      "TW0511: a resume more than %ld posts back (TweetsseMaxResume): "
-                      "sending reload",
-                      st->max_resume);
+        tw_stream_too_far(st);
         tw_stream_control(st, "reload", 0);
         tw_stream_flush(st);
         return -1;
@@ -291,7 +293,7 @@ static int tw_stream_too_many(request_rec *r, long max)
     return OK;
 }
 
-/* Give the stream to `e` (falling back to the worker-thread engine when the socket engine
+/* Give the stream to `e` (falling back to the thread engine when the socket engine
  * declines it). An adopted stream's connection is marked aborted, so that Apache writes nothing
  * more and closes its own descriptor without a shutdown (the engine's duplicate keeps the TCP
  * connection open); its address count is the engine's to release from then on. A stream that
@@ -307,10 +309,10 @@ static void tw_stream_follow(tw_stream *st, tw_runtime *rt, tw_engine *e, const 
         [TW_ENGINE_DECLINED] = "no engine could take it",
         [TW_ENGINE_LOST] = "Redis is lost: its client resumes elsewhere",
     };
-    tw_engine_result res = e->ops->follow(e, o);
-    if (res == TW_ENGINE_DECLINED && e != rt->relay) {
-        e = rt->relay;
-        res = e->ops->follow(e, o);
+    tw_engine_result res = tw_engine_follow(e, o);
+    if (res == TW_ENGINE_DECLINED && e != rt->thread) {
+        e = rt->thread;
+        res = tw_engine_follow(e, o);
     }
     if (res == TW_ENGINE_STOPPING || res == TW_ENGINE_LAGGED) {
         /* Its client comes back: spread the clients ended at once over the jitter. */
@@ -325,11 +327,77 @@ static void tw_stream_follow(tw_stream *st, tw_runtime *rt, tw_engine *e, const 
         if (o->done)
             apr_pool_cleanup_kill(r->pool, o->done_ctx, tw_stream_release);
         ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r, "TW0506: stream handed to the %s engine",
-                      e->ops->name);
+                      tw_engine_name(e));
     } else {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "TW0509: stream ended (%s engine): %s",
-                      e->ops->name, ends[res]);
+                      tw_engine_name(e), ends[res]);
     }
+}
+
+/* Before any byte: the resume point, the address's count, the engine that will take the stream
+ * and whether it has room, the headers. Returns DECLINED to go on (with *engine set), else what
+ * the handler returns. */
+static int tw_stream_start(tw_stream *st, tw_srv_conf *c, tw_outlet *o, int *resume,
+                           tw_engine **engine)
+{
+    request_rec *r = st->r;
+    tw_runtime *rt = c->rt;
+    if ((*resume = tw_stream_resume_point(r, &st->last)) < 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "TW0501: malformed Last-Event-ID");
+        return HTTP_BAD_REQUEST;
+    }
+    if (apr_pool_create(&st->scratch, r->pool) != APR_SUCCESS)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    if (!tw_stream_count(r, rt, c->max_per_addr, o))
+        return tw_stream_too_many(r, c->max_per_addr);
+    tw_stream_headers(r);
+    o->raw = rt->socket && tw_stream_raw(r);
+    *engine = o->raw ? rt->socket : rt->thread;
+    if (tw_engine_full(*engine)) {
+        apr_table_setn(r->err_headers_out, "Retry-After", "5");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (o->raw) /* close-delimited (ap_set_keepalive then never chunks): raw frames fit */
+        r->connection->keepalive = AP_CONN_CLOSE;
+    if (r->header_only)
+        return OK;
+    st->bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    return DECLINED;
+}
+
+/* Join the hub once it has its baseline (from then on the ring misses no post), before the
+ * first byte and before replaying: a post the client could know of after seeing the stream
+ * begin is newer than the join, so the ring has it; whatever was stored before is the
+ * replay's; the engines skip what both deliver (tw_frame_due). Then the retry: line. Returns
+ * DECLINED to go on (o->next set), else what the handler returns. Waits up to the Redis
+ * timeout for the hub. */
+static int tw_stream_join(tw_stream *st, tw_srv_conf *c, tw_outlet *o)
+{
+    request_rec *r = st->r;
+    tw_runtime *rt = c->rt;
+    int ready =
+        tw_hub_wait_ready(rt->hub, apr_time_from_msec(c->feed.timeout_ms), tw_child_stop_fd());
+    o->fd = tw_stream_fd(r);
+    if (ready && !tw_hub_admit(rt->hub, &o->next)) {
+        /* Before any byte: a balancer may send the retry to an instance that has Redis. */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "TW0510: refusing a stream: this server has lost Redis");
+        apr_table_setn(r->err_headers_out, "Retry-After", "5");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    tw_stream_control(st, NULL, (unsigned)c->retry_ms);
+    if (tw_stream_flush(st) != APR_SUCCESS)
+        return OK;
+    if (!ready) {
+        tw_store_health h;
+        tw_store_health_get(rt->store, &h);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "TW0502: live updates from the %s store are not available yet (%s); the "
+                      "client will retry",
+                      tw_store_name(rt->store), h.error[0] ? h.error : "not subscribed yet");
+        return OK;
+    }
+    return DECLINED;
 }
 
 int tw_handle_stream(request_rec *r, tw_srv_conf *c)
@@ -339,56 +407,14 @@ int tw_handle_stream(request_rec *r, tw_srv_conf *c)
                     .max_resume = c->max_resume,
                     .retry_ms = c->retry_ms,
                     .jitter_ms = c->retry_jitter_ms};
-    int resume = tw_stream_resume_point(r, &st.last);
-    if (resume < 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "TW0501: malformed Last-Event-ID");
-        return HTTP_BAD_REQUEST;
-    }
-    if (apr_pool_create(&st.scratch, r->pool) != APR_SUCCESS)
-        return HTTP_INTERNAL_SERVER_ERROR;
-    tw_outlet o = {.fd = -1};
-    if (!tw_stream_count(r, rt, c->max_per_addr, &o))
-        return tw_stream_too_many(r, c->max_per_addr);
-
-    tw_stream_headers(r);
-    int raw = rt->pump && tw_stream_raw(r);
-    tw_engine *engine = raw ? rt->pump : rt->relay;
-    if (engine->ops->full(engine)) {
-        apr_table_setn(r->err_headers_out, "Retry-After", "5");
-        return HTTP_SERVICE_UNAVAILABLE;
-    }
-    if (raw) /* close-delimited (ap_set_keepalive then never chunks): raw frames fit */
-        r->connection->keepalive = AP_CONN_CLOSE;
-    if (r->header_only)
-        return OK;
-    st.bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-
-    /* Join once the hub has its baseline (from then on the ring misses no post), before the
-     * first byte and before replaying: a post the client could know of after seeing the
-     * stream begin is newer than the join, so the ring has it; whatever was stored before is
-     * the replay's; the engines skip what both deliver (tw_frame_due). */
-    int ready = tw_hub_wait_ready(rt->hub, apr_time_from_msec(c->timeout_ms), tw_child_stop_fd());
-    o.fd = tw_stream_fd(r);
-    o.raw = raw;
-    if (ready && !tw_hub_admit(rt->hub, &o.next)) {
-        /* Before any byte: a balancer may send the retry to an instance that has Redis. */
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "TW0510: refusing a stream: this server has lost Redis");
-        apr_table_setn(r->err_headers_out, "Retry-After", "5");
-        return HTTP_SERVICE_UNAVAILABLE;
-    }
-    tw_stream_control(&st, NULL, (unsigned)c->retry_ms);
-    if (tw_stream_flush(&st) != APR_SUCCESS)
-        return OK;
-    if (!ready) {
-        tw_store_health h;
-        tw_store_health_get(rt->store, &h);
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "TW0502: live updates from the %s store are not available yet (%s); the "
-                      "client will retry",
-                      rt->store->ops->name, h.error[0] ? h.error : "not subscribed yet");
-        return OK;
-    }
+    tw_outlet o = {.fd = -1,
+                   .retry_ms = (unsigned)c->retry_ms,
+                   .retry_jitter_ms = (unsigned)c->retry_jitter_ms};
+    tw_engine *engine = NULL;
+    int resume = 0, rc;
+    if ((rc = tw_stream_start(&st, c, &o, &resume, &engine)) != DECLINED ||
+        (rc = tw_stream_join(&st, c, &o)) != DECLINED)
+        return rc;
     int from_ring = resume ? tw_stream_ring_resume(&st, rt, &o) : 0;
     if (from_ring < 0)
         return OK;

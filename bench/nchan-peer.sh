@@ -5,7 +5,9 @@
 #   bench/nchan-peer.sh start DIR [HTTP_PORT] [REDIS_PORT]   (defaults 18090 16390)
 #   bench/nchan-peer.sh stop DIR
 #
-# Endpoints: POST /pub (the raw body is the message), GET /sub (EventSource).
+# Endpoints: POST /pub (the raw body is the message), GET /sub (EventSource), GET
+# /nchan_status (Nchan's stub status: "subscribers: N" is the open streams, which
+# bench/run.sh waits on).
 # Environment: PEER_WORKERS (2): worker_processes; each worker may hold its open-files
 # limit (the hard limit, like an Apache child) less 1,000 connections, so bench/run.sh gives
 # it as many workers as our Apache has children. PEER_REUSEPORT=1: one listening socket per
@@ -96,6 +98,9 @@ http {
             nchan_channel_id feed;
             nchan_redis_pass peer_redis;
             nchan_subscriber_first_message newest;
+        }
+        location = /nchan_status {
+            nchan_stub_status;
         }
     }
 }

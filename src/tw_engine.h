@@ -1,8 +1,9 @@
 /* tw_engine: who writes an open stream's live events, as a table of functions. A stream's
- * handler sends the headers and the replay itself, then gives the stream to an engine:
- *  - tw_pump, the socket engine: one thread per child writes every stream it adopted straight
+ * handler sends the headers and the replay itself, then gives the stream to an engine; the two
+ * engines are named as TweetsseDelivery names them:
+ *  - socket (tw_engine_socket.c): one thread per child writes every stream it adopted straight
  *    to the socket, without blocking; the handler's worker thread is free at once.
- *  - tw_relay, the worker-thread engine: the handler's thread stays with its stream and writes
+ *  - thread (tw_engine_thread.c): the handler's worker thread stays with its stream and writes
  *    through the caller's writer (Apache's output filters); for what the socket engine cannot
  *    write (TLS, HTTP/2, content filters) and for TweetsseDelivery thread.
  * Both first send the outlet's pending bytes (the replay the handler read from the store), then
@@ -43,6 +44,8 @@ typedef struct tw_outlet {
     const char *pending;     /* bytes to send before the first frame (the replay), or NULL; an
                                 engine that adopts the stream copies them */
     size_t pending_len;
+    unsigned retry_ms;        /* a stream the engine ends itself (stop, lag, stall) is told to */
+    unsigned retry_jitter_ms; /* reconnect after retry_ms + [0, jitter) ms (tw_sse_jitter) */
     /* Called once, from the engine's thread, when an engine that adopted the stream
        (TW_ENGINE_ADOPTED) lets it go; NULL for none. A stream the engine did not adopt stays
        the caller's, and so does this release. */
@@ -83,5 +86,35 @@ typedef struct tw_engine_ops {
 struct tw_engine {
     const tw_engine_ops *ops;
 };
+
+static inline const char *tw_engine_name(const tw_engine *e)
+{
+    return e->ops->name;
+}
+
+static inline int tw_engine_full(tw_engine *e)
+{
+    return e->ops->full(e);
+}
+
+static inline tw_engine_result tw_engine_follow(tw_engine *e, const tw_outlet *o)
+{
+    return e->ops->follow(e, o);
+}
+
+static inline void tw_engine_stopping(tw_engine *e)
+{
+    e->ops->stopping(e);
+}
+
+static inline void tw_engine_stop(tw_engine *e)
+{
+    e->ops->stop(e);
+}
+
+static inline int tw_engine_stopped(tw_engine *e, apr_interval_time_t timeout)
+{
+    return e->ops->stopped(e, timeout);
+}
 
 #endif

@@ -32,11 +32,11 @@ struct tw_hub {
     uint64_t cover_seq;
     tw_id last_post;
 
-    tw_stats_child *stats; /* the child's figures, or NULL (set before the subscription) */
+    tw_metrics_child *metrics; /* the child's metrics, or NULL (set before the subscription) */
 };
 
 /* After a change: wake every watcher (one write raises one edge in every epoll set). */
-static void tw_hub_ring_bell(tw_hub *h)
+static void tw_hub_wake(tw_hub *h)
 {
     if (atomic_load(&h->watchers) == 0)
         return;
@@ -83,8 +83,8 @@ static void tw_hub_push(tw_hub *h, tw_blob *bytes, const tw_post *post, int cont
     if (h->notify)
         h->notify(h->notify_ctx);
     apr_thread_mutex_unlock(h->lock);
-    tw_stats_frame(h->stats, control ? NULL : &f.id, apr_time_now());
-    tw_hub_ring_bell(h);
+    tw_metrics_frame(h->metrics, control ? NULL : &f.id, apr_time_now());
+    tw_hub_wake(h);
 }
 
 /* Listener: a post. Rendered outside the lock: listener calls come one at a time. */
@@ -113,7 +113,9 @@ static void tw_hub_on_gap(void *ctx)
            "pages to reload");
     tw_blob *b = h->render.reload(h->render.ctx);
     if (!b) {
-        TW_LOG(h->log, TW_LOG_CRIT, APR_ENOMEM, "TW0101: out of memory for a frame");
+        TW_LOG(h->log, TW_LOG_CRIT, APR_ENOMEM,
+               "TW0102: out of memory for the reload event; the open pages of this child are "
+               "not told to reload");
         return;
     }
     tw_hub_push(h, b, NULL, TW_FRAME_CONTROL);
@@ -126,7 +128,9 @@ static void tw_hub_on_lost(void *ctx)
     tw_blob *b = h->render.closing(h->render.ctx);
     if (!b) {
         /* Without the frame the open streams would stay: then let new ones in too. */
-        TW_LOG(h->log, TW_LOG_CRIT, APR_ENOMEM, "TW0101: out of memory for a frame");
+        TW_LOG(h->log, TW_LOG_CRIT, APR_ENOMEM,
+               "TW0103: out of memory for the closing event; this child keeps its streams "
+               "open and admits new ones");
         return;
     }
     apr_thread_mutex_lock(h->lock);
@@ -140,13 +144,13 @@ static void tw_hub_set_subscribed(tw_hub *h, int up)
 {
     apr_thread_mutex_lock(h->lock);
     if (h->subscribed != up)
-        tw_stats_subscription(h->stats, up, apr_time_now());
+        tw_metrics_subscription(h->metrics, up, apr_time_now());
     h->subscribed = up;
     if (up)
         h->ready = 1, h->lost = 0;
     h->gen++;
     apr_thread_mutex_unlock(h->lock);
-    tw_hub_ring_bell(h);
+    tw_hub_wake(h);
 }
 
 static void tw_hub_on_up(void *ctx)
@@ -193,10 +197,10 @@ apr_status_t tw_hub_create(apr_pool_t *p, const tw_hub_renderer *render, const t
     return APR_SUCCESS;
 }
 
-void tw_hub_stats(tw_hub *h, tw_stats_child *c)
+void tw_hub_metrics(tw_hub *h, tw_metrics_child *c)
 {
-    h->stats = c;
-    tw_stats_feed(c);
+    h->metrics = c;
+    tw_metrics_feed(c);
 }
 
 const tw_store_listener *tw_hub_listener(tw_hub *h)

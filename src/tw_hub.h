@@ -11,7 +11,7 @@
 
 #include "tw_log.h"
 #include "tw_ring.h"
-#include "tw_stats.h"
+#include "tw_metrics.h"
 #include "tw_store.h"
 
 #include <apr_pools.h>
@@ -36,9 +36,9 @@ typedef struct tw_hub_renderer {
 apr_status_t tw_hub_create(apr_pool_t *p, const tw_hub_renderer *render, const tw_log *log,
                            tw_hub **out);
 
-/* Report into the child's figures `c` (tw_stats): frames pushed, the last post, the delivery
+/* Report into the child's metrics `c` (tw_metrics): frames pushed, the last post, the delivery
  * lag of each post, the subscription's state. Before tw_store_subscribe; without it, none. */
-void tw_hub_stats(tw_hub *h, tw_stats_child *c);
+void tw_hub_metrics(tw_hub *h, tw_metrics_child *c);
 
 /* The listener to hand to tw_store_subscribe: posts become frames, a gap becomes a reload frame,
  * up and down move the generation and readiness. */

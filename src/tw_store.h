@@ -1,7 +1,8 @@
 /* tw_store: where posts are kept and how a child hears of new ones, as a table of functions
- * (as nchan's nchan_store_t and mod_md's md_store_t). The module sees only this interface:
- * tw_redis is the implementation every server uses (Redis stream + pub/sub, shared by every
- * child and instance); tw_memstore keeps posts in one process's memory, for tests.
+ * (as nchan's nchan_store_t and mod_md's md_store_t). The module sees only this interface;
+ * its implementations are named after it: tw_store_redis*.c, the one every server uses (a Redis
+ * stream and pub/sub, shared by every child and instance), and tw_store_mem.c, which keeps posts
+ * in one process's memory for the tests (it is not linked into the module).
  *
  * A store is one feed: one history of posts, and a subscription that hears only its posts.
  * Posts are ordered by id (tw_id: the stream id, whose ms part is the time the store took the
@@ -132,6 +133,11 @@ typedef struct tw_store_ops {
 struct tw_store {
     const tw_store_ops *ops;
 };
+
+static inline const char *tw_store_name(const tw_store *s)
+{
+    return s->ops->name;
+}
 
 static inline apr_status_t tw_store_publish(tw_store *s, apr_pool_t *p, const tw_publish *in,
                                             tw_publish_result *out, const char **err)

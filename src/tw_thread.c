@@ -27,7 +27,7 @@ static void tw_eventfd_add(int fd)
 }
 
 /* Reset an eventfd to zero (it is non-blocking). */
-static void tw_eventfd_drain(int fd)
+static void tw_eventfd_empty(int fd)
 {
     uint64_t n;
     while (read(fd, &n, sizeof(n)) < 0 && errno == EINTR)
@@ -106,7 +106,7 @@ void tw_thread_advance(tw_thread *t, tw_state to)
     tw_eventfd_add(t->bell);
 }
 
-void tw_thread_ring(tw_thread *t)
+void tw_thread_wake(tw_thread *t)
 {
     tw_eventfd_add(t->bell);
 }
@@ -118,7 +118,7 @@ int tw_thread_bell_fd(const tw_thread *t)
 
 void tw_thread_quiet(tw_thread *t)
 {
-    tw_eventfd_drain(t->bell);
+    tw_eventfd_empty(t->bell);
 }
 
 tw_state tw_thread_pause(tw_thread *t, apr_interval_time_t timeout)
@@ -151,7 +151,7 @@ int tw_thread_wait(tw_thread *t, apr_interval_time_t timeout)
         if (r > 0) {
             /* Reading it back (and writing it again for the next caller) orders everything the
              * thread did before it with what the caller does next. */
-            tw_eventfd_drain(t->done);
+            tw_eventfd_empty(t->done);
             tw_eventfd_add(t->done);
             return 1;
         }

@@ -1,7 +1,7 @@
 /* tw_thread: a component's own thread, and the one stop model every component follows.
  *
  * A component that runs a thread (the socket engine, the Redis subscriber) has one atomic
- * state, which only moves forward: TW_RUN -> TW_DRAIN (graceful stop: let every client go,
+ * state, which only moves forward: TW_RUN -> TW_STOPPING (graceful stop: let every client go,
  * take no new one) -> TW_EXIT (the thread must return). Moving it and waking the thread is an
  * atomic store and a write(2) to an eventfd, both async-signal-safe: prefork runs
  * child_stopping and the pchild cleanups inside its SIGTERM handler, on top of whatever the
@@ -22,7 +22,7 @@
 #include <apr_time.h>
 #include <stdatomic.h>
 
-typedef enum { TW_RUN = 0, TW_DRAIN = 1, TW_EXIT = 2 } tw_state;
+typedef enum { TW_RUN = 0, TW_STOPPING = 1, TW_EXIT = 2 } tw_state;
 
 typedef struct tw_thread {
     atomic_int state; /* tw_state */
@@ -45,14 +45,14 @@ tw_state tw_thread_state(tw_thread *t);
 void tw_thread_advance(tw_thread *t, tw_state to);
 
 /* Wake the thread without changing the state (new work for it). Async-signal-safe. */
-void tw_thread_ring(tw_thread *t);
+void tw_thread_wake(tw_thread *t);
 
-/* For the thread: the descriptor to wait on (readable after a ring), and the call that reads
+/* For the thread: the descriptor to wait on (readable after a wake-up), and the call that reads
  * it back to quiet once woken. */
 int tw_thread_bell_fd(const tw_thread *t);
 void tw_thread_quiet(tw_thread *t);
 
-/* For the thread: wait up to `timeout` for a ring (or a stop); returns at once unless the state
+/* For the thread: wait up to `timeout` for a wake-up (or a stop); returns at once unless the state
  * is TW_RUN. Returns the state. */
 tw_state tw_thread_pause(tw_thread *t, apr_interval_time_t timeout);
 

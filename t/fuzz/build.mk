@@ -30,40 +30,34 @@ FUZZ_DIR     := build/fuzz
 FUZZ_REPLAY_CC ?= cc
 FUZZ_CC        ?= clang
 FUZZ_WARN      := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -fno-omit-frame-pointer \
-                  -Isrc -It/fuzz
+                  -Isrc -Ibuild -It/fuzz
 FUZZ_REPLAY_CFLAGS := $(FUZZ_WARN) -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS        := $(FUZZ_WARN) -O1 -fsanitize=fuzzer,address,undefined \
                       -fno-sanitize-recover=all
 # Asked when a recipe runs, never when make reads this file: APR's development files may be
 # installed by `make deps` in the same make run.
 FUZZ_APR_CFLAGS = $$(apr-1-config --includes --cppflags)
-FUZZ_LDLIBS     = $$(apu-1-config --link-ld) $$(apr-1-config --link-ld --libs) -lhiredis -ljansson -lcrypto
+FUZZ_LDLIBS     = $$(apu-1-config --link-ld) $$(apr-1-config --link-ld --libs) -lhiredis -ljansson -lcrypto \
+                  -lpthread
 
 # Keep the including Makefile's default goal: this fragment defines no default target.
 fuzz_saved_goal := $(.DEFAULT_GOAL)
 
-# The core sources each target links.
-fuzz_src_form      := src/tw_input.c src/tw_text.c
-fuzz_src_json      := src/tw_input.c src/tw_text.c
-fuzz_src_cookie    := src/tw_sign.c src/tw_text.c
-fuzz_src_resume    := src/tw_id.c
-fuzz_src_confval   := src/tw_confval.c
-fuzz_src_broadcast := src/tw_redis_wire.c src/tw_id.c
-fuzz_src_resp      := src/tw_redis_wire.c src/tw_id.c
+# Each target links the archive of the core built its way (t/unit/build.mk): the replays the
+# unit tests' (cc, ASan + UBSan), the fuzzers one built with clang's fuzzer instrumentation.
+FUZZ_HDR := $(CORE_HDR) $(wildcard t/fuzz/*.h)
 
-$(foreach t,$(FUZZ_ALL),$(eval $(FUZZ_DIR)/replay_$(t) $(FUZZ_DIR)/fuzz_$(t): $(fuzz_src_$(t))))
-
-FUZZ_HDR := $(wildcard src/*.h) $(wildcard t/fuzz/*.h)
-
-$(FUZZ_DIR)/replay_%: t/fuzz/fuzz_%.c t/fuzz/replay.c $(FUZZ_HDR)
+$(FUZZ_DIR)/replay_%: t/fuzz/fuzz_%.c t/fuzz/replay.c $(UNIT_LIB) $(FUZZ_HDR)
 	@mkdir -p $(@D)
 	$(FUZZ_REPLAY_CC) $(FUZZ_REPLAY_CFLAGS) $(FUZZ_APR_CFLAGS) -o $@ $(filter %.c,$^) \
-	    $(FUZZ_LDLIBS)
+	    $(UNIT_LIB) $(FUZZ_LDLIBS)
 
 # FUZZ_TOOLS: a target the including Makefile runs first, to install clang and libFuzzer.
-$(FUZZ_DIR)/fuzz_%: t/fuzz/fuzz_%.c $(FUZZ_HDR) | $(FUZZ_TOOLS)
+$(call CORE_OBJ,fuzz): | $(FUZZ_TOOLS)
+$(FUZZ_DIR)/fuzz_%: t/fuzz/fuzz_%.c build/core/fuzz/libtweetsse.a $(FUZZ_HDR) | $(FUZZ_TOOLS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_APR_CFLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LDLIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_APR_CFLAGS) -o $@ $< build/core/fuzz/libtweetsse.a \
+	    $(FUZZ_LDLIBS)
 
 .PHONY: fuzz-replay fuzz fuzz-merge fuzz-clean
 

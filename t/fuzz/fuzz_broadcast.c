@@ -12,7 +12,7 @@
  * the user has no LF, and the id formats to a canonical text that parses back to the same
  * id. */
 #include "fuzz_common.h"
-#include "tw_redis_wire.h"
+#include "tw_store_redis_wire.h"
 
 #include <inttypes.h>
 

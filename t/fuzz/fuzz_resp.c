@@ -14,7 +14,7 @@
  * <string>, and its payload is that string. An address a sentinel names has a host of 1..255
  * characters of a host name or address and a port 1..65535. */
 #include "fuzz_common.h"
-#include "tw_redis_wire.h"
+#include "tw_store_redis_wire.h"
 
 #include <apr_general.h>
 #include <hiredis/read.h>

@@ -1,24 +1,24 @@
-# t/unit/build.mk: the httpd-free unit tests of src/ (TAP output, ASan + UBSan), and the proof
-# that the core links without httpd. A GNU make fragment, included by the top Makefile; paths
-# are relative to the top directory.
+# t/unit/build.mk: the httpd-free unit tests of src/ (TAP output, ASan + UBSan), the proof
+# that the core links without httpd, and the archives of the core that every unit and fuzz
+# test links (as hiredis links its tests against one library). A GNU make fragment, included
+# by the top Makefile; paths are relative to the top directory.
 #
 #   make unit          build every test and run it; fails if any test fails. The store tests
 #                      run against a throwaway redis-server on a private unix socket as well.
 #   make unit-tsan     the tests of the threaded core under ThreadSanitizer instead
-#   make unit-clean    remove the test executables
+#   make unit-clean    remove the test executables and the archives
 #
-# Each t/unit/test_X is built from t/unit/test_X.c and the src/*.c files it needs. No httpd
-# include path is given, so a core file that includes an httpd header does not compile, and
-# t/unit/core-link links every core file with APR, hiredis and jansson only.
+# Each t/unit/test_X is built from t/unit/test_X.c and the archive of the core, so a new core
+# file or a new dependency between core files needs no change here; a new test is one word in
+# UNIT_TESTS. No httpd include path is given, so a core file that includes an httpd header does
+# not compile, and t/unit/core-link links the whole archive with APR, hiredis and jansson only.
 
-UNIT_TESTS := t/unit/test_buf t/unit/test_id t/unit/test_text t/unit/test_input \
-              t/unit/test_name t/unit/test_sse t/unit/test_html t/unit/test_confval \
-              t/unit/test_ring t/unit/test_hub t/unit/test_thread t/unit/test_pump \
-              t/unit/test_relay t/unit/test_feedcache t/unit/test_redis_wire t/unit/test_store \
-              t/unit/test_sign t/unit/test_origin \
-              t/unit/test_peers t/unit/test_stats
+UNIT_TESTS := $(addprefix t/unit/test_,buf id text input name sse html confval ring hub thread \
+                engine_socket engine_thread feedcache store_redis_wire store sign origin peers \
+                metrics feed)
 # The tests of what runs threads, also built for ThreadSanitizer.
-UNIT_THREADED := test_ring test_hub test_thread test_pump test_relay test_store test_peers
+UNIT_THREADED := test_ring test_hub test_thread test_engine_socket test_engine_thread \
+                 test_store test_peers
 
 UNIT_CC      ?= cc
 UNIT_WARN    := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -fno-omit-frame-pointer
@@ -33,49 +33,53 @@ UNIT_LDLIBS     = $$(apu-1-config --link-ld) $$(apr-1-config --link-ld --libs) -
 # Keep the including Makefile's default goal: this fragment defines no default target.
 unit_saved_goal := $(.DEFAULT_GOAL)
 
-# The core sources each test links.
-UNIT_HUB := src/tw_hub.c src/tw_ring.c src/tw_blob.c src/tw_log.c src/tw_memstore.c \
-            src/tw_sse.c src/tw_buf.c src/tw_id.c src/tw_stats.c
-UNIT_SRC_test_buf        := src/tw_buf.c
-UNIT_SRC_test_id         := src/tw_id.c
-UNIT_SRC_test_text       := src/tw_text.c
-UNIT_SRC_test_input      := src/tw_input.c src/tw_text.c
-UNIT_SRC_test_name       := src/tw_name.c src/tw_text.c
-UNIT_SRC_test_sign       := src/tw_sign.c src/tw_text.c
-UNIT_SRC_test_origin     := src/tw_origin.c
-UNIT_SRC_test_sse        := src/tw_sse.c src/tw_buf.c
-UNIT_SRC_test_html       := src/tw_html.c src/tw_buf.c src/tw_name.c src/tw_text.c src/tw_id.c \
-                            src/tw_sse.c src/tw_render.c src/tw_blob.c
-UNIT_SRC_test_confval    := src/tw_confval.c
-UNIT_SRC_test_ring       := src/tw_ring.c src/tw_blob.c src/tw_id.c
-UNIT_SRC_test_hub        := $(UNIT_HUB)
-UNIT_SRC_test_thread     := src/tw_thread.c
-UNIT_SRC_test_pump       := $(UNIT_HUB) src/tw_pump.c src/tw_thread.c
-UNIT_SRC_test_relay      := $(UNIT_HUB) src/tw_relay.c
-UNIT_SRC_test_feedcache  := src/tw_feedcache.c src/tw_blob.c
-UNIT_SRC_test_peers      := src/tw_peers.c
-UNIT_SRC_test_stats      := src/tw_stats.c src/tw_buf.c src/tw_id.c
-UNIT_SRC_test_redis_wire := src/tw_redis_wire.c src/tw_id.c
-UNIT_SRC_test_store      := $(UNIT_HUB) src/tw_redis.c src/tw_redis_sub.c \
-                            src/tw_redis_wire.c src/tw_thread.c
-
-UNIT_DEPS := t/unit/tap.h t/unit/fixture.h t/unit/edge.h $(wildcard src/*.h) build/tw_redis_publish_lua.h
+# ---- The core as archives, one per way of building it -------------------------------------
+# build/core/<flavour>/libtweetsse.a holds every src/tw_*.c, the test-only memory store
+# (tw_store_mem.c) included, compiled with that flavour's compiler and flags:
+#   asan  the unit tests and the fuzz corpora's replay (cc, ASan + UBSan)
+#   tsan  the threaded unit tests under ThreadSanitizer
+#   fuzz  the libFuzzer targets (clang; the fuzzer's coverage instrumentation)
+CORE_SRC   := $(wildcard src/tw_*.c)
+CORE_HDR   := $(wildcard src/*.h) build/tw_store_redis_publish_lua.h
+CORE_OBJ    = $(patsubst src/%.c,build/core/$(1)/%.o,$(CORE_SRC))
+CORE_CC_asan     = $(UNIT_CC)
+CORE_FLAGS_asan  = $(UNIT_CFLAGS) -O1
+CORE_CC_tsan     = $(UNIT_CC)
+CORE_FLAGS_tsan  = $(UNIT_WARN) -fsanitize=thread -O1 -Isrc -Ibuild
+CORE_CC_fuzz     = clang
+CORE_FLAGS_fuzz  = $(UNIT_WARN) -O1 -fsanitize=fuzzer-no-link,address,undefined \
+                   -fno-sanitize-recover=all -Isrc -Ibuild
 
 .SECONDEXPANSION:
-t/unit/test_%: t/unit/test_%.c $$(UNIT_SRC_test_$$*) $(UNIT_DEPS)
-	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_APR_CFLAGS) -o $@ $(filter %.c,$^) $(UNIT_LDLIBS)
+build/core/%.o: src/$$(notdir $$*).c $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(CORE_CC_$(patsubst %/,%,$(dir $*))) $(CORE_FLAGS_$(patsubst %/,%,$(dir $*))) \
+	    $(UNIT_APR_CFLAGS) -c -o $@ $<
 
-# Every core file in one program: an httpd symbol anywhere in the core fails this link.
-t/unit/core-link: t/unit/core_link.c $(wildcard src/*.c) $(wildcard src/*.h) build/tw_redis_publish_lua.h
-	$(UNIT_CC) $(UNIT_WARN) -Isrc -Ibuild $(UNIT_APR_CFLAGS) -o $@ $(filter %.c,$^) $(UNIT_LDLIBS)
+build/core/%/libtweetsse.a: $$(call CORE_OBJ,$$*)
+	rm -f $@
+	ar rcs $@ $^
 
-# ThreadSanitizer builds of the threaded tests (clang or gcc; TSan cannot share a binary
-# with ASan).
+# Made by pattern rules only, yet kept: the next build reuses them.
+.PRECIOUS: build/core/%/libtweetsse.a build/core/%.o
+
+UNIT_LIB      := build/core/asan/libtweetsse.a
+UNIT_TSAN_LIB := build/core/tsan/libtweetsse.a
+UNIT_DEPS     := t/unit/tap.h t/unit/fixture.h t/unit/edge.h $(CORE_HDR)
+
+t/unit/test_%: t/unit/test_%.c $(UNIT_LIB) $(UNIT_DEPS)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_APR_CFLAGS) -o $@ $< $(UNIT_LIB) $(UNIT_LDLIBS)
+
+# The whole core in one program: an httpd symbol anywhere in it fails this link.
+t/unit/core-link: t/unit/core_link.c $(UNIT_LIB)
+	$(UNIT_CC) $(UNIT_CFLAGS) $(UNIT_APR_CFLAGS) -o $@ $< -Wl,--whole-archive $(UNIT_LIB) \
+	    -Wl,--no-whole-archive $(UNIT_LDLIBS)
+
+# ThreadSanitizer builds of the threaded tests (TSan cannot share a binary with ASan).
 UNIT_TSAN_TESTS := $(addprefix t/unit/tsan/,$(UNIT_THREADED))
-t/unit/tsan/test_%: t/unit/test_%.c $$(UNIT_SRC_test_$$*) $(UNIT_DEPS)
+t/unit/tsan/test_%: t/unit/test_%.c $(UNIT_TSAN_LIB) $(UNIT_DEPS)
 	@mkdir -p t/unit/tsan
-	$(UNIT_CC) $(UNIT_WARN) -fsanitize=thread -O1 -Isrc -Ibuild $(UNIT_APR_CFLAGS) -o $@ \
-	    $(filter %.c,$^) $(UNIT_LDLIBS)
+	$(UNIT_CC) $(CORE_FLAGS_tsan) $(UNIT_APR_CFLAGS) -o $@ $< $(UNIT_TSAN_LIB) $(UNIT_LDLIBS)
 
 # Run a list of test programs (TAP), with a private redis-server for the store tests.
 define unit_run
@@ -105,6 +109,6 @@ unit-tsan: $(UNIT_TSAN_TESTS)
 	$(call unit_run,$(UNIT_TSAN_TESTS),TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1)
 
 unit-clean:
-	rm -rf $(UNIT_TESTS) t/unit/core-link t/unit/tsan
+	rm -rf $(UNIT_TESTS) t/unit/core-link t/unit/tsan build/core
 
 .DEFAULT_GOAL := $(unit_saved_goal)

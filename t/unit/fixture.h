@@ -5,7 +5,7 @@
 #define FIXTURE_H
 
 #include "tw_hub.h"
-#include "tw_memstore.h"
+#include "tw_store_mem.h"
 #include "tw_sse.h"
 
 #include <apr_strings.h>
@@ -116,7 +116,7 @@ FIXTURE_API int fx_feed_init(fx_feed *f, long history, int subscribe)
     if (apr_pool_create(&f->pool, NULL) != APR_SUCCESS)
         return 0;
     fx_log_init(&f->log, f->pool);
-    if (tw_memstore_create(f->pool, history, &f->store) != APR_SUCCESS ||
+    if (tw_store_mem_create(f->pool, history, &f->store) != APR_SUCCESS ||
         tw_hub_create(f->pool, &r, &f->log.log, &f->hub) != APR_SUCCESS)
         return 0;
     return !subscribe || tw_store_subscribe(f->store, tw_hub_listener(f->hub)) == APR_SUCCESS;

@@ -240,36 +240,36 @@ static int always_alive(int pid)
     return 1;
 }
 
-/* The figures a hub reports into its child's slot (tw_stats). */
+/* The figures a hub reports into its child's slot (tw_metrics). */
 static void test_stats(void)
 {
     fx_feed f;
     fx_feed_init(&f, 10, 0);
-    tw_stats *st = tw_stats_init(apr_pcalloc(f.pool, tw_stats_size(1)), 1);
-    tw_stats_child *c = tw_stats_claim(st, 1, always_alive);
-    tw_hub_stats(f.hub, c);
-    tw_stats_view v;
-    tw_stats_read(st, f.pool, always_alive, &v);
-    ok(v.child[0].feeds == 1 && !tw_stats_child_subscribed(&v.child[0]),
+    tw_metrics *st = tw_metrics_init(apr_pcalloc(f.pool, tw_metrics_size(1)), 1);
+    tw_metrics_child *c = tw_metrics_claim(st, 1, always_alive);
+    tw_hub_metrics(f.hub, c);
+    tw_metrics_view v;
+    tw_metrics_read(st, f.pool, always_alive, &v);
+    ok(v.child[0].feeds == 1 && !tw_metrics_child_subscribed(&v.child[0]),
        "a hub joins its child's figures, not subscribed yet");
     tw_store_subscribe(f.store, tw_hub_listener(f.hub));
     tw_id a = fx_post(&f, "ann", "one");
     tw_id b = fx_post(&f, "bob", "two");
     const tw_store_listener *l = tw_hub_listener(f.hub);
     l->gap(l->ctx);
-    tw_stats_read(st, f.pool, always_alive, &v);
-    ok(tw_stats_child_subscribed(&v.child[0]), "subscribed once up");
+    tw_metrics_read(st, f.pool, always_alive, &v);
+    ok(tw_metrics_child_subscribed(&v.child[0]), "subscribed once up");
     ok(v.child[0].sub_since > 0, "since a time");
     is_int((long long)v.child[0].ring_head, 3, "two posts and a reload pushed");
     ok(tw_id_cmp(v.child[0].last, b) == 0 && tw_id_cmp(a, b) < 0, "the last post's id");
-    is_int((long long)v.lag.count[TW_STATS_BUCKETS - 1], 2, "one lag observation per post");
+    is_int((long long)v.lag.count[TW_METRICS_BUCKETS - 1], 2, "one lag observation per post");
     l->down(l->ctx);
     l->down(l->ctx); /* only a change counts */
-    tw_stats_read(st, f.pool, always_alive, &v);
-    ok(!tw_stats_child_subscribed(&v.child[0]), "reconnecting once down");
+    tw_metrics_read(st, f.pool, always_alive, &v);
+    ok(!tw_metrics_child_subscribed(&v.child[0]), "reconnecting once down");
     l->up(l->ctx);
-    tw_stats_read(st, f.pool, always_alive, &v);
-    ok(tw_stats_child_subscribed(&v.child[0]) && v.child[0].subscribed == 1, "and back up, once");
+    tw_metrics_read(st, f.pool, always_alive, &v);
+    ok(tw_metrics_child_subscribed(&v.child[0]) && v.child[0].subscribed == 1, "and back up, once");
     apr_pool_destroy(f.pool);
 }
 
@@ -288,7 +288,7 @@ static void test_render_failure(void)
     tw_hub_renderer r = {.post = render_nothing, .reload = fx_render_reload};
     tw_store *store;
     tw_hub *hub;
-    tw_memstore_create(p, 10, &store);
+    tw_store_mem_create(p, 10, &store);
     tw_hub_create(p, &r, &log.log, &hub);
     tw_store_subscribe(store, tw_hub_listener(hub));
     tw_publish in = {.post = {.user = "u", .user_len = 1, .msg = "m", .msg_len = 1}};

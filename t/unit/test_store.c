@@ -1,10 +1,10 @@
 /* Unit tests of the store interface (src/tw_store.h): one contract run against both
- * implementations, tw_memstore and tw_redis (against the throwaway redis-server that `make unit`
+ * implementations, tw_store_mem and tw_redis (against the throwaway redis-server that `make unit`
  * starts; TW_TEST_REDIS names its unix socket), then what only Redis does: a subscription lost
  * and caught up, a gap when posts were trimmed meanwhile, and errors when Redis is away. */
 #include "fixture.h"
 #include "tap.h"
-#include "tw_redis.h"
+#include "tw_store_redis_int.h"
 
 #include <apr_general.h>
 #include <hiredis/hiredis.h>
@@ -145,7 +145,7 @@ typedef tw_store *make_fn(long history);
 static tw_store *make_mem(long history)
 {
     tw_store *s;
-    return tw_memstore_create(pool, history, &s) == APR_SUCCESS ? s : NULL;
+    return tw_store_mem_create(pool, history, &s) == APR_SUCCESS ? s : NULL;
 }
 
 static tw_log quiet;
@@ -153,26 +153,27 @@ static const char *last_key; /* the stream key of the Redis store made last */
 
 /* A Redis store as `cf` says, with what it leaves out filled in: its own stream and channel
  * (so every store starts empty), the test server, a 2 s timeout, four connections. */
-static tw_store *make_redis_conf(tw_redis_conf cf)
+static tw_store *make_redis_conf(tw_store_redis_conf cf)
 {
     ++serial;
-    if (!cf.addr.path && !cf.addr.host)
-        cf.addr.path = redis_sock;
-    if (!cf.key)
-        cf.key = apr_psprintf(pool, "test:%d:%d:feed", (int)getpid(), serial);
-    if (!cf.channel)
-        cf.channel = apr_psprintf(pool, "test:%d:%d:live", (int)getpid(), serial);
-    cf.timeout_ms = cf.timeout_ms ? cf.timeout_ms : 2000;
+    if (!cf.feed.redis.path && !cf.feed.redis.host)
+        cf.feed.redis.path = redis_sock;
+    if (!cf.feed.stream_key)
+        cf.feed.stream_key = apr_psprintf(pool, "test:%d:%d:feed", (int)getpid(), serial);
+    if (!cf.feed.channel)
+        cf.feed.channel = apr_psprintf(pool, "test:%d:%d:live", (int)getpid(), serial);
+    cf.feed.timeout_ms = cf.feed.timeout_ms ? cf.feed.timeout_ms : 2000;
     cf.max_conns = 4;
     cf.log = cf.log ? cf.log : &quiet;
-    last_key = cf.key;
+    last_key = cf.feed.stream_key;
     tw_store *s;
-    return tw_redis_create(pool, &cf, &s) == APR_SUCCESS ? s : NULL;
+    return tw_store_redis_create(pool, &cf, &s) == APR_SUCCESS ? s : NULL;
 }
 
 static tw_store *make_redis_at(long history, const char *sock)
 {
-    return make_redis_conf((tw_redis_conf){.addr = {.path = sock}, .history = history});
+    return make_redis_conf(
+        (tw_store_redis_conf){.feed.redis = {.path = sock}, .feed.history = history});
 }
 
 static tw_store *make_redis(long history)
@@ -655,7 +656,8 @@ static const char *publish_err(tw_store *s)
 
 static void test_redis_replicas(redisContext *c)
 {
-    tw_store *s = make_redis_conf((tw_redis_conf){.history = 100, .min_replicas = 1});
+    tw_store *s =
+        make_redis_conf((tw_store_redis_conf){.feed.history = 100, .feed.min_replicas = 1});
     const char *err = publish_err(s);
     ok(err && strstr(err, "NOREPLICAS"), "replicas: none online: refused (%s)",
        err ? err : "stored");
@@ -667,7 +669,7 @@ static void test_redis_replicas(redisContext *c)
     ok(err && strstr(err, "READONLY"), "replicas: a replica refuses (%s)", err ? err : "stored");
     is_int(stream_length(c, last_key), 0, "replicas: nothing stored on it");
     admin_do(c, "REPLICAOF NO ONE");
-    tw_store *none = make_redis_conf((tw_redis_conf){.history = 100});
+    tw_store *none = make_redis_conf((tw_store_redis_conf){.feed.history = 100});
     ok(!publish_err(none), "replicas: without a minimum, stored");
     is_int(stream_length(c, last_key), 1, "replicas: one entry");
 }
@@ -676,8 +678,8 @@ static void test_redis_replicas(redisContext *c)
  * own; a refusal stores nothing and says how long to wait. */
 static void test_redis_rate(redisContext *c)
 {
-    tw_store *s = make_redis_conf(
-        (tw_redis_conf){.history = 100, .rate_user = {2, 60000, 3}, .rate_addr = {4, 60000, 4}});
+    tw_store *s = make_redis_conf((tw_store_redis_conf){
+        .feed.history = 100, .feed.rate_user = {2, 60000, 3}, .feed.rate_addr = {4, 60000, 4}});
     tw_publish_result r;
     int stored = 0;
     for (int i = 0; i < 3; i++)
@@ -696,7 +698,7 @@ static void test_redis_rate(redisContext *c)
     ok(publish_as(s, "ann", "again", "key-1", "10.0.0.3", &r) == APR_SUCCESS && r.retry_ms > 0,
        "rate: ann is limited from any address");
     is_int(stream_length(c, last_key), 5, "rate: five stored in all");
-    tw_store *off = make_redis_conf((tw_redis_conf){.history = 100});
+    tw_store *off = make_redis_conf((tw_store_redis_conf){.feed.history = 100});
     stored = 0;
     for (int i = 0; i < 20; i++)
         stored +=
@@ -706,13 +708,13 @@ static void test_redis_rate(redisContext *c)
 
 static void test_redis_fleet_history(redisContext *c)
 {
-    tw_store *own = make_redis_conf((tw_redis_conf){.history = 10});
+    tw_store *own = make_redis_conf((tw_store_redis_conf){.feed.history = 10});
     for (int i = 0; i < 300; i++)
         publish_err(own);
     long long kept = stream_length(c, last_key);
     ok(kept >= 10 && kept < 250, "history: trimmed to about its own 10 (%lld)", kept);
 
-    tw_store *low = make_redis_conf((tw_redis_conf){.history = 10});
+    tw_store *low = make_redis_conf((tw_store_redis_conf){.feed.history = 10});
     admin_do(c, apr_psprintf(pool, "HSET %s:settings history 250", last_key));
     for (int i = 0; i < 300; i++)
         publish_err(low);
@@ -727,23 +729,24 @@ static void test_redis_settings(void)
     const char *key = apr_psprintf(pool, "test:%d:settings:feed", (int)getpid());
     const char *chan = apr_psprintf(pool, "test:%d:settings:live", (int)getpid());
     const char *err = NULL;
-    tw_redis_conf first = {.key = key, .channel = chan, .history = 1000, .log = &log.log};
+    tw_store_redis_conf first = {.feed = {.stream_key = key, .channel = chan, .history = 1000},
+                                 .log = &log.log};
     ok(tw_redis_settings_check(make_redis_conf(first), pool, &err) == APR_SUCCESS,
        "settings: recorded by the first");
     ok(tw_redis_settings_check(make_redis_conf(first), pool, &err) == APR_SUCCESS &&
            !strstr(log.text, "TW011"),
        "settings: the same again, nothing logged");
-    tw_redis_conf history = first;
-    history.history = 500;
+    tw_store_redis_conf history = first;
+    history.feed.history = 500;
     tw_redis_settings_check(make_redis_conf(history), pool, &err);
     is_int(fx_log_count(&log, "TW0112:"), 1, "settings: another history is reported");
     has_str(log.text, "keep 1000 posts", "settings: with the fleet's value");
-    tw_redis_conf channel = first;
-    channel.channel = apr_pstrcat(pool, chan, "2", NULL);
+    tw_store_redis_conf channel = first;
+    channel.feed.channel = apr_pstrcat(pool, chan, "2", NULL);
     tw_redis_settings_check(make_redis_conf(channel), pool, &err);
     is_int(fx_log_count(&log, "TW0113:"), 1, "settings: another channel is reported");
-    tw_redis_conf stream = first;
-    stream.key = apr_pstrcat(pool, key, "2", NULL);
+    tw_store_redis_conf stream = first;
+    stream.feed.stream_key = apr_pstrcat(pool, key, "2", NULL);
     tw_redis_settings_check(make_redis_conf(stream), pool, &err);
     is_int(fx_log_count(&log, "TW0114:"), 1, "settings: another stream on the channel is reported");
     is_int(fx_log_count(&log, "TW0112:"), 1, "settings: each once");
@@ -820,7 +823,8 @@ static void test_redis_probe_deaf(void)
 
 static void test_redis_lost(redisContext *c)
 {
-    tw_store *s = make_redis_conf((tw_redis_conf){.history = 100, .timeout_ms = 100});
+    tw_store *s =
+        make_redis_conf((tw_store_redis_conf){.feed.history = 100, .feed.timeout_ms = 100});
     rec r;
     tw_store_listener l = rec_listener(&r);
     tw_store_subscribe(s, &l);

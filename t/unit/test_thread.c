@@ -15,7 +15,7 @@
 typedef struct worker {
     tw_thread t;
     atomic_int woken;      /* rings seen while running */
-    atomic_int saw_drain;  /* the thread saw TW_DRAIN before TW_EXIT */
+    atomic_int saw_drain;  /* the thread saw TW_STOPPING before TW_EXIT */
     atomic_int all_masked; /* every signal was blocked in the thread */
     atomic_int release;    /* for the stuck worker: may it return? */
     char name[16];         /* the thread's name, as the thread saw it */
@@ -34,12 +34,12 @@ static void worker_main(void *arg)
         tw_state st = tw_thread_pause(&w->t, apr_time_from_sec(30));
         if (st == TW_EXIT)
             return;
-        if (st == TW_DRAIN)
+        if (st == TW_STOPPING)
             atomic_store(&w->saw_drain, 1);
         atomic_fetch_add(&w->woken, 1);
         /* A drained worker keeps running until told to exit; pause returns at once then, so
          * wait on the bell itself. */
-        if (st == TW_DRAIN) {
+        if (st == TW_STOPPING) {
             struct pollfd pfd = {.fd = tw_thread_bell_fd(&w->t), .events = POLLIN};
             poll(&pfd, 1, 30000);
             tw_thread_quiet(&w->t);
@@ -77,14 +77,14 @@ static void test_states(void)
     is_int(tw_thread_state(&w.t), TW_RUN, "a new thread runs");
     is_int(tw_thread_wait(&w.t, 0), 1, "a thread never started counts as ended");
     ok(tw_thread_start(&w.t, "tw-test", worker_main, &w) == APR_SUCCESS, "start");
-    tw_thread_ring(&w.t);
+    tw_thread_wake(&w.t);
     ok(until_woken(&w, 1), "a ring wakes the thread");
     is_int(tw_thread_state(&w.t), TW_RUN, "a ring does not change the state");
-    tw_thread_advance(&w.t, TW_DRAIN);
-    ok(until_woken(&w, 2) && atomic_load(&w.saw_drain), "the thread sees TW_DRAIN");
+    tw_thread_advance(&w.t, TW_STOPPING);
+    ok(until_woken(&w, 2) && atomic_load(&w.saw_drain), "the thread sees TW_STOPPING");
     tw_thread_advance(&w.t, TW_RUN);
-    is_int(tw_thread_state(&w.t), TW_DRAIN, "the state never moves back");
-    is_int(tw_thread_wait(&w.t, apr_time_from_msec(20)), 0, "not ended while draining");
+    is_int(tw_thread_state(&w.t), TW_STOPPING, "the state never moves back");
+    is_int(tw_thread_wait(&w.t, apr_time_from_msec(20)), 0, "not ended while stopping");
     tw_thread_advance(&w.t, TW_EXIT);
     long long t0 = now_ms();
     is_int(tw_thread_wait(&w.t, apr_time_from_sec(5)), 1, "TW_EXIT ends it");

@@ -1,4 +1,4 @@
-#include "tw_redis_wire.h"
+#include "tw_store_redis_wire.h"
 
 #include <apr_strings.h>
 #include <stdlib.h>
@@ -50,7 +50,7 @@ static int tw_redis_wire_is(const redisReply *r, const char *name)
     return r->type == REDIS_REPLY_STRING && r->len == n && memcmp(r->str, name, n) == 0;
 }
 
-int tw_redis_wire_stream_info(const redisReply *rep, tw_redis_stream *out)
+int tw_redis_wire_log_info(const redisReply *rep, tw_redis_log *out)
 {
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 2)
         return 0;

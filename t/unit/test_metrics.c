@@ -1,7 +1,7 @@
-/* Unit tests of src/tw_stats: the shared block's slots (claim, reclaim, release), the writers,
+/* Unit tests of src/tw_metrics: the shared block's slots (claim, reclaim, release), the writers,
  * the histogram's buckets, the read view, and the Prometheus, ?auto and HTML renderings. */
 #include "tap.h"
-#include "tw_stats.h"
+#include "tw_metrics.h"
 
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -16,56 +16,56 @@ static int alive(int pid)
     return pid != dead_pid;
 }
 
-static tw_stats *make(int nslots)
+static tw_metrics *make(int nslots)
 {
-    void *mem = malloc(tw_stats_size(nslots));
-    return tw_stats_init(mem, nslots);
+    void *mem = malloc(tw_metrics_size(nslots));
+    return tw_metrics_init(mem, nslots);
 }
 
 static void test_slots(void)
 {
-    tw_stats *st = make(2);
+    tw_metrics *st = make(2);
     is_int(st->nslots, 2, "a block of two slots");
-    tw_stats_child *a = tw_stats_claim(st, 100, alive);
-    tw_stats_child *b = tw_stats_claim(st, 200, alive);
+    tw_metrics_child *a = tw_metrics_claim(st, 100, alive);
+    tw_metrics_child *b = tw_metrics_claim(st, 200, alive);
     ok(a && b && a != b, "two children take two slots");
-    ok(tw_stats_claim(st, 300, alive) == NULL, "a third finds none while both live");
-    tw_stats_delivered(a, 7);
-    tw_stats_stream(a, TW_STATS_SOCKET, 3);
+    ok(tw_metrics_claim(st, 300, alive) == NULL, "a third finds none while both live");
+    tw_metrics_delivered(a, 7);
+    tw_metrics_stream(a, TW_METRICS_SOCKET, 3);
     dead_pid = 100;
-    tw_stats_child *c = tw_stats_claim(st, 300, alive);
+    tw_metrics_child *c = tw_metrics_claim(st, 300, alive);
     ok(c == a, "the slot of a dead child is taken over");
-    is_int(atomic_load(&c->streams[TW_STATS_SOCKET]), 0, "its gauges start over");
+    is_int(atomic_load(&c->streams[TW_METRICS_SOCKET]), 0, "its gauges start over");
     is_int(atomic_load(&c->delivered), 7, "its counters go on");
     dead_pid = -1;
-    tw_stats_release(b);
+    tw_metrics_release(b);
     is_int(atomic_load(&b->pid), 0, "a released slot is free");
-    ok(tw_stats_claim(st, 400, alive) == b, "and taken by the next child");
+    ok(tw_metrics_claim(st, 400, alive) == b, "and taken by the next child");
     /* A slot left by an earlier process with the same pid is taken before any other. */
-    tw_stats_release(c);
+    tw_metrics_release(c);
     atomic_store(&c->pid, 400); /* as if pid 400 had been reused */
-    tw_stats_release(b);
-    ok(tw_stats_claim(st, 400, alive) == c, "a pid's stale slot is taken first");
-    tw_stats_stream(NULL, TW_STATS_SOCKET, 1);
-    tw_stats_frame(NULL, NULL, 0);
-    tw_stats_accepted(NULL);
+    tw_metrics_release(b);
+    ok(tw_metrics_claim(st, 400, alive) == c, "a pid's stale slot is taken first");
+    tw_metrics_stream(NULL, TW_METRICS_SOCKET, 1);
+    tw_metrics_frame(NULL, NULL, 0);
+    tw_metrics_accepted(NULL);
     ok(1, "the writers take NULL");
     free(st);
 }
 
 static void test_histogram(void)
 {
-    tw_stats_hist h;
+    tw_metrics_hist h;
     memset(&h, 0, sizeof(h));
-    tw_stats_observe(&h, 500);      /* le 0.0005: bounds are inclusive */
-    tw_stats_observe(&h, 501);      /* le 0.001 */
-    tw_stats_observe(&h, -5);       /* clamped to 0 */
-    tw_stats_observe(&h, 10000000); /* le 10 */
-    tw_stats_observe(&h, 10000001); /* +Inf */
+    tw_metrics_observe(&h, 500);      /* le 0.0005: bounds are inclusive */
+    tw_metrics_observe(&h, 501);      /* le 0.001 */
+    tw_metrics_observe(&h, -5);       /* clamped to 0 */
+    tw_metrics_observe(&h, 10000000); /* le 10 */
+    tw_metrics_observe(&h, 10000001); /* +Inf */
     is_int(atomic_load(&h.bucket[0]), 2, "0 and 500 us in the first bucket");
     is_int(atomic_load(&h.bucket[1]), 1, "501 us in the second");
-    is_int(atomic_load(&h.bucket[TW_STATS_BUCKETS - 2]), 1, "10 s in the last bounded one");
-    is_int(atomic_load(&h.bucket[TW_STATS_BUCKETS - 1]), 1, "beyond it in +Inf");
+    is_int(atomic_load(&h.bucket[TW_METRICS_BUCKETS - 2]), 1, "10 s in the last bounded one");
+    is_int(atomic_load(&h.bucket[TW_METRICS_BUCKETS - 1]), 1, "beyond it in +Inf");
     is_int(atomic_load(&h.sum_us), 500 + 501 + 10000000 + 10000001, "the sum (negative as 0)");
 }
 
@@ -82,43 +82,43 @@ static double series(const char *text, const char *name)
 
 static void test_render(apr_pool_t *pool)
 {
-    tw_stats *st = make(2); /* full: a new child must take a dead one's slot */
-    tw_stats_child *a = tw_stats_claim(st, 11, alive);
-    tw_stats_child *b = tw_stats_claim(st, 22, alive);
-    tw_stats_feed(a);
-    tw_stats_feed(b);
-    tw_stats_subscription(a, 1, apr_time_from_sec(1700000000));
-    tw_stats_stream(a, TW_STATS_SOCKET, 5);
-    tw_stats_stream(b, TW_STATS_THREAD, 2);
-    tw_stats_delivered(a, 10);
-    tw_stats_delivered(b, 4);
-    tw_stats_cut(b, TW_STATS_STALLED);
-    tw_stats_redis(a, 2);
-    tw_stats_redis(a, -1);
+    tw_metrics *st = make(2); /* full: a new child must take a dead one's slot */
+    tw_metrics_child *a = tw_metrics_claim(st, 11, alive);
+    tw_metrics_child *b = tw_metrics_claim(st, 22, alive);
+    tw_metrics_feed(a);
+    tw_metrics_feed(b);
+    tw_metrics_subscription(a, 1, apr_time_from_sec(1700000000));
+    tw_metrics_stream(a, TW_METRICS_SOCKET, 5);
+    tw_metrics_stream(b, TW_METRICS_THREAD, 2);
+    tw_metrics_delivered(a, 10);
+    tw_metrics_delivered(b, 4);
+    tw_metrics_cut(b, TW_METRICS_STALLED);
+    tw_metrics_redis(a, 2);
+    tw_metrics_redis(a, -1);
     tw_id id = {1700000000123, 4};
-    tw_stats_frame(a, &id, apr_time_from_msec(1700000000123) + 3000); /* lag 3 ms */
-    tw_stats_frame(a, NULL, 0);                                       /* a control frame */
-    tw_stats_accepted(st);
-    tw_stats_accepted(st);
-    tw_stats_refused(st, TW_STATS_FORBIDDEN);
-    tw_stats_publish_time(st, 700);
-    tw_stats_publish_time(st, 2000000);
+    tw_metrics_frame(a, &id, apr_time_from_msec(1700000000123) + 3000); /* lag 3 ms */
+    tw_metrics_frame(a, NULL, 0);                                       /* a control frame */
+    tw_metrics_accepted(st);
+    tw_metrics_accepted(st);
+    tw_metrics_refused(st, TW_METRICS_FORBIDDEN);
+    tw_metrics_publish_time(st, 700);
+    tw_metrics_publish_time(st, 2000000);
 
-    tw_stats_view v;
-    tw_stats_read(st, pool, alive, &v);
+    tw_metrics_view v;
+    tw_metrics_read(st, pool, alive, &v);
     is_int(v.nchildren, 2, "two live children read");
-    is_int(v.streams[TW_STATS_SOCKET] + v.streams[TW_STATS_THREAD], 7, "streams summed");
+    is_int(v.streams[TW_METRICS_SOCKET] + v.streams[TW_METRICS_THREAD], 7, "streams summed");
     is_int(v.subscribed_children, 1, "one child subscribed");
     is_int(v.child[0].last.ms, 1700000000123, "the last post id's time");
     is_int(v.child[0].last.seq, 4, "and its sequence");
     is_int(v.child[0].ring_head, 2, "two frames pushed");
     is_int(v.child[0].redis_in_use, 1, "one Redis connection in use");
     is_int(v.delivered, 14, "frames delivered over all slots");
-    is_int(v.publish.count[TW_STATS_BUCKETS - 1], 2, "two publish round trips");
+    is_int(v.publish.count[TW_METRICS_BUCKETS - 1], 2, "two publish round trips");
 
     tw_buf b1;
     tw_buf_init(&b1, pool, 64);
-    tw_stats_prometheus(&b1, &v);
+    tw_metrics_prometheus(&b1, &v);
     const char *t = b1.data;
     has_str(t, "# HELP tweetsse_streams ", "HELP of the streams gauge");
     has_str(t, "# TYPE tweetsse_streams gauge\n", "its TYPE");
@@ -165,7 +165,7 @@ static void test_render(apr_pool_t *pool)
 
     tw_buf b2;
     tw_buf_init(&b2, pool, 64);
-    tw_stats_status_auto(&b2, &v);
+    tw_metrics_status_auto(&b2, &v);
     has_str(b2.data, "TweetsseStreams: 7\n", "?auto: streams");
     has_str(b2.data, "TweetsseChildren: 2\n", "?auto: children");
     has_str(b2.data, "TweetsseReconnecting: 1\n", "?auto: one reconnecting");
@@ -179,7 +179,7 @@ static void test_render(apr_pool_t *pool)
 
     tw_buf b3;
     tw_buf_init(&b3, pool, 64);
-    tw_stats_status_html(&b3, &v);
+    tw_metrics_status_html(&b3, &v);
     has_str(b3.data, "<h2>mod_tweetsse</h2>", "HTML: the heading");
     has_str(b3.data, "<td>11</td><td>5</td><td>0</td><td>subscribed since ", "HTML: a row");
     has_str(b3.data, "<td>1700000000123-4</td>", "HTML: the last post");
@@ -187,20 +187,20 @@ static void test_render(apr_pool_t *pool)
 
     /* A dead child's gauges vanish from the report; its counters stay in the sums. */
     dead_pid = 22;
-    tw_stats_read(st, pool, alive, &v);
+    tw_metrics_read(st, pool, alive, &v);
     is_int(v.nchildren, 1, "a dead child is not reported");
     is_int(v.delivered, 14, "its frames still count");
-    is_int(v.cut[TW_STATS_STALLED], 1, "and its cuts");
+    is_int(v.cut[TW_METRICS_STALLED], 1, "and its cuts");
     /* A new child in its slot: the sums go on, its own counts start at 0. */
-    tw_stats_child *c = tw_stats_claim(st, 33, alive);
+    tw_metrics_child *c = tw_metrics_claim(st, 33, alive);
     ok(c == b, "the new child takes the dead one's slot");
     dead_pid = -1;
-    tw_stats_delivered(c, 1);
-    tw_stats_read(st, pool, alive, &v);
+    tw_metrics_delivered(c, 1);
+    tw_metrics_read(st, pool, alive, &v);
     is_int(v.delivered, 15, "the sum never goes back");
     is_int(v.child[1].pid, 33, "the new child is reported");
     is_int(v.child[1].delivered, 1, "with its own count since it started");
-    is_int(v.child[1].cut[TW_STATS_STALLED], 0, "and no cut of its own");
+    is_int(v.child[1].cut[TW_METRICS_STALLED], 0, "and no cut of its own");
     free(st);
 }
 

@@ -1,9 +1,9 @@
 /* tw_redis_wire: what the Redis store reads off the wire, as pure functions over hiredis reply
  * objects and payload bytes: stream entries (XRANGE/XREVRANGE), pub/sub messages and the
- * announcement of a post (written by tw_redis_publish.lua). No I/O, so they are unit-tested by
- * feeding RESP bytes to a hiredis reader, and fuzzed. httpd-free. */
-#ifndef TW_REDIS_WIRE_H
-#define TW_REDIS_WIRE_H
+ * announcement of a post (written by tw_store_redis_publish.lua). No I/O, so they are unit-tested
+ * by feeding RESP bytes to a hiredis reader, and fuzzed. httpd-free. */
+#ifndef TW_STORE_REDIS_WIRE_H
+#define TW_STORE_REDIS_WIRE_H
 
 #include "tw_confval.h"
 #include "tw_post.h"
@@ -27,15 +27,15 @@ int tw_redis_wire_entries(apr_pool_t *p, const redisReply *rep, tw_post **posts,
 
 /* The state of a stream, from XINFO STREAM: what the subscriber starts from and how it tells
  * whether posts were trimmed while it was away. */
-typedef struct tw_redis_stream {
+typedef struct tw_redis_log {
     tw_id last_generated;    /* the id of the newest entry ever added (kept after trimming) */
     long long length;        /* entries now */
     long long entries_added; /* entries ever added (Redis 7; -1 when the server omits it) */
-} tw_redis_stream;
+} tw_redis_log;
 
 /* Read an XINFO STREAM reply (a flat array of field, value pairs) into `out`. Returns 0 if it
  * is malformed or lacks length or last-generated-id. Fields it does not know are skipped. */
-int tw_redis_wire_stream_info(const redisReply *rep, tw_redis_stream *out);
+int tw_redis_wire_log_info(const redisReply *rep, tw_redis_log *out);
 
 /* Is `rep` a pub/sub message ["message", channel, payload] on `channel`? Then points *payload
  * and *len at the payload and returns 1. Subscription confirmations and anything else give 0. */

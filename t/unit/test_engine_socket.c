@@ -1,11 +1,11 @@
-/* Unit tests of src/tw_pump, the socket engine, against socketpairs: delivery in order, the skip
- * rule, partial writes into tiny send buffers, a stalled reader cut, a slow reader that keeps
- * up kept, a reader a ring behind cut, a replay handed over with the stream (written first, in
- * pieces, cut when stalled, the owner told once), keepalive pings, hang-ups, capacity, and
+/* Unit tests of src/tw_engine_socket, the socket engine, against socketpairs: delivery in order,
+ * the skip rule, partial writes into tiny send buffers, a stalled reader cut, a slow reader that
+ * keeps up kept, a reader a ring behind cut, a replay handed over with the stream (written first,
+ * in pieces, cut when stalled, the owner told once), keepalive pings, hang-ups, capacity, and
  * stopping. */
 #include "fixture.h"
 #include "tap.h"
-#include "tw_pump.h"
+#include "tw_engine_socket.h"
 
 #include <apr_general.h>
 #include <stdatomic.h>
@@ -14,28 +14,26 @@
 
 typedef struct rig {
     fx_feed f;
-    tw_engine *pump;
+    tw_engine *socket;
+    unsigned jitter; /* the retry jitter of its streams */
 } rig;
 
-static unsigned rig_jitter; /* retry jitter of the next rig (0: no retry line on a stop) */
+static unsigned rig_jitter; /* retry jitter of the next rig's streams */
 
 static int rig_init(rig *r, apr_interval_time_t keepalive, unsigned max)
 {
     if (!fx_feed_init(&r->f, 3000, 1))
         return 0;
-    tw_pump_conf cf = {.hub = r->f.hub,
-                       .keepalive = keepalive,
-                       .max_streams = max,
-                       .retry_ms = 2000,
-                       .retry_jitter_ms = rig_jitter,
-                       .log = &r->f.log.log};
-    return tw_pump_create(r->f.pool, &cf, &r->pump) == APR_SUCCESS;
+    tw_engine_socket_conf cf = {
+        .hub = r->f.hub, .keepalive = keepalive, .max_streams = max, .log = &r->f.log.log};
+    r->jitter = rig_jitter;
+    return tw_engine_socket_create(r->f.pool, &cf, &r->socket) == APR_SUCCESS;
 }
 
 static void rig_done(rig *r)
 {
-    r->pump->ops->stop(r->pump);
-    ok(r->pump->ops->stopped(r->pump, apr_time_from_sec(5)), "the engine's thread ends on stop");
+    tw_engine_stop(r->socket);
+    ok(tw_engine_stopped(r->socket, apr_time_from_sec(5)), "the engine's thread ends on stop");
     apr_pool_destroy(r->f.pool);
 }
 
@@ -50,8 +48,13 @@ static int adopt(rig *r, tw_id after, uint64_t next, int buf, tw_engine_result *
         setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
         setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
     }
-    tw_outlet o = {.fd = sv[0], .raw = 1, .next = next, .after = after};
-    *res = r->pump->ops->follow(r->pump, &o);
+    tw_outlet o = {.fd = sv[0],
+                   .raw = 1,
+                   .next = next,
+                   .after = after,
+                   .retry_ms = 2000,
+                   .retry_jitter_ms = r->jitter};
+    *res = tw_engine_follow(r->socket, &o);
     close(sv[0]);
     return sv[1];
 }
@@ -73,9 +76,9 @@ static void test_delivery(void)
     is_str(buf, want, "both frames, in order, as rendered");
 
     tw_outlet cooked = {.fd = cli, .raw = 0};
-    is_int(r.pump->ops->follow(r.pump, &cooked), TW_ENGINE_DECLINED, "a filtered outlet: declined");
+    is_int(tw_engine_follow(r.socket, &cooked), TW_ENGINE_DECLINED, "a filtered outlet: declined");
     tw_outlet nofd = {.fd = -1, .raw = 1};
-    is_int(r.pump->ops->follow(r.pump, &nofd), TW_ENGINE_DECLINED, "no descriptor: declined");
+    is_int(tw_engine_follow(r.socket, &nofd), TW_ENGINE_DECLINED, "no descriptor: declined");
     close(cli);
     rig_done(&r);
 }
@@ -233,7 +236,7 @@ static void test_replay_handed_over(void)
                    .pending_len = replay.len,
                    .done = count_done,
                    .done_ctx = &done};
-    is_int(r.pump->ops->follow(r.pump, &o), TW_ENGINE_ADOPTED, "adopted with its replay");
+    is_int(tw_engine_follow(r.socket, &o), TW_ENGINE_ADOPTED, "adopted with its replay");
     close(sv[0]);
     memset(replay.data, 'x', replay.len); /* the engine has its own copy */
     tw_id live = fx_post(&r.f, "bob", "live");
@@ -277,7 +280,7 @@ static void test_stalled_replay_cut(void)
                    .done = count_done,
                    .done_ctx = &done};
     long long t0 = fx_now_ms();
-    is_int(r.pump->ops->follow(r.pump, &o), TW_ENGINE_ADOPTED, "a replay for a reader that stalls");
+    is_int(tw_engine_follow(r.socket, &o), TW_ENGINE_ADOPTED, "a replay for a reader that stalls");
     close(sv[0]);
     ok(fx_until(log_has_0602, &r.f.log, 5000), "the stalled replay is cut (TW0602)");
     ok(fx_now_ms() - t0 >= 150, "after about a keepalive interval without progress");
@@ -363,14 +366,14 @@ static void test_hangup_and_capacity(void)
 {
     rig r;
     rig_init(&r, apr_time_from_sec(30), 1);
-    ok(!r.pump->ops->full(r.pump), "room for one stream");
+    ok(!tw_engine_full(r.socket), "room for one stream");
     tw_engine_result res;
     int cli = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 0, &res);
-    ok(r.pump->ops->full(r.pump), "full with one");
-    ok(r.pump->ops->full(r.pump), "still full");
+    ok(tw_engine_full(r.socket), "full with one");
+    ok(tw_engine_full(r.socket), "still full");
     is_int(fx_log_count(&r.f.log, "TW0606:"), 1, "the limit is logged once, not per refusal");
     close(cli);
-    ok(fx_until(not_full, r.pump, 5000), "a client that hangs up frees its place at once");
+    ok(fx_until(not_full, r.socket, 5000), "a client that hangs up frees its place at once");
     rig_done(&r);
 }
 
@@ -381,7 +384,7 @@ static void test_stopping(void)
     tw_engine_result res;
     int a = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 0, &res);
     int b = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 0, &res);
-    r.pump->ops->stopping(r.pump);
+    tw_engine_stopping(r.socket);
     char buf[64];
     int eof_a, eof_b;
     fx_read_until(a, buf, sizeof(buf), sizeof(buf), 5000, &eof_a);
@@ -389,9 +392,9 @@ static void test_stopping(void)
     ok(eof_a && eof_b, "a graceful stop closes every stream");
     int c = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 0, &res);
     is_int(res, TW_ENGINE_STOPPING, "and refuses new ones");
-    is_int(r.pump->ops->stopped(r.pump, 0), 0, "the thread runs on until told to exit");
-    r.pump->ops->stop(r.pump);
-    ok(r.pump->ops->stopped(r.pump, apr_time_from_sec(5)), "told to exit, it ends");
+    is_int(tw_engine_stopped(r.socket, 0), 0, "the thread runs on until told to exit");
+    tw_engine_stop(r.socket);
+    ok(tw_engine_stopped(r.socket, apr_time_from_sec(5)), "told to exit, it ends");
     int d = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 0, &res);
     is_int(res, TW_ENGINE_DECLINED,
            "an engine whose thread has ended declines: another may take it");
@@ -414,7 +417,7 @@ static void test_stopping_retry(void)
     tw_engine_result res;
     for (int i = 0; i < K; i++)
         cli[i] = adopt(&r, (tw_id){0, 0}, tw_hub_join(r.f.hub), 0, &res);
-    r.pump->ops->stopping(r.pump);
+    tw_engine_stopping(r.socket);
     unsigned first = 0;
     int in_range = 1, differ = 0, ended = 1;
     for (int i = 0; i < K; i++) {

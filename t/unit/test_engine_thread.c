@@ -1,10 +1,10 @@
-/* Unit tests of src/tw_relay, the worker-thread engine: a stream followed in its own thread
+/* Unit tests of src/tw_engine_thread, the worker-thread engine: a stream followed in its own thread
  * through a writer (here a buffer standing in for Apache's filters): delivery, the skip rule,
  * pings, a client hang-up, a failed write, a reader a ring behind, a replay handed over (written
  * first), and both ways of stopping (the engine's, and the server's as the writer reports it). */
 #include "fixture.h"
 #include "tap.h"
-#include "tw_relay.h"
+#include "tw_engine_thread.h"
 
 #include <apr_general.h>
 #include <pthread.h>
@@ -55,7 +55,7 @@ static int sink_stopping(void *ctx)
 
 typedef struct rig {
     fx_feed f;
-    tw_engine *relay;
+    tw_engine *engine;
     sink s;
     tw_writer w;
     tw_outlet o;
@@ -67,7 +67,7 @@ typedef struct rig {
 static void *follow_main(void *arg)
 {
     rig *r = arg;
-    r->res = r->relay->ops->follow(r->relay, &r->o);
+    r->res = tw_engine_follow(r->engine, &r->o);
     uint64_t one = 1;
     write(r->done, &one, sizeof(one));
     return NULL;
@@ -77,8 +77,8 @@ static void rig_init(rig *r, apr_interval_time_t keepalive)
 {
     memset(&r->s, 0, sizeof(r->s));
     fx_feed_init(&r->f, 2000, 1);
-    tw_relay_conf cf = {.hub = r->f.hub, .keepalive = keepalive, .log = &r->f.log.log};
-    tw_relay_create(r->f.pool, &cf, &r->relay);
+    tw_engine_thread_conf cf = {.hub = r->f.hub, .keepalive = keepalive, .log = &r->f.log.log};
+    tw_engine_thread_create(r->f.pool, &cf, &r->engine);
     pthread_mutex_init(&r->s.lock, NULL);
     r->s.flushed = eventfd(0, 0);
     r->done = eventfd(0, 0);
@@ -145,12 +145,12 @@ static void test_delivery_and_stopping(void)
     pthread_mutex_lock(&r.s.lock);
     is_str(r.s.sent, want, "in order, once, without what the replay sent");
     pthread_mutex_unlock(&r.s.lock);
-    r.relay->ops->stopping(r.relay);
+    tw_engine_stopping(r.engine);
     ok(rig_ended(&r, 5000), "a graceful stop ends the stream at once");
     is_int(r.res, TW_ENGINE_STOPPING, "as stopping");
-    is_int(r.relay->ops->stopped(r.relay, 0), 1, "the engine has no thread to wait for");
+    is_int(tw_engine_stopped(r.engine, 0), 1, "the engine has no thread to wait for");
     r.o.next = tw_hub_join(r.f.hub);
-    is_int(r.relay->ops->follow(r.relay, &r.o), TW_ENGINE_STOPPING, "new streams end at once");
+    is_int(tw_engine_follow(r.engine, &r.o), TW_ENGINE_STOPPING, "new streams end at once");
     rig_done(&r);
 }
 
@@ -170,7 +170,7 @@ static void test_replay_first(void)
     pthread_mutex_lock(&r.s.lock);
     is_str(r.s.sent, want, "the replay first, and the frame it covers not again");
     pthread_mutex_unlock(&r.s.lock);
-    r.relay->ops->stopping(r.relay);
+    tw_engine_stopping(r.engine);
     ok(rig_ended(&r, 5000), "the stream ends on stop");
 
     rig q;
@@ -178,7 +178,7 @@ static void test_replay_first(void)
     atomic_store(&q.s.fail_flush, 1);
     q.o.pending = replay;
     q.o.pending_len = strlen(replay);
-    is_int(q.relay->ops->follow(q.relay, &q.o), TW_ENGINE_GONE,
+    is_int(tw_engine_follow(q.engine, &q.o), TW_ENGINE_GONE,
            "a client gone during its replay ends the stream");
     rig_done(&q);
     rig_done(&r);
@@ -241,7 +241,7 @@ static void test_lost(void)
     l->down(l->ctx);
     l->lost(l->ctx);
     fx_post(&r.f, "bob", "after");
-    is_int(r.relay->ops->follow(r.relay, &r.o), TW_ENGINE_LOST, "lost: the stream ends");
+    is_int(tw_engine_follow(r.engine, &r.o), TW_ENGINE_LOST, "lost: the stream ends");
     has_str(r.s.sent, ": closing\n\n", "lost: after the closing bytes");
     lacks_str(r.s.sent, "after", "lost: and nothing after them");
     rig_done(&r);
@@ -254,12 +254,12 @@ static void test_lagged(void)
     r.o.next = tw_hub_join(r.f.hub);
     for (int i = 0; i < TW_RING_SIZE + 1; i++)
         fx_post(&r.f, "flood", "x");
-    is_int(r.relay->ops->follow(r.relay, &r.o), TW_ENGINE_LAGGED,
+    is_int(tw_engine_follow(r.engine, &r.o), TW_ENGINE_LAGGED,
            "a stream more than a ring behind ends so that its client resumes");
     ok(fx_log_has(&r.f.log, "TW0504:"), "and says so (TW0504)");
     tw_outlet none = {.fd = -1};
-    is_int(r.relay->ops->follow(r.relay, &none), TW_ENGINE_DECLINED, "no writer: declined");
-    is_int(r.relay->ops->full(r.relay), 0, "never full: the MPM bounds its threads");
+    is_int(tw_engine_follow(r.engine, &none), TW_ENGINE_DECLINED, "no writer: declined");
+    is_int(tw_engine_full(r.engine), 0, "never full: the MPM bounds its threads");
     rig_done(&r);
 }
 

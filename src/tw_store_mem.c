@@ -1,4 +1,4 @@
-#include "tw_memstore.h"
+#include "tw_store_mem.h"
 
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct tw_memstore {
+typedef struct tw_store_mem {
     tw_store store; /* first: the store interface */
     apr_thread_mutex_t *lock;
     long history;
@@ -16,10 +16,10 @@ typedef struct tw_memstore {
     tw_store_listener l;
     atomic_int listening; /* a listener is set and the store not stopped */
     apr_time_t since;
-} tw_memstore;
+} tw_store_mem;
 
 /* The i-th retained post, oldest first. */
-static tw_post *tw_mem_at(tw_memstore *m, long i)
+static tw_post *tw_mem_at(tw_store_mem *m, long i)
 {
     return &m->posts[(m->first + i) % m->history];
 }
@@ -43,7 +43,7 @@ static const char *tw_mem_key(const tw_post *post)
 static apr_status_t tw_mem_publish(tw_store *st, apr_pool_t *p, const tw_publish *in,
                                    tw_publish_result *out, const char **err)
 {
-    tw_memstore *m = (tw_memstore *)st;
+    tw_store_mem *m = (tw_store_mem *)st;
     const tw_post *post = &in->post;
     size_t klen = in->key ? in->key_len : 0;
     *out = (tw_publish_result){{0, 0}, 0, 0};
@@ -108,7 +108,7 @@ static tw_post tw_mem_copy(apr_pool_t *p, const tw_post *src)
 static apr_status_t tw_mem_latest(tw_store *st, apr_pool_t *p, long count, tw_post **posts, int *n,
                                   const char **err)
 {
-    tw_memstore *m = (tw_memstore *)st;
+    tw_store_mem *m = (tw_store_mem *)st;
     (void)err;
     apr_thread_mutex_lock(m->lock);
     long k = count < m->count ? count : m->count;
@@ -125,7 +125,7 @@ static apr_status_t tw_mem_latest(tw_store *st, apr_pool_t *p, long count, tw_po
 static apr_status_t tw_mem_before(tw_store *st, apr_pool_t *p, tw_id id, long count,
                                   tw_post **posts, int *n, int *more, const char **err)
 {
-    tw_memstore *m = (tw_memstore *)st;
+    tw_store_mem *m = (tw_store_mem *)st;
     (void)err;
     apr_thread_mutex_lock(m->lock);
     long i = m->count;
@@ -146,7 +146,7 @@ static apr_status_t tw_mem_before(tw_store *st, apr_pool_t *p, tw_id id, long co
 static apr_status_t tw_mem_get(tw_store *st, apr_pool_t *p, tw_id id, tw_post *post, int *found,
                                const char **err)
 {
-    tw_memstore *m = (tw_memstore *)st;
+    tw_store_mem *m = (tw_store_mem *)st;
     (void)err;
     *found = 0;
     apr_thread_mutex_lock(m->lock);
@@ -162,7 +162,7 @@ static apr_status_t tw_mem_get(tw_store *st, apr_pool_t *p, tw_id id, tw_post *p
 
 /* Copy up to `page` posts after `after` into `p`; sets *gap when `after` is neither zero nor a
  * retained post. */
-static int tw_mem_page(tw_memstore *m, apr_pool_t *p, tw_id after, long page, tw_post **out,
+static int tw_mem_page(tw_store_mem *m, apr_pool_t *p, tw_id after, long page, tw_post **out,
                        int *gap)
 {
     const tw_id zero = {0, 0};
@@ -182,7 +182,7 @@ static int tw_mem_page(tw_memstore *m, apr_pool_t *p, tw_id after, long page, tw
 static apr_status_t tw_mem_each_after(tw_store *st, apr_pool_t *p, tw_id after, long page,
                                       tw_store_each_fn *fn, void *ctx, int *gap, const char **err)
 {
-    tw_memstore *m = (tw_memstore *)st;
+    tw_store_mem *m = (tw_store_mem *)st;
     *gap = 0;
     for (;;) {
         apr_pool_t *sub;
@@ -208,7 +208,7 @@ static apr_status_t tw_mem_each_after(tw_store *st, apr_pool_t *p, tw_id after, 
 
 static apr_status_t tw_mem_subscribe(tw_store *st, const tw_store_listener *l)
 {
-    tw_memstore *m = (tw_memstore *)st;
+    tw_store_mem *m = (tw_store_mem *)st;
     apr_thread_mutex_lock(m->lock);
     m->l = *l;
     m->since = apr_time_now();
@@ -220,7 +220,7 @@ static apr_status_t tw_mem_subscribe(tw_store *st, const tw_store_listener *l)
 
 static void tw_mem_health(tw_store *st, tw_store_health *out)
 {
-    tw_memstore *m = (tw_memstore *)st;
+    tw_store_mem *m = (tw_store_mem *)st;
     *out = (tw_store_health){.subscribed = atomic_load(&m->listening)};
     apr_thread_mutex_lock(m->lock);
     out->since = m->since;
@@ -233,7 +233,7 @@ static apr_status_t tw_mem_probe(tw_store *st, apr_pool_t *p, apr_interval_time_
                                  const char **why)
 {
     (void)timeout;
-    if (atomic_load(&((tw_memstore *)st)->listening))
+    if (atomic_load(&((tw_store_mem *)st)->listening))
         return APR_SUCCESS;
     *why = apr_pstrdup(p, "not subscribed");
     return APR_EGENERAL;
@@ -241,7 +241,7 @@ static apr_status_t tw_mem_probe(tw_store *st, apr_pool_t *p, apr_interval_time_
 
 static void tw_mem_stop(tw_store *st)
 {
-    atomic_store(&((tw_memstore *)st)->listening, 0);
+    atomic_store(&((tw_store_mem *)st)->listening, 0);
 }
 
 static int tw_mem_stopped(tw_store *st, apr_interval_time_t timeout)
@@ -250,7 +250,7 @@ static int tw_mem_stopped(tw_store *st, apr_interval_time_t timeout)
     return 1; /* no thread of its own */
 }
 
-static const tw_store_ops tw_memstore_ops = {
+static const tw_store_ops tw_store_mem_ops = {
     .name = "memory",
     .publish = tw_mem_publish,
     .latest = tw_mem_latest,
@@ -266,7 +266,7 @@ static const tw_store_ops tw_memstore_ops = {
 
 static apr_status_t tw_mem_cleanup(void *data)
 {
-    tw_memstore *m = data;
+    tw_store_mem *m = data;
     for (long i = 0; i < m->count; i++)
         free((char *)tw_mem_at(m, i)->user);
     free(m->posts);
@@ -274,10 +274,10 @@ static apr_status_t tw_mem_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-apr_status_t tw_memstore_create(apr_pool_t *p, long history, tw_store **out)
+apr_status_t tw_store_mem_create(apr_pool_t *p, long history, tw_store **out)
 {
-    tw_memstore *m = apr_pcalloc(p, sizeof(*m));
-    m->store.ops = &tw_memstore_ops;
+    tw_store_mem *m = apr_pcalloc(p, sizeof(*m));
+    m->store.ops = &tw_store_mem_ops;
     m->history = history > 0 ? history : 1;
     atomic_init(&m->listening, 0);
     m->posts = calloc((size_t)m->history, sizeof(*m->posts));

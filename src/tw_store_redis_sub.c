@@ -1,6 +1,6 @@
-#include "tw_redis_sub.h"
+#include "tw_store_redis_int.h"
 #include "tw_buf.h"
-#include "tw_redis_wire.h"
+#include "tw_store_redis_wire.h"
 #include "tw_thread.h"
 
 #include <apr_strings.h>
@@ -27,8 +27,9 @@
 
 struct tw_redis_sub {
     tw_thread thread;
-    tw_store *store;
-    const tw_redis_conf *cf;
+    tw_store *store;       /* the Redis store: the catch-up's reads */
+    tw_redis_conns *conns; /* its connections: where the primary is */
+    const tw_store_redis_conf *cf;
     tw_store_listener l;
     apr_pool_t *pool; /* the thread's own (unmanaged, made and destroyed by it), for scratch */
 
@@ -39,12 +40,16 @@ struct tw_redis_sub {
     uint64_t last_gen;       /* the target of the last subscription that came up (0: none) */
     tw_id recent[TW_RECENT]; /* the ids of the newest posts delivered, a ring */
     unsigned nrecent;        /* posts delivered (the next slot is nrecent % TW_RECENT) */
-    redisContext *watch;     /* with Sentinel: +switch-master on one of them (see tw_sub_watch_*) */
+    redisContext *watch;     /* with Sentinel: +switch-master on one (tw_redis_sub_watch_*) */
     int watch_up;            /* the watch is subscribed (else it is connecting) */
     apr_time_t watch_at;     /* no watch: when to try next; connecting: the connect's deadline */
     unsigned watch_next;     /* the sentinel to try next (round robin) */
     int watch_tries;         /* attempts that failed in a row */
     char token[33];          /* this process's canaries carry it (random: no other has it) */
+    long backoff;            /* ms before the next attempt */
+    int logged_down;         /* the outage has been logged */
+    int lost;                /* the listener has heard `lost` in this outage */
+    apr_time_t down_since;   /* when the subscription last went down (0: never up) */
 
     /* For tw_redis_sub_health and tw_redis_sub_heard, from any thread. */
     apr_thread_mutex_t *lock;  /* guards error, since and heard */
@@ -57,7 +62,7 @@ struct tw_redis_sub {
 };
 
 /* Record the subscription's state for tw_redis_sub_health: up (no error), or down and why. */
-static void tw_sub_set_state(tw_redis_sub *s, int up, const char *error)
+static void tw_redis_sub_set_state(tw_redis_sub *s, int up, const char *error)
 {
     apr_thread_mutex_lock(s->lock);
     s->since = apr_time_now();
@@ -67,14 +72,14 @@ static void tw_sub_set_state(tw_redis_sub *s, int up, const char *error)
 }
 
 /* Has the store been told to stop? */
-static int tw_sub_exiting(tw_redis_sub *s)
+static int tw_redis_sub_exiting(tw_redis_sub *s)
 {
     return tw_thread_state(&s->thread) == TW_EXIT;
 }
 
 /* Wait for `events` on the connection until `deadline`, or for the stop bell. Returns 1 when
  * ready, 0 on timeout, -1 if the store is stopping (or poll failed). */
-static int tw_sub_wait(tw_redis_sub *s, int fd, short events, apr_time_t deadline)
+static int tw_redis_sub_wait(tw_redis_sub *s, int fd, short events, apr_time_t deadline)
 {
     for (;;) {
         struct pollfd pfd[2] = {{.fd = fd, .events = events},
@@ -93,7 +98,7 @@ static int tw_sub_wait(tw_redis_sub *s, int fd, short events, apr_time_t deadlin
             return -1;
         if (pfd[1].revents) {
             tw_thread_quiet(&s->thread);
-            if (tw_sub_exiting(s))
+            if (tw_redis_sub_exiting(s))
                 return -1;
         }
         if (pfd[0].revents)
@@ -105,8 +110,8 @@ static int tw_sub_wait(tw_redis_sub *s, int fd, short events, apr_time_t deadlin
 
 /* Send one command on the non-blocking connection and wait for its reply (by `deadline`).
  * Returns NULL with *out set, or why not (a stop gives "stopping"). */
-static const char *tw_sub_command(tw_redis_sub *s, redisContext *ctx, apr_time_t deadline,
-                                  redisReply **out, int argc, const char **argv)
+static const char *tw_redis_sub_command(tw_redis_sub *s, redisContext *ctx, apr_time_t deadline,
+                                        redisReply **out, int argc, const char **argv)
 {
     if (redisAppendCommandArgv(ctx, argc, argv, NULL) != REDIS_OK)
         return "out of memory";
@@ -115,7 +120,7 @@ static const char *tw_sub_command(tw_redis_sub *s, redisContext *ctx, apr_time_t
             return ctx->errstr;
         if (done)
             break;
-        int w = tw_sub_wait(s, ctx->fd, POLLOUT, deadline);
+        int w = tw_redis_sub_wait(s, ctx->fd, POLLOUT, deadline);
         if (w <= 0)
             return w < 0 ? "stopping" : "timed out sending a command";
     }
@@ -127,7 +132,7 @@ static const char *tw_sub_command(tw_redis_sub *s, redisContext *ctx, apr_time_t
             *out = rep;
             return NULL;
         }
-        int w = tw_sub_wait(s, ctx->fd, POLLIN, deadline);
+        int w = tw_redis_sub_wait(s, ctx->fd, POLLIN, deadline);
         if (w <= 0)
             return w < 0 ? "stopping" : "timed out waiting for a reply";
         if (redisBufferRead(ctx) != REDIS_OK)
@@ -137,8 +142,8 @@ static const char *tw_sub_command(tw_redis_sub *s, redisContext *ctx, apr_time_t
 
 /* Connect without blocking to `t` and wait for the connect (by `deadline`). Returns NULL with
  * *out set, or why not (in the scratch pool). */
-static const char *tw_sub_dial(tw_redis_sub *s, const tw_redis_target *t, apr_time_t deadline,
-                               redisContext **out)
+static const char *tw_redis_sub_dial(tw_redis_sub *s, const tw_redis_target *t, apr_time_t deadline,
+                                     redisContext **out)
 {
     redisContext *ctx = t->path ? redisConnectUnixNonBlock(t->path)
                                 : redisConnectNonBlock(t->node.host, t->node.port);
@@ -150,7 +155,7 @@ static const char *tw_sub_dial(tw_redis_sub *s, const tw_redis_target *t, apr_ti
     if (ctx->err) {
         err = apr_psprintf(s->pool, "connect to %s: %s", where, ctx->errstr);
     } else {
-        int w = tw_sub_wait(s, ctx->fd, POLLOUT, deadline);
+        int w = tw_redis_sub_wait(s, ctx->fd, POLLOUT, deadline);
         int soerr = 0;
         socklen_t len = sizeof(soerr);
         if (w < 0)
@@ -177,44 +182,44 @@ static const char *tw_sub_dial(tw_redis_sub *s, const tw_redis_target *t, apr_ti
 /* Connect to the store's target, AUTH if configured, check with ROLE that a primary named by
  * the sentinels still is one, SUBSCRIBE. Returns NULL with *out set, or why not (in the scratch
  * pool). */
-static const char *tw_sub_connect(tw_redis_sub *s, redisContext **out)
+static const char *tw_redis_sub_connect(tw_redis_sub *s, redisContext **out)
 {
-    const tw_redis_conf *cf = s->cf;
-    apr_time_t deadline = apr_time_now() + apr_time_from_msec(cf->timeout_ms);
+    const tw_store_redis_conf *cf = s->cf;
+    apr_time_t deadline = apr_time_now() + apr_time_from_msec(cf->feed.timeout_ms);
     tw_redis_target t;
     const char *err = NULL;
-    if (tw_redis_target_get(s->store, s->pool, &t, &err) != APR_SUCCESS)
+    if (tw_redis_target_get(s->conns, s->pool, &t, &err) != APR_SUCCESS)
         return apr_pstrdup(s->pool, err);
     redisContext *ctx = NULL;
-    if ((err = tw_sub_dial(s, &t, deadline, &ctx))) {
-        tw_redis_invalidate(s->store, t.gen, err);
+    if ((err = tw_redis_sub_dial(s, &t, deadline, &ctx))) {
+        tw_redis_invalidate(s->conns, t.gen, err);
         return err;
     }
     s->gen = t.gen;
     redisReply *rep = NULL;
-    if (!err && cf->password) {
-        const char *argv[] = {"AUTH", cf->password};
-        err = tw_sub_command(s, ctx, deadline, &rep, 2, argv);
+    if (!err && cf->feed.password) {
+        const char *argv[] = {"AUTH", cf->feed.password};
+        err = tw_redis_sub_command(s, ctx, deadline, &rep, 2, argv);
         if (!err && rep->type == REDIS_REPLY_ERROR)
             err = apr_pstrcat(s->pool, "AUTH: ", rep->str, NULL);
         if (rep)
             freeReplyObject(rep);
         rep = NULL;
     }
-    if (!err && cf->addr.master) {
+    if (!err && cf->feed.redis.master) {
         const char *argv[] = {"ROLE"};
-        err = tw_sub_command(s, ctx, deadline, &rep, 1, argv);
+        err = tw_redis_sub_command(s, ctx, deadline, &rep, 1, argv);
         if (!err && !tw_redis_wire_role_master(rep)) {
             err = apr_psprintf(s->pool, "%s:%d is no longer the primary", t.node.host, t.node.port);
-            tw_redis_invalidate(s->store, t.gen, err);
+            tw_redis_invalidate(s->conns, t.gen, err);
         }
         if (rep)
             freeReplyObject(rep);
         rep = NULL;
     }
     if (!err) {
-        const char *argv[] = {"SUBSCRIBE", cf->channel};
-        err = tw_sub_command(s, ctx, deadline, &rep, 2, argv);
+        const char *argv[] = {"SUBSCRIBE", cf->feed.channel};
+        err = tw_redis_sub_command(s, ctx, deadline, &rep, 2, argv);
         if (!err && rep->type != REDIS_REPLY_ARRAY)
             err = apr_pstrcat(s->pool, "SUBSCRIBE: ",
                               rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply", NULL);
@@ -231,7 +236,7 @@ static const char *tw_sub_connect(tw_redis_sub *s, redisContext **out)
 }
 
 /* Hand a post to the listener unless it is not newer than the last one. */
-static void tw_sub_deliver(tw_redis_sub *s, const tw_post *post)
+static void tw_redis_sub_deliver(tw_redis_sub *s, const tw_post *post)
 {
     if (tw_id_cmp(post->id, s->last) <= 0)
         return;
@@ -241,7 +246,7 @@ static void tw_sub_deliver(tw_redis_sub *s, const tw_post *post)
 }
 
 /* Was `id` among the newest posts delivered? O(TW_RECENT). */
-static int tw_sub_delivered(const tw_redis_sub *s, tw_id id)
+static int tw_redis_sub_delivered(const tw_redis_sub *s, tw_id id)
 {
     unsigned n = s->nrecent < TW_RECENT ? s->nrecent : TW_RECENT;
     for (unsigned i = 0; i < n; i++)
@@ -255,13 +260,13 @@ static int tw_sub_delivered(const tw_redis_sub *s, tw_id id)
  * WAIT failed). If the newest post the new primary has before it is one this child delivered,
  * nothing before it is missing either: go on from there (returns 1). Otherwise (the two
  * diverged, or it has no post before it) the caller reports a gap. One round trip. */
-static int tw_sub_rewind(tw_redis_sub *s)
+static int tw_redis_sub_rewind(tw_redis_sub *s)
 {
     tw_post *older;
     int n = 0, more;
     const char *err = NULL;
     if (tw_store_before(s->store, s->pool, s->last, 1, &older, &n, &more, &err) != APR_SUCCESS ||
-        !n || !tw_sub_delivered(s, older[0].id))
+        !n || !tw_redis_sub_delivered(s, older[0].id))
         return 0;
     tw_id before = older[0].id;
     char was[TW_ID_MAX], now[TW_ID_MAX];
@@ -277,14 +282,14 @@ static int tw_sub_rewind(tw_redis_sub *s)
 
 /* tw_store_each_after callback of the catch-up: stops once the store is told to stop. The scan
  * reads every post after the last one delivered, so that one is each post's predecessor. */
-static int tw_sub_fill_one(void *ctx, const tw_post *post)
+static int tw_redis_sub_fill_one(void *ctx, const tw_post *post)
 {
     tw_redis_sub *s = ctx;
     tw_post p = *post;
     p.prev = s->last;
     p.has_prev = 1;
-    tw_sub_deliver(s, &p);
-    return tw_sub_exiting(s);
+    tw_redis_sub_deliver(s, &p);
+    return tw_redis_sub_exiting(s);
 }
 
 /* After (re)subscribing: take the baseline the first time, else deliver what the stream got
@@ -293,12 +298,12 @@ static int tw_sub_fill_one(void *ctx, const tw_post *post)
  * delivered again. A catch-up from the last post delivered finds a gap when that post has been
  * trimmed; from the zero id (the stream did not exist at the baseline, and nothing reached us
  * since), when any entry was removed since it was created. On a new primary that lacks the
- * last post delivered, see tw_sub_rewind. Returns NULL, or why Redis failed. */
-static const char *tw_sub_catch_up(tw_redis_sub *s)
+ * last post delivered, see tw_redis_sub_rewind. Returns NULL, or why Redis failed. */
+static const char *tw_redis_sub_catch_up(tw_redis_sub *s)
 {
-    tw_redis_stream st;
+    tw_redis_log st;
     const char *err = NULL;
-    if (tw_redis_stream_state(s->store, s->pool, &st, &err) != APR_SUCCESS)
+    if (tw_redis_log_state(s->store, s->pool, &st, &err) != APR_SUCCESS)
         return apr_pstrcat(s->pool, "reading the stream's state: ", err, NULL);
     if (!s->has_baseline) {
         /* Advisory: an ACL that does not cover the settings' keys must not stop the feed. */
@@ -315,16 +320,16 @@ static const char *tw_sub_catch_up(tw_redis_sub *s)
     int gap = from_zero && st.entries_added > st.length;
     unsigned delivered = s->nrecent;
     if (!gap && (!from_zero || st.length > 0) &&
-        tw_store_each_after(s->store, s->pool, s->last, TW_FILL_PAGE, tw_sub_fill_one, s, &gap,
-                            &err) != APR_SUCCESS)
+        tw_store_each_after(s->store, s->pool, s->last, TW_FILL_PAGE, tw_redis_sub_fill_one, s,
+                            &gap, &err) != APR_SUCCESS)
         return apr_pstrcat(s->pool, "catching up: ", err, NULL);
     /* A gap on a new primary at once (nothing visited yet) may be a post it never had. */
     if (gap && !from_zero && s->nrecent == delivered && s->last_gen && s->gen != s->last_gen &&
-        tw_sub_rewind(s) &&
-        tw_store_each_after(s->store, s->pool, s->last, TW_FILL_PAGE, tw_sub_fill_one, s, &gap,
-                            &err) != APR_SUCCESS)
+        tw_redis_sub_rewind(s) &&
+        tw_store_each_after(s->store, s->pool, s->last, TW_FILL_PAGE, tw_redis_sub_fill_one, s,
+                            &gap, &err) != APR_SUCCESS)
         return apr_pstrcat(s->pool, "catching up: ", err, NULL);
-    if (gap && !tw_sub_exiting(s)) {
+    if (gap && !tw_redis_sub_exiting(s)) {
         /* The posts after the last one delivered are gone: start over from the newest. */
         s->last = st.last_generated;
         s->l.gap(s->l.ctx);
@@ -334,7 +339,7 @@ static const char *tw_sub_catch_up(tw_redis_sub *s)
 
 /* A canary "?<token>:<n>" (tw_redis_probe): if it carries this process's token, record that
  * canary n came back. Anything else starting with "?" is dropped. */
-static void tw_sub_canary(tw_redis_sub *s, const char *payload, size_t len)
+static void tw_redis_sub_canary(tw_redis_sub *s, const char *payload, size_t len)
 {
     size_t k = sizeof(s->token) - 1;
     if (len < k + 3 || len > k + 2 + 19 || memcmp(payload + 1, s->token, k) != 0 ||
@@ -360,14 +365,14 @@ static void tw_sub_canary(tw_redis_sub *s, const char *payload, size_t len)
  * TW_WATCH_RETRY later. */
 
 /* Give up the watch (or the attempt) and plan the next. */
-static void tw_sub_watch_failed(tw_redis_sub *s, apr_time_t now)
+static void tw_redis_sub_watch_failed(tw_redis_sub *s, apr_time_t now)
 {
     if (s->watch)
         redisFree(s->watch);
     s->watch = NULL;
     s->watch_up = 0;
     s->watch_next++;
-    if (++s->watch_tries >= s->cf->addr.nsentinels) {
+    if (++s->watch_tries >= s->cf->feed.redis.nsentinels) {
         s->watch_tries = 0;
         s->watch_at = now + apr_time_from_msec(TW_WATCH_RETRY);
     } else {
@@ -375,7 +380,7 @@ static void tw_sub_watch_failed(tw_redis_sub *s, apr_time_t now)
     }
 }
 
-static void tw_sub_unwatch(tw_redis_sub *s)
+static void tw_redis_sub_unwatch(tw_redis_sub *s)
 {
     if (s->watch)
         redisFree(s->watch);
@@ -385,21 +390,21 @@ static void tw_sub_unwatch(tw_redis_sub *s)
 
 /* Start connecting to the next sentinel; until the connect completes, watch_at is its
  * deadline. */
-static void tw_sub_watch_start(tw_redis_sub *s, apr_time_t now)
+static void tw_redis_sub_watch_start(tw_redis_sub *s, apr_time_t now)
 {
-    const tw_redis_addr *a = &s->cf->addr;
+    const tw_redis_addr *a = &s->cf->feed.redis;
     const tw_redis_node *n = &a->sentinels[s->watch_next % (unsigned)a->nsentinels];
     s->watch = redisConnectNonBlock(n->host, n->port);
     if (!s->watch || s->watch->err || fcntl(s->watch->fd, F_SETFD, FD_CLOEXEC) != 0) {
-        tw_sub_watch_failed(s, now);
+        tw_redis_sub_watch_failed(s, now);
         return;
     }
     s->watch_up = 0;
-    s->watch_at = now + apr_time_from_msec(s->cf->timeout_ms);
+    s->watch_at = now + apr_time_from_msec(s->cf->feed.timeout_ms);
 }
 
 /* The connect completed (the socket is writable): send SUBSCRIBE. */
-static void tw_sub_watch_connected(tw_redis_sub *s, apr_time_t now)
+static void tw_redis_sub_watch_connected(tw_redis_sub *s, apr_time_t now)
 {
     int soerr = 0, done = 0;
     socklen_t len = sizeof(soerr);
@@ -408,11 +413,11 @@ static void tw_sub_watch_connected(tw_redis_sub *s, apr_time_t now)
         redisEnableKeepAlive(s->watch) != REDIS_OK ||
         redisAppendCommandArgv(s->watch, 2, argv, NULL) != REDIS_OK ||
         redisBufferWrite(s->watch, &done) != REDIS_OK || !done) {
-        tw_sub_watch_failed(s, now); /* a few bytes on a new socket: all or nothing */
+        tw_redis_sub_watch_failed(s, now); /* a few bytes on a new socket: all or nothing */
         return;
     }
     const tw_redis_node *n =
-        &s->cf->addr.sentinels[s->watch_next % (unsigned)s->cf->addr.nsentinels];
+        &s->cf->feed.redis.sentinels[s->watch_next % (unsigned)s->cf->feed.redis.nsentinels];
     TW_LOG(s->cf->log, TW_LOG_DEBUG, 0, "TW0117: watching sentinel %s:%d for failovers", n->host,
            n->port);
     s->watch_up = 1;
@@ -421,12 +426,12 @@ static void tw_sub_watch_connected(tw_redis_sub *s, apr_time_t now)
 
 /* Read what the watched sentinel sent. Returns 1 if it announced a new primary of our master,
  * 0 otherwise; a failed watch is given up (and another tried). */
-static int tw_sub_read_watch(tw_redis_sub *s, apr_time_t now)
+static int tw_redis_sub_read_watch(tw_redis_sub *s, apr_time_t now)
 {
     if (redisBufferRead(s->watch) != REDIS_OK) {
         TW_LOG(s->cf->log, TW_LOG_WARNING, 0, "TW0118: lost the watch on the sentinels (%s)",
                s->watch->errstr[0] ? s->watch->errstr : "connection closed");
-        tw_sub_watch_failed(s, now);
+        tw_redis_sub_watch_failed(s, now);
         return 0;
     }
     int moved = 0;
@@ -436,7 +441,7 @@ static int tw_sub_read_watch(tw_redis_sub *s, apr_time_t now)
             (r && ((redisReply *)r)->type == REDIS_REPLY_ERROR)) {
             if (r)
                 freeReplyObject(r);
-            tw_sub_watch_failed(s, now);
+            tw_redis_sub_watch_failed(s, now);
             return moved;
         }
         if (!r)
@@ -445,156 +450,196 @@ static int tw_sub_read_watch(tw_redis_sub *s, apr_time_t now)
         size_t len;
         tw_redis_node to;
         if (tw_redis_wire_message(r, TW_SWITCH_CHANNEL, &payload, &len) &&
-            tw_redis_wire_switch_master(s->pool, payload, len, s->cf->addr.master, &to)) {
+            tw_redis_wire_switch_master(s->pool, payload, len, s->cf->feed.redis.master, &to)) {
             TW_LOG(s->cf->log, TW_LOG_NOTICE, 0,
                    "TW0116: the sentinels made %s:%d the primary of %s; following", to.host,
-                   to.port, s->cf->addr.master);
+                   to.port, s->cf->feed.redis.master);
             moved = 1;
         }
         freeReplyObject(r);
     }
 }
 
+/* One message of the subscription: a post's announcement goes to the listener, a canary is
+ * counted, anything else on the channel is logged and dropped. */
+static void tw_redis_sub_dispatch(tw_redis_sub *s, const redisReply *rep)
+{
+    const char *payload;
+    size_t len;
+    tw_post post;
+    if (!tw_redis_wire_message(rep, s->cf->feed.channel, &payload, &len))
+        return; /* a subscription confirmation */
+    if (len > 0 && payload[0] == '?')
+        tw_redis_sub_canary(s, payload, len);
+    else if (tw_redis_parse_broadcast(payload, len, &post))
+        tw_redis_sub_deliver(s, &post);
+    else
+        TW_LOG(s->cf->log, TW_LOG_WARNING, 0,
+               "TW0105: ignoring a malformed announcement on the channel");
+}
+
+/* With Sentinel: keep the watch on the sentinels going (start one, give up a connect that took
+ * too long) and say how long the next wait may last: a second at most, so that a move of the
+ * store's primary is seen within it. Returns the poll timeout in ms (-1 without Sentinel). */
+static int tw_redis_sub_watch_tick(tw_redis_sub *s, apr_time_t now)
+{
+    if (!s->cf->feed.redis.master)
+        return -1;
+    if (!s->watch && now >= s->watch_at)
+        tw_redis_sub_watch_start(s, now);
+    if (s->watch && !s->watch_up && now >= s->watch_at)
+        tw_redis_sub_watch_failed(s, now); /* the connect took too long */
+    apr_time_t left = s->watch_up ? apr_time_from_sec(1) : s->watch_at - now;
+    if (left > apr_time_from_sec(1))
+        left = apr_time_from_sec(1);
+    return left > 0 ? (int)((left + 999) / 1000) : 0;
+}
+
+/* Wait until the connection has bytes (read into its buffer), the stop bell wakes the thread or the
+ * watch moves. Returns NULL to read on, "" when the store stops, or why the subscription must
+ * end (the connection failed, the sentinels announced a new primary). */
+static const char *tw_redis_sub_wait_message(tw_redis_sub *s, redisContext *ctx)
+{
+    struct pollfd pfd[3] = {
+        {.fd = ctx->fd, .events = POLLIN},
+        {.fd = tw_thread_bell_fd(&s->thread), .events = POLLIN},
+        {.fd = s->watch ? s->watch->fd : -1, .events = s->watch_up ? POLLIN : POLLOUT}};
+    int n = poll(pfd, 3, tw_redis_sub_watch_tick(s, apr_time_now()));
+    if (n < 0 && errno != EINTR)
+        return "poll failed";
+    if (n <= 0)
+        return NULL;
+    if (pfd[1].revents) {
+        tw_thread_quiet(&s->thread);
+        if (tw_redis_sub_exiting(s))
+            return "";
+    }
+    apr_time_t now = apr_time_now();
+    if (pfd[2].revents && !s->watch_up) {
+        tw_redis_sub_watch_connected(s, now);
+    } else if (pfd[2].revents && tw_redis_sub_read_watch(s, now)) {
+        tw_redis_invalidate(s->conns, s->gen, "the sentinels announced a new primary");
+        return "the sentinels announced a new primary";
+    }
+    if (pfd[0].revents && redisBufferRead(ctx) != REDIS_OK)
+        return ctx->errstr[0] ? ctx->errstr : "connection closed";
+    return NULL;
+}
+
 /* Read announcements until the connection fails, the sentinels announce a new primary or the
  * store moves to another one (returns why), or the store stops (NULL). With Sentinel, also
  * keeps the watch on them and looks at the store's primary at least once a second. */
-static const char *tw_sub_listen(tw_redis_sub *s, redisContext *ctx)
+static const char *tw_redis_sub_listen(tw_redis_sub *s, redisContext *ctx)
 {
-    int sentinel = s->cf->addr.master != NULL;
+    int sentinel = s->cf->feed.redis.master != NULL;
     for (;;) {
         void *r = NULL;
         if (redisGetReplyFromReader(ctx, &r) != REDIS_OK)
             return ctx->errstr;
-        if (!r) {
-            apr_time_t now = apr_time_now();
-            if (sentinel && tw_redis_target_gen(s->store) != s->gen)
-                return "the store moved to another primary";
-            if (sentinel && !s->watch && now >= s->watch_at)
-                tw_sub_watch_start(s, now);
-            if (s->watch && !s->watch_up && now >= s->watch_at)
-                tw_sub_watch_failed(s, now); /* the connect took too long */
-            struct pollfd pfd[3] = {
-                {.fd = ctx->fd, .events = POLLIN},
-                {.fd = tw_thread_bell_fd(&s->thread), .events = POLLIN},
-                {.fd = s->watch ? s->watch->fd : -1, .events = s->watch_up ? POLLIN : POLLOUT}};
-            int ms = -1;
-            if (sentinel) {
-                apr_time_t left = s->watch_up ? apr_time_from_sec(1) : s->watch_at - now;
-                if (left > apr_time_from_sec(1))
-                    left = apr_time_from_sec(1);
-                ms = left > 0 ? (int)((left + 999) / 1000) : 0;
-            }
-            int n = poll(pfd, 3, ms);
-            if (n < 0 && errno != EINTR)
-                return "poll failed";
-            if (n <= 0)
-                continue;
-            if (pfd[1].revents) {
-                tw_thread_quiet(&s->thread);
-                if (tw_sub_exiting(s))
-                    return NULL;
-            }
-            now = apr_time_now();
-            if (pfd[2].revents && !s->watch_up) {
-                tw_sub_watch_connected(s, now);
-            } else if (pfd[2].revents && tw_sub_read_watch(s, now)) {
-                tw_redis_invalidate(s->store, s->gen, "the sentinels announced a new primary");
-                return "the sentinels announced a new primary";
-            }
-            if (pfd[0].revents && redisBufferRead(ctx) != REDIS_OK)
-                return ctx->errstr[0] ? ctx->errstr : "connection closed";
+        if (r) {
+            tw_redis_sub_dispatch(s, r);
+            freeReplyObject(r);
             continue;
         }
-        redisReply *rep = r;
-        const char *payload;
-        size_t len;
-        tw_post post;
-        if (tw_redis_wire_message(rep, s->cf->channel, &payload, &len)) {
-            if (len > 0 && payload[0] == '?')
-                tw_sub_canary(s, payload, len);
-            else if (tw_redis_parse_broadcast(payload, len, &post))
-                tw_sub_deliver(s, &post);
-            else
-                TW_LOG(s->cf->log, TW_LOG_WARNING, 0,
-                       "TW0105: ignoring a malformed announcement on the channel");
-        }
-        freeReplyObject(rep);
+        if (sentinel && tw_redis_target_gen(s->conns) != s->gen)
+            return "the store moved to another primary";
+        const char *why = tw_redis_sub_wait_message(s, ctx);
+        if (why)
+            return *why ? why : NULL;
     }
 }
 
-/* The thread: connect, subscribe, catch up, listen; on failure back off and repeat. */
-static void tw_sub_main(void *data)
+/* One subscription: connect, subscribe, catch up, tell the listener `up`, and listen until it
+ * fails or the store stops. Returns why it ended (copied into `why`); *was_up says whether it
+ * came up. */
+static void tw_redis_sub_session(tw_redis_sub *s, char *why, size_t size, int *was_up)
+{
+    redisContext *ctx = NULL;
+    *was_up = 0;
+    const char *err = tw_redis_sub_connect(s, &ctx);
+    if (!err && !(err = tw_redis_sub_catch_up(s)) && !tw_redis_sub_exiting(s)) {
+        s->last_gen = s->gen;
+        tw_redis_sub_set_state(s, 1, NULL); /* before the listener hears it, as for down */
+        s->l.up(s->l.ctx);
+        TW_LOG(s->cf->log, s->logged_down ? TW_LOG_NOTICE : TW_LOG_DEBUG, 0,
+               "TW0106: subscribed to %s", s->cf->feed.channel);
+        *was_up = 1;
+        s->backoff = TW_BACKOFF_MIN;
+        s->logged_down = s->lost = 0;
+        err = tw_redis_sub_listen(s, ctx);
+    }
+    apr_cpystrn(why, err ? err : "connection closed", size); /* err may point into ctx */
+    if (ctx && ctx->err && !tw_redis_sub_exiting(s))
+        tw_redis_invalidate(s->conns, s->gen, why); /* the primary may be gone */
+    if (ctx)
+        redisFree(ctx);
+    apr_pool_clear(s->pool);
+}
+
+/* After a subscription ended (or failed to start) for `why`: record the state, tell the
+ * listener `down` (once per outage), and `lost` once the outage has lasted TW_LOST_TIMEOUTS
+ * timeouts; log the first failure of an outage. */
+static void tw_redis_sub_outage(tw_redis_sub *s, const char *why, int was_up)
+{
+    const tw_log *log = s->cf->log;
+    apr_interval_time_t lost_after = apr_time_from_msec(TW_LOST_TIMEOUTS * s->cf->feed.timeout_ms);
+    /* The state first: a listener that hears "down" and asks for health sees why. */
+    tw_redis_sub_set_state(s, 0, why);
+    if (was_up) {
+        atomic_fetch_add(&s->drops, 1);
+        s->l.down(s->l.ctx);
+        s->down_since = apr_time_now();
+    }
+    if (s->down_since && !s->lost && apr_time_now() - s->down_since >= lost_after) {
+        TW_LOG(log, TW_LOG_ERR, 0,
+               "TW0119: no Redis subscription for %d timeouts (%s); letting the open streams "
+               "go, so their clients resume elsewhere",
+               TW_LOST_TIMEOUTS, why);
+        s->lost = 1;
+        s->l.lost(s->l.ctx);
+    }
+    if (!s->logged_down) {
+        TW_LOG(log, TW_LOG_WARNING, 0,
+               "TW0107: Redis subscription lost (%s); reconnecting with backoff", why);
+        s->logged_down = 1;
+    }
+}
+
+/* The thread: subscribe; after each failure back off (doubling up to the maximum) and repeat,
+ * until the store stops. */
+static void tw_redis_sub_main(void *data)
 {
     tw_redis_sub *s = data;
-    const tw_log *log = s->cf->log;
-    long backoff = TW_BACKOFF_MIN;
-    long backoff_max = s->cf->addr.master ? TW_BACKOFF_SENTINEL : TW_BACKOFF_MAX;
-    int logged_down = 0, lost = 0;
-    apr_time_t down_since = 0;
-    apr_interval_time_t lost_after = apr_time_from_msec(TW_LOST_TIMEOUTS * s->cf->timeout_ms);
+    long backoff_max = s->cf->feed.redis.master ? TW_BACKOFF_SENTINEL : TW_BACKOFF_MAX;
+    s->backoff = TW_BACKOFF_MIN;
     if (apr_pool_create_unmanaged_ex(&s->pool, tw_buf_oom, NULL) != APR_SUCCESS) {
-        TW_LOG(log, TW_LOG_CRIT, APR_ENOMEM, "TW0109: out of memory: no live updates");
+        TW_LOG(s->cf->log, TW_LOG_CRIT, APR_ENOMEM, "TW0109: out of memory: no live updates");
         return;
     }
-    while (!tw_sub_exiting(s)) {
+    while (!tw_redis_sub_exiting(s)) {
         char why[256];
-        redisContext *ctx = NULL;
         int was_up = 0;
-        const char *err = tw_sub_connect(s, &ctx);
-        if (!err && !(err = tw_sub_catch_up(s)) && !tw_sub_exiting(s)) {
-            s->last_gen = s->gen;
-            tw_sub_set_state(s, 1, NULL); /* before the listener hears it, as for down */
-            s->l.up(s->l.ctx);
-            TW_LOG(log, logged_down ? TW_LOG_NOTICE : TW_LOG_DEBUG, 0, "TW0106: subscribed to %s",
-                   s->cf->channel);
-            was_up = 1;
-            backoff = TW_BACKOFF_MIN;
-            logged_down = lost = 0;
-            err = tw_sub_listen(s, ctx);
-        }
-        apr_cpystrn(why, err ? err : "connection closed", sizeof(why)); /* err may be in ctx */
-        if (ctx && ctx->err && !tw_sub_exiting(s))
-            tw_redis_invalidate(s->store, s->gen, why); /* the primary may be gone */
-        if (ctx)
-            redisFree(ctx);
-        apr_pool_clear(s->pool);
-        if (tw_sub_exiting(s))
+        tw_redis_sub_session(s, why, sizeof(why), &was_up);
+        if (tw_redis_sub_exiting(s))
             break; /* told to stop: not an outage */
-        /* The state first: a listener that hears "down" and asks for health sees why. */
-        tw_sub_set_state(s, 0, why);
-        if (was_up) {
-            atomic_fetch_add(&s->drops, 1);
-            s->l.down(s->l.ctx);
-            down_since = apr_time_now();
-        }
-        if (down_since && !lost && apr_time_now() - down_since >= lost_after) {
-            TW_LOG(log, TW_LOG_ERR, 0,
-                   "TW0119: no Redis subscription for %d timeouts (%s); letting the open "
-                   "streams go, so their clients resume elsewhere",
-                   TW_LOST_TIMEOUTS, why);
-            lost = 1;
-            s->l.lost(s->l.ctx);
-        }
-        if (!logged_down) {
-            TW_LOG(log, TW_LOG_WARNING, 0,
-                   "TW0107: Redis subscription lost (%s); reconnecting with backoff", why);
-            logged_down = 1;
-        }
-        TW_LOG(log, TW_LOG_DEBUG, 0, "TW0108: next subscription attempt in %ld ms", backoff);
-        if (tw_thread_pause(&s->thread, apr_time_from_msec(backoff)) == TW_EXIT)
+        tw_redis_sub_outage(s, why, was_up);
+        TW_LOG(s->cf->log, TW_LOG_DEBUG, 0, "TW0108: next subscription attempt in %ld ms",
+               s->backoff);
+        if (tw_thread_pause(&s->thread, apr_time_from_msec(s->backoff)) == TW_EXIT)
             break;
-        backoff = backoff * 2 > backoff_max ? backoff_max : backoff * 2;
+        s->backoff = s->backoff * 2 > backoff_max ? backoff_max : s->backoff * 2;
     }
-    tw_sub_unwatch(s);
+    tw_redis_sub_unwatch(s);
     atomic_store(&s->subscribed, 0);
     apr_pool_destroy(s->pool);
 }
 
-apr_status_t tw_redis_sub_start(apr_pool_t *p, tw_store *store, const tw_redis_conf *cf,
+apr_status_t tw_redis_sub_start(apr_pool_t *p, tw_store *store, const tw_store_redis_conf *cf,
                                 const tw_store_listener *l, tw_redis_sub **out)
 {
     tw_redis_sub *s = apr_pcalloc(p, sizeof(*s));
     s->store = store;
+    s->conns = tw_redis_conns_of(store);
     s->cf = cf;
     s->l = *l;
     unsigned char rnd[16];
@@ -608,7 +653,7 @@ apr_status_t tw_redis_sub_start(apr_pool_t *p, tw_store *store, const tw_redis_c
     if (rv != APR_SUCCESS || (rv = apr_thread_cond_create(&s->canary, p)) != APR_SUCCESS ||
         (rv = tw_thread_init(&s->thread)) != APR_SUCCESS)
         return rv;
-    if ((rv = tw_thread_start(&s->thread, "tw-redis-sub", tw_sub_main, s)) != APR_SUCCESS) {
+    if ((rv = tw_thread_start(&s->thread, "tw-redis-sub", tw_redis_sub_main, s)) != APR_SUCCESS) {
         tw_thread_destroy(&s->thread);
         return rv;
     }

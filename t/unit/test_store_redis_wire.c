@@ -1,7 +1,7 @@
 /* Unit tests of src/tw_redis_wire: Redis replies built from raw RESP bytes by a hiredis reader
  * (as hiredis's own tests feed its parser), and announcements, turned into posts. */
 #include "tap.h"
-#include "tw_redis_wire.h"
+#include "tw_store_redis_wire.h"
 
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -140,30 +140,30 @@ static void test_broadcast(void)
 
 static void test_stream_info(void)
 {
-    tw_redis_stream st;
+    tw_redis_log st;
     redisReply *rep = parse("*18\r\n$6\r\nlength\r\n:1\r\n$15\r\nradix-tree-keys\r\n:1\r\n"
                             "$16\r\nradix-tree-nodes\r\n:2\r\n$17\r\nlast-generated-id\r\n"
                             "$15\r\n1796163877366-0\r\n$20\r\nmax-deleted-entry-id\r\n$3\r\n0-0\r\n"
                             "$13\r\nentries-added\r\n:2\r\n$23\r\nrecorded-first-entry-id\r\n"
                             "$15\r\n1796163877366-0\r\n$6\r\ngroups\r\n:0\r\n$11\r\nfirst-entry\r\n"
                             "*-1\r\n");
-    ok(rep && tw_redis_wire_stream_info(rep, &st), "an XINFO STREAM reply (Redis 7)");
+    ok(rep && tw_redis_wire_log_info(rep, &st), "an XINFO STREAM reply (Redis 7)");
     ok(st.length == 1 && st.entries_added == 2 && st.last_generated.ms == 1796163877366ULL &&
            st.last_generated.seq == 0,
        "its length, entries added and last generated id");
     freeReplyObject(rep);
     rep = parse("*4\r\n$6\r\nlength\r\n:0\r\n$17\r\nlast-generated-id\r\n$3\r\n5-1\r\n");
-    ok(rep && tw_redis_wire_stream_info(rep, &st) && st.entries_added == -1 && st.length == 0,
+    ok(rep && tw_redis_wire_log_info(rep, &st) && st.entries_added == -1 && st.length == 0,
        "an older server without entries-added");
     freeReplyObject(rep);
     rep = parse("*2\r\n$6\r\nlength\r\n:0\r\n");
-    ok(rep && !tw_redis_wire_stream_info(rep, &st), "no last-generated-id: malformed");
+    ok(rep && !tw_redis_wire_log_info(rep, &st), "no last-generated-id: malformed");
     freeReplyObject(rep);
     rep = parse("*4\r\n$6\r\nlength\r\n:0\r\n$17\r\nlast-generated-id\r\n$3\r\nx-1\r\n");
-    ok(rep && !tw_redis_wire_stream_info(rep, &st), "a bad id: malformed");
+    ok(rep && !tw_redis_wire_log_info(rep, &st), "a bad id: malformed");
     freeReplyObject(rep);
     rep = parse("*3\r\n$6\r\nlength\r\n:0\r\n$1\r\nx\r\n");
-    ok(rep && !tw_redis_wire_stream_info(rep, &st), "an odd number of elements: malformed");
+    ok(rep && !tw_redis_wire_log_info(rep, &st), "an odd number of elements: malformed");
     freeReplyObject(rep);
 }
 

@@ -1,0 +1,47 @@
+# shellcheck shell=bash
+# bench/run.sh: what to run (the command line) and how big (the environment, else the
+# defaults). The help text is the comment at the top of run.sh.
+
+quick=0 # -q: every scenario short and small
+want=() # the scenarios to run: S1..S7, XC
+
+# Read the command line into quick and want; --help prints the help and exits.
+parse_options() {
+    local a
+    for a in "$@"; do
+        case $a in
+        -q | --quick) quick=1 ;;
+        S[1-7] | s[1-7] | XC | xc) want+=("${a^^}") ;;
+        -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;p}' "$0"; exit 0 ;;
+        *) echo "bench: unknown argument '$a' (try --help)" >&2; exit 2 ;;
+        esac
+    done
+    [ ${#want[@]} -gt 0 ] || want=(S1 S2 S3 S4 S5)
+    # S6 is read against S1 of the same run.
+    if has S6 && ! has S1; then want+=(S1); fi
+}
+
+# Whether scenario $1 is to run.
+has() { [[ " ${want[*]} " == *" $1 "* ]]; }
+
+# The sizes of every scenario, the ports and the children: each from the environment when
+# set there, else its default; quick mode keeps every scenario but makes it short and small.
+set_sizes() {
+    if [ "$quick" = 1 ]; then
+        : "${S1_SUBS:=1000}" "${S1_RATE:=100}" "${S1_SECS:=3}"
+        : "${S2_SUBS:=2000}" "${S2_POSTS:=30}" "${S2_RATE:=10}" "${WRK_SECS:=3}" "${ROUNDS:=1}"
+    else
+        : "${S1_SUBS:=1000}" "${S1_RATE:=100}" "${S1_SECS:=10}"
+        : "${S2_SUBS:=10000}" "${S2_POSTS:=100}" "${S2_RATE:=10}" "${WRK_SECS:=10}" "${ROUNDS:=2}"
+    fi
+    : "${S7_SUBS:=100000}" "${S7_POSTS:=30}" "${S7_RATE:=1}" "${S7_PROCS:=7}"
+    : "${S6_SUBS:=3000}" "${S6_INSTANCES:=3}" "${S6_MIN_REPLICAS:=0}" "${S6_PORT:=18200}"
+    : "${SRCS:=8}" # source addresses 127.0.0.2..(SRCS+1) for the subscribers
+    # Apache children, as `make run` starts them (scripts/run.sh); nginx gets as many workers.
+    export CHILDREN=${CHILDREN:-8}
+    PORT=${BENCH_PORT:-18080}
+    PEER_PORT=${PEER_PORT:-18090}
+    PEER_REDIS_PORT=${PEER_REDIS_PORT:-16390}
+    S1_POSTS=$((S1_RATE * S1_SECS))
+    BENCH_KEEPALIVE=${KEEPALIVE:-15} # TweetsseKeepalive of the instance (scripts/server.sh conf)
+}
