@@ -119,18 +119,28 @@ static const char *tw_page_key(request_rec *r)
                               APR_ENCODE_BASE64URL | APR_ENCODE_NOPADDING, NULL);
 }
 
-/* The visitor's name for a response that is not a success: shown, but not kept (an error
- * response sets no cookie), so whatever tw_visitor_name adds to the header tables is dropped.
- * Costs a copy of both tables. */
-static const char *tw_page_name_unkept(request_rec *r, const tw_srv_conf *c, const char *mount)
+/* Name the page's visitor (username and tag of `pg`; none when there is nobody). */
+static void tw_page_visitor(request_rec *r, const tw_srv_conf *c, const char *mount, tw_page *pg)
+{
+    tw_visitor v;
+    if (tw_visitor_get(r, c, mount, &v)) {
+        pg->username = v.name;
+        pg->usertag = v.tag[0] ? v.tag : NULL;
+    }
+}
+
+/* The visitor for a response that is not a success: shown, but not kept (an error response
+ * sets no cookie), so whatever tw_visitor_get adds to the header tables is dropped. Costs a
+ * copy of both tables. */
+static void tw_page_visitor_unkept(request_rec *r, const tw_srv_conf *c, const char *mount,
+                                   tw_page *pg)
 {
     apr_table_t *out = r->headers_out, *err = r->err_headers_out;
     r->headers_out = apr_table_copy(r->pool, out);
     r->err_headers_out = apr_table_copy(r->pool, err);
-    const char *name = tw_visitor_name(r, c, mount);
+    tw_page_visitor(r, c, mount, pg);
     r->headers_out = out;
     r->err_headers_out = err;
-    return name;
 }
 
 /* Log that the store could not be read (`err`): every page answers 503 then. */
@@ -144,10 +154,10 @@ static int tw_page_unavailable(request_rec *r, const tw_srv_conf *c, const char 
                                const char *err)
 {
     tw_page_store_failed(r, err);
-    tw_page pg = {.username = tw_page_name_unkept(r, c, mount),
-                  .key = tw_page_key(r),
+    tw_page pg = {.key = tw_page_key(r),
                   .notice = "The feed is unavailable right now: the post store cannot be "
                             "reached. Please reload in a moment."};
+    tw_page_visitor_unkept(r, c, mount, &pg);
     tw_buf b;
     tw_buf_init(&b, r->pool, 4096);
     tw_html_page(&b, &pg);
@@ -222,7 +232,7 @@ static int tw_page_older(request_rec *r, tw_srv_conf *c, const char *mount, tw_i
     if (htmx) {
         tw_html_feed_more(&b, &pg);
     } else {
-        pg.username = tw_visitor_name(r, c, mount);
+        tw_page_visitor(r, c, mount, &pg);
         pg.key = tw_page_key(r);
         tw_html_page(&b, &pg);
     }
@@ -254,7 +264,9 @@ int tw_handle_permalink(request_rec *r, tw_srv_conf *c, const char *mount, const
                               "than the history the feed keeps.");
     tw_buf b;
     tw_buf_init(&b, r->pool, 8192);
-    tw_html_post_page(&b, tw_visitor_name(r, c, mount), &post);
+    tw_page who = {.username = NULL};
+    tw_page_visitor(r, c, mount, &who);
+    tw_html_post_page(&b, who.username, who.usertag, &post);
     tw_page_headers(r, b.len);
     return tw_page_send(r, &b);
 }
@@ -284,7 +296,8 @@ int tw_handle_page(request_rec *r, tw_srv_conf *c, const char *mount)
             tw_feedcache_put(c->page_cache, feed, gen, posted, now);
     }
     /* Only now that the page is served: a new visitor's cookie comes with a success. */
-    tw_page pg = {.username = tw_visitor_name(r, c, mount), .key = tw_page_key(r)};
+    tw_page pg = {.key = tw_page_key(r)};
+    tw_page_visitor(r, c, mount, &pg);
     tw_buf top;
     tw_buf_init(&top, r->pool, 4096);
     tw_html_page_top(&top, &pg);

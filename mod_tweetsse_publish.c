@@ -189,12 +189,16 @@ static int tw_publish_answer(request_rec *r, tw_format fmt, const char *mount, t
 /* Store the post by `author` and answer: 503 if the store fails, 429 if a rate limit refuses,
  * else the answer (a replay of an idempotent post answers with the first one's id). */
 static int tw_publish_store(request_rec *r, tw_srv_conf *c, tw_format fmt, const char *mount,
-                            const char *author, const tw_input *in)
+                            const tw_visitor *author, const tw_input *in)
 {
-    tw_publish req = {.post = {.user = author,
-                               .user_len = strlen(author),
+    tw_publish req = {.post = {.user = author->name,
+                               .user_len = strlen(author->name),
                                .msg = in->message,
-                               .msg_len = in->message_len},
+                               .msg_len = in->message_len,
+                               .author = author->id,
+                               .author_len = strlen(author->id),
+                               .tag = author->tag,
+                               .tag_len = strlen(author->tag)},
                       .key = in->key,
                       .key_len = in->key_len,
                       .addr = r->useragent_ip};
@@ -208,7 +212,8 @@ static int tw_publish_store(request_rec *r, tw_srv_conf *c, tw_format fmt, const
     if (res.retry_ms) {
         long secs = (res.retry_ms + 999) / 1000;
         apr_table_setn(r->err_headers_out, "Retry-After", apr_ltoa(r->pool, secs));
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "TW0403: %s posts too fast; refused", author);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "TW0403: %s (%s) posts too fast; refused",
+                      author->name, author->id);
         return tw_refuse(r, fmt, HTTP_TOO_MANY_REQUESTS,
                          apr_psprintf(r->pool, "slow down: you can post again in %ld s", secs));
     }
@@ -230,15 +235,15 @@ int tw_handle_publish(request_rec *r, tw_srv_conf *c, const char *mount)
     const char *why = tw_origin_refusal(r, c);
     if (why)
         return tw_refuse(r, fmt, HTTP_FORBIDDEN, why);
-    const char *author = tw_visitor_author(r, c, &why);
-    if (!author)
+    tw_visitor author;
+    if (!tw_visitor_author(r, c, mount, &author, &why))
         return tw_refuse(r, fmt, HTTP_FORBIDDEN, why);
     if (fmt != TW_FMT_JSON && strcmp(type, "application/x-www-form-urlencoded") != 0)
         return tw_refuse(r, fmt, HTTP_UNSUPPORTED_MEDIA_TYPE,
                          "send application/x-www-form-urlencoded or application/json");
     tw_input in;
-    int rc = tw_publish_read(r, c, fmt, author, &in);
+    int rc = tw_publish_read(r, c, fmt, author.name, &in);
     if (rc != DECLINED)
         return rc;
-    return tw_publish_store(r, c, fmt, mount, author, &in);
+    return tw_publish_store(r, c, fmt, mount, &author, &in);
 }

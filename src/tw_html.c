@@ -1,4 +1,5 @@
 #include "tw_html.h"
+#include "tw_identity.h"
 #include "tw_name.h"
 #include "tw_sse.h"
 
@@ -8,8 +9,9 @@
 static const char *const tw_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-/* The avatar: initials on a disc coloured from the name; no external request. */
-static void tw_html_avatar(tw_buf *b, const char *user, size_t n)
+/* The avatar: initials on a disc coloured from the tag (or the name, without one); no external
+ * request. */
+static void tw_html_avatar(tw_buf *b, const char *user, size_t n, const char *tag, size_t tn)
 {
     char ini[3];
     tw_name_initials(user, n, ini);
@@ -19,9 +21,19 @@ static void tw_html_avatar(tw_buf *b, const char *user, size_t n)
                 "r=\"24\" fill=\"hsl(%u,55%%,40%%)\"/><text x=\"24\" y=\"30\" "
                 "text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"18\" "
                 "fill=\"#fff\">",
-                tw_name_hue(user, n));
+                tw_identity_hue(user, n, tag, tn));
     tw_buf_add_escaped(b, ini, strlen(ini));
     tw_buf_adds(b, "</text></svg>");
+}
+
+/* The tag beside a name ("#k3f9x2aa"), if it has one. */
+static void tw_html_tag(tw_buf *b, const char *tag, size_t n)
+{
+    if (!n)
+        return;
+    tw_buf_adds(b, " <span class=\"tw-tag\">#");
+    tw_buf_add_escaped(b, tag, n);
+    tw_buf_adds(b, "</span>");
 }
 
 void tw_html_card(tw_buf *b, const tw_post *p, const char *root)
@@ -38,10 +50,11 @@ void tw_html_card(tw_buf *b, const tw_post *p, const char *root)
                 "<article class=\"card tw-post mb-2\" id=\"post-%s\"><div class=\"card-body "
                 "d-flex gap-3\">",
                 id);
-    tw_html_avatar(b, p->user, p->user_len);
+    tw_html_avatar(b, p->user, p->user_len, p->tag, p->tag_len);
     tw_buf_adds(b, "<div class=\"flex-grow-1 tw-body\"><div class=\"d-flex "
                    "justify-content-between gap-2\"><strong class=\"tw-user\">");
     tw_buf_add_escaped(b, p->user, p->user_len);
+    tw_html_tag(b, p->tag, p->tag_len);
     tw_buf_adds(b, "</strong><a class=\"tw-permalink small text-body-secondary\" href=\"");
     tw_buf_add_escaped(b, root, strlen(root));
     tw_buf_addf(b,
@@ -93,8 +106,9 @@ static void tw_html_head(tw_buf *b, const char *root, const char *title)
 }
 
 /* The navbar: the name of the feed (a link to it) and the visitor's name and avatar. */
-static void tw_html_navbar(tw_buf *b, const char *root, const char *username)
+static void tw_html_navbar(tw_buf *b, const char *root, const char *username, const char *usertag)
 {
+    size_t tn = usertag ? strlen(usertag) : 0;
     tw_buf_adds(b, "<nav class=\"navbar bg-body-tertiary border-bottom mb-3\"><div "
                    "class=\"container tw-narrow\"><a class=\"navbar-brand\" href=\"");
     tw_buf_add_escaped(b, root, strlen(root));
@@ -102,10 +116,11 @@ static void tw_html_navbar(tw_buf *b, const char *root, const char *username)
                    "align-items-center gap-2\">");
     if (username) {
         size_t ulen = strlen(username);
-        tw_html_avatar(b, username, ulen);
+        tw_html_avatar(b, username, ulen, usertag, tn);
         tw_buf_adds(b, "<strong id=\"whoami\">");
         tw_buf_add_escaped(b, username, ulen);
         tw_buf_adds(b, "</strong>");
+        tw_html_tag(b, usertag, tn);
     } else {
         tw_buf_adds(b, "<span id=\"whoami\">not signed in</span>");
     }
@@ -115,7 +130,7 @@ static void tw_html_navbar(tw_buf *b, const char *root, const char *username)
 void tw_html_page_top(tw_buf *b, const tw_page *pg)
 {
     tw_html_head(b, "", "TweetSSE");
-    tw_html_navbar(b, "", pg->username);
+    tw_html_navbar(b, "", pg->username, pg->usertag);
     tw_buf_adds(b, "<main class=\"container tw-narrow\">"
                    "<form id=\"compose\" class=\"card card-body mb-3\" method=\"post\" "
                    "action=\"home\" hx-post=\"home\" hx-swap=\"none\">");
@@ -196,7 +211,7 @@ void tw_html_page(tw_buf *b, const tw_page *pg)
     tw_html_page_feed(b, pg);
 }
 
-void tw_html_post_page(tw_buf *b, const char *username, const tw_post *p)
+void tw_html_post_page(tw_buf *b, const char *username, const char *usertag, const tw_post *p)
 {
     const char *root = "../../";
     tw_buf title;
@@ -204,7 +219,7 @@ void tw_html_post_page(tw_buf *b, const char *username, const tw_post *p)
     tw_buf_add(&title, p->user, p->user_len);
     tw_buf_adds(&title, " on TweetSSE");
     tw_html_head(b, root, title.data);
-    tw_html_navbar(b, root, username);
+    tw_html_navbar(b, root, username, usertag);
     tw_buf_adds(b, "<main class=\"container tw-narrow\"><div id=\"post\">");
     tw_html_card(b, p, root);
     tw_buf_adds(b, "</div><p class=\"my-3\"><a id=\"back\" href=\"../../home\">Back to the "

@@ -9,6 +9,7 @@
 
 typedef struct tw_page {
     const char *username; /* the visitor's name (validated); NULL: not signed in */
+    const char *usertag;  /* the tag beside it (src/tw_identity), or NULL */
     const char *key;      /* the compose form's idempotency key (tw_text_check_key) */
     const tw_post *posts; /* newest first */
     int nposts;
@@ -21,8 +22,8 @@ typedef struct tw_page {
 } tw_page;
 
 /* Append the card of one post: an <article id="post-<id>"> with an inline SVG avatar, the
- * username, the message (line breaks kept by CSS) and a <time datetime> in UTC inside a link
- * to the post's own page, `root` + "home/post/<id>" (`root` leads from the document to the
+ * username and its tag, the message (line breaks kept by CSS) and a <time datetime> in UTC inside a
+ * link to the post's own page, `root` + "home/post/<id>" (`root` leads from the document to the
  * mount: "" on the feed, "../../" on a post's page). About 650 bytes plus the escaped text. */
 void tw_html_card(tw_buf *b, const tw_post *p, const char *root);
 
@@ -50,8 +51,9 @@ void tw_html_page_feed(tw_buf *b, const tw_page *pg);
 void tw_html_feed_more(tw_buf *b, const tw_page *pg);
 
 /* Append the page of one post, at <mount>home/post/<id>: the navbar with `username` (NULL:
- * not signed in), the card and a link back to the feed. About 3.5 KB plus the text. */
-void tw_html_post_page(tw_buf *b, const char *username, const tw_post *p);
+ * not signed in) and its `usertag` (or NULL), the card and a link back to the feed. About
+ * 3.5 KB plus the text. */
+void tw_html_post_page(tw_buf *b, const char *username, const char *usertag, const tw_post *p);
 
 /* Append a small page that explains why a request was refused, with a link back to the feed;
  * `root` leads from the document to the mount. */

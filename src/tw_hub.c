@@ -279,7 +279,10 @@ int tw_hub_admit(tw_hub *h, uint64_t *next)
 int tw_hub_join_at(tw_hub *h, tw_id after, uint64_t *next, uint64_t *behind)
 {
     apr_thread_mutex_lock(h->lock);
-    int covered = h->run && !h->lost && tw_id_cmp(after, h->cover_after) >= 0;
+    /* A point newer than the newest post is not the ring's to answer: the store says whether
+     * it exists (a post on its way here) or is not of this history (reload). */
+    int covered = h->run && !h->lost && tw_id_cmp(after, h->cover_after) >= 0 &&
+                  tw_id_cmp(after, h->last_post) <= 0;
     if (covered) {
         /* The run's ids ascend: the first frame newer than `after`, by bisection. */
         uint64_t lo = h->cover_seq, hi = h->ring.head;

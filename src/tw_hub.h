@@ -60,7 +60,8 @@ uint64_t tw_hub_join(tw_hub *h);
 int tw_hub_admit(tw_hub *h, uint64_t *next);
 
 /* Join the ring at the resume point `after` instead of the head, when the ring provably holds
- * every post newer than `after`: since the newest discontinuity (the child's start, a control
+ * every post newer than `after`, and `after` is not newer than its newest post: since the newest
+ * discontinuity (the child's start, a control
  * frame, a post the hub could not render, or a post the store did not vouch follows the one
  * before it: an entry another program added unannounced), at or after the oldest post it still
  * holds. Then returns 1 with *next the position of the first post newer than `after` (the

@@ -43,10 +43,10 @@ typedef int tw_store_each_fn(void *ctx, const tw_post *post);
 
 /* A post to publish, with what may refuse it or make it a repetition. */
 typedef struct tw_publish {
-    tw_post post;     /* user and message; the id is the store's */
+    tw_post post;     /* name, message, author and tag; the id is the store's */
     const char *key;  /* idempotency key (valid per tw_text_check_key), or NULL: a post */
-    size_t key_len;   /* published again with the same user and key within an hour is not */
-                      /* stored again: the first one's id is the answer */
+    size_t key_len;   /* published again by the same author with the same key within an */
+                      /* hour is not stored again: the first one's id is the answer */
     const char *addr; /* the client's address, for its rate limit; NULL: none */
 } tw_publish;
 
@@ -69,8 +69,8 @@ typedef struct tw_store_ops {
 
     /* Store a post and announce it to every subscriber, atomically: a post is either stored
      * and announced or neither. Within the same step the store checks the idempotency key and
-     * the rate limits it was created with (per user, per address), so that a refusal or a
-     * repetition stores nothing. Returns APR_SUCCESS with `out` filled (stored, replayed or
+     * the rate limits it was created with (per author identity, per address), so that a refusal or
+     * a repetition stores nothing. Returns APR_SUCCESS with `out` filled (stored, replayed or
      * rate-limited); else an error and *err (from `p`): APR_INCOMPLETE when the request was
      * sent but no answer came (the post may be stored: a retry with the same key tells),
      * APR_TIMEUP when it was stored but not confirmed by the replicas required, anything
@@ -78,7 +78,9 @@ typedef struct tw_store_ops {
     apr_status_t (*publish)(tw_store *s, apr_pool_t *p, const tw_publish *in,
                             tw_publish_result *out, const char **err);
 
-    /* The newest `count` posts, newest first, strings in `p`. One round trip. */
+    /* The newest `count` posts, newest first, strings in `p`; entries of other writers are
+     * passed over (they never shorten the page). One round trip; Redis needs another for each
+     * `count` (at least 100) entries of other writers in a row. */
     apr_status_t (*latest)(tw_store *s, apr_pool_t *p, long count, tw_post **posts, int *n,
                            const char **err);
 
@@ -99,11 +101,13 @@ typedef struct tw_store_ops {
                         const char **err);
 
     /* Visit every post after `after`, oldest first, fetched `page` at a time (each page in a
-     * subpool of `p` destroyed before the next: `fn` copies what it keeps). Sets *gap when
-     * `after` is no longer in the history (then nothing is visited), or when the last entry
-     * visited was trimmed before the next page was read (then the scan stops there): posts may
-     * be lost, the caller cannot resume without loss. The zero id means "from the start" and
-     * never gaps. One round trip per page. */
+     * subpool of `p` destroyed before the next: `fn` copies what it keeps). Sets *gap when the
+     * history cannot say what followed `after` (then nothing is visited): it is older than the
+     * oldest entry left (trimmed past it) or newer than the newest ever added (not of this
+     * history); or when a page starts at an entry the history lost that way meanwhile (then
+     * the scan stops there). A point inside the history that no longer has its entry (deleted)
+     * is no gap: the scan goes on after it. The zero id means "from the start" and never gaps.
+     * One round trip per page, and one more when the start of a page is missing. */
     apr_status_t (*each_after)(tw_store *s, apr_pool_t *p, tw_id after, long page,
                                tw_store_each_fn *fn, void *ctx, int *gap, const char **err);
 

@@ -33,52 +33,75 @@ static tw_id tw_mem_next_id(tw_id last, apr_time_t now)
     return (tw_id){last.ms, last.seq + 1};
 }
 
-/* The idempotency key a retained post was stored with ("" if none): its strings are one
- * allocation, "user\0message\0key\0". */
+/* A retained post's strings are one malloc'd block, "user\0message\0author\0tag\0key\0": the
+ * post to keep for `in` (its strings in a new block, id unset), or a post whose user is NULL
+ * when out of memory. */
+static tw_post tw_mem_own(const tw_publish *in)
+{
+    const tw_post *src = &in->post;
+    size_t klen = in->key ? in->key_len : 0;
+    const char *parts[] = {src->user, src->msg, src->author, src->tag, in->key};
+    size_t lens[] = {src->user_len, src->msg_len, src->author_len, src->tag_len, klen};
+    char *block = malloc(lens[0] + lens[1] + lens[2] + lens[3] + lens[4] + 5), *w = block;
+    tw_post kept = {.user = NULL};
+    if (!block)
+        return kept;
+    const char *at[5];
+    for (int i = 0; i < 5; i++) {
+        if (lens[i])
+            memcpy(w, parts[i], lens[i]);
+        w[lens[i]] = '\0';
+        at[i] = w;
+        w += lens[i] + 1;
+    }
+    kept = (tw_post){.user = at[0],
+                     .user_len = lens[0],
+                     .msg = at[1],
+                     .msg_len = lens[1],
+                     .author = at[2],
+                     .author_len = lens[2],
+                     .tag = at[3],
+                     .tag_len = lens[3]};
+    return kept;
+}
+
+/* The idempotency key a retained post was stored with ("" if none), after its tag. */
 static const char *tw_mem_key(const tw_post *post)
 {
-    return post->msg + post->msg_len + 1;
+    return post->tag + post->tag_len + 1;
+}
+
+/* The retained post the same author stored with `key` (non-empty), or NULL. O(history). */
+static const tw_post *tw_mem_replay(tw_store_mem *m, const tw_post *kept, const char *key)
+{
+    for (long i = 0; *key && i < m->count; i++) {
+        const tw_post *old = tw_mem_at(m, i);
+        if (!strcmp(tw_mem_key(old), key) && !strcmp(old->author, kept->author))
+            return old;
+    }
+    return NULL;
 }
 
 static apr_status_t tw_mem_publish(tw_store *st, apr_pool_t *p, const tw_publish *in,
                                    tw_publish_result *out, const char **err)
 {
     tw_store_mem *m = (tw_store_mem *)st;
-    const tw_post *post = &in->post;
-    size_t klen = in->key ? in->key_len : 0;
     *out = (tw_publish_result){{0, 0}, 0, 0};
-    char *copy = malloc(post->user_len + post->msg_len + klen + 3);
-    if (!copy) {
+    tw_post stored = tw_mem_own(in);
+    if (!stored.user) {
         *err = apr_pstrdup(p, "out of memory");
         return APR_ENOMEM;
     }
-    char *w = copy;
-    memcpy(w, post->user, post->user_len);
-    w[post->user_len] = '\0';
-    w += post->user_len + 1;
-    memcpy(w, post->msg, post->msg_len);
-    w[post->msg_len] = '\0';
-    w += post->msg_len + 1;
-    if (klen)
-        memcpy(w, in->key, klen);
-    w[klen] = '\0';
     apr_thread_mutex_lock(m->lock);
-    for (long i = 0; klen && i < m->count; i++) {
-        const tw_post *old = tw_mem_at(m, i);
-        if (!strcmp(tw_mem_key(old), w) && old->user_len == post->user_len &&
-            !memcmp(old->user, post->user, post->user_len)) {
-            out->id = old->id;
-            out->replayed = 1;
-            apr_thread_mutex_unlock(m->lock);
-            free(copy);
-            return APR_SUCCESS;
-        }
+    const tw_post *old = tw_mem_replay(m, &stored, tw_mem_key(&stored));
+    if (old) {
+        out->id = old->id;
+        out->replayed = 1;
+        apr_thread_mutex_unlock(m->lock);
+        free((char *)stored.user);
+        return APR_SUCCESS;
     }
-    tw_post stored = {.id = tw_mem_next_id(m->last, apr_time_now()),
-                      .user = copy,
-                      .user_len = post->user_len,
-                      .msg = copy + post->user_len + 1,
-                      .msg_len = post->msg_len};
+    stored.id = tw_mem_next_id(m->last, apr_time_now());
     tw_post heard = stored; /* what the listener hears: the post the history ended with before */
     heard.prev = m->last;
     heard.has_prev = m->count > 0;
@@ -102,6 +125,8 @@ static tw_post tw_mem_copy(apr_pool_t *p, const tw_post *src)
     tw_post c = *src;
     c.user = apr_pstrmemdup(p, src->user, src->user_len);
     c.msg = apr_pstrmemdup(p, src->msg, src->msg_len);
+    c.author = apr_pstrmemdup(p, src->author, src->author_len);
+    c.tag = apr_pstrmemdup(p, src->tag, src->tag_len);
     return c;
 }
 
@@ -160,8 +185,10 @@ static apr_status_t tw_mem_get(tw_store *st, apr_pool_t *p, tw_id id, tw_post *p
     return APR_SUCCESS;
 }
 
-/* Copy up to `page` posts after `after` into `p`; sets *gap when `after` is neither zero nor a
- * retained post. */
+/* Copy up to `page` posts after `after` into `p`; sets *gap when `after` is neither zero nor
+ * within the history (from its oldest retained post to the newest id handed out), as the Redis
+ * store does: a point older than the history has lost posts, one newer than every post is not
+ * of this history. */
 static int tw_mem_page(tw_store_mem *m, apr_pool_t *p, tw_id after, long page, tw_post **out,
                        int *gap)
 {
@@ -170,7 +197,10 @@ static int tw_mem_page(tw_store_mem *m, apr_pool_t *p, tw_id after, long page, t
     long i = 0;
     while (i < m->count && tw_id_cmp(tw_mem_at(m, i)->id, after) <= 0)
         i++;
-    *gap = tw_id_cmp(after, zero) != 0 && (i == 0 || tw_id_cmp(tw_mem_at(m, i - 1)->id, after));
+    int within = m->count
+                     ? tw_id_cmp(after, tw_mem_at(m, 0)->id) >= 0 && tw_id_cmp(after, m->last) <= 0
+                     : tw_id_cmp(after, m->last) == 0;
+    *gap = tw_id_cmp(after, zero) != 0 && !within;
     int k = 0;
     *out = apr_pcalloc(p, sizeof(**out) * (size_t)page);
     for (; !*gap && i < m->count && k < page; i++)

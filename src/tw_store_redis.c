@@ -75,8 +75,8 @@ static int tw_redis_publish_answer(const redisReply *rep, tw_publish_result *out
            tw_id_parse(v->str, v->len, &out->id);
 }
 
-/* The publish script's command line: EVALSHA, its hash, 5 keys and 10 arguments. */
-enum { TW_PUBLISH_ARGC = 18 };
+/* The publish script's command line: EVALSHA, its hash, 5 keys and 12 arguments. */
+enum { TW_PUBLISH_ARGC = 20 };
 
 /* Fill `argv` and `lens` (TW_PUBLISH_ARGC each) with the command that publishes `in`: the keys
  * and arguments tw_store_redis_publish.lua documents, strings from `p`. */
@@ -84,7 +84,8 @@ static void tw_redis_publish_argv(tw_redis *r, apr_pool_t *p, const tw_publish *
                                   const char **argv, size_t *lens)
 {
     const tw_feed_conf *f = &r->cf.feed;
-    const char *user = apr_pstrmemdup(p, in->post.user, in->post.user_len);
+    const tw_post *post = &in->post;
+    const char *who = post->author_len ? apr_pstrmemdup(p, post->author, post->author_len) : "";
     const char *key = in->key ? apr_pstrmemdup(p, in->key, in->key_len) : NULL;
     const char *v[TW_PUBLISH_ARGC] = {
         "EVALSHA",
@@ -92,21 +93,27 @@ static void tw_redis_publish_argv(tw_redis *r, apr_pool_t *p, const tw_publish *
         "5",
         f->stream_key,
         r->settings_key,
-        key ? apr_pstrcat(p, f->stream_key, ":key:", user, ":", key, NULL) : "",
-        apr_pstrcat(p, f->stream_key, ":rate:user:", user, NULL),
+        key ? apr_pstrcat(p, f->stream_key, ":key:", who, ":", key, NULL) : "",
+        apr_pstrcat(p, f->stream_key, ":rate:user:", who, NULL),
         in->addr ? apr_pstrcat(p, f->stream_key, ":rate:addr:", in->addr, NULL) : "",
         apr_ltoa(p, f->history),
-        user,
-        in->post.msg,
+        apr_pstrmemdup(p, post->user, post->user_len),
+        post->msg,
         f->channel,
         apr_ltoa(p, f->min_replicas),
         apr_itoa(p, TW_REDIS_KEY_TTL_MS),
+        NULL,
+        NULL,
+        NULL,
+        NULL,
+        who,
+        post->tag_len ? apr_pstrmemdup(p, post->tag, post->tag_len) : "",
     };
     tw_redis_rate_args(p, &f->rate_user, &v[14], &v[15]);
     tw_redis_rate_args(p, &f->rate_addr, &v[16], &v[17]);
     for (int i = 0; i < TW_PUBLISH_ARGC; i++) {
         argv[i] = v[i];
-        lens[i] = i == 10 ? in->post.msg_len : strlen(v[i]);
+        lens[i] = i == 10 ? post->msg_len : strlen(v[i]);
     }
 }
 
@@ -196,14 +203,47 @@ static apr_status_t tw_redis_range_cmd(tw_redis *r, apr_pool_t *p, int argc, con
     return rv;
 }
 
+/* Append the `n` posts of `more` to the `*have` posts of `*all` (in `p`). */
+static void tw_redis_append(apr_pool_t *p, tw_post **all, int *have, const tw_post *more, int n)
+{
+    if (!n)
+        return;
+    tw_post *joined = apr_palloc(p, sizeof(*joined) * (size_t)(*have + n));
+    if (*have)
+        memcpy(joined, *all, sizeof(*joined) * (size_t)*have);
+    memcpy(joined + *have, more, sizeof(*joined) * (size_t)n);
+    *all = joined;
+    *have += n;
+}
+
+/* XREVRANGE from the newest entry, reading on past entries of other writers (which are no posts)
+ * until `count` posts or the start of the stream: entries another program added on top never
+ * shorten the page. One round trip, and one more per `count` (at least 100) entries of other
+ * writers in a row. */
 static apr_status_t tw_redis_latest(tw_store *st, apr_pool_t *p, long count, tw_post **posts,
                                     int *n, const char **err)
 {
     tw_redis *r = (tw_redis *)st;
-    tw_redis_range info;
-    const char *argv[] = {"XREVRANGE", r->cf.feed.stream_key, "+", "-",
-                          "COUNT",     apr_ltoa(p, count)};
-    return tw_redis_range_cmd(r, p, 6, argv, posts, n, &info, err);
+    char from[TW_ID_MAX + 1] = "+";
+    long chunk = count;
+    *posts = NULL;
+    *n = 0;
+    for (;;) {
+        const char *argv[] = {"XREVRANGE", r->cf.feed.stream_key, from, "-",
+                              "COUNT",     apr_ltoa(p, chunk)};
+        tw_redis_range info = {0};
+        tw_post *got = NULL;
+        int k = 0;
+        apr_status_t rv = tw_redis_range_cmd(r, p, 6, argv, &got, &k, &info, err);
+        if (rv != APR_SUCCESS)
+            return rv;
+        tw_redis_append(p, posts, n, got, k < count - *n ? k : (int)(count - *n));
+        if (*n >= count || info.raw < (size_t)chunk)
+            return APR_SUCCESS;
+        from[0] = '(';
+        tw_id_format(info.last, from + 1);
+        chunk = count < 100 ? 100 : count;
+    }
 }
 
 /* XREVRANGE key (<id> - COUNT count+1: the one beyond the page says whether there is more. A
@@ -257,6 +297,37 @@ static apr_status_t tw_redis_get(tw_store *st, apr_pool_t *p, tw_id id, tw_post 
     return rv;
 }
 
+/* Is the history missing what follows `after` (not zero), which a range starting there did not
+ * find? Not when `after` lies within the history and was deleted (XDEL: a deleted post, an
+ * entry an operator removed): the range from it goes on. Yes when it is older than the oldest
+ * entry left (the history was trimmed past it) or newer than the newest entry ever added (it
+ * is not of this history). One round trip (XINFO STREAM). */
+static apr_status_t tw_redis_gone(tw_store *st, apr_pool_t *p, tw_id after, int *gap,
+                                  const char **err)
+{
+    tw_redis_log log;
+    apr_status_t rv = tw_redis_log_state(st, p, &log, err);
+    if (rv != APR_SUCCESS)
+        return rv;
+    *gap = tw_id_cmp(after, log.last_generated) > 0 ||
+           (log.length > 0 ? tw_id_cmp(after, log.first) < 0
+                           : tw_id_cmp(after, log.last_generated) < 0);
+    return APR_SUCCESS;
+}
+
+/* One page of each_after: the entries from `after` on (inclusive: it comes back first while
+ * it is there), `page` + 1 of them, into a subpool of `p` that the caller destroys. */
+static apr_status_t tw_redis_each_page(tw_redis *r, apr_pool_t *sub, tw_id after, long page,
+                                       tw_post **posts, int *n, tw_redis_range *info,
+                                       const char **err)
+{
+    char from[TW_ID_MAX];
+    tw_id_format(after, from);
+    const char *argv[] = {"XRANGE", r->cf.feed.stream_key,  from, "+",
+                          "COUNT",  apr_ltoa(sub, page + 1)};
+    return tw_redis_range_cmd(r, sub, 6, argv, posts, n, info, err);
+}
+
 static apr_status_t tw_redis_each_after(tw_store *st, apr_pool_t *p, tw_id after, long page,
                                         tw_store_each_fn *fn, void *ctx, int *gap, const char **err)
 {
@@ -265,27 +336,22 @@ static apr_status_t tw_redis_each_after(tw_store *st, apr_pool_t *p, tw_id after
     *gap = 0;
     for (;;) {
         apr_pool_t *sub;
-        apr_status_t rv = apr_pool_create(&sub, p);
-        if (rv != APR_SUCCESS) {
+        if (apr_pool_create(&sub, p) != APR_SUCCESS) {
             *err = "out of memory";
-            return rv;
+            return APR_ENOMEM;
         }
         tw_post *posts = NULL;
         tw_redis_range info = {0};
         int n = 0, stop = 0;
-        /* The range is inclusive: entry `after` (if still there) comes back first. */
-        char from[TW_ID_MAX];
-        tw_id_format(after, from);
-        const char *argv[] = {"XRANGE", r->cf.feed.stream_key,  from, "+",
-                              "COUNT",  apr_ltoa(sub, page + 1)};
-        rv = tw_redis_range_cmd(r, sub, 6, argv, &posts, &n, &info, err);
+        apr_status_t rv = tw_redis_each_page(r, sub, after, page, &posts, &n, &info, err);
+        if (rv == APR_SUCCESS && tw_id_cmp(after, zero) != 0 &&
+            (info.raw == 0 || tw_id_cmp(info.first, after) != 0))
+            rv = tw_redis_gone(st, sub, after, gap, err);
         if (rv != APR_SUCCESS) {
             *err = apr_pstrdup(p, *err);
             apr_pool_destroy(sub);
             return rv;
         }
-        if (tw_id_cmp(after, zero) != 0 && (info.raw == 0 || tw_id_cmp(info.first, after) != 0))
-            *gap = 1;
         for (int i = 0; i < n && !*gap && !stop; i++)
             if (tw_id_cmp(posts[i].id, after) > 0)
                 stop = fn(ctx, &posts[i]);

@@ -49,7 +49,7 @@ struct tw_redis_sub {
     long backoff;            /* ms before the next attempt */
     int logged_down;         /* the outage has been logged */
     int lost;                /* the listener has heard `lost` in this outage */
-    apr_time_t down_since;   /* when the subscription last went down (0: never up) */
+    apr_time_t down_since;   /* when the subscription last went down, or the thread started */
 
     /* For tw_redis_sub_health and tw_redis_sub_heard, from any thread. */
     apr_thread_mutex_t *lock;  /* guards error, since and heard */
@@ -576,13 +576,25 @@ static void tw_redis_sub_session(tw_redis_sub *s, char *why, size_t size, int *w
     apr_pool_clear(s->pool);
 }
 
+/* Tell the listener `lost` once the subscription has been down (or, before it was ever up,
+ * trying) for TW_LOST_TIMEOUTS timeouts, once an outage. */
+static void tw_redis_sub_check_lost(tw_redis_sub *s, const char *why)
+{
+    apr_interval_time_t lost_after = apr_time_from_msec(TW_LOST_TIMEOUTS * s->cf->feed.timeout_ms);
+    if (s->lost || apr_time_now() - s->down_since < lost_after)
+        return;
+    TW_LOG(s->cf->log, TW_LOG_ERR, 0,
+           "TW0119: no Redis subscription for %d timeouts (%s); letting the open streams go, so "
+           "their clients resume elsewhere, and refusing new ones",
+           TW_LOST_TIMEOUTS, why);
+    s->lost = 1;
+    s->l.lost(s->l.ctx);
+}
+
 /* After a subscription ended (or failed to start) for `why`: record the state, tell the
- * listener `down` (once per outage), and `lost` once the outage has lasted TW_LOST_TIMEOUTS
- * timeouts; log the first failure of an outage. */
+ * listener `down` (once per outage), check for `lost`, log the first failure of an outage. */
 static void tw_redis_sub_outage(tw_redis_sub *s, const char *why, int was_up)
 {
-    const tw_log *log = s->cf->log;
-    apr_interval_time_t lost_after = apr_time_from_msec(TW_LOST_TIMEOUTS * s->cf->feed.timeout_ms);
     /* The state first: a listener that hears "down" and asks for health sees why. */
     tw_redis_sub_set_state(s, 0, why);
     if (was_up) {
@@ -590,28 +602,41 @@ static void tw_redis_sub_outage(tw_redis_sub *s, const char *why, int was_up)
         s->l.down(s->l.ctx);
         s->down_since = apr_time_now();
     }
-    if (s->down_since && !s->lost && apr_time_now() - s->down_since >= lost_after) {
-        TW_LOG(log, TW_LOG_ERR, 0,
-               "TW0119: no Redis subscription for %d timeouts (%s); letting the open streams "
-               "go, so their clients resume elsewhere",
-               TW_LOST_TIMEOUTS, why);
-        s->lost = 1;
-        s->l.lost(s->l.ctx);
-    }
+    tw_redis_sub_check_lost(s, why);
     if (!s->logged_down) {
-        TW_LOG(log, TW_LOG_WARNING, 0,
+        TW_LOG(s->cf->log, TW_LOG_WARNING, 0,
                "TW0107: Redis subscription lost (%s); reconnecting with backoff", why);
         s->logged_down = 1;
     }
 }
 
+/* Wait `ms` before the next attempt, waking when the outage reaches TW_LOST_TIMEOUTS timeouts
+ * to tell the listener `lost` on time, not after the backoff. Returns TW_EXIT if told to stop
+ * meanwhile. */
+static tw_state tw_redis_sub_backoff(tw_redis_sub *s, long ms, const char *why)
+{
+    apr_time_t until = apr_time_now() + apr_time_from_msec(ms);
+    apr_time_t lost_at =
+        s->down_since + apr_time_from_msec(TW_LOST_TIMEOUTS * s->cf->feed.timeout_ms);
+    for (;;) {
+        apr_time_t now = apr_time_now(), wake = !s->lost && lost_at < until ? lost_at : until;
+        if (tw_thread_pause(&s->thread, wake > now ? wake - now : 0) == TW_EXIT)
+            return TW_EXIT;
+        tw_redis_sub_check_lost(s, why);
+        if (apr_time_now() >= until)
+            return TW_RUN;
+    }
+}
+
 /* The thread: subscribe; after each failure back off (doubling up to the maximum) and repeat,
- * until the store stops. */
+ * until the store stops. It counts as down from its start until its first subscription, so
+ * that a child that never reaches Redis lets its streams go too. */
 static void tw_redis_sub_main(void *data)
 {
     tw_redis_sub *s = data;
     long backoff_max = s->cf->feed.redis.master ? TW_BACKOFF_SENTINEL : TW_BACKOFF_MAX;
     s->backoff = TW_BACKOFF_MIN;
+    s->down_since = apr_time_now();
     if (apr_pool_create_unmanaged_ex(&s->pool, tw_buf_oom, NULL) != APR_SUCCESS) {
         TW_LOG(s->cf->log, TW_LOG_CRIT, APR_ENOMEM, "TW0109: out of memory: no live updates");
         return;
@@ -625,7 +650,7 @@ static void tw_redis_sub_main(void *data)
         tw_redis_sub_outage(s, why, was_up);
         TW_LOG(s->cf->log, TW_LOG_DEBUG, 0, "TW0108: next subscription attempt in %ld ms",
                s->backoff);
-        if (tw_thread_pause(&s->thread, apr_time_from_msec(s->backoff)) == TW_EXIT)
+        if (tw_redis_sub_backoff(s, s->backoff, why) == TW_EXIT)
             break;
         s->backoff = s->backoff * 2 > backoff_max ? backoff_max : s->backoff * 2;
     }

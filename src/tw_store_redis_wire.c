@@ -4,6 +4,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Set the post's field that `name` names from `val`: u (the name), m (the message), a (the
+ * identity), t (the tag); others, and values that are not strings, are left alone. */
+static void tw_redis_wire_field(apr_pool_t *p, const redisReply *name, const redisReply *val,
+                                tw_post *po)
+{
+    if (name->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING || name->len != 1)
+        return;
+    const char *v = apr_pstrmemdup(p, val->str, val->len);
+    switch (name->str[0]) {
+    case 'u':
+        po->user = v, po->user_len = val->len;
+        break;
+    case 'm':
+        po->msg = v, po->msg_len = val->len;
+        break;
+    case 'a':
+        po->author = v, po->author_len = val->len;
+        break;
+    case 't':
+        po->tag = v, po->tag_len = val->len;
+        break;
+    }
+}
+
 int tw_redis_wire_entries(apr_pool_t *p, const redisReply *rep, tw_post **posts, int *n,
                           tw_redis_range *info)
 {
@@ -24,17 +48,9 @@ int tw_redis_wire_entries(apr_pool_t *p, const redisReply *rep, tw_post **posts,
             info->first = po->id;
         info->last = po->id;
         const redisReply *f = e->element[1];
-        po->user = po->msg = NULL;
-        for (size_t j = 0; j + 1 < f->elements; j += 2) {
-            const redisReply *name = f->element[j], *val = f->element[j + 1];
-            if (name->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING ||
-                name->len != 1)
-                continue;
-            if (name->str[0] == 'u')
-                po->user = apr_pstrmemdup(p, val->str, val->len), po->user_len = val->len;
-            else if (name->str[0] == 'm')
-                po->msg = apr_pstrmemdup(p, val->str, val->len), po->msg_len = val->len;
-        }
+        *po = (tw_post){.id = po->id, .author = "", .tag = ""};
+        for (size_t j = 0; j + 1 < f->elements; j += 2)
+            tw_redis_wire_field(p, f->element[j], f->element[j + 1], po);
         if (po->user && po->msg)
             k++;
     }
@@ -56,6 +72,7 @@ int tw_redis_wire_log_info(const redisReply *rep, tw_redis_log *out)
         return 0;
     int have_length = 0, have_last = 0;
     out->entries_added = -1;
+    out->first = (tw_id){0, 0};
     for (size_t i = 0; i + 1 < rep->elements; i += 2) {
         const redisReply *name = rep->element[i], *val = rep->element[i + 1];
         if (tw_redis_wire_is(name, "length") && val->type == REDIS_REPLY_INTEGER) {
@@ -67,6 +84,11 @@ int tw_redis_wire_log_info(const redisReply *rep, tw_redis_log *out)
             if (!tw_id_parse(val->str, val->len, &out->last_generated))
                 return 0;
             have_last = 1;
+        } else if (tw_redis_wire_is(name, "first-entry") && val->type == REDIS_REPLY_ARRAY) {
+            const redisReply *id = val->elements ? val->element[0] : NULL;
+            if (!id || id->type != REDIS_REPLY_STRING ||
+                !tw_id_parse(id->str, id->len, &out->first))
+                return 0;
         }
     }
     return have_length && have_last;
@@ -86,26 +108,42 @@ int tw_redis_wire_message(const redisReply *rep, const char *channel, const char
     return 1;
 }
 
+/* The next space-delimited word of [*s, end) (no LF in it): its start, with *len set, and *s
+ * moved past it and its space; NULL if there is none (an empty word, or the end). */
+static const char *tw_redis_wire_word(const char **s, const char *end, size_t *len)
+{
+    const char *w = *s, *sp = memchr(w, ' ', (size_t)(end - w));
+    const char *stop = sp ? sp : end;
+    if (stop == w)
+        return NULL;
+    *len = (size_t)(stop - w);
+    *s = sp ? sp + 1 : end;
+    return w;
+}
+
 int tw_redis_parse_broadcast(const char *payload, size_t n, tw_post *out)
 {
-    const char *sp = memchr(payload, ' ', n);
-    if (!sp || !tw_id_parse(payload, (size_t)(sp - payload), &out->id))
+    const char *end = payload + n;
+    const char *nl = memchr(payload, '\n', n);
+    if (!nl)
         return 0;
-    const char *user = sp + 1, *end = payload + n;
-    const char *nl = memchr(user, '\n', (size_t)(end - user));
-    if (!nl || nl == user)
-        return 0;
-    out->has_prev = 0;
-    const char *sp2 = memchr(user, ' ', (size_t)(nl - user));
-    if (sp2) { /* "<prev> <user>": a user name holds no space */
-        if (!tw_id_parse(user, (size_t)(sp2 - user), &out->prev) || sp2 + 1 == nl ||
-            memchr(sp2 + 1, ' ', (size_t)(nl - sp2 - 1)))
+    const char *s = payload, *w[5];
+    size_t len[5];
+    for (int i = 0; i < 5; i++)
+        if (!(w[i] = tw_redis_wire_word(&s, nl, &len[i])))
             return 0;
-        out->has_prev = 1;
-        user = sp2 + 1;
-    }
-    out->user = user;
-    out->user_len = (size_t)(nl - user);
+    out->has_prev = !(len[1] == 1 && w[1][0] == '-');
+    if (s != nl || nl[-1] == ' ' || !tw_id_parse(w[0], len[0], &out->id) ||
+        (out->has_prev && !tw_id_parse(w[1], len[1], &out->prev)) || len[2] != 4 ||
+        memcmp(w[2], "post", 4) != 0)
+        return 0;
+    out->user = w[3];
+    out->user_len = len[3];
+    int none = len[4] == 1 && w[4][0] == '-';
+    out->tag = none ? "" : w[4];
+    out->tag_len = none ? 0 : len[4];
+    out->author = "";
+    out->author_len = 0;
     out->msg = nl + 1;
     out->msg_len = (size_t)(end - nl - 1);
     return 1;

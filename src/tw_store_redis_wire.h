@@ -19,9 +19,10 @@ typedef struct tw_redis_range {
 } tw_redis_range;
 
 /* Convert an XRANGE/XREVRANGE reply (an array of [id, [field, value, ...]]) into posts in `p`,
- * in reply order. Entries without both a "u" and an "m" field were not written by this module
- * and are left out, but counted in `info`. Returns 0 if the reply is malformed (not an array,
- * an entry of the wrong shape, an id that does not parse). O(size of the reply). */
+ * in reply order: "u" the name, "m" the message, "a" the author's identity, "t" its tag (the
+ * last two may be missing: ""). Entries without both a "u" and an "m" field were not written by
+ * this module and are left out, but counted in `info`. Returns 0 if the reply is malformed (not an
+ * array, an entry of the wrong shape, an id that does not parse). O(size of the reply). */
 int tw_redis_wire_entries(apr_pool_t *p, const redisReply *rep, tw_post **posts, int *n,
                           tw_redis_range *info);
 
@@ -29,6 +30,7 @@ int tw_redis_wire_entries(apr_pool_t *p, const redisReply *rep, tw_post **posts,
  * whether posts were trimmed while it was away. */
 typedef struct tw_redis_log {
     tw_id last_generated;    /* the id of the newest entry ever added (kept after trimming) */
+    tw_id first;             /* the id of the oldest entry it holds (when length > 0) */
     long long length;        /* entries now */
     long long entries_added; /* entries ever added (Redis 7; -1 when the server omits it) */
 } tw_redis_log;
@@ -42,11 +44,12 @@ int tw_redis_wire_log_info(const redisReply *rep, tw_redis_log *out);
 int tw_redis_wire_message(const redisReply *rep, const char *channel, const char **payload,
                           size_t *len);
 
-/* Parse an announcement "<id> <prev> <user>\n<msg>" or "<id> <user>\n<msg>" (pointers into
- * `payload`; `prev` is the id of the entry the stream ended with when the post was added: it
- * sets out->prev and out->has_prev). Returns 1 if well-formed: a valid id, a space, optionally
- * a valid id and a space, a non-empty user name without LF or space, an LF, and the message
- * (any bytes, possibly empty). O(n). */
+/* Parse an announcement "<id> <prev> post <user> <tag>\n<msg>" (tw_store_redis_publish.lua
+ * writes it): the post's id, the id of the entry the stream ended with when it was added ("-"
+ * when it was empty; else it sets out->prev and out->has_prev), the author's name and tag ("-" for
+ * none), then the message (any bytes, possibly empty). Pointers go into `payload`; the announcement
+ * names no identity (out->author is empty). Returns 1 if well-formed: single spaces between
+ * non-empty words, valid ids, nothing more before the LF. O(n). */
 int tw_redis_parse_broadcast(const char *payload, size_t n, tw_post *out);
 
 /* The longest host name a sentinel may report (a DNS name is at most 253 characters). */

@@ -15,7 +15,7 @@
 
 UNIT_TESTS := $(addprefix t/unit/test_,buf id text input name sse html confval ring hub thread \
                 engine_socket engine_thread feedcache store_redis_wire store sign origin peers \
-                metrics feed)
+                metrics feed identity)
 # The tests of what runs threads, also built for ThreadSanitizer.
 UNIT_THREADED := test_ring test_hub test_thread test_engine_socket test_engine_thread \
                  test_store test_peers

@@ -522,6 +522,36 @@ static void test_older(void)
     is_str(attrs_safe(s), NULL, "older page: URLs relative");
 }
 
+/* Two authors with one name but two identities look different: the tag, and the avatar's
+ * colour from it; a post from before identities keeps its colour from the name. */
+static void test_card_identity(void)
+{
+    tw_post a = {.id = {1700000000123ULL, 1},
+                 .user = "BraveOtter42",
+                 .user_len = 12,
+                 .msg = "x",
+                 .msg_len = 1,
+                 .tag = "aaaaaaaa",
+                 .tag_len = 8};
+    tw_post b2 = a, old = a;
+    b2.tag = "zzzzzzzz";
+    old.tag = "", old.tag_len = 0;
+    tw_buf x, y, z;
+    tw_buf_init(&x, pool, 0);
+    tw_buf_init(&y, pool, 0);
+    tw_buf_init(&z, pool, 0);
+    tw_html_card(&x, &a, "");
+    tw_html_card(&y, &b2, "");
+    tw_html_card(&z, &old, "");
+    const char *fx = strstr(x.data, "fill=\"hsl("), *fy = strstr(y.data, "fill=\"hsl(");
+    ok(fx && fy && strncmp(fx, fy, 16) != 0, "identity: another tag, another colour");
+    has_str(x.data, "#aaaaaaaa", "identity: the tag shown");
+    lacks_str(z.data, "tw-tag", "identity: a post from before identities: no tag");
+    char want[40];
+    snprintf(want, sizeof(want), "fill=\"hsl(%u,", tw_name_hue("BraveOtter42", 12));
+    has_str(z.data, want, "identity: and its colour from the name, as before");
+}
+
 /* The page of one post, at <mount>home/post/<id>: every URL goes up to the mount. */
 static void test_post_page(void)
 {
@@ -529,15 +559,20 @@ static void test_post_page(void)
                  .user = "Brave<Otter>",
                  .user_len = 12,
                  .msg = "hello & bye",
-                 .msg_len = 11};
+                 .msg_len = 11,
+                 .tag = "k3f9x2aa",
+                 .tag_len = 8};
     tw_buf b;
     tw_buf_init(&b, pool, 0);
-    tw_html_post_page(&b, "CalmHeron7", &p);
+    tw_html_post_page(&b, "CalmHeron7", "zx2b7qm1", &p);
     const scan *s = scan_html(b.data);
     is_str(s->error, NULL, "post page: well formed and balanced");
     ok(!strncmp(b.data, "<!DOCTYPE html>", 15), "post page: a document");
     has_str(b.data, "<title>Brave&lt;Otter&gt; on TweetSSE</title>", "post page: title escaped");
-    has_str(b.data, "<strong id=\"whoami\">CalmHeron7</strong>", "post page: the navbar");
+    has_str(b.data, "<strong id=\"whoami\">CalmHeron7</strong> <span class=\"tw-tag\">#zx2b7qm1",
+            "post page: the navbar, with the visitor's tag");
+    has_str(b.data, "Brave&lt;Otter&gt; <span class=\"tw-tag\">#k3f9x2aa</span></strong>",
+            "post page: the author's tag beside the name");
     is_int(count(b.data, "<article"), 1, "post page: one card");
     has_str(b.data, ">hello &amp; bye</p>", "post page: the message escaped");
     is_str(attr_of(s, "a", "id", "back", "href"), "../../home", "post page: back to the feed");
@@ -553,8 +588,9 @@ static void test_post_page(void)
     is_int(s->scripts_in_body, 0, "post page: no <script> in the body");
     is_str(attrs_safe(s), NULL, "post page: URLs relative");
     tw_buf_init(&b, pool, 0);
-    tw_html_post_page(&b, NULL, &p);
+    tw_html_post_page(&b, NULL, NULL, &p);
     has_str(b.data, "not signed in", "post page: without a name");
+    lacks_str(b.data, "#zx2b7qm1", "post page: nor a tag");
 }
 
 /* The page in two parts: the top depends on the visitor only, the feed on the posts only, so
@@ -617,6 +653,7 @@ int main(void)
     test_error_page();
     test_older();
     test_post_page();
+    test_card_identity();
     test_renderer();
     apr_pool_destroy(pool);
     apr_terminate();

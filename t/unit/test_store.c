@@ -195,11 +195,15 @@ static tw_id publish(tw_store *s, const char *msg)
 static apr_status_t publish_as(tw_store *s, const char *user, const char *msg, const char *key,
                                const char *addr, tw_publish_result *res)
 {
-    tw_publish in = {
-        .post = {.user = user, .user_len = strlen(user), .msg = msg, .msg_len = strlen(msg)},
-        .key = key,
-        .key_len = key ? strlen(key) : 0,
-        .addr = addr};
+    tw_publish in = {.post = {.user = user,
+                              .user_len = strlen(user),
+                              .msg = msg,
+                              .msg_len = strlen(msg),
+                              .author = user, /* one identity a name, here */
+                              .author_len = strlen(user)},
+                     .key = key,
+                     .key_len = key ? strlen(key) : 0,
+                     .addr = addr};
     const char *err = NULL;
     apr_status_t rv = tw_store_publish(s, pool, &in, res, &err);
     if (rv != APR_SUCCESS)
@@ -347,7 +351,14 @@ static void contract(const char *name, make_fn *make)
     ok(scan(s, zero, 10, &v, &gap) && v.n == 2, "%s: the callback can stop the scan", name);
     v.stop_at = 0;
     ok(scan(s, (tw_id){1, 0}, 10, &v, &gap) && gap && v.n == 0,
-       "%s: an id not in the history is a gap, and nothing is visited", name);
+       "%s: an id older than the history is a gap, and nothing is visited", name);
+    ok(scan(s, (tw_id){ids[4].ms + 1000, 0}, 10, &v, &gap) && gap && v.n == 0,
+       "%s: an id newer than every post is a gap too (not of this history)", name);
+    tw_id between = {ids[1].ms, ids[1].seq + 1};
+    ok(tw_id_cmp(between, ids[2]) >= 0 ||
+           (scan(s, between, 2, &v, &gap) && !gap && v.n == 3 && !tw_id_cmp(v.ids[0], ids[2])),
+       "%s: a point inside the history without an entry (deleted): no gap, the posts after it",
+       name);
 
     rec r;
     tw_store_listener l = rec_listener(&r);
@@ -598,6 +609,41 @@ static void test_redis_gap_deleted(redisContext *c)
     admin_do(c, apr_psprintf(pool, "DEL %s", last_key));
     reopen(c);
     ok(rec_until(&r, events_end, (long)"gu"), "redis: a stream deleted while down is a gap");
+    tw_store_stop(s);
+    tw_store_stopped(s, apr_time_from_sec(5));
+    rec_free(&r);
+}
+
+/* The newest post deleted (XDEL) after the subscription took it as its baseline: every
+ * reconnection catches up from there without a gap (no reload of every open page). */
+static void test_redis_deleted_newest(redisContext *c)
+{
+    tw_store *s = make_redis(1000);
+    publish(s, "opens a pooled connection");
+    tw_id newest = publish(s, "the newest, deleted soon");
+    rec r;
+    tw_store_listener l = rec_listener(&r);
+    tw_store_subscribe(s, &l);
+    rec_until(&r, events_end, (long)"u");
+    char id[TW_ID_MAX];
+    tw_id_format(newest, id);
+    admin_do(c, apr_psprintf(pool, "XDEL %s %s", last_key, id));
+    int clean = 1;
+    for (int i = 0; i < 4; i++) {
+        block_subscriptions(c);
+        rec_until(&r, events_end, (long)"d");
+        reopen(c);
+        clean &= rec_until(&r, events_end, (long)"du");
+    }
+    ok(clean, "redis: four reconnections from a deleted newest post: down, up, no gap");
+    pthread_mutex_lock(&r.lock);
+    ok(!strchr(r.events, 'g'), "redis: no gap at all (%s)", r.events);
+    pthread_mutex_unlock(&r.lock);
+    tw_id live = publish(s, "live after all that");
+    ok(rec_until(&r, has_posts, 1), "redis: and live posts still come");
+    pthread_mutex_lock(&r.lock);
+    ok(r.nposts == 1 && !tw_id_cmp(r.posts[0], live), "redis: just the live one");
+    pthread_mutex_unlock(&r.lock);
     tw_store_stop(s);
     tw_store_stopped(s, apr_time_from_sec(5));
     rec_free(&r);
@@ -862,6 +908,7 @@ int main(void)
             test_redis_foreign_pages(c);
             test_redis_gap_from_empty(c);
             test_redis_gap_deleted(c);
+            test_redis_deleted_newest(c);
             test_redis_replicas(c);
             test_redis_fleet_history(c);
             test_redis_rate(c);

@@ -113,28 +113,32 @@ static int bc(const char *s, size_t n, tw_post *p)
 static void test_broadcast(void)
 {
     tw_post p;
-    const char ok1[] = "1700000000000-3 ann\nhello\nworld";
+    const char ok1[] = "1700000000000-3 - post ann vem2q2k7\nhello\nworld";
     ok(bc(ok1, sizeof(ok1) - 1, &p), "an announcement");
     ok(p.id.ms == 1700000000000ULL && p.id.seq == 3, "its id");
     ok(p.user_len == 3 && !memcmp(p.user, "ann", 3), "its user");
+    ok(p.tag_len == 8 && !memcmp(p.tag, "vem2q2k7", 8), "its tag");
+    ok(p.author_len == 0, "no identity in an announcement");
     ok(p.msg_len == 11 && !memcmp(p.msg, "hello\nworld", 11), "its message, newlines kept");
-    ok(!p.has_prev, "no predecessor named");
-    const char ok2[] = "1700000000000-3 1699999999999-12 ann\nhi there";
+    ok(!p.has_prev, "no predecessor: -");
+    const char ok2[] = "1700000000000-3 1699999999999-12 post ann -\nhi there";
     ok(bc(ok2, sizeof(ok2) - 1, &p) && p.has_prev, "an announcement that names its predecessor");
     ok(p.prev.ms == 1699999999999ULL && p.prev.seq == 12 && p.id.seq == 3, "both ids");
     ok(p.user_len == 3 && !memcmp(p.user, "ann", 3) && p.msg_len == 8, "the user and message");
-    ok(bc("1-0 12-4\nm", 10, &p) && !p.has_prev && p.user_len == 4,
-       "a user name that reads as an id is a user when no space follows it");
-    ok(!bc("1-0 x-0 ann\nm", 13, &p), "a bad predecessor is malformed");
-    ok(!bc("1-0 0-1 \nm", 10, &p), "an empty user after the predecessor is malformed");
-    ok(!bc("1-0 0-1 a b\nm", 13, &p), "a user with a space is malformed");
-    ok(bc("1-0 a\n", 6, &p) && p.msg_len == 0, "an empty message is well-formed");
-    ok(!bc("1-0 \nmsg", 8, &p), "an empty user is not");
-    ok(!bc("1-0 ann", 7, &p), "nor a missing newline");
-    ok(!bc("1-0ann\nm", 8, &p), "nor a missing space");
-    ok(!bc("x-0 a\nm", 7, &p), "nor a bad id");
+    ok(p.tag_len == 0, "no tag: -");
+    ok(bc("1-0 - post 12-4 -\nm", 20, &p) && p.user_len == 4, "a user name that reads as an id");
+    ok(!bc("1-0 x-0 post ann -\nm", 21, &p), "a bad predecessor is malformed");
+    ok(!bc("1-0 0-1 post  -\nm", 18, &p), "an empty user is malformed");
+    ok(!bc("1-0 0-1 post a b c\nm", 21, &p), "a word too many is malformed");
+    ok(!bc("1-0 0-1 post a\nm", 16, &p), "a missing tag is malformed");
+    ok(!bc("1-0 0-1 like a -\nm", 19, &p), "another kind of event is not a post");
+    ok(!bc("1-0 0-1 post a - \nm", 19, &p), "a space before the newline is malformed");
+    ok(bc("1-0 - post a -\n", 15, &p) && p.msg_len == 0, "an empty message is well-formed");
+    ok(!bc("1-0 - post a -", 14, &p), "nor a missing newline");
+    ok(!bc("1-0 -post a -\nm", 15, &p), "nor a missing space");
+    ok(!bc("x-0 - post a -\nm", 16, &p), "nor a bad id");
     ok(!bc("", 0, &p), "nor nothing");
-    const char nul[] = "1-0 a\nb\0c";
+    const char nul[] = "1-0 - post a -\nb\0c";
     ok(bc(nul, sizeof(nul) - 1, &p) && p.msg_len == 3, "bytes after a NUL are kept");
 }
 
