@@ -1,9 +1,13 @@
 # mod_tweetsse — build with apxs; see README.md.
 #   make            build the module (.libs/mod_tweetsse.so)
 #   make frontend   install the pinned front-end libraries into htdocs/lib
-#   make install    install module, Debian a2enmod files and htdocs
+#   make install    install module, Debian a2enmod files and htdocs (DESTDIR stages them;
+#                   an edited tweetsse.conf is kept, the new one put beside it as .dist)
+#   make uninstall  remove what make install put there (an edited tweetsse.conf stays)
+#   make deb        the Debian package libapache2-mod-tweetsse into dist/ (debian/)
 #   make run        fresh Debian machine -> running feed on http://127.0.0.1:$(PORT)
-#                   (REDIS=host:port|/socket|sentinel://... uses that Redis; EXTRA_CONF=file)
+#                   (REDIS=host:port|/socket|sentinel://... uses that Redis; EXTRA_CONF=file;
+#                   HOST=0.0.0.0 listens on every interface instead of loopback only)
 #   make run-cluster  INSTANCES (3) instances behind HAProxy on $(PORT), Redis primary +
 #                   replica + 3 Sentinels (MIN_REPLICAS, EXTRA_CONF; TLS=1 adds HTTPS with h2
 #                   on $(PORT)+102; see scripts/cluster.sh)
@@ -45,8 +49,15 @@ build/%_lua.h: src/%.lua
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
 	  echo '    ;'; } > $@
 
-# Front-end libraries from the npm registry, pinned by package-lock.json.
+# Front-end libraries from the npm registry, pinned by package-lock.json: the one list of them.
+# FRONTEND is what the page loads (src/tw_html.c names the files); FRONTEND_SOURCES, in the
+# same order, the unminified file npm ships beside each minified one, which `make deb` puts in
+# the source package (debian/missing-sources/), as Debian asks of minified files. make install
+# and the Debian package install whatever htdocs/lib holds; debian/copyright names each file
+# (t/package/version.test.mjs checks that it does).
 FRONTEND := htdocs/lib/htmx.min.js htdocs/lib/sse.js htdocs/lib/bootstrap.min.css
+FRONTEND_SOURCES := node_modules/htmx.org/dist/htmx.js node_modules/htmx-ext-sse/dist/sse.js \
+                    node_modules/bootstrap/dist/css/bootstrap.css
 frontend: $(FRONTEND) htdocs/lib/tweetsse.js htdocs/lib/tweetsse.css
 
 node_modules/.installed: package.json package-lock.json
@@ -62,16 +73,27 @@ htdocs/lib/bootstrap.min.css: node_modules/.installed
 htdocs/lib/%: htdocs/%
 	install -D -m 644 $< $@
 
-# apxs is asked when the recipe runs: apache2-dev may have been installed by this very make.
+# scripts/install.sh stages every file with `install` under DESTDIR (apxs -i ignores it), asks
+# apxs for its directories when it runs (apache2-dev may have been installed by this very make),
+# records what it installed for `make uninstall`, and writes a cookie secret only into a live
+# system (no DESTDIR), never into a staged tree.
 install: $(MODULE) frontend
-	$(APXS) -i -n tweetsse $(MODULE)
-	sysconf=$$($(APXS) -q SYSCONFDIR) && \
-	install -D -m 644 conf/tweetsse.load $(DESTDIR)$$sysconf/mods-available/tweetsse.load && \
-	install -D -m 644 conf/tweetsse.conf $(DESTDIR)$$sysconf/mods-available/tweetsse.conf && \
-	secret=$(DESTDIR)$$sysconf/tweetsse.secret && \
-	if [ ! -e "$$secret" ]; then (umask 077 && openssl rand -base64 48 >"$$secret"); fi
-	install -d $(DESTDIR)$(PREFIX)/htdocs/lib
-	install -m 644 htdocs/lib/* $(DESTDIR)$(PREFIX)/htdocs/lib/
+	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' APXS='$(APXS)' MODULE='$(MODULE)' \
+	    bash scripts/install.sh install
+
+uninstall:
+	DESTDIR='$(DESTDIR)' PREFIX='$(PREFIX)' APXS='$(APXS)' bash scripts/install.sh uninstall
+
+# The Debian package (debian/) into dist/: the .deb, and the source package beside it. npm runs
+# first, outside the package build (make frontend): the source package carries the front-end
+# files and their sources, so that the build itself needs Debian's packages only (its
+# Build-Depends, which scripts/deps.sh deb installs).
+deb: deps-deb
+	$(MAKE) frontend
+	FRONTEND_SOURCES='$(FRONTEND_SOURCES)' bash scripts/deb.sh
+
+deps-deb:
+	bash scripts/deps.sh deb
 
 deps:
 	bash scripts/deps.sh
@@ -80,7 +102,11 @@ deps:
 # (apxs, apr-1-config, node) may come from those packages.
 run: deps
 	$(MAKE) all frontend
-	PORT=$(PORT) REDIS='$(REDIS)' EXTRA_CONF='$(EXTRA_CONF)' bash scripts/run.sh
+	PORT=$(PORT) REDIS='$(REDIS)' EXTRA_CONF='$(EXTRA_CONF)' $(HOST_ARG) bash scripts/run.sh
+
+# HOST only when given on make's command line: a HOST in the environment (some shells set
+# one) must not move `make run` off loopback.
+HOST_ARG = $(if $(filter command line,$(origin HOST)),HOST='$(HOST)',HOST=)
 
 # Several instances behind HAProxy (conf/haproxy.cfg.example), sharing Redis through Sentinel.
 # MIN_REPLICAS is passed only when given, so that scripts/cluster.sh's default (1) holds.
@@ -137,7 +163,7 @@ bench: deps
 	bash bench/run.sh
 
 # S7 alone: 100,000 concurrent subscribers on one instance (make run's 8 children) and on the
-# peer, 30 posts at 1/s (about 2 minutes; see README, Performance).
+# peer, 30 posts at 1/s (about 2 minutes; see docs/performance.md).
 bench-100k: deps
 	$(MAKE) all frontend
 	bash bench/run.sh S7
@@ -150,9 +176,13 @@ format:
 	clang-format -i mod_tweetsse*.c mod_tweetsse*.h src/*.c src/*.h t/unit/*.c t/unit/*.h \
 	    t/fuzz/*.c t/fuzz/*.h
 
-clean:
-	rm -rf .libs *.la *.lo *.slo src/.libs src/*.lo src/*.la src/*.slo src/*.o *.o htdocs/lib build \
-	    $(UNIT_TESTS) t/unit/core-link t/unit/tsan
+# The module's build products only (the Debian package's clean: its htdocs/lib is source).
+clean-module:
+	rm -rf .libs *.la *.lo *.slo src/.libs src/*.lo src/*.la src/*.slo src/*.o *.o build
+
+clean: clean-module
+	rm -rf htdocs/lib dist $(UNIT_TESTS) t/unit/core-link t/unit/tsan
 	rm -f bench/sseload bench/stall
 
-.PHONY: check-codes all frontend install deps deps-fuzz run run-cluster test test-tsan test-asan bench bench-100k format clean unit
+.PHONY: check-codes all frontend install uninstall deb deps deps-deb deps-fuzz run run-cluster test \
+        test-tsan test-asan bench bench-100k format clean clean-module unit

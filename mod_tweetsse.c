@@ -30,6 +30,7 @@
 #include "mod_tweetsse_moderation.h"
 #include "mod_tweetsse_stream.h"
 #include "mod_tweetsse_viewer.h"
+#include "src/tw_version.h"
 
 #include <apr_strings.h>
 #include <http_core.h>
@@ -266,7 +267,8 @@ static int tw_map_to_storage(request_rec *r)
 }
 
 /* post_config: create the post counter and the metrics the children share (anonymous shared
- * memory, inherited across fork). Runs in the parent, on the dry run too (it is cheap). */
+ * memory, inherited across fork). Runs in the parent, on the dry run too (it is cheap); logs
+ * the module's version once per start and restart, not on the dry run. */
 static int tw_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     (void)plog, (void)ptemp;
@@ -276,6 +278,9 @@ static int tw_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     if (rc != OK)
         return rc;
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        /* NOTICE is logged whatever the LogLevel, as Apache's own "resuming normal operations". */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "TW0020: mod_tweetsse %s configured",
+                     TW_VERSION);
         tw_srv_conf *c = TW_CONF(s);
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "TW0002: redis %s, stream %s, channel %s",
                      c->feed.redis_spec, c->feed.stream_key, c->feed.channel);

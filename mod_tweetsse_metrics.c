@@ -2,6 +2,7 @@
  * and renderers): the shared-memory block, each child's slot, the metrics handler and the
  * server-status section. */
 #include "mod_tweetsse_metrics.h"
+#include "src/tw_version.h"
 
 #include <ap_mpm.h>
 #include <apr_shm.h>
@@ -133,10 +134,13 @@ int tw_metrics_status_hook(request_rec *r, int flags)
     tw_metrics_snapshot(r, &v);
     tw_buf b;
     tw_buf_init(&b, r->pool, 4096);
-    if (flags & AP_STATUS_SHORT)
+    if (flags & AP_STATUS_SHORT) {
+        tw_buf_adds(&b, "TweetsseVersion: " TW_VERSION "\n");
         tw_metrics_status_auto(&b, &v);
-    else
+    } else {
         tw_metrics_status_html(&b, &v);
+        tw_buf_adds(&b, "<p>mod_tweetsse version " TW_VERSION "</p>\n");
+    }
     ap_rwrite(b.data, (int)b.len, r);
     return OK;
 }

@@ -7,7 +7,10 @@
 #   Redis replica      127.0.0.1:PORT+101   replicating the primary
 #   3 Sentinels        127.0.0.1:PORT+110..PORT+112, master name tweetsse, quorum 2
 #   Apache instance i  127.0.0.1:PORT+i (i = 1..INSTANCES), the module from the build tree,
-#                      TweetsseRedis sentinel://<the three sentinels>/tweetsse
+#                      TweetsseRedis sentinel://<the three sentinels>/tweetsse; mod_remoteip
+#                      with HAProxy (127.0.0.1) as the proxy whose X-Forwarded-For names the
+#                      client, so that the per-address limits hold per client, as configured
+#                      in production (TweetsseMaxStreamsPerAddress at the module's default)
 #   HAProxy            127.0.0.1:PORT, conf/haproxy.cfg.example with the ports substituted;
 #                      with TLS=1 also HTTPS (h2 and HTTP/1.1) on 127.0.0.1:PORT+102, with a
 #                      self-signed certificate made at start (RUNDIR/tls/feed.pem)
@@ -27,8 +30,8 @@
 # TweetsseRedisMinReplicas in every instance; 0 leaves the directive out), EXTRA_CONF (a
 # file appended to every instance's config), MOUNT (/), TLS (0; 1: HAProxy's HTTPS front
 # end, see above); MPM, LOGLEVEL, KEEPALIVE, HISTORY as for `scripts/server.sh conf`, and
-# SECRET_FILE (RUNDIR/secret, one for all instances), RATE_LIMIT, ADDRESS_RATE_LIMIT as
-# there; DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS as for
+# SECRET_FILE (RUNDIR/secret, one for all instances), RATE_LIMIT, ADDRESS_RATE_LIMIT,
+# MAX_STREAMS_PER_ADDRESS, CHILDREN as there; DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS as for
 # `scripts/server.sh sentinel`; READY_SECONDS (60), the bound on each start-up wait.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -92,7 +95,8 @@ for ((i = 1; i <= INSTANCES; i++)); do
     mkdir -p "$dir"
     chmod 755 "$dir"
     RUNDIR=$dir PORT=${web_ports[i - 1]} REDIS=$instance_redis HTDOCS=$htdocs MOUNT=$MOUNT \
-        MIN_REPLICAS=$MIN_REPLICAS SECRET_FILE=$secret bash "$server" conf >"$dir/httpd.conf"
+        MIN_REPLICAS=$MIN_REPLICAS SECRET_FILE=$secret TRUSTED_PROXY=127.0.0.1 \
+        bash "$server" conf >"$dir/httpd.conf"
     out=$(bash "$server" check "$dir" 2>&1) || die "web$i: the configuration test failed: $out"
 done
 

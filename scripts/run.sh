@@ -4,13 +4,16 @@
 # kept in the foreground. Ctrl-C stops both.
 #   REDIS=host:port | /path.sock | sentinel://host:port,.../name   use that Redis instead of
 #                  starting one (TweetsseRedis); only Apache is started then
-#   EXTRA_CONF=file  directives appended to Apache's config
+#   EXTRA_CONF=file  directives added to Apache's config (Include: an error names that file)
+#   HOST=addr      the address Apache listens on (127.0.0.1; 0.0.0.0 or :: for every
+#                  interface, to reach the feed from another machine, e.g. a VM's host)
 #   CHILDREN=n     Apache children (8: each holds streams up to its open-files limit, 19,744
 #                  at a limit of 20,000, so 8 hold 100,000 with room to spare)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 server=$top/scripts/server.sh
 export PORT=${PORT:-8080}
+export HOST=${HOST:-127.0.0.1}
 export RUNDIR=${RUNDIR:-$top/run}
 export CHILDREN=${CHILDREN:-8}
 if [ -n "${EXTRA_CONF:-}" ]; then
@@ -73,7 +76,12 @@ else
     what="Apache (Redis: $REDIS)"
 fi
 
-echo "feed: http://127.0.0.1:$PORT/   (Ctrl-C stops $what; logs in $RUNDIR)"
+case $HOST in
+0.0.0.0 | ::) url="http://<this machine's address>:$PORT/" ;;
+*:*) url="http://[$HOST]:$PORT/" ;;
+*) url="http://$HOST:$PORT/" ;;
+esac
+echo "feed: $url   (Ctrl-C stops $what; logs in $RUNDIR)"
 bash "$server" apache "$RUNDIR" &
 pids+=($!)
 # Until either server ends (or Ctrl-C): then the trap stops the other one.

@@ -16,7 +16,7 @@
 #                       module handed over, and is read rather than filtered. Leak detection
 #                       is off: a child never frees what its threads touch, and httpd leaves
 #                       its pools and the libraries' allocations to the process exit (see
-#                       README, "The stop model").
+#                       docs/architecture.md, "The stop model").
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"

@@ -24,7 +24,9 @@
 #       the limit is below what its maxconn needs).
 #   server.sh conf
 #       Print the private Apache config, conf/httpd.conf.in filled in from the environment:
-#       RUNDIR PORT REDIS (required; host:port, host, /socket or sentinel://...); MPM
+#       RUNDIR PORT REDIS (required; host:port, host, /socket or sentinel://...); HOST
+#       (127.0.0.1: the address Apache listens on; 0.0.0.0 or :: for every interface, e.g. to
+#       reach `make run` from outside a VM), MPM
 #       (worker), CHILDREN (2: the worker and event MPMs' StartServers; each child holds
 #       streams up to its open-files limit, so `make run` and the benchmark start 8 for
 #       100,000; ServerLimit is twice that), MOUNT (/), LOGLEVEL (warn), KEEPALIVE (15),
@@ -34,7 +36,14 @@
 #       feed must share it). MIN_REPLICAS=n (n > 0) adds TweetsseRedisMinReplicas n;
 #       RATE_LIMIT and ADDRESS_RATE_LIMIT (e.g. "5/10s burst=10" or off) set
 #       TweetsseRateLimit and TweetsseAddressRateLimit (else the module's defaults hold);
-#       EXTRA_CONF=file appends that file's directives.
+#       TRUSTED_PROXY=addr (a balancer in front, e.g. 127.0.0.1) loads mod_remoteip, which
+#       takes the client's address from the X-Forwarded-For that proxy sets
+#       (RemoteIPInternalProxy), and sets TweetsseTrustedProxy to it;
+#       MAX_STREAMS_PER_ADDRESS (n or off) sets TweetsseMaxStreamsPerAddress: off by default,
+#       as every client of a private server comes from loopback, but the module's default
+#       (64) with TRUSTED_PROXY, where each client is known by its own address;
+#       EXTRA_CONF=file includes that file (Include, so that a configuration error names
+#       the file and its line) after everything else.
 #       Children run as www-data when root, else as the caller.
 #   server.sh check DIR
 #       Configuration test of DIR/httpd.conf (apache2 -t; the verdict on stderr), after the
@@ -103,6 +112,16 @@ cmd_conf() {
     local keepalive=${KEEPALIVE:-15} history=${HISTORY:-1000}
     local module=${MODULE:-$top/.libs/mod_tweetsse.so} htdocs=${HTDOCS:-$RUNDIR/htdocs}
     local secret=${SECRET_FILE:-$RUNDIR/secret} children=${CHILDREN:-2}
+    local host=${HOST:-127.0.0.1} listen per_addr=${MAX_STREAMS_PER_ADDRESS:-}
+    case $host in
+    '' | *[!0-9A-Za-z.:-]*) echo "server.sh: HOST must be an address or a host name: '$host'" >&2; exit 2 ;;
+    *:*) listen="[$host]:$PORT" ;; # an IPv6 address
+    *) listen="$host:$PORT" ;;
+    esac
+    if [ -z "$per_addr" ]; then
+        per_addr=off
+        [ -z "${TRUSTED_PROXY:-}" ] || per_addr=64
+    fi
     case $children in
     '' | 0 | *[!0-9]*) echo "server.sh: CHILDREN must be a number above 0: '$children'" >&2; exit 2 ;;
     esac
@@ -114,12 +133,13 @@ cmd_conf() {
     fi
     local user group
     if [ "$(id -u)" = 0 ]; then user=www-data group=www-data; else user=$(id -un) group=$(id -gn); fi
-    sed -e "s|@RUNDIR@|$RUNDIR|g" -e "s|@PORT@|$PORT|g" -e "s|@REDIS@|$REDIS|g" \
+    sed -e "s|@RUNDIR@|$RUNDIR|g" -e "s|@LISTEN@|$listen|g" -e "s|@REDIS@|$REDIS|g" \
         -e "s|@MPM@|$mpm|g" -e "s|@MOUNT@|$mount|g" -e "s|@LOGLEVEL@|$loglevel|g" \
         -e "s|@KEEPALIVE@|$keepalive|g" -e "s|@HISTORY@|$history|g" -e "s|@MODULE@|$module|g" \
         -e "s|@HTDOCS@|$htdocs|g" -e "s|@USER@|$user|g" -e "s|@GROUP@|$group|g" \
         -e "s|@SECRET_FILE@|$secret|g" -e "s|@CHILDREN@|$children|g" \
         -e "s|@SERVERLIMIT@|$serverlimit|g" -e "s|@MAXWORKERS@|$((64 * serverlimit))|g" \
+        -e "s|@MAX_STREAMS_PER_ADDRESS@|$per_addr|g" \
         "$top/conf/httpd.conf.in"
     # A directive the module knows only from a version on, so written only when asked for:
     # without MIN_REPLICAS the config stays valid for every build.
@@ -130,10 +150,17 @@ cmd_conf() {
     esac
     [ -z "${RATE_LIMIT:-}" ] || printf 'TweetsseRateLimit %s\n' "$RATE_LIMIT"
     [ -z "${ADDRESS_RATE_LIMIT:-}" ] || printf 'TweetsseAddressRateLimit %s\n' "$ADDRESS_RATE_LIMIT"
+    if [ -n "${TRUSTED_PROXY:-}" ]; then
+        # RemoteIPInternalProxy, not RemoteIPTrustedProxy: the latter refuses a private or
+        # loopback client address in the header, and clients on an intranet have one.
+        printf '%s\n' '' "# Clients behind the balancer at $TRUSTED_PROXY (TRUSTED_PROXY)." \
+            'LoadModule remoteip_module /usr/lib/apache2/modules/mod_remoteip.so' \
+            'RemoteIPHeader X-Forwarded-For' "RemoteIPInternalProxy $TRUSTED_PROXY" \
+            "TweetsseTrustedProxy $TRUSTED_PROXY"
+    fi
     if [ -n "${EXTRA_CONF:-}" ]; then
         [ -r "$EXTRA_CONF" ] || { echo "server.sh: cannot read EXTRA_CONF $EXTRA_CONF" >&2; exit 1; }
-        printf '\n# From %s (EXTRA_CONF)\n' "$EXTRA_CONF"
-        cat "$EXTRA_CONF"
+        printf '\n# EXTRA_CONF\nInclude "%s"\n' "$(realpath "$EXTRA_CONF")"
     fi
 }
 

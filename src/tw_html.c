@@ -228,7 +228,9 @@ void tw_html_page_top(tw_buf *b, const tw_page *pg)
     }
 }
 
-/* The cards, then the "Older posts" control (before the last card) or the end marker. */
+/* The cards, then the "Older posts" control (before the last card) or the end marker; on a
+ * first page without posts (and without a notice that the store is unreachable) a note that
+ * the feed is empty, which the page's CSS hides once a live card arrives above it. */
 static void tw_html_cards(tw_buf *b, const tw_page *pg)
 {
     for (int i = 0; i < pg->nposts; i++) {
@@ -248,6 +250,9 @@ static void tw_html_cards(tw_buf *b, const tw_page *pg)
     } else if (pg->nposts > 0 || pg->older) {
         tw_buf_adds(b, "<p id=\"feed-end\" class=\"tw-end text-center text-body-secondary "
                        "small my-3\">That's all.</p>\n");
+    } else if (!pg->notice) {
+        tw_buf_adds(b, "<p id=\"feed-empty\" class=\"tw-empty text-center text-body-secondary "
+                       "my-3\">No posts yet. Write the first one above.</p>\n");
     }
 }
 

@@ -55,8 +55,9 @@ void tw_html_page(tw_buf *b, const tw_page *pg);
 void tw_html_page_top(tw_buf *b, const tw_page *pg);
 
 /* The rest: the live-stream container resuming after posts[0], and the cards, newest first,
- * then the "Older posts" control or the end marker; uses posts, nposts, live, older and more
- * only, so one rendering can serve every visitor. */
+ * then the "Older posts" control or the end marker, or on a first page without posts a note
+ * that the feed is empty (not with a notice: then the store could not be read); uses posts,
+ * nposts, live, older, more and notice only, so one rendering can serve every visitor. */
 void tw_html_page_feed(tw_buf *b, const tw_page *pg);
 
 /* The fragment that replaces an "Older posts" control: the cards, then the next control or

@@ -19,6 +19,8 @@ static const char *tw_input_check(apr_pool_t *p, const char *user, size_t ulen, 
         return why;
     char *m = apr_pstrmemdup(p, msg, mlen);
     why = tw_text_check_message(m, &mlen, max_chars);
+    if (why == tw_text_too_long) /* say the limit, so that the writer knows how much to cut */
+        return apr_psprintf(p, "message is too long: at most %ld characters", max_chars);
     if (why)
         return why;
     in->username = user ? apr_pstrmemdup(p, user, ulen) : NULL;

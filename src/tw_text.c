@@ -75,6 +75,8 @@ static int tw_is_control(unsigned long cp)
     return (cp < 0x20 && cp != '\n') || (cp >= 0x7F && cp <= 0x9F);
 }
 
+const char tw_text_too_long[] = "message is too long";
+
 const char *tw_text_check_message(char *s, size_t *n, long max_chars)
 {
     /* CRLF / CR -> LF, in place (the text only shrinks). */
@@ -125,7 +127,7 @@ const char *tw_text_check_message(char *s, size_t *n, long max_chars)
             return "message contains control characters";
     }
     if (count > max_chars)
-        return "message is too long";
+        return tw_text_too_long;
     return NULL;
 }
 

@@ -24,6 +24,10 @@ long tw_utf8_count(const char *s, size_t n);
  * `s` must have room for a NUL at s[*n] (the result is NUL-terminated). O(n). */
 const char *tw_text_check_message(char *s, size_t *n, long max_chars);
 
+/* The reason tw_text_check_message returns for a message over max_chars (the same pointer),
+ * so that a caller can say the limit. */
+extern const char tw_text_too_long[];
+
 /* Check a username: 1..TW_USERNAME_MAX characters from [A-Za-z0-9_-]. Returns NULL if
  * valid, else a reason. O(n). */
 const char *tw_text_check_username(const char *s, size_t n);

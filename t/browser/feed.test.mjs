@@ -95,6 +95,10 @@ function assertNoProblems() {
 // Post ids on a page, top first.
 const feedIds = (page) => page.$$eval('#feed > article', (as) => as.map((a) => a.id));
 
+// A card's author line: the name, then the tag of the author's identity (8 characters of
+// src/tw_identity.h's base32).
+const byline = (name) => new RegExp(`^${name} #[0-9a-hjkmnp-tv-z]{8}$`);
+
 // Post ids the server shows on a fresh page, top first (fewer than the page size here).
 async function serverIds() {
   const res = await request('GET', web.base);
@@ -164,6 +168,7 @@ test('two visitors: a post from A appears at the top of B within 1 s; B keeps it
     assert.notEqual(nameA, nameB, 'separate contexts get separate visitor names');
     assert.ok(await A.isVisible('#whoami') && await B.isVisible('#whoami'));
     assert.deepEqual(await feedIds(B), [], 'fresh Redis, empty feed');
+    assert.ok(await B.isVisible('#feed-empty'), 'an empty feed says so');
 
     // B is half-way through writing something, caret not at the end.
     const draft = 'Draft in B: a thought not yet finished';
@@ -218,10 +223,11 @@ test('two visitors: a post from A appears at the top of B within 1 s; B keeps it
     // The card: at the top of B, A's name, the text as text (escaped, not markup).
     const card = B.locator('#feed > article').first();
     assert.equal(await card.getAttribute('id'), `post-${id}`);
-    assert.equal((await card.locator('.tw-user').textContent()).trim(), nameA);
+    assert.match((await card.locator('.tw-user').textContent()).trim(), byline(nameA));
     assert.equal(await card.locator('.tw-msg').textContent(), text);
     assert.equal(await card.locator('.tw-msg b').count(), 0);
     assert.ok(await card.isVisible());
+    assert.ok(await B.isHidden('#feed-empty'), 'the empty note goes with the first live card');
 
     // B's draft, focus and caret are untouched; typing goes on where it was.
     assert.deepEqual(await stateB(), { value: draft, focused: true, start: caret, end: caret });
@@ -480,7 +486,7 @@ test('without JavaScript: the page reads, and the form posts and comes back (303
   await page.waitForLoadState('load');
   const top = page.locator('#feed > article').first();
   assert.equal(await top.locator('.tw-msg').textContent(), text);
-  assert.equal((await top.locator('.tw-user').textContent()).trim(), name);
+  assert.match((await top.locator('.tw-user').textContent()).trim(), byline(name));
   assert.equal(await page.inputValue('#message'), '');
   assert.deepEqual(await feedIds(page), await serverIds());
   // The live pages got it too.

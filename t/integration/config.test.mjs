@@ -165,3 +165,52 @@ describe('TweetsseContentSecurityPolicy', () => {
       }
     });
 });
+
+describe("the private server's configuration (scripts/server.sh conf)", () => {
+  // server.sh conf with this environment, into a directory of its own: {dir, conf}.
+  async function generate(env) {
+    const dir = tempDir('conf');
+    fs.mkdirSync(path.join(dir, 'htdocs'));
+    const { stdout } = await execFileAsync('bash', [SERVER_SH, 'conf'], { env: { ...process.env,
+      RUNDIR: dir, PORT: '18999', REDIS: redis.addr, MIN_REPLICAS: '', EXTRA_CONF: '',
+      HOST: '', TRUSTED_PROXY: '', MAX_STREAMS_PER_ADDRESS: '', ...env } });
+    fs.writeFileSync(path.join(dir, 'httpd.conf'), stdout);
+    return { dir, conf: stdout };
+  }
+  const check = (dir) => execFileAsync('bash', [SERVER_SH, 'check', dir])
+    .then((r) => ({ code: 0, stderr: r.stderr }), (e) => ({ code: e.code, stderr: e.stderr }));
+
+  test('EXTRA_CONF is included: a configuration error names that file and its line', async () => {
+    const extra = path.join(tempDir('extra'), 'mine.conf');
+    fs.writeFileSync(extra, '# my settings\nTweetsseHistory 5\n');
+    const { dir, conf } = await generate({ EXTRA_CONF: extra });
+    assert.match(conf, new RegExp(`^Include "${extra}"$`, 'm'));
+    const res = await check(dir);
+    assert.notEqual(res.code, 0);
+    assert.match(res.stderr, new RegExp(`Syntax error on line 2 of ${extra}:`));
+    assert.match(res.stderr, /TweetsseHistory: '5' is out of range \(10\.\.10000000\)/);
+  });
+
+  test('HOST: loopback by default, any address when asked; anything else refused', async () => {
+    assert.match((await generate({})).conf, /^Listen 127\.0\.0\.1:18999$/m);
+    const all = await generate({ HOST: '0.0.0.0' });
+    assert.match(all.conf, /^Listen 0\.0\.0\.0:18999$/m);
+    assert.equal((await check(all.dir)).code, 0);
+    assert.match((await generate({ HOST: '::' })).conf, /^Listen \[::\]:18999$/m);
+    await assert.rejects(generate({ HOST: '1.2.3.4 x' }), /HOST must be an address/);
+  });
+
+  test('TRUSTED_PROXY: mod_remoteip believes that proxy, the per-address limit is on', async () => {
+    const plain = (await generate({})).conf;
+    assert.match(plain, /^TweetsseMaxStreamsPerAddress off$/m);
+    assert.doesNotMatch(plain, /^(LoadModule remoteip_module|RemoteIP)/m);
+    const proxied = await generate({ TRUSTED_PROXY: '127.0.0.1' });
+    for (const line of ['RemoteIPHeader X-Forwarded-For', 'RemoteIPInternalProxy 127.0.0.1',
+      'TweetsseTrustedProxy 127.0.0.1', 'TweetsseMaxStreamsPerAddress 64']) {
+      assert.ok(proxied.conf.split('\n').includes(line), line);
+    }
+    assert.equal((await check(proxied.dir)).code, 0);
+    assert.match((await generate({ TRUSTED_PROXY: '127.0.0.1', MAX_STREAMS_PER_ADDRESS: 'off' })).conf,
+      /^TweetsseMaxStreamsPerAddress off$/m);
+  });
+});

@@ -33,6 +33,8 @@ describe('root mount', () => {
     assert.match(html, /<\/html>\n$/);
     assert.deepEqual(cards(html), []);
     assert.match(html, /<div id="live" hx-ext="sse" sse-connect="home\/sse\?last_event_id=0-0">/);
+    assert.match(html, /<div id="feed"[^>]*><p id="feed-empty"[^>]*>No posts yet\. /,
+      'an empty feed says so, where live cards go above it');
     // Front-end assets, all relative to the mount.
     for (const f of ['lib/htmx.min.js', 'lib/sse.js', 'lib/tweetsse.js']) {
       assert.ok(html.includes(`<script src="${f}" defer></script>`), f);

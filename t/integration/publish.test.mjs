@@ -197,6 +197,21 @@ describe('refused posts store nothing', () => {
     assert.deepEqual(small.badLogLines(), []);
   });
 
+  test('a message over TweetsseMaxMessageLength is refused with that limit', async () => {
+    const json = JSON.stringify({ username: 'pad', message: 'x'.repeat(281) });
+    await refused(() => raw(web.base, JSON_CT, json), 400,
+      { format: 'json', reason: /^message is too long: at most 280 characters$/ });
+    const longer = await startApache({ redis: redis.addr, extraConf: 'TweetsseMaxMessageLength 12' });
+    try {
+      assert.equal((await post(longer.base, { username: 'pad', message: 'twelve chars' })).status,
+        201);
+      await refused(() => raw(longer.base, FORM_CT, 'message=thirteen+char'), 400,
+        { format: 'form', reason: /at most 12 characters/, base: longer.base });
+    } finally {
+      await longer.stop();
+    }
+  });
+
   const JSON_BAD = [
     ['not JSON', '{"username": "a", "message": ', /not valid JSON/],
     ['a JSON array', '[{"username":"a","message":"b"}]', /object/],
@@ -208,9 +223,10 @@ describe('refused posts store nothing', () => {
     ['duplicate key', '{"username":"a","message":"x","message":"y"}', /JSON/],
     ['empty message', '{"username":"a","message":""}', /empty/],
     ['whitespace-only message', '{"username":"a","message":" \\n\\r\\n\\t  "}', /empty/],
-    ['281 characters', JSON.stringify({ username: 'a', message: 'x'.repeat(281) }), /too long/],
+    ['281 characters', JSON.stringify({ username: 'a', message: 'x'.repeat(281) }),
+      /message is too long: at most 280 characters/],
     ['281 multi-byte characters', JSON.stringify({ username: 'a', message: '😀'.repeat(281) }),
-      /too long/],
+      /at most 280 characters/],
     ['empty username', '{"username":"","message":"hi"}', /username is empty/],
     ['33-character username', JSON.stringify({ username: 'u'.repeat(33), message: 'hi' }), /too long/],
     ['username with a space', '{"username":"a b","message":"hi"}', /letters, digits/],
@@ -251,9 +267,10 @@ describe('refused posts store nothing', () => {
     ['a truncated percent-escape', 'username=a&message=50%', /percent-escape/],
     ['an escaped NUL', 'username=a&message=x%00y', /percent-escape|NUL/],
     ['a control character', 'username=a&message=x%07y', /control/],
-    ['281 characters', `username=a&message=${'x'.repeat(281)}`, /too long/],
+    ['281 characters', `username=a&message=${'x'.repeat(281)}`,
+      /message is too long: at most 280 characters/],
     ['281 multi-byte characters', `username=a&message=${encodeURIComponent('é'.repeat(281))}`,
-      /too long/],
+      /at most 280 characters/],
     ['username given twice', 'username=a&username=b&message=hi', /twice/],
     ['message given twice', 'username=a&message=hi&message=ho', /twice/],
     ['username too long', `username=${'u'.repeat(33)}&message=hi`, /too long/],

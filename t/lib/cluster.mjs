@@ -50,7 +50,9 @@ function readEnv(file) {
 }
 
 // Start scripts/cluster.sh and wait for its ready line. Options: instances (3), minReplicas
-// (cluster.sh's default, 1, when not given), mount ('/'), keepalive, logLevel, extraConf
+// (cluster.sh's default, 1, when not given), mount ('/'), keepalive, logLevel, rateLimit,
+// addressRateLimit, maxStreamsPerAddress (each off unless given), children (per instance),
+// extraConf
 // (directives for every instance; an EXTRA_CONF file in this process's environment is
 // added too), tls (HAProxy's HTTPS front end too: c.balancerTls, its https:// URL, and
 // c.tlsPort), readyMs (the bound on the start, 90 s). A base port that turns out to be
@@ -72,9 +74,12 @@ async function startClusterAt(base, opts) {
   const env = { ...process.env, PORT: String(base), RUNDIR: rundir,
     INSTANCES: String(opts.instances ?? 3), MOUNT: opts.mount ?? '/',
     KEEPALIVE: String(opts.keepalive ?? 15), LOGLEVEL: opts.logLevel ?? 'warn',
-    // The tests' secret (posts as any name: signName), rate limits off unless asked for.
+    // The tests' secret (posts as any name: signName); rate limits and the streams per
+    // address off unless asked for (most tests open hundreds of streams from one address).
     SECRET_FILE, RATE_LIMIT: opts.rateLimit ?? 'off',
-    ADDRESS_RATE_LIMIT: opts.addressRateLimit ?? 'off' };
+    ADDRESS_RATE_LIMIT: opts.addressRateLimit ?? 'off',
+    MAX_STREAMS_PER_ADDRESS: String(opts.maxStreamsPerAddress ?? 'off') };
+  if (opts.children !== undefined) env.CHILDREN = String(opts.children);
   if (opts.minReplicas !== undefined) env.MIN_REPLICAS = String(opts.minReplicas);
   env.TLS = opts.tls ? '1' : '0';
   const extra = [process.env.EXTRA_CONF ? fs.readFileSync(process.env.EXTRA_CONF, 'utf8') : '',

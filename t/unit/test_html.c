@@ -341,6 +341,13 @@ static void test_page(void)
     is_str(attr_of(s, "div", "id", "live", "sse-connect"), "home/sse?last_event_id=0-0",
            "page (empty): resumes from 0-0");
     is_int(count(h, "<article"), 0, "page (empty): no cards");
+    has_str(h,
+            "<div id=\"feed\" sse-swap=\"post\" hx-swap=\"afterbegin\"><p id=\"feed-empty\" "
+            "class=\"tw-empty text-center text-body-secondary my-3\">No posts yet. Write the "
+            "first one above.</p>\n</div>",
+            "page (empty): says so, inside the feed, where live cards go above it");
+    h = page("BraveOtter42", NULL, 0, "The feed is unavailable", 1);
+    lacks_str(h, "feed-empty", "page (empty, with a notice): no empty note: nothing was read");
 
     h = page("BraveOtter42", posts, 3, NULL, 0);
     s = scan_html(h);
@@ -471,6 +478,7 @@ static void test_older(void)
     tw_buf_init(&b, pool, 0);
     tw_html_page(&b, &pg);
     lacks_str(b.data, "That's all.", "older: an empty feed has no end marker");
+    has_str(b.data, "No posts yet.", "older: an empty first page says so");
 
     tw_page more = {.posts = posts + 1, .nposts = 2, .older = 1, .more = 1};
     tw_buf_init(&b, pool, 0);
@@ -491,6 +499,10 @@ static void test_older(void)
            "<p id=\"feed-end\" class=\"tw-end text-center text-body-secondary small my-3\">"
            "That's all.</p>\n",
            "older fragment: nothing older: only the end marker");
+    more.older = 1;
+    tw_buf_init(&b, pool, 0);
+    tw_html_page_feed(&b, &more);
+    lacks_str(b.data, "feed-empty", "older page: nothing older is the end, not an empty feed");
 
     tw_page full = {.username = "BraveOtter42",
                     .key = "k",

@@ -195,7 +195,8 @@ static void test_form_limits(void)
     is_str(form_msg(enc), NULL, "form: 280 x U+00E9 accepted");
     is_int((long long)in.message_len, 2 * MAX, "form: 560 bytes");
     snprintf(enc, sizeof(enc), "%s", repeat("%C3%A9", MAX + 1));
-    ok(form_msg(enc) != NULL, "form: 281 x U+00E9 rejected");
+    is_str(form_msg(enc), "message is too long: at most 280 characters",
+           "form: 281 x U+00E9 rejected, with the limit");
     snprintf(enc, sizeof(enc), "%s", repeat("%F0%9F%98%80", MAX));
     is_str(form_msg(enc), NULL, "form: 280 emoji accepted");
     is_int((long long)in.message_len, 4 * MAX, "form: 1120 bytes");
@@ -293,7 +294,8 @@ static void test_json(void)
     ok(json_msg("\xc3\x28") != NULL, "json: invalid UTF-8 rejected");
 
     is_str(json_msg(repeat("\xc3\xa9", MAX)), NULL, "json: 280 x U+00E9 accepted");
-    ok(json_msg(repeat("\xc3\xa9", MAX + 1)) != NULL, "json: 281 x U+00E9 rejected");
+    is_str(json_msg(repeat("\xc3\xa9", MAX + 1)), "message is too long: at most 280 characters",
+           "json: 281 x U+00E9 rejected, with the limit");
     is_str(json_msg(repeat("\\ud83d\\ude00", MAX)), NULL, "json: 280 escaped emoji accepted");
     ok(json_msg(repeat("\\ud83d\\ude00", MAX + 1)) != NULL, "json: 281 escaped emoji rejected");
 
