@@ -8,7 +8,7 @@
 #                  for make deb (and the package test of make test)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-pkgs=(apache2 apache2-dev libhiredis-dev libjansson-dev libssl-dev redis-server nodejs npm chromium
+pkgs=(apache2 apache2-dev apache2-utils libhiredis-dev libjansson-dev libssl-dev redis-server nodejs npm chromium
       curl pkg-config openssl util-linux wrk iproute2 haproxy)
 if [ "${1:-}" = fuzz ]; then pkgs=(clang libclang-rt-14-dev); fi
 if [ "${1:-}" = deb ]; then pkgs=(dpkg-dev debhelper fakeroot lintian nodejs npm); fi

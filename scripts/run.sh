@@ -9,6 +9,8 @@
 #                  interface, to reach the feed from another machine, e.g. a VM's host)
 #   CHILDREN=n     Apache children (8: each holds streams up to its open-files limit, 19,744
 #                  at a limit of 20,000, so 8 hold 100,000 with room to spare)
+# The moderators' page is at /moderate, for the user "moderator" whose password is made on the
+# first run and kept in $RUNDIR/moderator.password (the htpasswd file: $RUNDIR/moderators).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 server=$top/scripts/server.sh
@@ -32,6 +34,13 @@ else
     REDIS=$RUNDIR/redis.sock
 fi
 export REDIS
+
+if [ ! -e "$RUNDIR/moderators" ]; then
+    (umask 077 && head -c 12 /dev/urandom | base64 >"$RUNDIR/moderator.password")
+    htpasswd -cbB "$RUNDIR/moderators" moderator "$(cat "$RUNDIR/moderator.password")" 2>/dev/null
+    chmod 644 "$RUNDIR/moderators" # read by the children (www-data)
+fi
+export MODERATORS=$RUNDIR/moderators
 
 bash "$server" conf >"$RUNDIR/httpd.conf"
 bash "$server" check "$RUNDIR"
@@ -82,6 +91,7 @@ case $HOST in
 *) url="http://$HOST:$PORT/" ;;
 esac
 echo "feed: $url   (Ctrl-C stops $what; logs in $RUNDIR)"
+echo "moderators: ${url}moderate   (user moderator, password in $RUNDIR/moderator.password)"
 bash "$server" apache "$RUNDIR" &
 pids+=($!)
 # Until either server ends (or Ctrl-C): then the trap stops the other one.

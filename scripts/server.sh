@@ -42,6 +42,8 @@
 #       MAX_STREAMS_PER_ADDRESS (n or off) sets TweetsseMaxStreamsPerAddress: off by default,
 #       as every client of a private server comes from loopback, but the module's default
 #       (64) with TRUSTED_PROXY, where each client is known by its own address;
+#       MODERATORS=file (an htpasswd file) adds the moderators' page at <MOUNT>moderate,
+#       behind Basic authentication against that file (SetHandler tweetsse-moderation);
 #       EXTRA_CONF=file includes that file (Include, so that a configuration error names
 #       the file and its line) after everything else.
 #       Children run as www-data when root, else as the caller.
@@ -157,6 +159,17 @@ cmd_conf() {
             'LoadModule remoteip_module /usr/lib/apache2/modules/mod_remoteip.so' \
             'RemoteIPHeader X-Forwarded-For' "RemoteIPInternalProxy $TRUSTED_PROXY" \
             "TweetsseTrustedProxy $TRUSTED_PROXY"
+    fi
+    if [ -n "${MODERATORS:-}" ]; then
+        [ -r "$MODERATORS" ] || { echo "server.sh: cannot read MODERATORS $MODERATORS" >&2; exit 1; }
+        printf '%s\n' '' '# The moderators (MODERATORS): whoever Apache lets in may remove any post.' \
+            'LoadModule auth_basic_module /usr/lib/apache2/modules/mod_auth_basic.so' \
+            'LoadModule authn_core_module /usr/lib/apache2/modules/mod_authn_core.so' \
+            'LoadModule authn_file_module /usr/lib/apache2/modules/mod_authn_file.so' \
+            'LoadModule authz_user_module /usr/lib/apache2/modules/mod_authz_user.so' \
+            "<Location ${MOUNT:-/}moderate>" '    SetHandler tweetsse-moderation' \
+            '    AuthType Basic' '    AuthName "Moderators"' '    AuthBasicProvider file' \
+            "    AuthUserFile \"$(realpath "$MODERATORS")\"" '    Require valid-user' '</Location>'
     fi
     if [ -n "${EXTRA_CONF:-}" ]; then
         [ -r "$EXTRA_CONF" ] || { echo "server.sh: cannot read EXTRA_CONF $EXTRA_CONF" >&2; exit 1; }

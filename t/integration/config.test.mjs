@@ -173,7 +173,7 @@ describe("the private server's configuration (scripts/server.sh conf)", () => {
     fs.mkdirSync(path.join(dir, 'htdocs'));
     const { stdout } = await execFileAsync('bash', [SERVER_SH, 'conf'], { env: { ...process.env,
       RUNDIR: dir, PORT: '18999', REDIS: redis.addr, MIN_REPLICAS: '', EXTRA_CONF: '',
-      HOST: '', TRUSTED_PROXY: '', MAX_STREAMS_PER_ADDRESS: '', ...env } });
+      HOST: '', TRUSTED_PROXY: '', MAX_STREAMS_PER_ADDRESS: '', MODERATORS: '', ...env } });
     fs.writeFileSync(path.join(dir, 'httpd.conf'), stdout);
     return { dir, conf: stdout };
   }
@@ -212,5 +212,18 @@ describe("the private server's configuration (scripts/server.sh conf)", () => {
     assert.equal((await check(proxied.dir)).code, 0);
     assert.match((await generate({ TRUSTED_PROXY: '127.0.0.1', MAX_STREAMS_PER_ADDRESS: 'off' })).conf,
       /^TweetsseMaxStreamsPerAddress off$/m);
+  });
+
+  test('MODERATORS: the moderators\' page at <mount>moderate behind Basic authentication',
+    async () => {
+    assert.doesNotMatch((await generate({})).conf, /tweetsse-moderation/);
+    const users = path.join(tempDir('mods'), 'moderators');
+    await execFileAsync('htpasswd', ['-cbB', users, 'moderator', 'pw']);
+    fs.chmodSync(users, 0o644);
+    const { dir, conf } = await generate({ MODERATORS: users, MOUNT: '/feed/' });
+    assert.match(conf, /^<Location \/feed\/moderate>\n {4}SetHandler tweetsse-moderation\n/m);
+    assert.ok(conf.includes(`AuthUserFile "${users}"`));
+    assert.equal((await check(dir)).code, 0);
+    await assert.rejects(generate({ MODERATORS: '/nonexistent' }), /cannot read MODERATORS/);
   });
 });
