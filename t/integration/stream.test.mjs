@@ -58,8 +58,8 @@ describe('framing', () => {
     const [ev] = s.events;
     assert.equal(ev.event, 'post');
     assert.equal(ev.id, id);
-    assert.match(ev.data, new RegExp(`^<article class="[^"]*" id="post-${id}">`));
-    assert.match(ev.data, /<time [^>]*datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z">/);
+    assert.match(ev.data, new RegExp(`^<article class="[^"]*" id="post-${id}" aria-labelledby="h-${id}">`));
+    assert.match(ev.data, /<time [^>]*datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z" title="[^"]+ UTC">/);
     assert.ok(ev.data.includes('<strong class="tw-user">frank</strong>'));
     assert.ok(ev.data.includes('>live one</p>'));
     const page = await request('GET', web.base);
