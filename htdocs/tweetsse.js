@@ -270,7 +270,10 @@
   function showPending() {
     var newest = flush();
     window.scrollTo(0, 0);
-    if (newest) newest.focus({ preventScroll: true });
+    if (newest) {
+      renumber(); // now, not once the feed's observer runs: the card must be focusable
+      newest.focus({ preventScroll: true });
+    }
   }
   // Back at the top by scrolling: the waiting posts come in at once.
   var scrollQueued = false;
