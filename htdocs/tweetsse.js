@@ -322,7 +322,8 @@
   var openSource = null;
   window.addEventListener('pagehide', function () {
     if (openSource) openSource.close();
-    if (leading && channel) channel.postMessage({ type: 'state', state: 'reconnecting' });
+    // The stream changes hands (a waiting tab takes the lock): no outage to announce.
+    if (leading && channel) channel.postMessage({ type: 'state', state: 'connecting' });
   });
   window.addEventListener('pageshow', function (e) {
     if (e.persisted && openSource) window.location.reload();

@@ -103,12 +103,22 @@ test('the server goes, the network stays: Reconnecting…, then Live again', asy
 });
 
 test('the sharing tab takes the stream over when the holder closes, and says Live', async () => {
+  // Everything the polite region says from now on.
+  await sharer.evaluate(() => {
+    window.twSaid = [];
+    const region = document.getElementById('announce');
+    new MutationObserver(() => { if (region.textContent) window.twSaid.push(region.textContent); })
+      .observe(region, { childList: true, characterData: true, subtree: true });
+  });
   await holder.close();
   await sharer.waitForFunction(() => document.getElementById('live-status').dataset.state ===
     'live' && document.getElementById('live').hasAttribute('sse-connect'), null,
   { timeout: 10000 });
   const id = await postId(web.base, 'After', 'the handover');
   await sharer.waitForSelector(`#post-${id}`, { timeout: 2000 });
+  await waitAnnounced(sharer, /^1 new post$/);
+  assert.deepEqual(await sharer.evaluate(() => window.twSaid), ['1 new post'],
+    'a handover is no outage: nothing said of the connection');
   await consoleSettled(sharer);
   assert.deepEqual(problems, []);
 });
