@@ -24,8 +24,8 @@ PREFIX    ?= /usr/share/tweetsse
 # which only the tests link; build/ holds what is generated from src/ (the Lua script as a C
 # string) and the tests' archives of the core.
 SRC       := $(wildcard mod_tweetsse*.c) $(filter-out src/tw_store_mem.c,$(wildcard src/tw_*.c))
-HDR       := $(wildcard mod_tweetsse*.h) $(wildcard src/*.h) build/tw_store_redis_publish_lua.h \
-             build/tw_assets.h
+LUA_HDR   := $(patsubst src/%.lua,build/%_lua.h,$(wildcard src/*.lua))
+HDR       := $(wildcard mod_tweetsse*.h) $(wildcard src/*.h) $(LUA_HDR) build/tw_assets.h
 WARN      := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror
 MODULE    := .libs/mod_tweetsse.so
 
@@ -36,11 +36,12 @@ $(MODULE): $(SRC) $(HDR)
 
 comma := ,
 
-# Embed a file as a C string constant: each line becomes one escaped "...\n" literal.
-build/tw_store_redis_publish_lua.h: src/tw_store_redis_publish.lua
+# Embed a Lua script as a C string constant named after it (src/x.lua: x_lua[] in
+# build/x_lua.h): each line becomes one escaped "...\n" literal.
+build/%_lua.h: src/%.lua
 	@mkdir -p build
 	{ echo '/* Generated from $< by the Makefile; do not edit. */'; \
-	  echo 'static const char tw_store_redis_publish_lua[] ='; \
+	  echo 'static const char $*_lua[] ='; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
 	  echo '    ;'; } > $@
 

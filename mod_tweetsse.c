@@ -20,13 +20,16 @@
  * A post: publish -> the store (Redis: XADD + PUBLISH) -> each child's subscriber thread -> its
  * hub (rendered once, into the ring) -> the socket or thread engine -> every open stream. */
 #include "mod_tweetsse.h"
+#include "mod_tweetsse_action.h"
 #include "mod_tweetsse_child.h"
 #include "mod_tweetsse_config.h"
 #include "mod_tweetsse_health.h"
 #include "mod_tweetsse_page.h"
 #include "mod_tweetsse_publish.h"
 #include "mod_tweetsse_metrics.h"
+#include "mod_tweetsse_moderation.h"
 #include "mod_tweetsse_stream.h"
+#include "mod_tweetsse_viewer.h"
 
 #include <apr_strings.h>
 #include <http_core.h>
@@ -37,7 +40,8 @@
 #include <mod_status.h>
 #include <mpm_common.h>
 
-#define TW_HANDLER "tweetsse"
+#define TW_HANDLER            "tweetsse"
+#define TW_MODERATION_HANDLER "tweetsse-moderation"
 
 /* May `n` bytes of a decoded path serve as the mount point (cookie Path, Location)? Only
  * plain path characters: anything else could smuggle cookie attributes or header breaks. */
@@ -59,7 +63,9 @@ typedef enum {
     TW_ROUTE_HOME,   /* <mount>home: the page, and posting */
     TW_ROUTE_STREAM, /* <mount>home/sse */
     TW_ROUTE_HEALTH, /* <mount>home/health */
-    TW_ROUTE_POST,   /* <mount>home/post/<one segment>: a post's page */
+    TW_ROUTE_POST,   /* <mount>home/post/<one segment>: a post's page, and acting on it */
+    TW_ROUTE_VIEWER, /* <mount>home/viewer.css: the viewer's stylesheet */
+    TW_ROUTE_LIKED,  /* <mount>home/liked: which posts the viewer likes */
 } tw_route;
 
 #define TW_POST_PREFIX "home/post/"
@@ -72,13 +78,15 @@ static int tw_location_covers(const char *d, const char *uri)
     return k && strncmp(uri, d, k) == 0 && (d[k - 1] == '/' || uri[k] == '\0' || uri[k] == '/');
 }
 
-/* The mount point of the request: the path of the last <Location> (in configuration order,
- * so the one whose SetHandler the request got) that covers r->uri and sets the handler to
- * tweetsse, with a '/' appended if it has none; NULL if there is none (the handler was set
- * by a <LocationMatch>, a wildcard path, <Directory> or .htaccess). Other sections that
- * cover feed URLs, e.g. one that restricts home/health, do not move it.
- * O(<Location> sections of the server), one handler expression evaluated per covering one. */
-static const char *tw_mount_of(request_rec *r)
+/* The mount point of the request: the path of the last <Location> (in configuration order)
+ * that covers r->uri and sets the handler to tweetsse, with a '/' appended if it has none;
+ * NULL if there is none (the handler was set by a <LocationMatch>, a wildcard path,
+ * <Directory> or .htaccess). With `own`, a later covering <Location> that sets another handler
+ * also means none (the request is not the feed's); without, it is passed over (the moderators'
+ * <Location> lies under the feed's). Other sections that cover feed URLs, e.g. one that
+ * restricts home/health, do not move it. O(<Location> sections of the server), one handler
+ * expression evaluated per covering one. */
+static const char *tw_mount_of(request_rec *r, int own)
 {
     const core_server_config *sc = ap_get_core_module_config(r->server->module_config);
     const char *mount = NULL;
@@ -93,16 +101,17 @@ static const char *tw_mount_of(request_rec *r)
         if (err || !h)
             continue;
         size_t k = strlen(d->d);
-        mount = strcmp(h, TW_HANDLER) != 0 ? NULL
-                : d->d[k - 1] == '/'       ? d->d
-                                           : apr_pstrcat(r->pool, d->d, "/", NULL);
+        if (strcmp(h, TW_HANDLER) == 0)
+            mount = d->d[k - 1] == '/' ? d->d : apr_pstrcat(r->pool, d->d, "/", NULL);
+        else if (own)
+            mount = NULL;
     }
     return mount;
 }
 
 /* What `uri` names under `mount` (which it starts with): exactly <mount>, <mount>home,
- * <mount>home/sse, <mount>home/health, or <mount>home/post/ and one non-empty segment (the
- * post page checks it is an id), else nothing. */
+ * <mount>home/sse, <mount>home/health, <mount>home/viewer.css, <mount>home/liked, or
+ * <mount>home/post/ and one non-empty segment (its handlers check it is an id), else nothing. */
 static tw_route tw_route_of(const char *mount, const char *uri)
 {
     static const struct {
@@ -111,7 +120,9 @@ static tw_route tw_route_of(const char *mount, const char *uri)
     } names[] = {{"", TW_ROUTE_MOUNT},
                  {"home", TW_ROUTE_HOME},
                  {"home/sse", TW_ROUTE_STREAM},
-                 {"home/health", TW_ROUTE_HEALTH}};
+                 {"home/health", TW_ROUTE_HEALTH},
+                 {"home/viewer.css", TW_ROUTE_VIEWER},
+                 {"home/liked", TW_ROUTE_LIKED}};
     size_t k = strlen(mount);
     if (strncmp(uri, mount, k) != 0)
         return TW_ROUTE_NONE;
@@ -141,7 +152,7 @@ static void tw_security_headers(request_rec *r, const tw_srv_conf *c)
  * whether the request's method is one of them. HEAD is GET's method number. */
 static int tw_method_allowed(request_rec *r, tw_route route)
 {
-    if (route == TW_ROUTE_HOME) {
+    if (route == TW_ROUTE_HOME || route == TW_ROUTE_POST) {
         ap_allow_methods(r, REPLACE_ALLOW, "GET", "HEAD", "POST", "OPTIONS", NULL);
         return r->method_number == M_GET || r->method_number == M_POST;
     }
@@ -164,7 +175,7 @@ static int tw_handler(request_rec *r)
     tw_security_headers(r, c);
     if (!tw_mount_ok(r->uri, strlen(r->uri)))
         return HTTP_NOT_FOUND;
-    const char *mount = tw_mount_of(r);
+    const char *mount = tw_mount_of(r, 1);
     if (!mount) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "TW0011: no mount point for %s: set the tweetsse handler with SetHandler "
@@ -185,12 +196,47 @@ static int tw_handler(request_rec *r)
         return tw_handle_stream(r, c);
     if (route == TW_ROUTE_HEALTH)
         return tw_handle_health(r, c);
-    if (route == TW_ROUTE_POST)
-        return tw_handle_permalink(r, c, mount,
-                                   r->uri + strlen(mount) + sizeof(TW_POST_PREFIX) - 1);
-    if (r->method_number == M_POST) /* only home allows it */
+    if (route == TW_ROUTE_VIEWER)
+        return tw_handle_viewer_css(r);
+    if (route == TW_ROUTE_LIKED)
+        return tw_handle_liked(r, c, mount);
+    if (route == TW_ROUTE_POST) {
+        const char *id = r->uri + strlen(mount) + sizeof(TW_POST_PREFIX) - 1;
+        return r->method_number == M_POST ? tw_handle_action(r, c, mount, id)
+                                          : tw_handle_permalink(r, c, mount, id);
+    }
+    if (r->method_number == M_POST) /* of the rest, only home allows it */
         return tw_handle_publish(r, c, mount);
     return tw_handle_page(r, c, mount);
+}
+
+/* SetHandler tweetsse-moderation, in a <Location> under the feed's: the moderators' page and
+ * their removals (mod_tweetsse_moderation). */
+static int tw_moderation_handler(request_rec *r)
+{
+    if (!r->handler || strcmp(r->handler, TW_MODERATION_HANDLER) != 0 ||
+        r->method_number == M_TRACE)
+        return DECLINED;
+    tw_srv_conf *c = TW_CONF(r->server);
+    if (!c->rt) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "TW0015: the module is not initialised");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    tw_security_headers(r, c);
+    const char *mount = tw_mount_of(r, 0);
+    if (!tw_mount_ok(r->uri, strlen(r->uri)) || !mount) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "TW0016: %s has SetHandler tweetsse-moderation outside the feed: put its "
+                      "<Location> under the feed's (e.g. <Location /feed/moderate>)",
+                      r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ap_allow_methods(r, REPLACE_ALLOW, "GET", "HEAD", "POST", "OPTIONS", NULL);
+    if (r->method_number == M_OPTIONS)
+        return ap_send_http_options(r);
+    if (r->method_number != M_GET && r->method_number != M_POST)
+        return HTTP_METHOD_NOT_ALLOWED;
+    return tw_handle_moderation(r, c, mount);
 }
 
 /* translate_name: a request whose <Location> says SetHandler tweetsse names no file. Give it
@@ -257,6 +303,8 @@ static void tw_register_hooks(apr_pool_t *p)
     ap_hook_map_to_storage(tw_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     /* For each request with SetHandler tweetsse. */
     ap_hook_handler(tw_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    /* For each request with SetHandler tweetsse-moderation. */
+    ap_hook_handler(tw_moderation_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* For each request with SetHandler tweetsse-metrics. */
     ap_hook_handler(tw_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
     /* server-status, when mod_status is loaded: the module's section. */

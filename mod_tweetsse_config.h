@@ -42,7 +42,7 @@ typedef struct tw_srv_conf {
     const char *csp;             /* TweetsseContentSecurityPolicy; "" for off */
 
     /* Set after the configuration is read. */
-    atomic_uint *posted;   /* posts stored through this instance; shared memory (post_config) */
+    atomic_uint *posted;   /* changes through this instance (tw_page_changed); shared memory */
     struct tw_runtime *rt; /* per child: store, hub, engines (mod_tweetsse_child.c) */
     struct tw_feedcache *page_cache; /* per child: the page's feed part (mod_tweetsse_page.c) */
 } tw_srv_conf;

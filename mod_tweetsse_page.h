@@ -19,10 +19,11 @@ apr_status_t tw_page_counter_create(apr_pool_t *pconf, server_rec *s);
 /* child_init: the feed cache of one virtual host (page sizes may differ). */
 apr_status_t tw_page_cache_create(apr_pool_t *p, tw_srv_conf *c);
 
-/* A post was stored through this instance: every child's rendering from before is stale, so a
- * visitor who just posted sees the post on the next page load, whichever child serves it and
- * even before the hubs hear of it. One atomic increment in shared memory. */
-void tw_page_posted(tw_srv_conf *c);
+/* The feed changed through this instance (a post stored, a post deleted, a like a plain form
+ * sent): every child's rendering from before is stale, so a visitor who just changed it sees
+ * the change on the next page load, whichever child serves it and even before the hubs hear of
+ * it. One atomic increment in shared memory. */
+void tw_page_changed(tw_srv_conf *c);
 
 /* GET or HEAD of the page under `mount` (the method is the router's to check). The visitor's
  * name cookie is set only on a 200; without the store the page is a 503 with a notice. With
@@ -32,8 +33,8 @@ void tw_page_posted(tw_srv_conf *c);
 int tw_handle_page(request_rec *r, tw_srv_conf *c, const char *mount);
 
 /* GET or HEAD of <mount>home/post/<id> (`id`: the last path segment): the page of that one
- * post; 400 if `id` is not an id, 404 if no post in the history has it, 503 without the
- * store. One round trip to the store. */
+ * post; 400 if `id` is not an id, 404 if no post in the history has it, 410 if it was deleted
+ * (and the history still knows), 503 without the store. One round trip to the store. */
 int tw_handle_permalink(request_rec *r, tw_srv_conf *c, const char *mount, const char *id);
 
 #endif

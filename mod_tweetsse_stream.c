@@ -92,9 +92,9 @@ static void tw_stream_control(tw_stream *st, const char *event, unsigned retry_m
     apr_pool_clear(st->scratch);
 }
 
-/* tw_store_each_after callback: render one missed post into the replay; stop the scan (and
- * mark the resume too far back) at the post past TweetsseMaxResume. */
-static int tw_stream_replay_one(void *ctx, const tw_post *post)
+/* tw_store_each_after callback: render one missed event into the replay; stop the scan (and
+ * mark the resume too far back) at the event past TweetsseMaxResume. */
+static int tw_stream_replay_one(void *ctx, const tw_event *ev)
 {
     tw_stream *st = ctx;
     if (st->replayed == st->max_resume) {
@@ -103,10 +103,10 @@ static int tw_stream_replay_one(void *ctx, const tw_post *post)
     }
     tw_buf frame;
     tw_buf_init(&frame, st->scratch, 2048);
-    tw_html_post_event(&frame, post);
+    tw_html_event(&frame, ev);
     tw_buf_add(&st->replay, frame.data, frame.len);
     apr_pool_clear(st->scratch);
-    st->last = post->id;
+    st->last = ev->id;
     st->replayed++;
     return 0;
 }
@@ -365,20 +365,32 @@ static int tw_stream_start(tw_stream *st, tw_srv_conf *c, tw_outlet *o, int *res
     return DECLINED;
 }
 
+/* Has the hub its baseline (its first subscription)? Waits for it, up to the Redis timeout,
+ * only while the child's first attempt to subscribe is under way (a child that just started);
+ * once an attempt has failed it answers at once, so that streams asked for during an outage
+ * hold no worker thread. */
+static int tw_stream_ready(tw_runtime *rt, long timeout_ms)
+{
+    tw_store_health h;
+    tw_store_health_get(rt->store, &h);
+    apr_interval_time_t wait = h.error[0] ? 0 : apr_time_from_msec(timeout_ms);
+    return tw_hub_wait_ready(rt->hub, wait, tw_child_stop_fd());
+}
+
 /* Join the hub once it has its baseline (from then on the ring misses no post), before the
  * first byte and before replaying: a post the client could know of after seeing the stream
  * begin is newer than the join, so the ring has it; whatever was stored before is the
- * replay's; the engines skip what both deliver (tw_frame_due). Then the retry: line. Returns
- * DECLINED to go on (o->next set), else what the handler returns. Waits up to the Redis
- * timeout for the hub. */
+ * replay's; the engines skip what both deliver (tw_frame_due). A child that has lost Redis
+ * (for three timeouts, or since it started) refuses with 503; one that is not subscribed yet
+ * sends the retry: line and ends the stream. Returns DECLINED to go on (o->next set), else
+ * what the handler returns. */
 static int tw_stream_join(tw_stream *st, tw_srv_conf *c, tw_outlet *o)
 {
     request_rec *r = st->r;
     tw_runtime *rt = c->rt;
-    int ready =
-        tw_hub_wait_ready(rt->hub, apr_time_from_msec(c->feed.timeout_ms), tw_child_stop_fd());
+    int ready = tw_stream_ready(rt, c->feed.timeout_ms);
     o->fd = tw_stream_fd(r);
-    if (ready && !tw_hub_admit(rt->hub, &o->next)) {
+    if (!tw_hub_admit(rt->hub, &o->next)) {
         /* Before any byte: a balancer may send the retry to an instance that has Redis. */
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "TW0510: refusing a stream: this server has lost Redis");

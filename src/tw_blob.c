@@ -9,6 +9,7 @@ tw_blob *tw_blob_make(const void *data, size_t len)
     if (!b)
         return NULL;
     atomic_init(&b->refs, 1);
+    atomic_init(&b->withdrawn, 0);
     b->len = len;
     if (len)
         memcpy(b->data, data, len);

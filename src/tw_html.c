@@ -1,4 +1,5 @@
 #include "tw_html.h"
+#include "tw_identity.h"
 #include "tw_name.h"
 #include "tw_sse.h"
 
@@ -33,8 +34,9 @@ int tw_html_set_asset_version(const char *name, const char *version)
     return 0;
 }
 
-/* The avatar: initials on a disc coloured from the name; no external request. */
-static void tw_html_avatar(tw_buf *b, const char *user, size_t n)
+/* The avatar: initials on a disc coloured from the tag (or the name, without one); no external
+ * request. */
+static void tw_html_avatar(tw_buf *b, const char *user, size_t n, const char *tag, size_t tn)
 {
     char ini[3];
     tw_name_initials(user, n, ini);
@@ -44,9 +46,62 @@ static void tw_html_avatar(tw_buf *b, const char *user, size_t n)
                 "r=\"24\" fill=\"hsl(%u,55%%,40%%)\"/><text x=\"24\" y=\"30\" "
                 "text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"18\" "
                 "fill=\"#fff\">",
-                tw_name_hue(user, n));
+                tw_identity_hue(user, n, tag, tn));
     tw_buf_add_escaped(b, ini, strlen(ini));
     tw_buf_adds(b, "</text></svg>");
+}
+
+/* The tag beside a name ("#k3f9x2aa"), if it has one. */
+static void tw_html_tag(tw_buf *b, const char *tag, size_t n)
+{
+    if (!n)
+        return;
+    tw_buf_adds(b, " <span class=\"tw-tag\">#");
+    tw_buf_add_escaped(b, tag, n);
+    tw_buf_adds(b, "</span>");
+}
+
+void tw_html_like(tw_buf *b, const char *id, int liked, long likes, int oob)
+{
+    const char *swap = oob ? " hx-swap-oob=\"true\"" : "";
+    tw_buf_addf(b,
+                "<button type=\"submit\" class=\"tw-like\" id=\"like-%s\" aria-pressed=\"%s\" "
+                "aria-describedby=\"likes-%s\"%s>Like</button><span class=\"tw-likes\" "
+                "id=\"likes-%s\"%s>%ld</span>",
+                id, liked ? "true" : "false", id, swap, id, swap, likes);
+}
+
+/* One action of a card: a form that posts `action` to the post's URL, plainly or through htmx
+ * (which swaps nothing but what the answer marks out of band), with `inner` as its controls. */
+static void tw_html_action_open(tw_buf *b, const char *cls, const char *id, const char *root,
+                                const char *action)
+{
+    size_t rn = strlen(root);
+    tw_buf_addf(b, "<form class=\"%s\" method=\"post\" action=\"", cls);
+    tw_buf_add_escaped(b, root, rn);
+    tw_buf_addf(b, "home/post/%s\" hx-post=\"", id);
+    tw_buf_add_escaped(b, root, rn);
+    tw_buf_addf(b,
+                "home/post/%s\" hx-swap=\"none\"><input type=\"hidden\" name=\"action\" "
+                "value=\"%s\">",
+                id, action);
+}
+
+/* The card's actions, in its footer below the message: the like toggle with the count, and the
+ * delete control, which the viewer's stylesheet shows on the viewer's own posts only
+ * (tw_html_viewer_css). The same for every viewer: the page's script marks what the viewer
+ * likes. */
+static void tw_html_actions(tw_buf *b, const tw_post *p, const char *id, const char *root)
+{
+    tw_buf_adds(b, "<footer class=\"tw-foot tw-actions\">");
+    tw_html_action_open(b, "tw-like-form", id, root, "toggle");
+    tw_html_like(b, id, 0, p->likes, 0);
+    tw_buf_adds(b, "</form>");
+    if (p->author_len) {
+        tw_html_action_open(b, "tw-own", id, root, "delete");
+        tw_buf_adds(b, "<button type=\"submit\" class=\"tw-delete\">Delete</button></form>");
+    }
+    tw_buf_adds(b, "</footer>");
 }
 
 /* The card's <time>: the instant in datetime (UTC, milliseconds), to the second in the title,
@@ -70,39 +125,67 @@ static void tw_html_time(tw_buf *b, tw_id id)
 
 void tw_html_card(tw_buf *b, const tw_post *p, const char *root)
 {
-    char id[TW_ID_MAX];
+    char id[TW_ID_MAX], tag[TW_IDENTITY_TAG_LEN + 1], by[TW_IDENTITY_BY_LEN + 1];
     tw_id_format(p->id, id);
+    size_t tn = tw_identity_author_tag(p->author, p->author_len, tag);
+    tw_identity_by(p->author, p->author_len, by);
+    tw_buf_addf(b, "<article class=\"card tw-post\" id=\"post-%s\"", id);
+    if (*by)
+        tw_buf_addf(b, " data-by=\"%s\"", by);
     /* The article is named by its header (the author and the time), as the feed pattern of
      * WAI-ARIA asks; its id carries no "post-" prefix, so that post-<id> stays unique. */
-    tw_buf_addf(b, "<article class=\"card tw-post\" id=\"post-%s\" aria-labelledby=\"h-%s\">", id,
-                id);
-    tw_html_avatar(b, p->user, p->user_len);
+    tw_buf_addf(b, " aria-labelledby=\"h-%s\">", id);
+    tw_html_avatar(b, p->user, p->user_len, tag, tn);
     tw_buf_addf(b,
                 "<div class=\"tw-body\"><header class=\"tw-head\" id=\"h-%s\"><strong "
                 "class=\"tw-user\">",
                 id);
     tw_buf_add_escaped(b, p->user, p->user_len);
+    tw_html_tag(b, tag, tn);
     tw_buf_adds(b, "</strong> <a class=\"tw-permalink\" href=\"");
     tw_buf_add_escaped(b, root, strlen(root));
     tw_buf_addf(b, "home/post/%s\">", id);
     tw_html_time(b, p->id);
     tw_buf_adds(b, "</a></header><p class=\"tw-msg\">");
     tw_buf_add_escaped(b, p->msg, p->msg_len);
-    tw_buf_adds(b, "</p></div></article>");
+    tw_buf_adds(b, "</p>");
+    tw_html_actions(b, p, id, root);
+    tw_buf_adds(b, "</div></article>");
 }
 
-void tw_html_post_event(tw_buf *b, const tw_post *p)
+void tw_html_event(tw_buf *b, const tw_event *ev)
 {
-    tw_buf card;
-    char id[TW_ID_MAX];
-    tw_id_format(p->id, id);
-    tw_buf_init(&card, b->pool, 1024);
-    tw_html_card(&card, p, "");
-    tw_sse_event(b, id, "post", card.data, card.len);
+    tw_buf data;
+    char id[TW_ID_MAX], target[TW_ID_MAX];
+    tw_id_format(ev->id, id);
+    tw_id_format(ev->target, target);
+    tw_buf_init(&data, b->pool, 1024);
+    switch (ev->kind) {
+    case TW_EVENT_POST:
+        tw_html_card(&data, &ev->post, "");
+        tw_sse_event(b, id, "post", data.data, data.len);
+        return;
+    case TW_EVENT_DELETE:
+        tw_buf_addf(&data, "<article id=\"post-%s\" hx-swap-oob=\"delete\"></article>", target);
+        tw_sse_event(b, id, "delete", data.data, data.len);
+        return;
+    case TW_EVENT_COUNT:
+        tw_buf_addf(&data,
+                    "<span class=\"tw-likes\" id=\"likes-%s\" hx-swap-oob=\"true\">%ld</span>",
+                    target, ev->count);
+        tw_sse_event(b, id, "count", data.data, data.len);
+        return;
+    }
 }
 
-/* Everything up to and including <body>; `root` leads from the document to the mount. */
-static void tw_html_head(tw_buf *b, const char *root, const char *title)
+void tw_html_viewer_css(tw_buf *b, const char *by)
+{
+    tw_buf_addf(b, ".tw-post[data-by=\"%s\"] .tw-own{display:inline-block}\n", by);
+}
+
+/* Everything up to and including <body>; `root` leads from the document to the mount;
+ * `viewer`, when not NULL, the viewer's marker: its stylesheet (tw_html_viewer_css). */
+static void tw_html_head(tw_buf *b, const char *root, const char *title, const char *viewer)
 {
     size_t rn = strlen(root);
     tw_buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -124,24 +207,33 @@ static void tw_html_head(tw_buf *b, const char *root, const char *title)
             tw_buf_add_escaped(b, tw_assets[i].version, strlen(tw_assets[i].version));
         }
         tw_buf_adds(b, tw_assets[i].script ? "\" defer></script>" : "\">");
+        if (viewer && !tw_assets[i].script) { /* after the page's own stylesheet */
+            tw_buf_adds(b, "<link rel=\"stylesheet\" href=\"");
+            tw_buf_add_escaped(b, root, rn);
+            tw_buf_adds(b, "home/viewer.css?by=");
+            tw_buf_add_escaped(b, viewer, strlen(viewer));
+            tw_buf_adds(b, "\">");
+        }
     }
     tw_buf_adds(b, "</head>\n<body>");
 }
 
 /* The banner: the name of the feed (a link to it) and the visitor's name and avatar. The page
  * script adds the live status between them. */
-static void tw_html_banner(tw_buf *b, const char *root, const char *username)
+static void tw_html_banner(tw_buf *b, const char *root, const char *username, const char *usertag)
 {
+    size_t tn = usertag ? strlen(usertag) : 0;
     tw_buf_adds(b, "<header class=\"tw-top\"><div class=\"tw-wrap tw-bar\"><a class=\"tw-brand\" "
                    "href=\"");
     tw_buf_add_escaped(b, root, strlen(root));
     tw_buf_adds(b, "home\">TweetSSE</a><span class=\"tw-me\">");
     if (username) {
         size_t ulen = strlen(username);
-        tw_html_avatar(b, username, ulen);
+        tw_html_avatar(b, username, ulen, usertag, tn);
         tw_buf_adds(b, "<strong id=\"whoami\">");
         tw_buf_add_escaped(b, username, ulen);
         tw_buf_adds(b, "</strong>");
+        tw_html_tag(b, usertag, tn);
     } else {
         tw_buf_adds(b, "<span id=\"whoami\">not signed in</span>");
     }
@@ -173,8 +265,8 @@ static void tw_html_compose(tw_buf *b, const tw_page *pg)
 
 void tw_html_page_top(tw_buf *b, const tw_page *pg)
 {
-    tw_html_head(b, "", pg->older ? "Older posts on TweetSSE" : "TweetSSE");
-    tw_html_banner(b, "", pg->username);
+    tw_html_head(b, "", pg->older ? "Older posts on TweetSSE" : "TweetSSE", pg->viewer);
+    tw_html_banner(b, "", pg->username, pg->usertag);
     tw_buf_adds(b, pg->older ? "<main id=\"main\" class=\"tw-wrap\"><h1 class=\"tw-h1\">Older "
                                "posts</h1>"
                              : "<main id=\"main\" class=\"tw-wrap\"><h1 class=\"tw-h1\">Latest "
@@ -261,15 +353,15 @@ void tw_html_page(tw_buf *b, const tw_page *pg)
     tw_html_page_feed(b, pg);
 }
 
-void tw_html_post_page(tw_buf *b, const char *username, const tw_post *p)
+void tw_html_post_page(tw_buf *b, const tw_page *who, const tw_post *p)
 {
     const char *root = "../../";
     tw_buf title;
     tw_buf_init(&title, b->pool, 64);
     tw_buf_add(&title, p->user, p->user_len);
     tw_buf_adds(&title, " on TweetSSE");
-    tw_html_head(b, root, title.data);
-    tw_html_banner(b, root, username);
+    tw_html_head(b, root, title.data, who->viewer);
+    tw_html_banner(b, root, who->username, who->usertag);
     tw_buf_adds(b, "<main id=\"main\" class=\"tw-wrap\"><h1 class=\"tw-h1\">Post</h1><div "
                    "id=\"post\">");
     tw_html_card(b, p, root);
@@ -277,9 +369,42 @@ void tw_html_post_page(tw_buf *b, const char *username, const tw_post *p)
                    "feed</a></p></main></body></html>\n");
 }
 
+void tw_html_moderation_page(tw_buf *b, const char *root, const char *user, const tw_page *pg)
+{
+    tw_html_head(b, root, "Moderation - TweetSSE", NULL);
+    tw_buf_adds(b, "<main id=\"main\" class=\"tw-wrap tw-error-page\"><h1 class=\"tw-h1\">"
+                   "Moderation</h1><p>Signed in as <strong id=\"moderator\">");
+    tw_buf_add_escaped(b, user, strlen(user));
+    tw_buf_adds(b, "</strong>. Removing a post takes it off every open page and out of the "
+                   "feed for good.</p>\n");
+    for (int i = 0; i < pg->nposts; i++) {
+        char id[TW_ID_MAX];
+        tw_id_format(pg->posts[i].id, id);
+        tw_buf_adds(b, "<div class=\"tw-mod\">");
+        tw_html_card(b, &pg->posts[i], root);
+        tw_buf_addf(b,
+                    "<form class=\"tw-remove-form\" method=\"post\"><input type=\"hidden\" "
+                    "name=\"post\" value=\"%s\"><button type=\"submit\" class=\"tw-btn "
+                    "tw-btn-danger\" aria-describedby=\"post-%s\">Remove</button>"
+                    "</form></div>\n",
+                    id, id);
+    }
+    if (pg->more && pg->nposts > 0) {
+        char id[TW_ID_MAX];
+        tw_id_format(pg->posts[pg->nposts - 1].id, id);
+        tw_buf_addf(b,
+                    "<p class=\"tw-back\"><a id=\"older\" href=\"?before=%s\">Older "
+                    "posts</a></p>\n",
+                    id);
+    } else if (!pg->nposts) {
+        tw_buf_adds(b, "<p id=\"feed-end\">No posts.</p>\n");
+    }
+    tw_buf_adds(b, "</main></body></html>\n");
+}
+
 void tw_html_error_page(tw_buf *b, const char *root, const char *title, const char *reason)
 {
-    tw_html_head(b, root, title);
+    tw_html_head(b, root, title, NULL);
     tw_buf_adds(b, "<main id=\"main\" class=\"tw-wrap tw-error-page\"><h1 class=\"tw-h1\">");
     tw_buf_add_escaped(b, title, strlen(title));
     tw_buf_adds(b, "</h1><p>");

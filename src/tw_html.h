@@ -6,10 +6,12 @@
 #define TW_HTML_H
 
 #include "tw_buf.h"
-#include "tw_post.h"
+#include "tw_event.h"
 
 typedef struct tw_page {
     const char *username; /* the visitor's name (validated); NULL: not signed in */
+    const char *usertag;  /* the tag beside it (src/tw_identity), or NULL */
+    const char *viewer;   /* the visitor's marker (tw_identity_by): its stylesheet; or NULL */
     const char *key;      /* the compose form's idempotency key (tw_text_check_key) */
     const tw_post *posts; /* newest first */
     int nposts;
@@ -30,26 +32,38 @@ typedef struct tw_page {
  * strings are kept, not copied. */
 int tw_html_set_asset_version(const char *name, const char *version);
 
-/* Append the card of one post: an <article id="post-<id>"> named by its header (aria-labelledby
- * "h-<id>"), with an inline SVG avatar, then a body: the header (the username, and a
- * <time datetime> in UTC, with the second in its title, inside a link to the post's own page,
- * `root` + "home/post/<id>"; `root` leads from the document to the mount: "" on the feed,
- * "../../" on a post's page) and the message (line breaks kept by CSS). Controls of a post
- * belong in a <footer class="tw-foot"> after the message, which the stylesheet lays out as a
- * row of buttons. The same bytes for every viewer. About 750 bytes plus the escaped text. */
+/* Append the card of one post: an <article id="post-<id>" data-by="<author marker>"> named by
+ * its header (aria-labelledby "h-<id>"), with an inline SVG avatar, then a body: the header
+ * (the username and its tag, and a <time datetime> in UTC, with the second in its title, inside
+ * a link to the post's own page, `root` + "home/post/<id>"; `root` leads from the document to
+ * the mount: "" on the feed, "../../" on a post's page), the message (line breaks kept by CSS)
+ * and a footer of actions (class tw-foot tw-actions: like, and delete for the author). The same
+ * bytes for every viewer. About 1.3 KB plus the escaped text. */
 void tw_html_card(tw_buf *b, const tw_post *p, const char *root);
 
-/* Append the SSE event that carries one post live: id = the post id, event "post", data =
- * its card. Renders into a scratch buffer from `b`'s pool first, so about twice the card's
- * size is allocated. */
-void tw_html_post_event(tw_buf *b, const tw_post *p);
+/* Append the SSE event that carries one event of the log live, with the event's id: "post"
+ * with the post's card; "delete" with an out-of-band swap that removes the post's card; "count"
+ * with an out-of-band swap of the post's count alone (so that the viewer's own state of the
+ * card, whether it likes it, stays). Renders into a scratch buffer from `b`'s pool first. */
+void tw_html_event(tw_buf *b, const tw_event *ev);
+
+/* Append the like toggle of post `id` (formatted) as the viewer sees it: the button
+ * (id="like-<id>", aria-pressed per `liked`) and the count (id="likes-<id>"); with `oob`, both
+ * marked as htmx out-of-band swaps, for the answer to the viewer's own like. */
+void tw_html_like(tw_buf *b, const char *id, int liked, long likes, int oob);
+
+/* Append the stylesheet that names the viewer: it shows the delete control of the posts whose
+ * author marker is `by` (src/tw_identity: TW_IDENTITY_BY_LEN characters of its alphabet).
+ * Cards are rendered once for every viewer; this rule makes them the viewer's, without
+ * JavaScript. */
+void tw_html_viewer_css(tw_buf *b, const char *by);
 
 /* Append the whole feed page: tw_html_page_top then tw_html_page_feed. O(total size of the
  * posts). */
 void tw_html_page(tw_buf *b, const tw_page *pg);
 
 /* The part of the page that depends on the visitor (head, banner, h1, compose form, notice);
- * uses username, key, notice, older and max_chars only. About 2.5 KB. */
+ * uses username, usertag, viewer, key, notice, older and max_chars only. About 2.5 KB. */
 void tw_html_page_top(tw_buf *b, const tw_page *pg);
 
 /* The rest: the live-stream container resuming after posts[0], the feed of cards, newest first
@@ -62,9 +76,15 @@ void tw_html_page_feed(tw_buf *b, const tw_page *pg);
  * control (posts, nposts, more; older should be 1). O(size of the posts). */
 void tw_html_feed_more(tw_buf *b, const tw_page *pg);
 
-/* Append the page of one post, at <mount>home/post/<id>: the banner with `username` (NULL:
- * not signed in), the card and a link back to the feed. About 3.5 KB plus the text. */
-void tw_html_post_page(tw_buf *b, const char *username, const tw_post *p);
+/* Append the page of one post, at <mount>home/post/<id>: the banner with the visitor of `who`
+ * (username, usertag, viewer; the rest unused), the card and a link back to the feed. About
+ * 3.5 KB plus the text. */
+void tw_html_post_page(tw_buf *b, const tw_page *who, const tw_post *p);
+
+/* Append the moderators' page: moderator `user`, the cards of `pg` (posts, nposts, more) each
+ * with a plain form that posts its id to the page's own URL (the removal), and a link to older
+ * posts (?before=). `root` leads from the page to the mount. */
+void tw_html_moderation_page(tw_buf *b, const char *root, const char *user, const tw_page *pg);
 
 /* Append a small page that explains why a request was refused, with a link back to the feed;
  * `root` leads from the document to the mount. */

@@ -24,13 +24,13 @@ struct tw_hub {
     int subscribed; /* the subscription is up now */
     int lost;       /* the store is lost (from `lost` to the next `up`): no stream joins */
     uint64_t gen;   /* see tw_hub_generation */
-    /* What the ring provably covers (tw_hub_join_at): while `run` is set, every post newer than
+    /* What the ring provably covers (tw_hub_join_at): while `run` is set, every event newer than
      * cover_after is in the ring from cover_seq on (or still to come), and every frame from
-     * cover_seq to the head is a post, in id order; last_post is the newest of them. */
+     * cover_seq to the head is an event, in id order; last_event is the newest of them. */
     int run;
     tw_id cover_after;
     uint64_t cover_seq;
-    tw_id last_post;
+    tw_id last_event;
 
     tw_metrics_child *metrics; /* the child's metrics, or NULL (set before the subscription) */
 };
@@ -45,13 +45,13 @@ static void tw_hub_wake(tw_hub *h)
         ;
 }
 
-/* Before frame `f` goes in at the head (lock held): keep what the ring covers true. A post
- * extends the run when the store vouches that it follows the newest post of the run;
+/* Before frame `f` goes in at the head (lock held): keep what the ring covers true. An event
+ * extends the run when the store vouches that it follows the newest event of the run;
  * otherwise a run starts at it, after what the store says came before it (or, when it says
- * nothing, after the post itself). A control frame ends the run (the streams that would join
+ * nothing, after the event itself). A control frame ends the run (the streams that would join
  * before it must not get it). The frame the push overwrites leaves the run: its id becomes
  * the bound. O(1). */
-static void tw_hub_cover(tw_hub *h, const tw_frame *f, const tw_post *post)
+static void tw_hub_cover(tw_hub *h, const tw_frame *f, const tw_event *ev)
 {
     if (h->run && h->cover_seq + TW_RING_SIZE == h->ring.head) {
         h->cover_after = tw_ring_at(&h->ring, h->cover_seq)->id;
@@ -61,47 +61,64 @@ static void tw_hub_cover(tw_hub *h, const tw_frame *f, const tw_post *post)
         h->run = 0;
         return;
     }
-    if (!(h->run && post->has_prev && tw_id_cmp(post->prev, h->last_post) == 0)) {
+    if (!(h->run && ev->has_prev && tw_id_cmp(ev->prev, h->last_event) == 0)) {
         h->run = 1;
-        h->cover_after = post->has_prev ? post->prev : post->id;
-        h->cover_seq = post->has_prev ? h->ring.head : h->ring.head + 1;
+        h->cover_after = ev->has_prev ? ev->prev : ev->id;
+        h->cover_seq = ev->has_prev ? h->ring.head : h->ring.head + 1;
     }
-    h->last_post = post->id;
+    h->last_event = ev->id;
 }
 
-/* Append a frame (taking over its reference; `post` is the post it shows, NULL for a control
+/* A deletion: the frame of its post, if the ring holds it, is withdrawn, so that no stream that
+ * has not yet been sent it gets it (a resume from before the post, a stream behind). Lock
+ * held. O(TW_RING_SIZE). */
+static void tw_hub_withdraw(tw_hub *h, tw_id post)
+{
+    uint64_t oldest = h->ring.head > TW_RING_SIZE ? h->ring.head - TW_RING_SIZE : 0;
+    for (uint64_t seq = h->ring.head; seq > oldest; seq--) {
+        const tw_frame *f = tw_ring_at(&h->ring, seq - 1);
+        if (!f->control && !tw_id_cmp(f->id, post)) {
+            tw_blob_withdraw(f->bytes);
+            return;
+        }
+    }
+}
+
+/* Append a frame (taking over its reference; `ev` is the event it carries, NULL for a control
  * frame), tell the socket engine, wake the watchers; count it, and for a post observe its
  * delivery lag (once per post in this child). */
-static void tw_hub_push(tw_hub *h, tw_blob *bytes, const tw_post *post, int control)
+static void tw_hub_push(tw_hub *h, tw_blob *bytes, const tw_event *ev, int control)
 {
     tw_id none = {0, 0};
-    tw_frame f = {.bytes = bytes, .id = post ? post->id : none, .control = control};
+    tw_frame f = {.bytes = bytes, .id = ev ? ev->id : none, .control = control};
     apr_thread_mutex_lock(h->lock);
-    tw_hub_cover(h, &f, post);
+    if (ev && ev->kind == TW_EVENT_DELETE)
+        tw_hub_withdraw(h, ev->target);
+    tw_hub_cover(h, &f, ev);
     tw_ring_push(&h->ring, f);
     h->gen++;
     if (h->notify)
         h->notify(h->notify_ctx);
     apr_thread_mutex_unlock(h->lock);
-    tw_metrics_frame(h->metrics, control ? NULL : &f.id, apr_time_now());
+    tw_metrics_frame(h->metrics, ev && ev->kind == TW_EVENT_POST ? &f.id : NULL, apr_time_now());
     tw_hub_wake(h);
 }
 
-/* Listener: a post. Rendered outside the lock: listener calls come one at a time. */
-static void tw_hub_on_post(void *ctx, const tw_post *post)
+/* Listener: an event. Rendered outside the lock: listener calls come one at a time. */
+static void tw_hub_on_event(void *ctx, const tw_event *ev)
 {
     tw_hub *h = ctx;
-    tw_blob *b = h->render.post(h->render.ctx, post);
+    tw_blob *b = h->render.event(h->render.ctx, ev);
     if (!b) {
         TW_LOG(h->log, TW_LOG_CRIT, APR_ENOMEM,
-               "TW0101: out of memory for a frame; a post is "
-               "missing from the live streams of this child");
+               "TW0101: out of memory for a frame; an event is missing from the live streams "
+               "of this child");
         apr_thread_mutex_lock(h->lock);
-        h->run = 0; /* the ring no longer holds every post after its newest */
+        h->run = 0; /* the ring no longer holds every event after its newest */
         apr_thread_mutex_unlock(h->lock);
         return;
     }
-    tw_hub_push(h, b, post, 0);
+    tw_hub_push(h, b, ev, 0);
 }
 
 /* Listener: posts were lost while the subscription was down. */
@@ -179,7 +196,7 @@ apr_status_t tw_hub_create(apr_pool_t *p, const tw_hub_renderer *render, const t
     h->render = *render;
     h->log = log;
     h->listener = (tw_store_listener){.up = tw_hub_on_up,
-                                      .post = tw_hub_on_post,
+                                      .event = tw_hub_on_event,
                                       .down = tw_hub_on_down,
                                       .gap = tw_hub_on_gap,
                                       .lost = tw_hub_on_lost,
@@ -279,7 +296,10 @@ int tw_hub_admit(tw_hub *h, uint64_t *next)
 int tw_hub_join_at(tw_hub *h, tw_id after, uint64_t *next, uint64_t *behind)
 {
     apr_thread_mutex_lock(h->lock);
-    int covered = h->run && !h->lost && tw_id_cmp(after, h->cover_after) >= 0;
+    /* A point newer than the newest event is not the ring's to answer: the store says whether
+     * it exists (an event on its way here) or is not of this history (reload). */
+    int covered = h->run && !h->lost && tw_id_cmp(after, h->cover_after) >= 0 &&
+                  tw_id_cmp(after, h->last_event) <= 0;
     if (covered) {
         /* The run's ids ascend: the first frame newer than `after`, by bisection. */
         uint64_t lo = h->cover_seq, hi = h->ring.head;

@@ -1,6 +1,8 @@
 /* tw_hub: a child process's fan-out of the live feed. It listens to the store's subscription
- * (tw_hub_listener), renders each new post once with the injected renderer, and appends the
- * frame to its ring of the newest TW_RING_SIZE frames. When the store is lost, it pushes a last
+ * (tw_hub_listener), renders each new event (a post, a deletion, a count of likes) once with the
+ * injected renderer, and appends the frame to its ring of the newest TW_RING_SIZE frames; a
+ * deletion also withdraws its post's frame from the ring, so that no stream that has not been
+ * sent the post yet (a resume from before it) gets it. When the store is lost, it pushes a last
  * frame (TW_FRAME_LAST) that ends every stream, and admits no new one until the store is up. The
  * delivery engines follow the ring: the socket engine copies new frames into its own ring
  * (tw_hub_sync) when told of them (tw_hub_notify); worker threads take references to the frames
@@ -23,8 +25,9 @@ typedef struct tw_hub tw_hub;
 /* How frames are made; the hub calls these from its listener calls (one at a time, by the
  * store's contract), outside its lock. */
 typedef struct tw_hub_renderer {
-    /* The live event of one post: a new blob with one reference, or NULL (out of memory). */
-    tw_blob *(*post)(void *ctx, const tw_post *post);
+    /* The SSE event of one event of the log: a new blob with one reference, or NULL (out of
+     * memory). */
+    tw_blob *(*event)(void *ctx, const tw_event *ev);
     /* The event that tells every open page to reload (posts were lost in an outage). */
     tw_blob *(*reload)(void *ctx);
     /* The last bytes of every stream when the store is lost (the streams then end). */
@@ -40,7 +43,7 @@ apr_status_t tw_hub_create(apr_pool_t *p, const tw_hub_renderer *render, const t
  * lag of each post, the subscription's state. Before tw_store_subscribe; without it, none. */
 void tw_hub_metrics(tw_hub *h, tw_metrics_child *c);
 
-/* The listener to hand to tw_store_subscribe: posts become frames, a gap becomes a reload frame,
+/* The listener to hand to tw_store_subscribe: events become frames, a gap becomes a reload frame,
  * up and down move the generation and readiness. */
 const tw_store_listener *tw_hub_listener(tw_hub *h);
 
@@ -60,7 +63,8 @@ uint64_t tw_hub_join(tw_hub *h);
 int tw_hub_admit(tw_hub *h, uint64_t *next);
 
 /* Join the ring at the resume point `after` instead of the head, when the ring provably holds
- * every post newer than `after`: since the newest discontinuity (the child's start, a control
+ * every post newer than `after`, and `after` is not newer than its newest post: since the newest
+ * discontinuity (the child's start, a control
  * frame, a post the hub could not render, or a post the store did not vouch follows the one
  * before it: an entry another program added unannounced), at or after the oldest post it still
  * holds. Then returns 1 with *next the position of the first post newer than `after` (the

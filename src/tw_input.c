@@ -112,3 +112,99 @@ const char *tw_input_json(apr_pool_t *p, const char *body, size_t n, long max_ch
     json_decref(root);
     return why;
 }
+
+/* The value of field `name` of a form body (decoded, into *value, NULL when absent), or a
+ * reason: a bad escape, a NUL, the field twice. O(n). */
+static const char *tw_input_form_field(apr_pool_t *p, const char *body, size_t n, const char *name,
+                                       const char **value)
+{
+    const char *s = body, *end = body + n;
+    *value = NULL;
+    if (memchr(body, '\0', n))
+        return "fields must not contain NUL characters";
+    while (s < end) {
+        const char *amp = memchr(s, '&', (size_t)(end - s));
+        const char *fend = amp ? amp : end;
+        const char *eq = memchr(s, '=', (size_t)(fend - s));
+        const char *vstart = eq ? eq + 1 : fend;
+        size_t nlen = 0, vlen = 0;
+        const char *got = tw_form_decode(p, s, (size_t)((eq ? eq : fend) - s), &nlen);
+        if (!got)
+            return "form body has a bad percent-escape";
+        if (strcmp(got, name) == 0) {
+            if (*value)
+                return apr_psprintf(p, "%s is given twice", name);
+            if (!(*value = tw_form_decode(p, vstart, (size_t)(fend - vstart), &vlen)))
+                return "form body has a bad percent-escape";
+        }
+        s = amp ? amp + 1 : end;
+    }
+    return NULL;
+}
+
+/* The string member `name` of a JSON object body (a copy into *value, NULL when absent), or a
+ * reason. */
+static const char *tw_input_json_field(apr_pool_t *p, const char *body, size_t n, const char *name,
+                                       const char **value)
+{
+    json_error_t err;
+    json_t *root = json_loadb(body, n, JSON_REJECT_DUPLICATES, &err);
+    *value = NULL;
+    if (!root)
+        return "body is not valid JSON";
+    const char *why = NULL;
+    json_t *v = json_is_object(root) ? json_object_get(root, name) : NULL;
+    if (!json_is_object(root))
+        why = "JSON body must be an object";
+    else if (v && !json_is_string(v))
+        why = apr_psprintf(p, "%s must be a string", name);
+    else if (v && memchr(json_string_value(v), '\0', json_string_length(v)))
+        why = "fields must not contain NUL characters";
+    else if (v)
+        *value = apr_pstrmemdup(p, json_string_value(v), json_string_length(v));
+    json_decref(root);
+    return why;
+}
+
+/* Field `name` of a form or JSON body: NULL with *value (never NULL), or a reason (also when
+ * the field is missing). */
+static const char *tw_input_field(apr_pool_t *p, const char *body, size_t n, int json,
+                                  const char *name, const char **value)
+{
+    const char *why = json ? tw_input_json_field(p, body, n, name, value)
+                           : tw_input_form_field(p, body, n, name, value);
+    if (!why && !*value)
+        why = apr_psprintf(p, "%s is missing", name);
+    return why;
+}
+
+const char *tw_input_action(apr_pool_t *p, const char *body, size_t n, int json, tw_act *out)
+{
+    static const struct {
+        const char *name;
+        tw_act act;
+    } acts[] = {{"delete", TW_ACT_DELETE},
+                {"like", TW_ACT_LIKE},
+                {"unlike", TW_ACT_UNLIKE},
+                {"toggle", TW_ACT_TOGGLE}};
+    const char *v;
+    const char *why = tw_input_field(p, body, n, json, "action", &v);
+    if (why)
+        return why;
+    for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++) {
+        if (strcmp(v, acts[i].name) == 0) {
+            *out = acts[i].act;
+            return NULL;
+        }
+    }
+    return "action must be delete, like, unlike or toggle";
+}
+
+const char *tw_input_post_id(apr_pool_t *p, const char *body, size_t n, int json, tw_id *out)
+{
+    const char *v;
+    const char *why = tw_input_field(p, body, n, json, "post", &v);
+    if (why)
+        return why;
+    return tw_id_parse(v, strlen(v), out) ? NULL : "post is not a post id (like 1700000000000-0)";
+}

@@ -144,6 +144,24 @@ void tw_metrics_refused(tw_metrics *st, tw_metrics_refusal why)
         atomic_fetch_add_explicit(&st->refused[why], 1, TW_RELAXED);
 }
 
+void tw_metrics_removed(tw_metrics *st, tw_metrics_by by)
+{
+    if (st)
+        atomic_fetch_add_explicit(&st->removed[by], 1, TW_RELAXED);
+}
+
+void tw_metrics_liked(tw_metrics *st, tw_metrics_like change)
+{
+    if (st)
+        atomic_fetch_add_explicit(&st->likes[change], 1, TW_RELAXED);
+}
+
+void tw_metrics_act_refused(tw_metrics *st, tw_metrics_refusal why)
+{
+    if (st)
+        atomic_fetch_add_explicit(&st->acts_refused[why], 1, TW_RELAXED);
+}
+
 void tw_metrics_publish_time(tw_metrics *st, apr_interval_time_t took)
 {
     if (st)
@@ -228,5 +246,11 @@ void tw_metrics_read(const tw_metrics *cst, apr_pool_t *p, tw_metrics_alive_fn *
     out->accepted = atomic_load_explicit(&st->accepted, TW_RELAXED);
     for (int k = 0; k < TW_METRICS_REFUSALS; k++)
         out->refused[k] = atomic_load_explicit(&st->refused[k], TW_RELAXED);
+    for (int k = 0; k < TW_METRICS_REFUSALS; k++)
+        out->acts_refused[k] = atomic_load_explicit(&st->acts_refused[k], TW_RELAXED);
+    for (int k = 0; k < TW_METRICS_REMOVERS; k++)
+        out->removed[k] = atomic_load_explicit(&st->removed[k], TW_RELAXED);
+    for (int k = 0; k < TW_METRICS_LIKE_CHANGES; k++)
+        out->likes[k] = atomic_load_explicit(&st->likes[k], TW_RELAXED);
     tw_metrics_hist_add(&out->publish, &st->publish);
 }

@@ -57,6 +57,12 @@ typedef enum {
     TW_METRICS_REFUSALS
 } tw_metrics_refusal;
 
+/* Who removed a post. */
+typedef enum { TW_METRICS_BY_AUTHOR, TW_METRICS_BY_MODERATOR, TW_METRICS_REMOVERS } tw_metrics_by;
+
+/* A change of a like. */
+typedef enum { TW_METRICS_LIKE, TW_METRICS_UNLIKE, TW_METRICS_LIKE_CHANGES } tw_metrics_like;
+
 /* One child's metrics. */
 typedef struct tw_metrics_child {
     atomic_int pid; /* the owner; 0: free */
@@ -79,10 +85,13 @@ typedef struct tw_metrics_child {
 } tw_metrics_child;
 
 typedef struct tw_metrics {
-    atomic_uint_fast64_t accepted;                     /* posts stored */
-    atomic_uint_fast64_t refused[TW_METRICS_REFUSALS]; /* posts not stored, by reason */
-    tw_metrics_hist publish;                           /* store publish round trips */
-    int nslots;                                        /* set once, before any child runs */
+    atomic_uint_fast64_t accepted;                          /* posts stored */
+    atomic_uint_fast64_t refused[TW_METRICS_REFUSALS];      /* posts not stored, by reason */
+    tw_metrics_hist publish;                                /* store publish round trips */
+    atomic_uint_fast64_t removed[TW_METRICS_REMOVERS];      /* posts deleted, by whom */
+    atomic_uint_fast64_t likes[TW_METRICS_LIKE_CHANGES];    /* likes given and taken back */
+    atomic_uint_fast64_t acts_refused[TW_METRICS_REFUSALS]; /* deletes and likes not done */
+    int nslots;                                             /* set once, before any child runs */
     tw_metrics_child slot[];
 } tw_metrics;
 
@@ -120,6 +129,10 @@ void tw_metrics_frame(tw_metrics_child *c, const tw_id *post, apr_time_t now);
 void tw_metrics_accepted(tw_metrics *st);
 void tw_metrics_refused(tw_metrics *st, tw_metrics_refusal why);
 void tw_metrics_publish_time(tw_metrics *st, apr_interval_time_t took);
+void tw_metrics_removed(tw_metrics *st, tw_metrics_by by);
+void tw_metrics_liked(tw_metrics *st, tw_metrics_like change);
+/* A delete or like refused (replayed: a deletion done before, answered as the first). */
+void tw_metrics_act_refused(tw_metrics *st, tw_metrics_refusal why);
 
 /* Add one observation of `us` microseconds (negative counts as 0) to `h`. */
 void tw_metrics_observe(tw_metrics_hist *h, int64_t us);
@@ -154,6 +167,9 @@ typedef struct tw_metrics_view {
     uint64_t cut[TW_METRICS_CUTS];
     uint64_t accepted;
     uint64_t refused[TW_METRICS_REFUSALS];
+    uint64_t removed[TW_METRICS_REMOVERS];
+    uint64_t likes[TW_METRICS_LIKE_CHANGES];
+    uint64_t acts_refused[TW_METRICS_REFUSALS];
     tw_metrics_hist_view publish, lag;
 } tw_metrics_view;
 

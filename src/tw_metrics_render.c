@@ -35,6 +35,17 @@ static const char *const tw_refusal_texts[] = {"rate limited", "replayed (idempo
 static const tw_dim tw_dim_refusal = {"reason", TW_METRICS_REFUSALS, tw_refusal_names,
                                       tw_refusal_keys, tw_refusal_texts};
 
+static const char *const tw_by_names[] = {"author", "moderator"};
+static const char *const tw_by_keys[] = {"Author", "Moderator"};
+static const char *const tw_by_texts[] = {"by the author", "by a moderator"};
+static const tw_dim tw_dim_by = {"by", TW_METRICS_REMOVERS, tw_by_names, tw_by_keys, tw_by_texts};
+
+static const char *const tw_like_names[] = {"like", "unlike"};
+static const char *const tw_like_keys[] = {"Like", "Unlike"};
+static const char *const tw_like_texts[] = {"given", "taken back"};
+static const tw_dim tw_dim_like = {"change", TW_METRICS_LIKE_CHANGES, tw_like_names, tw_like_keys,
+                                   tw_like_texts};
+
 /* How a value is written. */
 typedef enum {
     TW_KIND_COUNT, /* a whole number */
@@ -147,6 +158,24 @@ static tw_value tw_get_refused(const tw_metrics_view *v, const tw_metrics_child_
     return TW_N(v->refused[i]);
 }
 
+static tw_value tw_get_removed(const tw_metrics_view *v, const tw_metrics_child_view *c, int i)
+{
+    (void)c;
+    return TW_N(v->removed[i]);
+}
+
+static tw_value tw_get_likes(const tw_metrics_view *v, const tw_metrics_child_view *c, int i)
+{
+    (void)c;
+    return TW_N(v->likes[i]);
+}
+
+static tw_value tw_get_acts_refused(const tw_metrics_view *v, const tw_metrics_child_view *c, int i)
+{
+    (void)c;
+    return TW_N(v->acts_refused[i]);
+}
+
 static tw_value tw_get_publish(const tw_metrics_view *v, const tw_metrics_child_view *c, int i)
 {
     (void)c, (void)i;
@@ -257,6 +286,31 @@ static const tw_metric tw_metric_rows[] = {
      .get = tw_get_refused,
      .auto_each = "PostsRefused%s",
      .html_each = "Posts refused, %s"},
+    {.name = "tweetsse_posts_removed_total",
+     .type = "counter",
+     .help = "Posts deleted through this instance, by whom: author (their own post), moderator "
+             "(a post of anyone, through the tweetsse-moderation handler).",
+     .dim = &tw_dim_by,
+     .get = tw_get_removed,
+     .auto_each = "PostsRemoved%s",
+     .html_each = "Posts removed, %s"},
+    {.name = "tweetsse_likes_total",
+     .type = "counter",
+     .help = "Likes changed through this instance: like (given), unlike (taken back).",
+     .dim = &tw_dim_like,
+     .get = tw_get_likes,
+     .auto_each = "Likes%s",
+     .html_each = "Likes %s"},
+    {.name = "tweetsse_actions_refused_total",
+     .type = "counter",
+     .help = "Deletions and likes this instance did not do, by reason: rate_limited (429), "
+             "replayed (a deletion done before, answered as the first), bad_input (400, 404, "
+             "410, 413, 415), forbidden (403: cross-site, identity, another's post), "
+             "store_failure (503).",
+     .dim = &tw_dim_refusal,
+     .get = tw_get_acts_refused,
+     .auto_each = "ActionsRefused%s",
+     .html_each = "Deletions and likes refused, %s"},
     {.name = "tweetsse_publish_latency_seconds",
      .type = "histogram",
      .help = "Round trip of the store's publish (the Redis script, and WAIT with replicas), "

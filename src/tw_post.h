@@ -1,4 +1,5 @@
-/* tw_post: one stored post, as read from the Redis stream or a broadcast. httpd-free. */
+/* tw_post: one post, as read from the log (a Redis stream entry) or heard in an announcement.
+ * httpd-free. */
 #ifndef TW_POST_H
 #define TW_POST_H
 
@@ -7,16 +8,17 @@
 #include <stddef.h>
 
 typedef struct tw_post {
-    tw_id id; /* stream id; id.ms is the time Redis stored the post */
-    const char *user;
+    tw_id id;         /* its id in the log; id.ms is the time Redis stored it */
+    const char *user; /* the author's display name */
     size_t user_len;
     const char *msg;
     size_t msg_len;
-    /* What the store vouches came before it, for a subscription's posts (else 0): with has_prev
-     * set, no post lies between `prev` and this one (prev is the post delivered before it, or
-     * the entry the stream ended with when this one was added). */
-    tw_id prev;
-    int has_prev;
+    /* The author's identity ("c:<identity>" from the cookie, "u:<user>" from Apache); empty
+     * (len 0) for a post stored before posts had identities. The tag and the author marker the
+     * page shows are derived from it (src/tw_identity). */
+    const char *author;
+    size_t author_len;
+    long likes; /* its count of likes, where the reader asked for it (pages); else 0 */
 } tw_post;
 
 #endif

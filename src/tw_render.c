@@ -3,12 +3,12 @@
 #include "tw_sse.h"
 
 /* Render into the scratch pool, copy into a blob, clear the pool. */
-static tw_blob *tw_render_post(void *ctx, const tw_post *post)
+static tw_blob *tw_render_event(void *ctx, const tw_event *ev)
 {
     apr_pool_t *scratch = ctx;
     tw_buf b;
     tw_buf_init(&b, scratch, 2048);
-    tw_html_post_event(&b, post);
+    tw_html_event(&b, ev);
     tw_blob *blob = tw_blob_make(b.data, b.len);
     apr_pool_clear(scratch);
     return blob;
@@ -44,7 +44,7 @@ apr_status_t tw_render_init(tw_hub_renderer *out)
     apr_status_t rv = apr_pool_create_unmanaged_ex(&scratch, tw_buf_oom, NULL);
     if (rv != APR_SUCCESS)
         return rv;
-    *out = (tw_hub_renderer){.post = tw_render_post,
+    *out = (tw_hub_renderer){.event = tw_render_event,
                              .reload = tw_render_reload,
                              .closing = tw_render_closing,
                              .ctx = scratch};

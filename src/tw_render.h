@@ -1,6 +1,6 @@
-/* tw_render: how a child's hub renders its frames: a post becomes its live SSE event (the
- * card, tw_html_post_event), a gap becomes a "reload" event. The renderer the child hands to
- * tw_hub_create. httpd-free. */
+/* tw_render: how a child's hub renders its frames: an event of the log becomes its live SSE
+ * event (tw_html_event: a post's card, a deletion, a count), a gap a "reload" event. The renderer
+ * the child hands to tw_hub_create. httpd-free. */
 #ifndef TW_RENDER_H
 #define TW_RENDER_H
 

@@ -16,7 +16,7 @@
 /* One frame of the live feed: an SSE event, rendered once. */
 typedef struct tw_frame {
     tw_blob *bytes; /* the event as sent on the wire */
-    tw_id id;       /* post id: a stream skips frames not newer than what it was sent */
+    tw_id id;       /* event id: a stream skips frames not newer than what it was sent */
     int control;    /* TW_FRAME_POST, or a control frame for every stream whatever its position */
 } tw_frame;
 
@@ -31,11 +31,12 @@ typedef struct tw_ring {
     uint64_t head;               /* sequence number of the next frame pushed */
 } tw_ring;
 
-/* Is frame `f` due to a stream that was last sent post `after` (or resumed after it)? The one
- * rule that keeps a post from reaching a stream twice (replay and ring overlap). */
+/* Is frame `f` due to a stream that was last sent event `after` (or resumed after it)? The one
+ * rule that keeps an event from reaching a stream twice (replay and ring overlap), and a deleted
+ * post's frame from reaching one that has not got it yet (withdrawn). */
 static inline int tw_frame_due(const tw_frame *f, tw_id after)
 {
-    return f->control || tw_id_cmp(f->id, after) > 0;
+    return f->control || (tw_id_cmp(f->id, after) > 0 && !tw_blob_withdrawn(f->bytes));
 }
 
 /* An empty ring whose first frame will have sequence number 0. */

@@ -1,12 +1,9 @@
-/* tw_store_redis.c: the Redis store's operations (see tw_store_redis.h): publishing through the
- * script, the reads, the health probe; its connections are in tw_store_redis_conn.c, its
- * subscription in tw_store_redis_sub.c. */
+/* tw_store_redis.c: the Redis store (see tw_store_redis.h): its table of operations, its
+ * creation, the feed's shared settings, the subscription's start and the health probe. Its
+ * writes are in tw_store_redis_write.c, its reads in tw_store_redis_read.c, its connections in
+ * tw_store_redis_conn.c, its subscription in tw_store_redis_sub.c. */
 #include "tw_store_redis_int.h"
 
-/* generated from tw_store_redis_publish.lua: tw_store_redis_publish_lua[] */
-#include "tw_store_redis_publish_lua.h"
-
-#include <apr_sha1.h>
 #include <apr_strings.h>
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
@@ -21,302 +18,12 @@
 
 #define TW_PROBE_REUSE apr_time_from_msec(500) /* a health answer younger than this is reused */
 
-/* The store: its configuration (the feed's strings copied into its pool), its connections and
- * subscription, and the health probe's shared answer. */
-typedef struct tw_redis {
-    tw_store store; /* first: the store interface */
-    tw_store_redis_conf cf;
-    tw_redis_conns *conns;
-    char script_sha[APR_SHA1_DIGESTSIZE * 2 + 1];
-    const char *settings_key; /* <key>:settings */
-    apr_pool_t *pool;
-    tw_redis_sub *sub;              /* NULL until subscribed */
-    atomic_ullong canaries;         /* health probes sent by this process */
-    apr_thread_mutex_t *probe_lock; /* guards the probe's fields */
-    apr_thread_cond_t *probe_done;  /* signalled when a probe's answer is in */
-    int probing;                    /* a canary is out */
-    apr_time_t probed_at;           /* when the last answer came (0: never) */
-    apr_status_t probe_rv;          /* and what it was */
-    const char *probe_why;          /* (a string constant) */
-} tw_redis;
-
 tw_redis_conns *tw_redis_conns_of(tw_store *st)
 {
     return ((tw_redis *)st)->conns;
 }
 
-/* How long an idempotency key is remembered: long enough for any retry of a post. */
-#define TW_REDIS_KEY_TTL_MS 3600000
-
-/* A limit as the publish script takes it: ms between posts (0: off) and burst. */
-static void tw_redis_rate_args(apr_pool_t *p, const tw_rate *rate, const char **interval,
-                               const char **burst)
-{
-    *interval =
-        rate->count > 0 ? apr_psprintf(p, "%.3f", (double)rate->period_ms / rate->count) : "0";
-    *burst = apr_ltoa(p, rate->count > 0 ? rate->burst : 0);
-}
-
-/* Read the publish script's answer ({"new"|"replayed", id} or {"limited", ms}) into `out`.
- * Returns 1, or 0 if it is not one. */
-static int tw_redis_publish_answer(const redisReply *rep, tw_publish_result *out)
-{
-    if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-        rep->element[0]->type != REDIS_REPLY_STRING)
-        return 0;
-    const char *what = rep->element[0]->str;
-    const redisReply *v = rep->element[1];
-    if (!strcmp(what, "limited") && v->type == REDIS_REPLY_INTEGER && v->integer > 0) {
-        out->retry_ms = v->integer;
-        return 1;
-    }
-    out->replayed = !strcmp(what, "replayed");
-    return (out->replayed || !strcmp(what, "new")) && v->type == REDIS_REPLY_STRING &&
-           tw_id_parse(v->str, v->len, &out->id);
-}
-
-/* The publish script's command line: EVALSHA, its hash, 5 keys and 10 arguments. */
-enum { TW_PUBLISH_ARGC = 18 };
-
-/* Fill `argv` and `lens` (TW_PUBLISH_ARGC each) with the command that publishes `in`: the keys
- * and arguments tw_store_redis_publish.lua documents, strings from `p`. */
-static void tw_redis_publish_argv(tw_redis *r, apr_pool_t *p, const tw_publish *in,
-                                  const char **argv, size_t *lens)
-{
-    const tw_feed_conf *f = &r->cf.feed;
-    const char *user = apr_pstrmemdup(p, in->post.user, in->post.user_len);
-    const char *key = in->key ? apr_pstrmemdup(p, in->key, in->key_len) : NULL;
-    const char *v[TW_PUBLISH_ARGC] = {
-        "EVALSHA",
-        r->script_sha,
-        "5",
-        f->stream_key,
-        r->settings_key,
-        key ? apr_pstrcat(p, f->stream_key, ":key:", user, ":", key, NULL) : "",
-        apr_pstrcat(p, f->stream_key, ":rate:user:", user, NULL),
-        in->addr ? apr_pstrcat(p, f->stream_key, ":rate:addr:", in->addr, NULL) : "",
-        apr_ltoa(p, f->history),
-        user,
-        in->post.msg,
-        f->channel,
-        apr_ltoa(p, f->min_replicas),
-        apr_itoa(p, TW_REDIS_KEY_TTL_MS),
-    };
-    tw_redis_rate_args(p, &f->rate_user, &v[14], &v[15]);
-    tw_redis_rate_args(p, &f->rate_addr, &v[16], &v[17]);
-    for (int i = 0; i < TW_PUBLISH_ARGC; i++) {
-        argv[i] = v[i];
-        lens[i] = i == 10 ? in->post.msg_len : strlen(v[i]);
-    }
-}
-
-/* Run the script on `ctx` by its hash, and by its text when the server does not know it (it
- * restarted since: NOSCRIPT), which caches it again. Returns the reply, or NULL when none came
- * (the script may have run). One round trip; two after a restart of Redis. */
-static redisReply *tw_redis_eval(redisContext *ctx, const char **argv, size_t *lens)
-{
-    redisReply *rep = redisCommandArgv(ctx, TW_PUBLISH_ARGC, argv, lens);
-    if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
-        freeReplyObject(rep);
-        argv[0] = "EVAL", lens[0] = 4;
-        argv[1] = tw_store_redis_publish_lua, lens[1] = sizeof(tw_store_redis_publish_lua) - 1;
-        rep = redisCommandArgv(ctx, TW_PUBLISH_ARGC, argv, lens);
-    }
-    return rep;
-}
-
-/* Wait on `ctx`, the connection that stored the post, until the replicas TweetsseRedisMinReplicas
- * asks for have it (WAIT counts the replicas that have this connection's writes). WAIT gives up a
- * little before the command timeout, so its answer, not a timeout, says how many. Returns
- * APR_SUCCESS, APR_TIMEUP (stored but not confirmed; *err says how far), or APR_EGENERAL; *rep
- * is the reply, for the caller to release and free. Blocks up to the timeout. */
-static apr_status_t tw_redis_confirm(tw_redis *r, apr_pool_t *p, redisContext *ctx,
-                                     redisReply **rep, const char **err)
-{
-    long timeout = r->cf.feed.timeout_ms, need = r->cf.feed.min_replicas;
-    long margin = timeout / 10 > 10 ? timeout / 10 : 10;
-    long wait_ms = timeout - margin > 1 ? timeout - margin : 1;
-    *rep = redisCommand(ctx, "WAIT %ld %ld", need, wait_ms);
-    if (!*rep || (*rep)->type != REDIS_REPLY_INTEGER)
-        return tw_redis_reply_error(p, ctx, *rep, "WAIT", err);
-    if ((*rep)->integer >= need)
-        return APR_SUCCESS;
-    *err =
-        apr_psprintf(p, "stored, but %lld of the %ld replicas required confirmed it within %ld ms",
-                     (*rep)->integer, need, wait_ms);
-    return APR_TIMEUP;
-}
-
-static apr_status_t tw_redis_publish(tw_store *st, apr_pool_t *p, const tw_publish *in,
-                                     tw_publish_result *out, const char **err)
-{
-    tw_redis *r = (tw_redis *)st;
-    *out = (tw_publish_result){{0, 0}, 0, 0};
-    tw_redis_slot *slot = tw_redis_acquire(r->conns, p, err);
-    if (!slot)
-        return APR_ECONNREFUSED;
-    redisContext *ctx = tw_redis_slot_ctx(slot);
-    const char *argv[TW_PUBLISH_ARGC];
-    size_t lens[TW_PUBLISH_ARGC];
-    tw_redis_publish_argv(r, p, in, argv, lens);
-    redisReply *rep = tw_redis_eval(ctx, argv, lens);
-    apr_status_t rv = APR_SUCCESS;
-    if (!rep) {
-        /* Sent, and no answer (a timeout, a broken connection): Redis may have run it. */
-        tw_redis_reply_error(p, ctx, rep, "publish", err);
-        rv = APR_INCOMPLETE;
-    } else if (!tw_redis_publish_answer(rep, out)) {
-        rv = tw_redis_reply_error(p, ctx, rep, "publish", err);
-    } else if (!out->retry_ms && r->cf.feed.min_replicas > 0) {
-        freeReplyObject(rep);
-        rv = tw_redis_confirm(r, p, ctx, &rep, err);
-    }
-    tw_redis_release(r->conns, slot, rep);
-    if (rep)
-        freeReplyObject(rep);
-    return rv;
-}
-
-/* Run one range command and convert its entries. One round trip. */
-static apr_status_t tw_redis_range_cmd(tw_redis *r, apr_pool_t *p, int argc, const char **argv,
-                                       tw_post **posts, int *n, tw_redis_range *info,
-                                       const char **err)
-{
-    redisReply *rep = NULL;
-    apr_status_t rv = tw_redis_run(r->conns, p, argc, argv, NULL, &rep, err);
-    if (rv != APR_SUCCESS)
-        return rv;
-    if (rep->type != REDIS_REPLY_ARRAY) {
-        rv = tw_redis_reply_error(p, NULL, rep, argv[0], err);
-    } else if (!tw_redis_wire_entries(p, rep, posts, n, info)) {
-        *err = apr_psprintf(p, "%s: malformed stream entry in %s", argv[0], r->cf.feed.stream_key);
-        rv = APR_EGENERAL;
-    }
-    freeReplyObject(rep);
-    return rv;
-}
-
-static apr_status_t tw_redis_latest(tw_store *st, apr_pool_t *p, long count, tw_post **posts,
-                                    int *n, const char **err)
-{
-    tw_redis *r = (tw_redis *)st;
-    tw_redis_range info;
-    const char *argv[] = {"XREVRANGE", r->cf.feed.stream_key, "+", "-",
-                          "COUNT",     apr_ltoa(p, count)};
-    return tw_redis_range_cmd(r, p, 6, argv, posts, n, &info, err);
-}
-
-/* XREVRANGE key (<id> - COUNT count+1: the one beyond the page says whether there is more. A
- * reply of entries of other writers only is passed over with the next range from its last. */
-static apr_status_t tw_redis_before(tw_store *st, apr_pool_t *p, tw_id id, long count,
-                                    tw_post **posts, int *n, int *more, const char **err)
-{
-    tw_redis *r = (tw_redis *)st;
-    const tw_id zero = {0, 0};
-    *posts = NULL;
-    *n = *more = 0;
-    if (count < 1)
-        return APR_SUCCESS;
-    const char *cnt = apr_ltoa(p, count + 1);
-    while (tw_id_cmp(id, zero)) { /* nothing is older than 0-0 (and "(0-0" is an error) */
-        char end[TW_ID_MAX + 1] = "(";
-        tw_id_format(id, end + 1);
-        const char *argv[] = {"XREVRANGE", r->cf.feed.stream_key, end, "-", "COUNT", cnt};
-        tw_redis_range info;
-        apr_status_t rv = tw_redis_range_cmd(r, p, 6, argv, posts, n, &info, err);
-        if (rv != APR_SUCCESS)
-            return rv;
-        *more = info.raw > (size_t)count;
-        if (*n > count)
-            *n = (int)count;
-        if (*n > 0 || !*more)
-            return APR_SUCCESS;
-        id = info.last;
-    }
-    *more = 0;
-    return APR_SUCCESS;
-}
-
-/* XRANGE key <id> <id>: the entry, if any, and only if it is a post. */
-static apr_status_t tw_redis_get(tw_store *st, apr_pool_t *p, tw_id id, tw_post *post, int *found,
-                                 const char **err)
-{
-    tw_redis *r = (tw_redis *)st;
-    char at[TW_ID_MAX];
-    tw_id_format(id, at);
-    const char *argv[] = {"XRANGE", r->cf.feed.stream_key, at, at};
-    tw_post *posts = NULL;
-    int n = 0;
-    tw_redis_range info;
-    *found = 0;
-    apr_status_t rv = tw_redis_range_cmd(r, p, 4, argv, &posts, &n, &info, err);
-    if (rv == APR_SUCCESS && n == 1 && !tw_id_cmp(posts[0].id, id)) {
-        *post = posts[0];
-        *found = 1;
-    }
-    return rv;
-}
-
-static apr_status_t tw_redis_each_after(tw_store *st, apr_pool_t *p, tw_id after, long page,
-                                        tw_store_each_fn *fn, void *ctx, int *gap, const char **err)
-{
-    tw_redis *r = (tw_redis *)st;
-    const tw_id zero = {0, 0};
-    *gap = 0;
-    for (;;) {
-        apr_pool_t *sub;
-        apr_status_t rv = apr_pool_create(&sub, p);
-        if (rv != APR_SUCCESS) {
-            *err = "out of memory";
-            return rv;
-        }
-        tw_post *posts = NULL;
-        tw_redis_range info = {0};
-        int n = 0, stop = 0;
-        /* The range is inclusive: entry `after` (if still there) comes back first. */
-        char from[TW_ID_MAX];
-        tw_id_format(after, from);
-        const char *argv[] = {"XRANGE", r->cf.feed.stream_key,  from, "+",
-                              "COUNT",  apr_ltoa(sub, page + 1)};
-        rv = tw_redis_range_cmd(r, sub, 6, argv, &posts, &n, &info, err);
-        if (rv != APR_SUCCESS) {
-            *err = apr_pstrdup(p, *err);
-            apr_pool_destroy(sub);
-            return rv;
-        }
-        if (tw_id_cmp(after, zero) != 0 && (info.raw == 0 || tw_id_cmp(info.first, after) != 0))
-            *gap = 1;
-        for (int i = 0; i < n && !*gap && !stop; i++)
-            if (tw_id_cmp(posts[i].id, after) > 0)
-                stop = fn(ctx, &posts[i]);
-        int more = info.raw == (size_t)page + 1 && !*gap && !stop;
-        after = info.last;
-        apr_pool_destroy(sub);
-        if (!more)
-            return APR_SUCCESS;
-    }
-}
-
-apr_status_t tw_redis_log_state(tw_store *st, apr_pool_t *p, tw_redis_log *out, const char **err)
-{
-    tw_redis *r = (tw_redis *)st;
-    const char *argv[] = {"XINFO", "STREAM", r->cf.feed.stream_key};
-    redisReply *rep = NULL;
-    *out = (tw_redis_log){.length = 0, .entries_added = 0};
-    apr_status_t rv = tw_redis_run(r->conns, p, 3, argv, NULL, &rep, err);
-    if (rv != APR_SUCCESS)
-        return rv;
-    if (rep->type == REDIS_REPLY_ERROR && strstr(rep->str, "no such key")) {
-        /* Not created yet: nothing was ever added. */
-    } else if (rep->type != REDIS_REPLY_ARRAY) {
-        rv = tw_redis_reply_error(p, NULL, rep, "XINFO STREAM", err);
-    } else if (!tw_redis_wire_log_info(rep, out)) {
-        *err = apr_psprintf(p, "XINFO STREAM %s: malformed reply", r->cf.feed.stream_key);
-        rv = APR_EGENERAL;
-    }
-    freeReplyObject(rep);
-    return rv;
-}
+apr_status_t tw_redis_log_state(tw_store *st, apr_pool_t *p, tw_redis_log *out, const char **err);
 
 /* Record a value unless an instance has already (`set`, a write-if-absent such as HSETNX or
  * SET NX), then read what holds now (`get`): the value, or NULL with *err (also for a nil or
@@ -491,6 +198,9 @@ static int tw_redis_stopped(tw_store *st, apr_interval_time_t timeout)
 static const tw_store_ops tw_redis_ops = {
     .name = "redis",
     .publish = tw_redis_publish,
+    .remove = tw_redis_remove,
+    .like = tw_redis_like,
+    .liked = tw_redis_liked,
     .latest = tw_redis_latest,
     .before = tw_redis_before,
     .get = tw_redis_get,
@@ -522,18 +232,6 @@ static void tw_redis_own_feed(apr_pool_t *p, tw_feed_conf *f)
     }
 }
 
-/* The script's SHA1 in hex, as EVALSHA names it. */
-static void tw_redis_script_sha(char out[APR_SHA1_DIGESTSIZE * 2 + 1])
-{
-    unsigned char digest[APR_SHA1_DIGESTSIZE];
-    apr_sha1_ctx_t sha;
-    apr_sha1_init(&sha);
-    apr_sha1_update(&sha, tw_store_redis_publish_lua, sizeof(tw_store_redis_publish_lua) - 1);
-    apr_sha1_final(digest, &sha);
-    for (int i = 0; i < APR_SHA1_DIGESTSIZE; i++)
-        apr_snprintf(out + 2 * i, 3, "%02x", digest[i]);
-}
-
 apr_status_t tw_store_redis_create(apr_pool_t *p, const tw_store_redis_conf *cf, tw_store **out)
 {
     tw_redis *r = apr_pcalloc(p, sizeof(*r));
@@ -541,12 +239,19 @@ apr_status_t tw_store_redis_create(apr_pool_t *p, const tw_store_redis_conf *cf,
     r->pool = p;
     r->cf = *cf;
     tw_redis_own_feed(p, &r->cf.feed);
-    r->settings_key = apr_pstrcat(p, r->cf.feed.stream_key, ":settings", NULL);
+    const char *log = r->cf.feed.stream_key;
+    r->settings_key = apr_pstrcat(p, log, ":settings", NULL);
+    r->counts_key = apr_pstrcat(p, log, ":counts", NULL);
+    r->gone_key = apr_pstrcat(p, log, ":gone", NULL);
+    r->floor_key = apr_pstrcat(p, log, ":floor", NULL);
+    r->likes_prefix = apr_pstrcat(p, log, ":likes:", NULL);
     tw_redis_script_sha(r->script_sha);
     atomic_init(&r->canaries, 0);
     apr_status_t rv = apr_thread_mutex_create(&r->probe_lock, APR_THREAD_MUTEX_DEFAULT, p);
     if (rv == APR_SUCCESS)
         rv = apr_thread_cond_create(&r->probe_done, p);
+    if (rv == APR_SUCCESS)
+        rv = apr_thread_mutex_create(&r->flush_lock, APR_THREAD_MUTEX_DEFAULT, p);
     if (rv == APR_SUCCESS)
         rv = tw_redis_conns_create(p, &r->cf, &r->conns);
     if (rv != APR_SUCCESS)

@@ -7,6 +7,10 @@
 #include "tw_store_redis.h"
 #include "tw_store_redis_wire.h"
 
+#include <apr_thread_cond.h>
+#include <apr_thread_mutex.h>
+#include <stdatomic.h>
+
 #include <hiredis/hiredis.h>
 
 /* ---- The connections (tw_store_redis_conn.c) ----
@@ -74,7 +78,44 @@ uint64_t tw_redis_target_gen(tw_redis_conns *c);
  * the sentinels. `why` is logged. No effect without Sentinel. */
 void tw_redis_invalidate(tw_redis_conns *c, uint64_t gen, const char *why);
 
-/* ---- The store (tw_store_redis.c), for its subscription ---- */
+/* ---- The store (tw_store_redis.c) ---- */
+
+typedef struct tw_redis_sub tw_redis_sub;
+
+/* A post whose count of likes is to be announced at `due` (the end of its window). */
+typedef struct tw_redis_flush {
+    tw_id post;
+    apr_time_t due;
+} tw_redis_flush;
+
+#define TW_REDIS_FLUSH_MAX 256 /* counts waiting in one child at most */
+
+/* The store: its configuration (the feed's strings copied into its pool), its connections and
+ * subscription, the names of the keys beside the log, the health probe's shared answer, and
+ * the counts of likes waiting for their window's end. */
+typedef struct tw_redis {
+    tw_store store; /* first: the store interface */
+    tw_store_redis_conf cf;
+    tw_redis_conns *conns;
+    char script_sha[41];      /* SHA1 of tw_store_redis.lua, hex */
+    const char *settings_key; /* <log>:settings */
+    const char *counts_key;   /* <log>:counts */
+    const char *gone_key;     /* <log>:gone */
+    const char *floor_key;    /* <log>:floor */
+    const char *likes_prefix; /* <log>:likes: */
+    apr_pool_t *pool;
+    tw_redis_sub *sub;              /* NULL until subscribed */
+    atomic_ullong canaries;         /* health probes sent by this process */
+    apr_thread_mutex_t *probe_lock; /* guards the probe's fields */
+    apr_thread_cond_t *probe_done;  /* signalled when a probe's answer is in */
+    int probing;                    /* a canary is out */
+    apr_time_t probed_at;           /* when the last answer came (0: never) */
+    apr_status_t probe_rv;          /* and what it was */
+    const char *probe_why;          /* (a string constant) */
+    apr_thread_mutex_t *flush_lock; /* guards flush and nflush */
+    tw_redis_flush flush[TW_REDIS_FLUSH_MAX];
+    int nflush;
+} tw_redis;
 
 /* The connections of the Redis store `s`. */
 tw_redis_conns *tw_redis_conns_of(tw_store *s);
@@ -87,6 +128,43 @@ apr_status_t tw_redis_log_state(tw_store *s, apr_pool_t *p, tw_redis_log *out, c
  * history and channel; <channel>:stream names the stream a channel announces), and log an
  * error for each that this instance sets differently. A few round trips. */
 apr_status_t tw_redis_settings_check(tw_store *s, apr_pool_t *p, const char **err);
+
+/* ---- The writes (tw_store_redis_write.c): tw_store_ops' publish, remove and like ---- */
+
+apr_status_t tw_redis_publish(tw_store *s, apr_pool_t *p, const tw_publish *in,
+                              tw_publish_result *out, const char **err);
+apr_status_t tw_redis_remove(tw_store *s, apr_pool_t *p, const tw_action *a, tw_action_result *out,
+                             const char **err);
+apr_status_t tw_redis_like(tw_store *s, apr_pool_t *p, const tw_action *a, tw_action_result *out,
+                           const char **err);
+
+/* The SHA1 of the script, in hex, into `out` (41 bytes). */
+void tw_redis_script_sha(char *out);
+
+/* Announce the count of likes of `post` at `due` (the end of its window), unless one is
+ * planned already; wakes the subscriber's thread, which does it (tw_redis_flush_due). */
+void tw_redis_flush_later(tw_redis *r, tw_id post, apr_time_t due);
+
+/* When the next count is due (0: none). One lock. */
+apr_time_t tw_redis_flush_next(tw_store *s);
+
+/* Announce the counts that are due now, one script call each (a child that announces one
+ * another child already has finds it announced). For the subscriber's thread. */
+void tw_redis_flush_due(tw_store *s, apr_pool_t *p);
+
+/* ---- The reads (tw_store_redis_read.c): tw_store_ops' latest, before, get, liked and
+ * each_after ---- */
+
+apr_status_t tw_redis_latest(tw_store *s, apr_pool_t *p, long count, tw_post **posts, int *n,
+                             const char **err);
+apr_status_t tw_redis_before(tw_store *s, apr_pool_t *p, tw_id id, long count, tw_post **posts,
+                             int *n, int *more, const char **err);
+apr_status_t tw_redis_get(tw_store *s, apr_pool_t *p, tw_id id, tw_post *post, int *found,
+                          const char **err);
+apr_status_t tw_redis_liked(tw_store *s, apr_pool_t *p, const char *who, const tw_post *posts,
+                            int n, int *liked, const char **err);
+apr_status_t tw_redis_each_after(tw_store *s, apr_pool_t *p, tw_id after, long page,
+                                 tw_store_each_fn *fn, void *ctx, int *gap, const char **err);
 
 /* ---- The subscription (tw_store_redis_sub.c) ----
  *
@@ -103,8 +181,6 @@ apr_status_t tw_redis_settings_check(tw_store *s, apr_pool_t *p, const char **er
  * lost watch is tried again every 5 s. Canaries of this process on the channel (the store's
  * probe) are counted, not delivered. */
 
-typedef struct tw_redis_sub tw_redis_sub;
-
 /* Start the thread, with its state in `p`. `store` (the Redis store itself) serves the catch-up
  * commands. `p`, `cf` and `store` must outlive the thread (see tw_thread.h). */
 apr_status_t tw_redis_sub_start(apr_pool_t *p, tw_store *store, const tw_store_redis_conf *cf,
@@ -118,6 +194,9 @@ const char *tw_redis_sub_token(const tw_redis_sub *s);
 /* Wait until `deadline` for the subscription to have heard canary `n` of this process (see
  * tw_redis_probe). Returns 1 once it has. */
 int tw_redis_sub_heard(tw_redis_sub *s, unsigned long long n, apr_time_t deadline);
+
+/* Wake the thread (NULL: none yet), to look at the counts due (tw_redis_flush_next). */
+void tw_redis_sub_wake(tw_redis_sub *s);
 
 /* See tw_store_ops.stop and .stopped. Async-signal-safe. */
 void tw_redis_sub_stop(tw_redis_sub *s);

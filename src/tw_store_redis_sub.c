@@ -49,7 +49,7 @@ struct tw_redis_sub {
     long backoff;            /* ms before the next attempt */
     int logged_down;         /* the outage has been logged */
     int lost;                /* the listener has heard `lost` in this outage */
-    apr_time_t down_since;   /* when the subscription last went down (0: never up) */
+    apr_time_t down_since;   /* when the subscription last went down, or the thread started */
 
     /* For tw_redis_sub_health and tw_redis_sub_heard, from any thread. */
     apr_thread_mutex_t *lock;  /* guards error, since and heard */
@@ -236,13 +236,13 @@ static const char *tw_redis_sub_connect(tw_redis_sub *s, redisContext **out)
 }
 
 /* Hand a post to the listener unless it is not newer than the last one. */
-static void tw_redis_sub_deliver(tw_redis_sub *s, const tw_post *post)
+static void tw_redis_sub_deliver(tw_redis_sub *s, const tw_event *ev)
 {
-    if (tw_id_cmp(post->id, s->last) <= 0)
+    if (tw_id_cmp(ev->id, s->last) <= 0)
         return;
-    s->l.post(s->l.ctx, post);
-    s->last = post->id;
-    s->recent[s->nrecent++ % TW_RECENT] = post->id;
+    s->l.event(s->l.ctx, ev);
+    s->last = ev->id;
+    s->recent[s->nrecent++ % TW_RECENT] = ev->id;
 }
 
 /* Was `id` among the newest posts delivered? O(TW_RECENT). */
@@ -282,13 +282,13 @@ static int tw_redis_sub_rewind(tw_redis_sub *s)
 
 /* tw_store_each_after callback of the catch-up: stops once the store is told to stop. The scan
  * reads every post after the last one delivered, so that one is each post's predecessor. */
-static int tw_redis_sub_fill_one(void *ctx, const tw_post *post)
+static int tw_redis_sub_fill_one(void *ctx, const tw_event *ev)
 {
     tw_redis_sub *s = ctx;
-    tw_post p = *post;
-    p.prev = s->last;
-    p.has_prev = 1;
-    tw_redis_sub_deliver(s, &p);
+    tw_event e = *ev;
+    e.prev = s->last;
+    e.has_prev = 1;
+    tw_redis_sub_deliver(s, &e);
     return tw_redis_sub_exiting(s);
 }
 
@@ -466,13 +466,13 @@ static void tw_redis_sub_dispatch(tw_redis_sub *s, const redisReply *rep)
 {
     const char *payload;
     size_t len;
-    tw_post post;
+    tw_event ev;
     if (!tw_redis_wire_message(rep, s->cf->feed.channel, &payload, &len))
         return; /* a subscription confirmation */
     if (len > 0 && payload[0] == '?')
         tw_redis_sub_canary(s, payload, len);
-    else if (tw_redis_parse_broadcast(payload, len, &post))
-        tw_redis_sub_deliver(s, &post);
+    else if (tw_redis_parse_broadcast(payload, len, &ev))
+        tw_redis_sub_deliver(s, &ev);
     else
         TW_LOG(s->cf->log, TW_LOG_WARNING, 0,
                "TW0105: ignoring a malformed announcement on the channel");
@@ -495,16 +495,35 @@ static int tw_redis_sub_watch_tick(tw_redis_sub *s, apr_time_t now)
     return left > 0 ? (int)((left + 999) / 1000) : 0;
 }
 
-/* Wait until the connection has bytes (read into its buffer), the stop bell wakes the thread or the
- * watch moves. Returns NULL to read on, "" when the store stops, or why the subscription must
- * end (the connection failed, the sentinels announced a new primary). */
+/* How long the next wait may last (ms, -1: for ever): until the watch's tick, and until the
+ * next count of likes is due, which is announced now if it is. */
+static int tw_redis_sub_timeout(tw_redis_sub *s)
+{
+    apr_time_t now = apr_time_now(), due = tw_redis_flush_next(s->store);
+    if (due && due <= now) {
+        tw_redis_flush_due(s->store, s->pool);
+        now = apr_time_now();
+        due = tw_redis_flush_next(s->store);
+    }
+    int ms = tw_redis_sub_watch_tick(s, now);
+    if (due) {
+        int until = due > now ? (int)((due - now + 999) / 1000) : 0;
+        ms = ms < 0 || until < ms ? until : ms;
+    }
+    return ms;
+}
+
+/* Wait until the connection has bytes (read into its buffer), the bell wakes the thread (a stop,
+ * or a count of likes to announce later) or the watch moves. Returns NULL to read on, "" when
+ * the store stops, or why the subscription must end (the connection failed, the sentinels
+ * announced a new primary). */
 static const char *tw_redis_sub_wait_message(tw_redis_sub *s, redisContext *ctx)
 {
     struct pollfd pfd[3] = {
         {.fd = ctx->fd, .events = POLLIN},
         {.fd = tw_thread_bell_fd(&s->thread), .events = POLLIN},
         {.fd = s->watch ? s->watch->fd : -1, .events = s->watch_up ? POLLIN : POLLOUT}};
-    int n = poll(pfd, 3, tw_redis_sub_watch_tick(s, apr_time_now()));
+    int n = poll(pfd, 3, tw_redis_sub_timeout(s));
     if (n < 0 && errno != EINTR)
         return "poll failed";
     if (n <= 0)
@@ -576,13 +595,25 @@ static void tw_redis_sub_session(tw_redis_sub *s, char *why, size_t size, int *w
     apr_pool_clear(s->pool);
 }
 
+/* Tell the listener `lost` once the subscription has been down (or, before it was ever up,
+ * trying) for TW_LOST_TIMEOUTS timeouts, once an outage. */
+static void tw_redis_sub_check_lost(tw_redis_sub *s, const char *why)
+{
+    apr_interval_time_t lost_after = apr_time_from_msec(TW_LOST_TIMEOUTS * s->cf->feed.timeout_ms);
+    if (s->lost || apr_time_now() - s->down_since < lost_after)
+        return;
+    TW_LOG(s->cf->log, TW_LOG_ERR, 0,
+           "TW0119: no Redis subscription for %d timeouts (%s); letting the open streams go, so "
+           "their clients resume elsewhere, and refusing new ones",
+           TW_LOST_TIMEOUTS, why);
+    s->lost = 1;
+    s->l.lost(s->l.ctx);
+}
+
 /* After a subscription ended (or failed to start) for `why`: record the state, tell the
- * listener `down` (once per outage), and `lost` once the outage has lasted TW_LOST_TIMEOUTS
- * timeouts; log the first failure of an outage. */
+ * listener `down` (once per outage), check for `lost`, log the first failure of an outage. */
 static void tw_redis_sub_outage(tw_redis_sub *s, const char *why, int was_up)
 {
-    const tw_log *log = s->cf->log;
-    apr_interval_time_t lost_after = apr_time_from_msec(TW_LOST_TIMEOUTS * s->cf->feed.timeout_ms);
     /* The state first: a listener that hears "down" and asks for health sees why. */
     tw_redis_sub_set_state(s, 0, why);
     if (was_up) {
@@ -590,28 +621,41 @@ static void tw_redis_sub_outage(tw_redis_sub *s, const char *why, int was_up)
         s->l.down(s->l.ctx);
         s->down_since = apr_time_now();
     }
-    if (s->down_since && !s->lost && apr_time_now() - s->down_since >= lost_after) {
-        TW_LOG(log, TW_LOG_ERR, 0,
-               "TW0119: no Redis subscription for %d timeouts (%s); letting the open streams "
-               "go, so their clients resume elsewhere",
-               TW_LOST_TIMEOUTS, why);
-        s->lost = 1;
-        s->l.lost(s->l.ctx);
-    }
+    tw_redis_sub_check_lost(s, why);
     if (!s->logged_down) {
-        TW_LOG(log, TW_LOG_WARNING, 0,
+        TW_LOG(s->cf->log, TW_LOG_WARNING, 0,
                "TW0107: Redis subscription lost (%s); reconnecting with backoff", why);
         s->logged_down = 1;
     }
 }
 
+/* Wait `ms` before the next attempt, waking when the outage reaches TW_LOST_TIMEOUTS timeouts
+ * to tell the listener `lost` on time, not after the backoff. Returns TW_EXIT if told to stop
+ * meanwhile. */
+static tw_state tw_redis_sub_backoff(tw_redis_sub *s, long ms, const char *why)
+{
+    apr_time_t until = apr_time_now() + apr_time_from_msec(ms);
+    apr_time_t lost_at =
+        s->down_since + apr_time_from_msec(TW_LOST_TIMEOUTS * s->cf->feed.timeout_ms);
+    for (;;) {
+        apr_time_t now = apr_time_now(), wake = !s->lost && lost_at < until ? lost_at : until;
+        if (tw_thread_pause(&s->thread, wake > now ? wake - now : 0) == TW_EXIT)
+            return TW_EXIT;
+        tw_redis_sub_check_lost(s, why);
+        if (apr_time_now() >= until)
+            return TW_RUN;
+    }
+}
+
 /* The thread: subscribe; after each failure back off (doubling up to the maximum) and repeat,
- * until the store stops. */
+ * until the store stops. It counts as down from its start until its first subscription, so
+ * that a child that never reaches Redis lets its streams go too. */
 static void tw_redis_sub_main(void *data)
 {
     tw_redis_sub *s = data;
     long backoff_max = s->cf->feed.redis.master ? TW_BACKOFF_SENTINEL : TW_BACKOFF_MAX;
     s->backoff = TW_BACKOFF_MIN;
+    s->down_since = apr_time_now();
     if (apr_pool_create_unmanaged_ex(&s->pool, tw_buf_oom, NULL) != APR_SUCCESS) {
         TW_LOG(s->cf->log, TW_LOG_CRIT, APR_ENOMEM, "TW0109: out of memory: no live updates");
         return;
@@ -625,7 +669,7 @@ static void tw_redis_sub_main(void *data)
         tw_redis_sub_outage(s, why, was_up);
         TW_LOG(s->cf->log, TW_LOG_DEBUG, 0, "TW0108: next subscription attempt in %ld ms",
                s->backoff);
-        if (tw_thread_pause(&s->thread, apr_time_from_msec(s->backoff)) == TW_EXIT)
+        if (tw_redis_sub_backoff(s, s->backoff, why) == TW_EXIT)
             break;
         s->backoff = s->backoff * 2 > backoff_max ? backoff_max : s->backoff * 2;
     }
@@ -688,6 +732,12 @@ int tw_redis_sub_heard(tw_redis_sub *s, unsigned long long n, apr_time_t deadlin
     int heard = s->heard >= n;
     apr_thread_mutex_unlock(s->lock);
     return heard;
+}
+
+void tw_redis_sub_wake(tw_redis_sub *s)
+{
+    if (s)
+        tw_thread_wake(&s->thread);
 }
 
 void tw_redis_sub_stop(tw_redis_sub *s)

@@ -4,50 +4,151 @@
 #include <stdlib.h>
 #include <string.h>
 
-int tw_redis_wire_entries(apr_pool_t *p, const redisReply *rep, tw_post **posts, int *n,
-                          tw_redis_range *info)
-{
-    if (rep->type != REDIS_REPLY_ARRAY)
-        return 0;
-    tw_post *out = apr_pcalloc(p, sizeof(*out) * (rep->elements ? rep->elements : 1));
-    int k = 0;
-    info->raw = rep->elements;
-    for (size_t i = 0; i < rep->elements; i++) {
-        const redisReply *e = rep->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-            e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
-            return 0;
-        tw_post *po = &out[k];
-        if (!tw_id_parse(e->element[0]->str, e->element[0]->len, &po->id))
-            return 0;
-        if (i == 0)
-            info->first = po->id;
-        info->last = po->id;
-        const redisReply *f = e->element[1];
-        po->user = po->msg = NULL;
-        for (size_t j = 0; j + 1 < f->elements; j += 2) {
-            const redisReply *name = f->element[j], *val = f->element[j + 1];
-            if (name->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING ||
-                name->len != 1)
-                continue;
-            if (name->str[0] == 'u')
-                po->user = apr_pstrmemdup(p, val->str, val->len), po->user_len = val->len;
-            else if (name->str[0] == 'm')
-                po->msg = apr_pstrmemdup(p, val->str, val->len), po->msg_len = val->len;
-        }
-        if (po->user && po->msg)
-            k++;
-    }
-    *posts = out;
-    *n = k;
-    return 1;
-}
-
 /* Is `r` the bulk string `name`? */
 static int tw_redis_wire_is(const redisReply *r, const char *name)
 {
     size_t n = strlen(name);
     return r->type == REDIS_REPLY_STRING && r->len == n && memcmp(r->str, name, n) == 0;
+}
+
+/* The fields of one entry that this module reads: u, m, a of a post; e, p, n, by of an event.
+ * Pointers into the reply. */
+typedef struct tw_redis_fields {
+    const redisReply *u, *m, *a, *e, *p, *n, *by;
+} tw_redis_fields;
+
+/* Read the field list `f` ([name, value, ...]) of an entry: string values only, the last of a
+ * repeated name. */
+static void tw_redis_wire_fields(const redisReply *f, tw_redis_fields *out)
+{
+    static const char *const names[] = {"u", "m", "a", "e", "p", "n", "by"};
+    const redisReply **slots[] = {&out->u, &out->m, &out->a, &out->e, &out->p, &out->n, &out->by};
+    *out = (tw_redis_fields){0};
+    for (size_t j = 0; j + 1 < f->elements; j += 2) {
+        const redisReply *name = f->element[j], *val = f->element[j + 1];
+        if (val->type != REDIS_REPLY_STRING)
+            continue;
+        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+            if (tw_redis_wire_is(name, names[k]))
+                *slots[k] = val;
+    }
+}
+
+/* A copy of a string value into `p` (its length in *len); "" for none. */
+static const char *tw_redis_wire_str(apr_pool_t *p, const redisReply *v, size_t *len)
+{
+    *len = v ? v->len : 0;
+    return v ? apr_pstrmemdup(p, v->str, v->len) : "";
+}
+
+/* A count: 1..18 decimal digits. */
+static int tw_redis_wire_count(const char *s, size_t n, long *out)
+{
+    if (n == 0 || n > 18)
+        return 0;
+    long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+/* The event of one entry (its id set by the caller), or 0 if it is none of this module's: a
+ * post (u and m, no e), a deletion (e=delete, p a post id, by author or moderator) or a count
+ * (e=count, p, n a count). */
+static int tw_redis_wire_event(apr_pool_t *p, const tw_redis_fields *f, tw_event *ev)
+{
+    if (!f->e) {
+        if (!f->u || !f->m)
+            return 0;
+        ev->kind = TW_EVENT_POST;
+        ev->post.id = ev->id;
+        ev->post.user = tw_redis_wire_str(p, f->u, &ev->post.user_len);
+        ev->post.msg = tw_redis_wire_str(p, f->m, &ev->post.msg_len);
+        ev->post.author = tw_redis_wire_str(p, f->a, &ev->post.author_len);
+        return 1;
+    }
+    if (!f->p || !tw_id_parse(f->p->str, f->p->len, &ev->target))
+        return 0;
+    if (tw_redis_wire_is(f->e, "delete") && f->by) {
+        ev->kind = TW_EVENT_DELETE;
+        ev->by_moderator = tw_redis_wire_is(f->by, "moderator");
+        return ev->by_moderator || tw_redis_wire_is(f->by, "author");
+    }
+    ev->kind = TW_EVENT_COUNT;
+    return tw_redis_wire_is(f->e, "count") && f->n &&
+           tw_redis_wire_count(f->n->str, f->n->len, &ev->count);
+}
+
+/* The id and field list of entry `e` of a range reply; 0 if it has the wrong shape. */
+static int tw_redis_wire_entry(const redisReply *e, tw_id *id, const redisReply **fields)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+        return 0;
+    *fields = e->element[1];
+    return tw_id_parse(e->element[0]->str, e->element[0]->len, id);
+}
+
+int tw_redis_wire_events(apr_pool_t *p, const redisReply *rep, tw_event **events, int *n,
+                         tw_redis_range *info)
+{
+    if (rep->type != REDIS_REPLY_ARRAY)
+        return 0;
+    tw_event *out = apr_pcalloc(p, sizeof(*out) * (rep->elements ? rep->elements : 1));
+    int k = 0;
+    info->raw = rep->elements;
+    for (size_t i = 0; i < rep->elements; i++) {
+        const redisReply *fields;
+        tw_event *ev = &out[k];
+        memset(ev, 0, sizeof(*ev));
+        if (!tw_redis_wire_entry(rep->element[i], &ev->id, &fields))
+            return 0;
+        if (i == 0)
+            info->first = ev->id;
+        info->last = ev->id;
+        tw_redis_fields f;
+        tw_redis_wire_fields(fields, &f);
+        if (tw_redis_wire_event(p, &f, ev))
+            k++;
+    }
+    *events = out;
+    *n = k;
+    return 1;
+}
+
+int tw_redis_wire_entries(apr_pool_t *p, const redisReply *rep, tw_post **posts, int *n,
+                          tw_redis_range *info)
+{
+    tw_event *events;
+    int k;
+    if (!tw_redis_wire_events(p, rep, &events, &k, info))
+        return 0;
+    tw_post *out = apr_pcalloc(p, sizeof(*out) * (size_t)(k ? k : 1));
+    *n = 0;
+    for (int i = 0; i < k; i++)
+        if (events[i].kind == TW_EVENT_POST)
+            out[(*n)++] = events[i].post;
+    *posts = out;
+    return 1;
+}
+
+int tw_redis_wire_likes(const redisReply *rep, tw_post *posts, int n)
+{
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != (size_t)n)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        const redisReply *v = rep->element[i];
+        posts[i].likes = 0;
+        if (v->type == REDIS_REPLY_STRING && !tw_redis_wire_count(v->str, v->len, &posts[i].likes))
+            return 0;
+        if (v->type != REDIS_REPLY_STRING && v->type != REDIS_REPLY_NIL)
+            return 0;
+    }
+    return 1;
 }
 
 int tw_redis_wire_log_info(const redisReply *rep, tw_redis_log *out)
@@ -56,6 +157,7 @@ int tw_redis_wire_log_info(const redisReply *rep, tw_redis_log *out)
         return 0;
     int have_length = 0, have_last = 0;
     out->entries_added = -1;
+    out->first = (tw_id){0, 0};
     for (size_t i = 0; i + 1 < rep->elements; i += 2) {
         const redisReply *name = rep->element[i], *val = rep->element[i + 1];
         if (tw_redis_wire_is(name, "length") && val->type == REDIS_REPLY_INTEGER) {
@@ -67,6 +169,11 @@ int tw_redis_wire_log_info(const redisReply *rep, tw_redis_log *out)
             if (!tw_id_parse(val->str, val->len, &out->last_generated))
                 return 0;
             have_last = 1;
+        } else if (tw_redis_wire_is(name, "first-entry") && val->type == REDIS_REPLY_ARRAY) {
+            const redisReply *id = val->elements ? val->element[0] : NULL;
+            if (!id || id->type != REDIS_REPLY_STRING ||
+                !tw_id_parse(id->str, id->len, &out->first))
+                return 0;
         }
     }
     return have_length && have_last;
@@ -86,31 +193,71 @@ int tw_redis_wire_message(const redisReply *rep, const char *channel, const char
     return 1;
 }
 
-int tw_redis_parse_broadcast(const char *payload, size_t n, tw_post *out)
+/* The next space-delimited word of [*s, end) (no LF in it): its start, with *len set, and *s
+ * moved past it and its space; NULL if there is none (an empty word, or the end). */
+static const char *tw_redis_wire_word(const char **s, const char *end, size_t *len)
 {
-    const char *sp = memchr(payload, ' ', n);
-    if (!sp || !tw_id_parse(payload, (size_t)(sp - payload), &out->id))
-        return 0;
-    const char *user = sp + 1, *end = payload + n;
-    const char *nl = memchr(user, '\n', (size_t)(end - user));
-    if (!nl || nl == user)
-        return 0;
-    out->has_prev = 0;
-    const char *sp2 = memchr(user, ' ', (size_t)(nl - user));
-    if (sp2) { /* "<prev> <user>": a user name holds no space */
-        if (!tw_id_parse(user, (size_t)(sp2 - user), &out->prev) || sp2 + 1 == nl ||
-            memchr(sp2 + 1, ' ', (size_t)(nl - sp2 - 1)))
-            return 0;
-        out->has_prev = 1;
-        user = sp2 + 1;
-    }
-    out->user = user;
-    out->user_len = (size_t)(nl - user);
-    out->msg = nl + 1;
-    out->msg_len = (size_t)(end - nl - 1);
-    return 1;
+    const char *w = *s, *sp = memchr(w, ' ', (size_t)(end - w));
+    const char *stop = sp ? sp : end;
+    if (stop == w)
+        return NULL;
+    *len = (size_t)(stop - w);
+    *s = sp ? sp + 1 : end;
+    return w;
 }
 
+/* Is word `w` (`n` bytes) `lit`? */
+static int tw_redis_wire_word_is(const char *w, size_t n, const char *lit)
+{
+    return n == strlen(lit) && memcmp(w, lit, n) == 0;
+}
+
+/* The kind's words after "<id> <prev> <kind>" (w[3], w[4]) and the body into `out`. */
+static int tw_redis_wire_announced(const char **w, const size_t *len, const char *body, size_t blen,
+                                   tw_event *out)
+{
+    if (tw_redis_wire_word_is(w[2], len[2], "post")) {
+        out->kind = TW_EVENT_POST;
+        out->post = (tw_post){.id = out->id,
+                              .user = w[3],
+                              .user_len = len[3],
+                              .msg = body,
+                              .msg_len = blen,
+                              .author = ""};
+        if (!tw_redis_wire_word_is(w[4], len[4], "-"))
+            out->post.author = w[4], out->post.author_len = len[4];
+        return 1;
+    }
+    if (blen || !tw_id_parse(w[3], len[3], &out->target))
+        return 0; /* a deletion or a count has an empty body and names a post */
+    if (tw_redis_wire_word_is(w[2], len[2], "delete")) {
+        out->kind = TW_EVENT_DELETE;
+        out->by_moderator = tw_redis_wire_word_is(w[4], len[4], "moderator");
+        return out->by_moderator || tw_redis_wire_word_is(w[4], len[4], "author");
+    }
+    out->kind = TW_EVENT_COUNT;
+    return tw_redis_wire_word_is(w[2], len[2], "count") &&
+           tw_redis_wire_count(w[4], len[4], &out->count);
+}
+
+int tw_redis_parse_broadcast(const char *payload, size_t n, tw_event *out)
+{
+    const char *end = payload + n;
+    const char *nl = memchr(payload, '\n', n);
+    if (!nl)
+        return 0;
+    const char *s = payload, *w[5];
+    size_t len[5];
+    for (int i = 0; i < 5; i++)
+        if (!(w[i] = tw_redis_wire_word(&s, nl, &len[i])))
+            return 0;
+    memset(out, 0, sizeof(*out));
+    out->has_prev = !tw_redis_wire_word_is(w[1], len[1], "-");
+    if (s != nl || nl[-1] == ' ' || !tw_id_parse(w[0], len[0], &out->id) ||
+        (out->has_prev && !tw_id_parse(w[1], len[1], &out->prev)))
+        return 0;
+    return tw_redis_wire_announced(w, len, nl + 1, (size_t)(end - nl - 1), out);
+}
 /* Is [s, s+n) a host a sentinel may name (a DNS name, IPv4 or IPv6 address)? */
 static int tw_redis_wire_host_ok(const char *s, size_t n)
 {

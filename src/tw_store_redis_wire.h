@@ -1,12 +1,12 @@
 /* tw_redis_wire: what the Redis store reads off the wire, as pure functions over hiredis reply
- * objects and payload bytes: stream entries (XRANGE/XREVRANGE), pub/sub messages and the
- * announcement of a post (written by tw_store_redis_publish.lua). No I/O, so they are unit-tested
+ * objects and payload bytes: the log's entries (XRANGE/XREVRANGE), counts, pub/sub messages and
+ * the announcements of events (written by tw_store_redis.lua). No I/O, so they are unit-tested
  * by feeding RESP bytes to a hiredis reader, and fuzzed. httpd-free. */
 #ifndef TW_STORE_REDIS_WIRE_H
 #define TW_STORE_REDIS_WIRE_H
 
 #include "tw_confval.h"
-#include "tw_post.h"
+#include "tw_event.h"
 
 #include <apr_pools.h>
 #include <hiredis/hiredis.h>
@@ -18,17 +18,28 @@ typedef struct tw_redis_range {
     tw_id first, last; /* ids of the first and last of them (when raw > 0) */
 } tw_redis_range;
 
-/* Convert an XRANGE/XREVRANGE reply (an array of [id, [field, value, ...]]) into posts in `p`,
- * in reply order. Entries without both a "u" and an "m" field were not written by this module
- * and are left out, but counted in `info`. Returns 0 if the reply is malformed (not an array,
- * an entry of the wrong shape, an id that does not parse). O(size of the reply). */
+/* Convert an XRANGE/XREVRANGE reply (an array of [id, [field, value, ...]]) into events in
+ * `p`, in reply order (tw_store_redis.lua names the fields: a post's u, m and a, the identity,
+ * which may be missing; an event's e, p, n and by). Entries of other writers (neither a post
+ * nor an event of this module, or malformed as one) are left out, but counted in `info`.
+ * Returns 0 if the reply is malformed (not an array, an entry of the wrong shape, an id that
+ * does not parse). O(size of the reply). */
+int tw_redis_wire_events(apr_pool_t *p, const redisReply *rep, tw_event **events, int *n,
+                         tw_redis_range *info);
+
+/* As tw_redis_wire_events, keeping the posts only. */
 int tw_redis_wire_entries(apr_pool_t *p, const redisReply *rep, tw_post **posts, int *n,
                           tw_redis_range *info);
+
+/* Set the likes of posts[0..n) from an HMGET reply of their counts (nil: 0). Returns 0 if the
+ * reply is not an array of n counts. */
+int tw_redis_wire_likes(const redisReply *rep, tw_post *posts, int n);
 
 /* The state of a stream, from XINFO STREAM: what the subscriber starts from and how it tells
  * whether posts were trimmed while it was away. */
 typedef struct tw_redis_log {
     tw_id last_generated;    /* the id of the newest entry ever added (kept after trimming) */
+    tw_id first;             /* the id of the oldest entry it holds (when length > 0) */
     long long length;        /* entries now */
     long long entries_added; /* entries ever added (Redis 7; -1 when the server omits it) */
 } tw_redis_log;
@@ -42,12 +53,14 @@ int tw_redis_wire_log_info(const redisReply *rep, tw_redis_log *out);
 int tw_redis_wire_message(const redisReply *rep, const char *channel, const char **payload,
                           size_t *len);
 
-/* Parse an announcement "<id> <prev> <user>\n<msg>" or "<id> <user>\n<msg>" (pointers into
- * `payload`; `prev` is the id of the entry the stream ended with when the post was added: it
- * sets out->prev and out->has_prev). Returns 1 if well-formed: a valid id, a space, optionally
- * a valid id and a space, a non-empty user name without LF or space, an LF, and the message
- * (any bytes, possibly empty). O(n). */
-int tw_redis_parse_broadcast(const char *payload, size_t n, tw_post *out);
+/* Parse an announcement "<id> <prev> <kind> <a> <b>\n<body>" (tw_store_redis.lua writes
+ * them): the event's id, the id of the entry the log ended with when it was added ("-" when it
+ * was empty; else it sets out->prev and out->has_prev), then by kind: "post <user> <identity>"
+ * ("-" for none) with the message as the body (any bytes, possibly empty); "delete <post>
+ * author|moderator" and "count <post> <n>", both with an empty body. A post's strings point
+ * into `payload`. Returns 1 if well-formed: five non-empty words with single spaces, valid
+ * ids, nothing more before the LF. O(n). */
+int tw_redis_parse_broadcast(const char *payload, size_t n, tw_event *out);
 
 /* The longest host name a sentinel may report (a DNS name is at most 253 characters). */
 #define TW_REDIS_HOST_MAX 255

@@ -67,9 +67,11 @@ describe('root mount', () => {
     async () => {
       const want = { '': ['GET', 'HEAD', 'OPTIONS'], home: ['GET', 'HEAD', 'OPTIONS', 'POST'],
         'home/sse': ['GET', 'HEAD', 'OPTIONS'], 'home/health': ['GET', 'HEAD', 'OPTIONS'],
-        'home/post/1-0': ['GET', 'HEAD', 'OPTIONS'] };
+        'home/post/1-0': ['GET', 'HEAD', 'OPTIONS', 'POST'],
+        'home/viewer.css': ['GET', 'HEAD', 'OPTIONS'], 'home/liked': ['GET', 'HEAD', 'OPTIONS'] };
       for (const [p, methods] of Object.entries(want)) {
-        for (const method of ['PUT', 'DELETE', 'PATCH', ...(p === 'home' ? [] : ['POST'])]) {
+        const post = methods.includes('POST');
+        for (const method of ['PUT', 'DELETE', 'PATCH', ...(post ? [] : ['POST'])]) {
           const res = await request(method, `${web.base}${p}`);
           assert.equal(res.status, 405, `${method} /${p}`);
           assert.deepEqual(allowOf(res), methods, `${method} /${p}: ${res.headers.allow}`);

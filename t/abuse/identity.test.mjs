@@ -5,11 +5,13 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { cookieFor, post, request, signName, startApache, startRedis, tempDir }
-  from '../lib/harness.mjs';
+import { cookieFor, identityFor, post, request, signName, signNameV1, startApache, startRedis,
+  tagOf, tempDir } from '../lib/harness.mjs';
 import { nameCookie, textById, xlen, xrange } from '../lib/helpers.mjs';
 
 const execFileAsync = promisify(execFile);
@@ -39,23 +41,27 @@ describe('the name cookie proves who posts', () => {
   before(async () => { web = await startApache({ redis: redis.addr }); });
   after(async () => { await web?.stop(); });
 
-  test('the page gives a signed, HttpOnly, SameSite=Lax cookie that posts as its name',
+  test('the page gives a signed, HttpOnly, SameSite=Lax cookie that posts as its identity',
     async () => {
       const page = await request('GET', `${web.base}home`);
       const c = nameCookie(page);
       assert.ok(c, 'Set-Cookie tw_name');
-      const [name, mac] = c.value.split('.');
+      const [name, id, mac] = c.value.split('.');
       assert.match(name, /^[A-Z][a-z]+[A-Z][a-z]+\d{1,3}$/);
+      assert.match(id, /^[A-Za-z0-9_-]{21}[AQgw]$/, '128 bits in base64url');
       assert.match(mac, /^[A-Za-z0-9_-]{43}$/);
-      assert.equal(c.value, signName(name), 'signed with the server\'s secret');
+      assert.equal(c.value, signName(name, undefined, id), 'signed with the server\'s secret');
       assert.ok(c.attrs.includes('HttpOnly') && c.attrs.includes('SameSite=Lax')
         && c.attrs.includes('Path=/'), c.raw);
       assert.ok(!c.attrs.includes('Secure'), 'not Secure over http');
       assert.equal(textById(page.body, 'whoami'), name);
+      assert.ok(page.body.includes(`<span class="tw-tag">#${tagOf(id)}</span>`), 'and its tag');
       const res = await postRaw(web.base, { Cookie: `tw_name=${c.value}` }, { message: 'mine' });
       assert.equal(res.status, 201, res.body);
       const entry = (await xrange(redis)).find((e) => e.id === JSON.parse(res.body).id);
-      assert.equal(entry.u, name, 'the cookie\'s name is the author');
+      assert.equal(entry.u, name, 'the cookie\'s name is shown');
+      assert.equal(entry.a, `c:${id}`, 'the cookie\'s identity is the author');
+      assert.equal(entry.t, undefined, 'its tag is derived, not stored');
     });
 
   test('no cookie: 403 that says to load the page first, in every format', async () => {
@@ -161,6 +167,120 @@ describe('the cookie over https, behind a trusted proxy, and through a secret ro
       await forbidden(() => postRaw(rotated.base, { Cookie: unknown }, { message: 'x' }),
         /load the feed page/);
     });
+});
+
+describe('one visitor, one identity: names repeat, identities never', () => {
+  let web;
+  before(async () => {
+    web = await startApache({ redis: redis.addr,
+      extraConf: 'TweetsseRateLimit 2/60s burst=2\nTweetsseAddressRateLimit off' });
+  });
+  after(async () => { await web?.stop(); });
+
+  // The cookies of `n` first visits (no cookie sent), `width` at a time over kept-alive
+  // connections: [{name, id, value}].
+  async function firstVisits(n, width = 32) {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: width });
+    const out = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < n) {
+        next++;
+        const res = await new Promise((resolve, reject) => {
+          http.get(`${web.base}home`, { agent, method: 'HEAD' }, (r) => {
+            r.resume();
+            r.on('end', () => resolve(r));
+          }).on('error', reject);
+        });
+        const c = nameCookie(res);
+        assert.ok(c, `visit ${out.length}: a cookie`);
+        out.push(c);
+      }
+    };
+    await Promise.all(Array.from({ length: width }, worker));
+    agent.destroy();
+    return out;
+  }
+
+  test('100,000 first visits: 100,000 identities, and no name and tag shown twice', async (t) => {
+    const started = performance.now();
+    const visits = await firstVisits(100000);
+    const ids = new Set(visits.map((c) => c.id));
+    const shown = new Set(visits.map((c) => `${c.name}#${tagOf(c.id)}`));
+    const names = new Set(visits.map((c) => c.name));
+    t.diagnostic(`${visits.length} visits in ${((performance.now() - started) / 1000).toFixed(1)} s: `
+      + `${ids.size} identities, ${names.size} distinct names, ${shown.size} distinct name#tag`);
+    assert.equal(ids.size, 100000, 'every visit its own identity');
+    assert.equal(shown.size, 100000, 'every identity its own name and tag');
+    assert.ok(names.size < 100000, 'while names alone repeat (so the tag is needed)');
+  });
+
+  test('a farmed name is not the identity: same name, two visitors, two tags, two authors',
+    async () => {
+      // Farm first visits until two share a name, as a farmer would for a chosen victim.
+      const seen = new Map();
+      let pair = null;
+      for (let round = 0; !pair && round < 20; round++) {
+        for (const c of await firstVisits(2000)) {
+          if (seen.has(c.name) && seen.get(c.name).id !== c.id) { pair = [seen.get(c.name), c]; break; }
+          seen.set(c.name, c);
+        }
+      }
+      assert.ok(pair, `two visitors with one name among ${seen.size}`);
+      const [victim, farmed] = pair;
+      assert.notEqual(tagOf(farmed.id), tagOf(victim.id), 'the tag tells them apart');
+      const ids = [];
+      for (const c of pair) {
+        const res = await postRaw(web.base, { Cookie: `tw_name=${c.value}` }, { message: 'me' });
+        assert.equal(res.status, 201, res.body);
+        ids.push(JSON.parse(res.body).id);
+      }
+      const entries = (await xrange(redis)).filter((e) => ids.includes(e.id));
+      assert.deepEqual(entries.map((e) => e.u), [victim.name, victim.name], 'the same name shown');
+      assert.deepEqual(entries.map((e) => e.a), [`c:${victim.id}`, `c:${farmed.id}`],
+        'but two authors');
+      const page = await request('GET', `${web.base}home`);
+      for (const c of pair) assert.ok(page.body.includes(`#${tagOf(c.id)}</span>`), 'each tag shown');
+    });
+
+  test('rate limits belong to the identity, not to the name', async () => {
+    const a = `tw_name=${signName('Twin7', undefined, identityFor('twin-a'))}`;
+    const b = `tw_name=${signName('Twin7', undefined, identityFor('twin-b'))}`;
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await postRaw(web.base, { Cookie: a }, { message: `a ${i}` })).status, 201);
+    }
+    assert.equal((await postRaw(web.base, { Cookie: a }, { message: 'a 2' })).status, 429,
+      'the first Twin7 is over its burst');
+    assert.equal((await postRaw(web.base, { Cookie: b }, { message: 'b 0' })).status, 201,
+      'the second Twin7 is not');
+  });
+
+  test('a cookie from before identities keeps its name and gets an identity', async () => {
+    const old = `tw_name=${signNameV1('Veteran5')}`;
+    const page = await request('GET', `${web.base}home`, { headers: { Cookie: old } });
+    assert.equal(page.status, 200);
+    assert.equal(textById(page.body, 'whoami'), 'Veteran5', 'the same name');
+    const c = nameCookie(page);
+    assert.equal(c?.name, 'Veteran5', 'signed again, with the name');
+    assert.match(c.id, /^[A-Za-z0-9_-]{22}$/, 'and an identity');
+    assert.equal(c.value, signName('Veteran5', undefined, c.id));
+    // Posting with the old cookie also works, and upgrades it.
+    const res = await postRaw(web.base, { Cookie: old }, { message: 'still here' });
+    assert.equal(res.status, 201, res.body);
+    const up = nameCookie(res);
+    assert.equal(up?.name, 'Veteran5', 'the post upgrades the cookie');
+    const entry = (await xrange(redis)).find((e) => e.id === JSON.parse(res.body).id);
+    assert.equal(entry.a, `c:${up.id}`, 'and is stored as its new identity');
+    // A post stored before identities shows its name without a tag.
+    const legacy = await redis.client.xAdd('tweetsse:feed', '*', { u: 'Veteran5', m: 'from 2025' });
+    const shown = await request('GET', `${web.base}home/post/${legacy}`);
+    assert.equal(shown.status, 200);
+    assert.ok(shown.body.includes('<strong class="tw-user">Veteran5</strong>'), 'no tag');
+  });
+
+  test('the error log is clean', () => {
+    assert.deepEqual(web.badLogLines(), []);
+  });
 });
 
 describe('no cross-site posts', () => {

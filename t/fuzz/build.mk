@@ -19,7 +19,7 @@
 # To run one reproducer: build/fuzz/replay_<name> build/fuzz/<name>/crash-... (or give it to
 # build/fuzz/fuzz_<name>). Each target is t/fuzz/fuzz_<name>.c; what it checks is at its top.
 
-FUZZ_ALL     := form json cookie resume confval broadcast resp
+FUZZ_ALL     := form json cookie resume confval broadcast resp action
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_SECONDS ?= 60
 FUZZ_MAX_LEN ?= 4096

@@ -1,14 +1,16 @@
 /* fuzz_resp: what the Redis store reads off the wire: RESP bytes (as a server, or anyone able
  * to speak for it, could send) parsed by a hiredis reader into replies, then turned into posts
- * by tw_redis_wire_entries (XRANGE/XREVRANGE replies) and recognised by tw_redis_wire_message
+ * and events by tw_redis_wire_entries and tw_redis_wire_events (XRANGE/XREVRANGE replies), and
+ * recognised by tw_redis_wire_message
  * (pub/sub messages, whose payload then goes to tw_redis_parse_broadcast and, as a sentinel's
  * +switch-master, to tw_redis_wire_switch_master), and the Sentinel replies: an address from
  * tw_redis_wire_master_addr, a primary from tw_redis_wire_role_master.
  *
  * Input: RESP bytes, possibly several replies; the first byte picks the channel name length.
  *
- * Checks: entries never yields more posts than the reply has entries; every post has a user
- * and a message of the lengths given, copied NUL-terminated, and an id that round-trips; the
+ * Checks: entries never yields more posts than the reply has entries; every post has a user,
+ * a message and an author of the lengths given, copied NUL-terminated, and an id that
+ * round-trips; the events of the same reply are its posts and deletions or counts; the
  * range's first and last ids are those of the reply's first and last entries, in order of the
  * reply. A message is recognised only as a three-element array "message", <our channel>,
  * <string>, and its payload is that string. An address a sentinel names has a host of 1..255
@@ -38,14 +40,30 @@ static void check_entries(apr_pool_t *p, const redisReply *rep)
     FUZZ_CHECK(info.raw == rep->elements, "raw %zu, elements %zu", info.raw, rep->elements);
     for (int i = 0; i < n; i++) {
         const tw_post *po = &posts[i];
-        FUZZ_CHECK(po->user && po->msg, "post %d without user or message", i);
-        FUZZ_CHECK(po->user[po->user_len] == '\0' && po->msg[po->msg_len] == '\0',
+        FUZZ_CHECK(po->user && po->msg && po->author, "post %d without user, message or author", i);
+        FUZZ_CHECK(po->user[po->user_len] == '\0' && po->msg[po->msg_len] == '\0' &&
+                       po->author[po->author_len] == '\0',
                    "post %d not NUL-terminated at its length", i);
         char text[TW_ID_MAX];
         size_t k = tw_id_format(po->id, text);
         tw_id back;
         FUZZ_CHECK(tw_id_parse(text, k, &back) && !tw_id_cmp(back, po->id),
                    "post %d id does not round-trip", i);
+    }
+    tw_event *ev = NULL;
+    int ne = -1;
+    tw_redis_range info2 = {0};
+    FUZZ_CHECK(tw_redis_wire_events(p, rep, &ev, &ne, &info2) && ne >= n &&
+                   (size_t)ne <= rep->elements,
+               "events: %d from %zu entries, of which %d posts", ne, rep->elements, n);
+    for (int i = 0, k = 0; i < ne; i++) {
+        if (ev[i].kind == TW_EVENT_POST)
+            FUZZ_CHECK(k < n && !tw_id_cmp(ev[i].id, posts[k++].id),
+                       "the posts among the events are the posts");
+        else
+            FUZZ_CHECK(ev[i].kind == TW_EVENT_DELETE ||
+                           (ev[i].kind == TW_EVENT_COUNT && ev[i].count >= 0),
+                       "event %d of no kind", i);
     }
     if (rep->elements) {
         const redisReply *first = rep->element[0]->element[0];
@@ -75,9 +93,9 @@ static void check_message(const redisReply *rep, const char *channel)
         return;
     FUZZ_CHECK(payload == rep->element[2]->str && len == rep->element[2]->len,
                "the payload is not the third element");
-    tw_post post;
-    if (tw_redis_parse_broadcast(payload, len, &post))
-        FUZZ_CHECK(post.user >= payload && post.msg + post.msg_len == payload + len,
+    tw_event ev;
+    if (tw_redis_parse_broadcast(payload, len, &ev) && ev.kind == TW_EVENT_POST)
+        FUZZ_CHECK(ev.post.user >= payload && ev.post.msg + ev.post.msg_len == payload + len,
                    "broadcast pointers outside the payload");
 }
 

@@ -140,6 +140,6 @@ describe('TweetsseRedisMinReplicas on a Redis without replicas', () => {
     assert.equal(res.headers['retry-after'], '5');
     assert.match(JSON.parse(res.body).error, /try again/);
     assert.equal(await xlen(redis), 0);
-    assert.match(web.errorLog(), /TW0402: cannot store a post: publish: NOREPLICAS 0 of the 1/);
+    assert.match(web.errorLog(), /TW0402: cannot store a post: post: NOREPLICAS 0 of the 1/);
   });
 });

@@ -5,7 +5,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { TOP, cookieFor, openStream, post, request, startApache, startRedis } from '../lib/harness.mjs';
+import { TOP, cookieFor, identityFor, openStream, post, request, startApache, startRedis,
+  tagOf } from '../lib/harness.mjs';
 import { cards, nameCookie, postId, textById, waitUntil, xlen, xrange } from '../lib/helpers.mjs';
 
 const PAGE_SIZE = 3;
@@ -118,7 +119,8 @@ describe('root mount', () => {
       assert.equal(dt, new Date(ms).toISOString(), 'datetime is the id time, in UTC with Z');
       assert.match(c.html, /<svg class="tw-avatar[^"]*"[^>]*>[\s\S]*<\/svg>/);
       assert.ok(c.html.includes(`aria-labelledby="h-${c.id}"`), c.html);
-      assert.ok(c.html.includes(`<strong class="tw-user">user${i}</strong>`), c.html);
+      assert.ok(c.html.includes(`<strong class="tw-user">user${i} <span class="tw-tag">`
+        + `#${tagOf(identityFor(`user${i}`))}</span></strong>`), c.html);
       assert.ok(c.html.includes(`>message number ${i}</p>`), c.html);
     }
     assert.ok(res.body.includes(`sse-connect="home/sse?last_event_id=${ids.at(-1)}"`));

@@ -2,7 +2,8 @@
 // size limits, text rules (Unicode blanks, bidi controls), and escaping of what visitors write.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { cookieFor, openStream, post, request, startApache, startRedis } from '../lib/harness.mjs';
+import { cookieFor, identityFor, openStream, post, request, startApache, startRedis }
+  from '../lib/harness.mjs';
 import { cards, xlen, xrange } from '../lib/helpers.mjs';
 
 let redis, web, small;
@@ -66,7 +67,8 @@ describe('accepted posts', () => {
     const ms = Number(body.id.split('-')[0]);
     assert.ok(Math.abs(ms - t0) < 60000, 'the id is a current timestamp');
     assert.equal(res.headers['x-post-id'], body.id);
-    assert.deepEqual(await stored(body.id), { id: body.id, u: 'alice', m: 'hello world' });
+    assert.deepEqual(await stored(body.id), { id: body.id, u: 'alice', m: 'hello world',
+      a: `c:${identityFor('alice')}` });
   });
 
   test('JSON media type parameters and case are accepted; extra fields ignored', async () => {
@@ -87,7 +89,7 @@ describe('accepted posts', () => {
     assert.equal(res.body, '');
     assert.equal(await xlen(redis), before + 1);
     assert.deepEqual(await stored(res.headers['x-post-id']),
-      { id: res.headers['x-post-id'], u: 'carol', m: 'from htmx' });
+      { id: res.headers['x-post-id'], u: 'carol', m: 'from htmx', a: `c:${identityFor('carol')}` });
   });
 
   test('plain form: 303 See Other back to home', async () => {

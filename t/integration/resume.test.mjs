@@ -122,6 +122,20 @@ for (const engine of ['socket', 'thread']) {
       t.close();
     });
 
+    test('a resume point newer than every post: reload, on every child, never a silent stream',
+      async () => {
+        const future = `${Date.now() + 3600000}-0`;
+        const streams = [];
+        // Enough streams to reach every child, each of which has heard posts by now.
+        for (let i = 0; i < 12; i++) {
+          streams.push(await open(`${web.base}home/sse`, { 'Last-Event-ID': future }));
+        }
+        for (const s of streams) {
+          await s.until((x) => x.ended, 5000, 'the end of a stream from the future');
+          assert.deepEqual(s.events.map((e) => e.event), ['reload'], streamSummary(s));
+        }
+      });
+
     test('a graceful restart ends every stream with a jittered retry:', async () => {
       const streams = [];
       for (let i = 0; i < 8; i++) streams.push(await open(`${web.base}home/sse`));

@@ -2,7 +2,7 @@
 // argument), reload when the resume point is gone, and posts racing a replay.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { post, request, startApache, startRedis, within } from '../lib/harness.mjs';
+import { identityFor, post, request, startApache, startRedis, tagOf, within } from '../lib/harness.mjs';
 import { backToBack, cards, cmpId, firstBytes, postId, postIds, postMany, ready, streamSummary,
   streamTracker, xrange }
   from '../lib/helpers.mjs';
@@ -58,9 +58,11 @@ describe('framing', () => {
     const [ev] = s.events;
     assert.equal(ev.event, 'post');
     assert.equal(ev.id, id);
-    assert.match(ev.data, new RegExp(`^<article class="[^"]*" id="post-${id}" aria-labelledby="h-${id}">`));
+    assert.match(ev.data,
+      new RegExp(`^<article class="[^"]*" id="post-${id}" data-by="[^"]+" aria-labelledby="h-${id}">`));
     assert.match(ev.data, /<time [^>]*datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z" title="[^"]+ UTC">/);
-    assert.ok(ev.data.includes('<strong class="tw-user">frank</strong>'));
+    assert.ok(ev.data.includes('<strong class="tw-user">frank <span class="tw-tag">'
+      + `#${tagOf(identityFor('frank'))}</span></strong>`), ev.data);
     assert.ok(ev.data.includes('>live one</p>'));
     const page = await request('GET', web.base);
     assert.equal(cards(page.body).find((c) => c.id === id)?.html, ev.data);

@@ -32,14 +32,49 @@ export const SECRET_FILE = path.join(tempDir('secret'), 'secret');
 fs.writeFileSync(SECRET_FILE, `${crypto.randomBytes(48).toString('base64')}\n`, { mode: 0o600 });
 const SECRET = fs.readFileSync(SECRET_FILE, 'utf8').trim();
 
-// The value of a tw_name cookie for `name`, signed as the module signs it (src/tw_sign.h).
-export function signName(name, secret = SECRET) {
+// The identity a test gives `name` (src/tw_identity.h: 16 bytes in base64url): derived from
+// the name, so that one name is one visitor across a test.
+export const identityFor = (name) => crypto.createHash('sha256').update(`test:${name}`).digest()
+  .subarray(0, 16).toString('base64url');
+
+// The tag shown beside the name of identity `id` (src/tw_identity.h).
+export function tagOf(id) {
+  const h = crypto.createHash('sha256').update(`tweetsse-identity-v2:${id}`).digest();
+  const alpha = '0123456789abcdefghjkmnpqrstvwxyz';
+  let v = 0n;
+  for (let i = 0; i < 5; i++) v = (v << 8n) | BigInt(h[i]);
+  let tag = '';
+  for (let i = 0; i < 8; i++) tag += alpha[Number((v >> BigInt(35 - 5 * i)) & 31n)];
+  return tag;
+}
+
+// The marker of author `author` ("c:<identity>", "u:<user>") that cards carry in data-by and
+// the viewer's stylesheet names (src/tw_identity.h: tw_identity_by).
+export function byOf(author) {
+  const h = crypto.createHash('sha256').update(`tweetsse-by-v1:${author}`).digest();
+  const alpha = '0123456789abcdefghjkmnpqrstvwxyz';
+  const v = h.readBigUInt64BE(0);
+  let by = '';
+  for (let i = 0; i < 12; i++) by += alpha[Number((v >> BigInt(59 - 5 * i)) & 31n)];
+  return by + alpha[Number((v << 1n) & 31n)];
+}
+
+// The value of a tw_name cookie for `name` and identity `id`, signed as the module signs it
+// (src/tw_sign.h).
+export function signName(name, secret = SECRET, id = identityFor(name)) {
+  const mac = crypto.createHmac('sha256', secret).update(`tweetsse-id-v2:${id}.${name}`)
+    .digest('base64url');
+  return `${name}.${id}.${mac}`;
+}
+
+// A value of the cookie's first version: a name, no identity.
+export function signNameV1(name, secret = SECRET) {
   const mac = crypto.createHmac('sha256', secret).update(`tweetsse-name-v1:${name}`)
     .digest('base64url');
   return `${name}.${mac}`;
 }
 
-// A Cookie header that makes the visitor `name`.
+// A Cookie header that makes the visitor `name` (with the identity identityFor(name)).
 export const cookieFor = (name) => `tw_name=${signName(name)}`;
 
 export function freePort() {

@@ -135,7 +135,8 @@ export function nameCookie(res) {
   if (!raw) return undefined;
   const [pair, ...attrs] = raw.split(';').map((x) => x.trim());
   const value = pair.slice('tw_name='.length);
-  return { value, name: value.slice(0, value.lastIndexOf('.')), attrs, raw };
+  const [name, id] = value.split('.');
+  return { value, name, id, attrs, raw };
 }
 
 // The first bytes of a GET (for "the stream starts with ..." checks), then the connection

@@ -15,7 +15,7 @@
 
 UNIT_TESTS := $(addprefix t/unit/test_,buf id text input name sse html confval ring hub thread \
                 engine_socket engine_thread feedcache store_redis_wire store sign origin peers \
-                metrics feed)
+                metrics feed identity)
 # The tests of what runs threads, also built for ThreadSanitizer.
 UNIT_THREADED := test_ring test_hub test_thread test_engine_socket test_engine_thread \
                  test_store test_peers
@@ -40,7 +40,7 @@ unit_saved_goal := $(.DEFAULT_GOAL)
 #   tsan  the threaded unit tests under ThreadSanitizer
 #   fuzz  the libFuzzer targets (clang; the fuzzer's coverage instrumentation)
 CORE_SRC   := $(wildcard src/tw_*.c)
-CORE_HDR   := $(wildcard src/*.h) build/tw_store_redis_publish_lua.h
+CORE_HDR   := $(wildcard src/*.h) $(patsubst src/%.lua,build/%_lua.h,$(wildcard src/*.lua))
 CORE_OBJ    = $(patsubst src/%.c,build/core/$(1)/%.o,$(CORE_SRC))
 CORE_CC_asan     = $(UNIT_CC)
 CORE_FLAGS_asan  = $(UNIT_CFLAGS) -O1

@@ -65,21 +65,27 @@ FIXTURE_API int fx_log_count(fx_log *l, const char *needle)
     return n;
 }
 
-/* ---- a renderer: "id: <id>\nevent: post\ndata: <user>: <msg>\n\n" --------------------------- */
+/* ---- a renderer: "id: <id>\nevent: post\ndata: <user>: <msg>\n\n", "event: delete" with
+ * "data: <post>", "event: count" with "data: <post> <n>" ----------------------------------- */
 
-FIXTURE_API tw_blob *fx_render_post(void *ctx, const tw_post *post)
+FIXTURE_API tw_blob *fx_render_event(void *ctx, const tw_event *ev)
 {
     apr_pool_t *p;
     (void)ctx;
     if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS)
         return NULL;
-    char id[TW_ID_MAX];
-    tw_id_format(post->id, id);
-    const char *data = apr_psprintf(p, "%.*s: %.*s", (int)post->user_len, post->user,
-                                    (int)post->msg_len, post->msg);
+    char id[TW_ID_MAX], target[TW_ID_MAX];
+    tw_id_format(ev->id, id);
+    tw_id_format(ev->target, target);
+    const char *data = ev->kind == TW_EVENT_POST
+                           ? apr_psprintf(p, "%.*s: %.*s", (int)ev->post.user_len, ev->post.user,
+                                          (int)ev->post.msg_len, ev->post.msg)
+                       : ev->kind == TW_EVENT_DELETE ? target
+                                                     : apr_psprintf(p, "%s %ld", target, ev->count);
+    static const char *const names[] = {"post", "delete", "count"};
     tw_buf b;
     tw_buf_init(&b, p, 64);
-    tw_sse_event(&b, id, "post", data, strlen(data));
+    tw_sse_event(&b, id, names[ev->kind], data, strlen(data));
     tw_blob *blob = tw_blob_make(b.data, b.len);
     apr_pool_destroy(p);
     return blob;
@@ -112,7 +118,7 @@ typedef struct fx_feed {
 FIXTURE_API int fx_feed_init(fx_feed *f, long history, int subscribe)
 {
     tw_hub_renderer r = {
-        .post = fx_render_post, .reload = fx_render_reload, .closing = fx_render_closing};
+        .event = fx_render_event, .reload = fx_render_reload, .closing = fx_render_closing};
     if (apr_pool_create(&f->pool, NULL) != APR_SUCCESS)
         return 0;
     fx_log_init(&f->log, f->pool);

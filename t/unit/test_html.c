@@ -2,6 +2,7 @@
 #include "tap.h"
 #include "tw_html.h"
 #include "tw_render.h"
+#include "tw_identity.h"
 #include "tw_name.h"
 
 #include <apr_general.h>
@@ -403,9 +404,10 @@ static void test_post_event(void)
                  .user_len = 12,
                  .msg = "two\nlines <b>",
                  .msg_len = 13};
+    tw_event ev = {.kind = TW_EVENT_POST, .id = p.id, .post = p};
     tw_buf b;
     tw_buf_init(&b, pool, 0);
-    tw_html_post_event(&b, &p);
+    tw_html_event(&b, &ev);
     const char *e = b.data;
     static const char head[] = "id: 1700000000123-7\nevent: post\ndata: <article";
     ok(!strncmp(e, head, sizeof(head) - 1),
@@ -542,6 +544,124 @@ static void test_older(void)
     has_str(b.data, "<title>Older posts on TweetSSE</title>", "older page: its title");
 }
 
+/* Two authors with one name but two identities look different: the tag, and the avatar's
+ * colour from it; a post from before identities keeps its colour from the name. */
+static void test_card_identity(void)
+{
+    static const char ida[] = "c:AAAAAAAAAAAAAAAAAAAAAA", idb[] = "c:BBBBBBBBBBBBBBBBBBBBBB";
+    tw_post a = {.id = {1700000000123ULL, 1},
+                 .user = "BraveOtter42",
+                 .user_len = 12,
+                 .msg = "x",
+                 .msg_len = 1,
+                 .author = ida,
+                 .author_len = sizeof(ida) - 1};
+    tw_post b2 = a, old = a;
+    b2.author = idb;
+    old.author = "", old.author_len = 0;
+    tw_buf x, y, z;
+    tw_buf_init(&x, pool, 0);
+    tw_buf_init(&y, pool, 0);
+    tw_buf_init(&z, pool, 0);
+    tw_html_card(&x, &a, "");
+    tw_html_card(&y, &b2, "");
+    tw_html_card(&z, &old, "");
+    const char *fx = strstr(x.data, "fill=\"hsl("), *fy = strstr(y.data, "fill=\"hsl(");
+    ok(fx && fy && strncmp(fx, fy, 16) != 0, "identity: another identity, another colour");
+    char tag[TW_IDENTITY_TAG_LEN + 1], want[64];
+    tw_identity_tag(ida + 2, tag);
+    snprintf(want, sizeof(want), "#%s", tag);
+    has_str(x.data, want, "identity: the tag of the author's identity shown");
+    lacks_str(x.data, ida + 2, "identity: but never the identity itself");
+    char by[TW_IDENTITY_BY_LEN + 1];
+    tw_identity_by(ida, sizeof(ida) - 1, by);
+    snprintf(want, sizeof(want), "data-by=\"%s\"", by);
+    has_str(x.data, want, "identity: the author's marker on the card");
+    lacks_str(z.data, "tw-tag", "identity: a post from before identities: no tag");
+    lacks_str(z.data, "data-by", "identity: nor a marker");
+    lacks_str(z.data, "tw-own", "identity: nor a delete control (only a moderator can)");
+    snprintf(want, sizeof(want), "fill=\"hsl(%u,", tw_name_hue("BraveOtter42", 12));
+    has_str(z.data, want, "identity: and its colour from the name, as before");
+}
+
+/* A card's actions: a like toggle with the count and a delete control, both plain forms that
+ * htmx posts without leaving the page; the events that change a card on open pages. */
+static void test_card_actions(void)
+{
+    static const char ida[] = "c:AAAAAAAAAAAAAAAAAAAAAA";
+    tw_post p = {.id = {1700000000123ULL, 2},
+                 .user = "a",
+                 .user_len = 1,
+                 .msg = "m",
+                 .msg_len = 1,
+                 .author = ida,
+                 .author_len = sizeof(ida) - 1,
+                 .likes = 42};
+    tw_buf b;
+    tw_buf_init(&b, pool, 0);
+    tw_html_card(&b, &p, "../../");
+    const scan *s = scan_html(b.data);
+    is_str(s->error, NULL, "actions: the card is well formed");
+    is_str(attr_of(s, "form", "class", "tw-like-form", "action"), "../../home/post/1700000000123-2",
+           "actions: like posts to the post's URL");
+    is_str(attr_of(s, "form", "class", "tw-like-form", "hx-post"),
+           "../../home/post/1700000000123-2", "actions: through htmx too");
+    is_str(attr_of(s, "button", "id", "like-1700000000123-2", "aria-pressed"), "false",
+           "actions: the like button is a toggle, not pressed for everyone");
+    has_str(b.data, "id=\"likes-1700000000123-2\">42</span>", "actions: the count");
+    is_str(attr_of(s, "form", "class", "tw-own", "action"), "../../home/post/1700000000123-2",
+           "actions: the delete control");
+    has_str(b.data, "name=\"action\" value=\"delete\"", "actions: which deletes");
+    has_str(b.data, "name=\"action\" value=\"toggle\"", "actions: and toggles the like");
+
+    tw_event del = {.kind = TW_EVENT_DELETE, .id = {1700000000999ULL, 0}, .target = p.id};
+    tw_buf_init(&b, pool, 0);
+    tw_html_event(&b, &del);
+    is_str(b.data,
+           "id: 1700000000999-0\nevent: delete\ndata: <article id=\"post-1700000000123-2\" "
+           "hx-swap-oob=\"delete\"></article>\n\n",
+           "delete event: its id, and a swap that removes the card");
+    tw_event cnt = {
+        .kind = TW_EVENT_COUNT, .id = {1700000001000ULL, 3}, .target = p.id, .count = 7};
+    tw_buf_init(&b, pool, 0);
+    tw_html_event(&b, &cnt);
+    is_str(b.data,
+           "id: 1700000001000-3\nevent: count\ndata: <span class=\"tw-likes\" "
+           "id=\"likes-1700000000123-2\" hx-swap-oob=\"true\">7</span>\n\n",
+           "count event: the count alone, swapped in place");
+    tw_buf_init(&b, pool, 0);
+    tw_html_like(&b, "1700000000123-2", 1, 8, 1);
+    s = scan_html(b.data);
+    is_str(s->error, NULL, "like answer: well formed");
+    is_str(attr_of(s, "button", "id", "like-1700000000123-2", "aria-pressed"), "true",
+           "like answer: pressed for the one who liked");
+    is_str(attr_of(s, "button", "id", "like-1700000000123-2", "hx-swap-oob"), "true",
+           "like answer: swapped out of band");
+    tw_buf_init(&b, pool, 0);
+    tw_html_viewer_css(&b, "0123456789abc");
+    is_str(b.data, ".tw-post[data-by=\"0123456789abc\"] .tw-own{display:inline-block}\n",
+           "viewer stylesheet: shows the viewer's own delete controls");
+}
+
+/* The moderators' page: every card with a removal form that posts its id to the page. */
+static void test_moderation_page(void)
+{
+    tw_page pg = {.posts = posts, .nposts = 3, .more = 1};
+    tw_buf b;
+    tw_buf_init(&b, pool, 0);
+    tw_html_moderation_page(&b, "../", "<root>", &pg);
+    const scan *s = scan_html(b.data);
+    is_str(s->error, NULL, "moderation page: well formed");
+    has_str(b.data, "<strong id=\"moderator\">&lt;root&gt;</strong>",
+            "moderation page: the moderator's name, escaped");
+    is_int(count(b.data, "class=\"tw-remove-form\""), 3, "moderation page: a removal each");
+    has_str(b.data, "name=\"post\" value=\"1700000000300-0\"", "moderation page: by id");
+    is_str(attr_of(s, "a", "id", "older", "href"), "?before=1700000000100-0",
+           "moderation page: older posts");
+    has_str(b.data, "href=\"../home/post/1700000000300-0\"",
+            "moderation page: cards link up to the mount");
+}
+
 /* The page of one post, at <mount>home/post/<id>: every URL goes up to the mount. */
 static void test_post_page(void)
 {
@@ -549,15 +669,26 @@ static void test_post_page(void)
                  .user = "Brave<Otter>",
                  .user_len = 12,
                  .msg = "hello & bye",
-                 .msg_len = 11};
+                 .msg_len = 11,
+                 .author = "c:AAAAAAAAAAAAAAAAAAAAAA",
+                 .author_len = 24};
+    char tag[TW_IDENTITY_TAG_LEN + 1], want[96];
+    tw_identity_tag("AAAAAAAAAAAAAAAAAAAAAA", tag);
     tw_buf b;
     tw_buf_init(&b, pool, 0);
-    tw_html_post_page(&b, "CalmHeron7", &p);
+    tw_page who = {.username = "CalmHeron7", .usertag = "zx2b7qm1", .viewer = "0123456789abc"};
+    tw_html_post_page(&b, &who, &p);
     const scan *s = scan_html(b.data);
     is_str(s->error, NULL, "post page: well formed and balanced");
     ok(!strncmp(b.data, "<!DOCTYPE html>", 15), "post page: a document");
     has_str(b.data, "<title>Brave&lt;Otter&gt; on TweetSSE</title>", "post page: title escaped");
-    has_str(b.data, "<strong id=\"whoami\">CalmHeron7</strong>", "post page: the navbar");
+    has_str(b.data, "<strong id=\"whoami\">CalmHeron7</strong> <span class=\"tw-tag\">#zx2b7qm1",
+            "post page: the navbar, with the visitor's tag");
+    snprintf(want, sizeof(want), "Brave&lt;Otter&gt; <span class=\"tw-tag\">#%s</span></strong>",
+             tag);
+    has_str(b.data, want, "post page: the author's tag beside the name");
+    is_str(attr_of(s, "link", "href", "../../home/viewer.css?by=0123456789abc", "href"),
+           "../../home/viewer.css?by=0123456789abc", "post page: the viewer's stylesheet");
     is_int(count(b.data, "<article"), 1, "post page: one card");
     has_str(b.data, ">hello &amp; bye</p>", "post page: the message escaped");
     is_str(attr_of(s, "a", "id", "back", "href"), "../../home", "post page: back to the feed");
@@ -569,13 +700,15 @@ static void test_post_page(void)
            "post page: scripts from the mount's lib/");
     lacks_str(b.data, "\"lib/", "post page: nothing relative to home/post/");
     lacks_str(b.data, "sse-connect", "post page: no live stream");
-    lacks_str(b.data, "<form", "post page: no form");
+    lacks_str(b.data, "id=\"compose\"", "post page: no compose form");
     is_int(count(b.data, "<h1"), 1, "post page: one h1");
     is_int(s->scripts_in_body, 0, "post page: no <script> in the body");
     is_str(attrs_safe(s), NULL, "post page: URLs relative");
     tw_buf_init(&b, pool, 0);
-    tw_html_post_page(&b, NULL, &p);
+    tw_page nobody = {.username = NULL};
+    tw_html_post_page(&b, &nobody, &p);
     has_str(b.data, "not signed in", "post page: without a name");
+    lacks_str(b.data, "#zx2b7qm1", "post page: nor a tag");
 }
 
 /* The page in two parts: the top depends on the visitor only, the feed on the posts only, so
@@ -613,8 +746,9 @@ static void test_renderer(void)
         .id = {1700000000123ULL, 4}, .user = "ann", .user_len = 3, .msg = "a<b", .msg_len = 3};
     tw_buf b;
     tw_buf_init(&b, pool, 0);
-    tw_html_post_event(&b, &p);
-    tw_blob *blob = r.post(r.ctx, &p);
+    tw_event ev = {.kind = TW_EVENT_POST, .id = p.id, .post = p};
+    tw_html_event(&b, &ev);
+    tw_blob *blob = r.event(r.ctx, &ev);
     ok(blob && blob->len == b.len && memcmp(blob->data, b.data, b.len) == 0,
        "renderer: a post's frame is its live event");
     tw_blob_release(blob);
@@ -622,7 +756,7 @@ static void test_renderer(void)
     is_str(reload ? reload->data : NULL, "event: reload\ndata: \n\n", "renderer: the reload event");
     tw_blob_release(reload);
     for (int i = 0; i < 1000; i++)
-        tw_blob_release(r.post(r.ctx, &p));
+        tw_blob_release(r.event(r.ctx, &ev));
     ok(1, "renderer: its scratch pool is cleared after each frame (ASan sees no leak)");
     apr_pool_destroy(r.ctx);
 }
@@ -692,6 +826,9 @@ int main(void)
     test_post_page();
     test_compose();
     test_assets();
+    test_card_identity();
+    test_card_actions();
+    test_moderation_page();
     test_renderer();
     apr_pool_destroy(pool);
     apr_terminate();

@@ -161,7 +161,7 @@ static void test_render(apr_pool_t *pool)
             bad++;
     }
     is_int(bad, 0, "no stray line");
-    is_int(fam, 13, "thirteen families");
+    is_int(fam, 16, "sixteen families");
 
     tw_buf b2;
     tw_buf_init(&b2, pool, 64);

@@ -109,12 +109,17 @@ static void test_ring_sync(void)
 
 static void test_due(void)
 {
-    tw_frame post = {.id = {5, 1}};
-    tw_frame control = {.id = {0, 0}, .control = 1};
+    tw_frame post = {.id = {5, 1}, .bytes = tw_blob_make("p", 1)};
+    tw_frame control = {.id = {0, 0}, .control = 1, .bytes = tw_blob_make("c", 1)};
     ok(tw_frame_due(&post, (tw_id){5, 0}), "a post newer than the last one sent is due");
     ok(!tw_frame_due(&post, (tw_id){5, 1}), "the post last sent is not due again");
     ok(!tw_frame_due(&post, (tw_id){6, 0}), "an older post is not due (the replay sent it)");
     ok(tw_frame_due(&control, (tw_id){9, 9}), "a control frame is due whatever was sent");
+    tw_blob_withdraw(post.bytes);
+    ok(!tw_frame_due(&post, (tw_id){5, 0}),
+       "a withdrawn post (deleted since) is not due to whoever has not got it");
+    tw_blob_release(post.bytes);
+    tw_blob_release(control.bytes);
 }
 
 int main(void)

@@ -25,6 +25,8 @@ typedef struct rec {
     tw_id posts[512];
     char msgs[512][32];
     int nposts;
+    tw_event acts[512]; /* deletions and counts, in order (their strings are not kept) */
+    int nacts;
     int bell; /* eventfd: written on every event */
     pthread_cond_t cond;
     int hold;    /* while set, a post holds the store's thread in the listener */
@@ -61,9 +63,17 @@ static void rec_lost(void *ctx)
     rec_event(ctx, 'l');
 }
 
-static void rec_post(void *ctx, const tw_post *p)
+/* Keep a deletion or a count. Lock held. */
+static void rec_act(rec *r, const tw_event *ev)
+{
+    if (r->nacts < 512)
+        r->acts[r->nacts++] = *ev;
+}
+
+static void rec_post(void *ctx, const tw_event *ev)
 {
     rec *r = ctx;
+    const tw_post *p = &ev->post;
     pthread_mutex_lock(&r->lock);
     r->holding = r->hold;
     if (r->hold) {
@@ -73,13 +83,15 @@ static void rec_post(void *ctx, const tw_post *p)
     while (r->hold)
         pthread_cond_wait(&r->cond, &r->lock);
     r->holding = 0;
-    if (r->nposts < 512) {
+    if (ev->kind != TW_EVENT_POST) {
+        rec_act(r, ev);
+    } else if (r->nposts < 512) {
         r->posts[r->nposts] = p->id;
         snprintf(r->msgs[r->nposts], 32, "%.*s", (int)p->msg_len, p->msg);
         r->nposts++;
     }
     pthread_mutex_unlock(&r->lock);
-    rec_event(r, 'p');
+    rec_event(r, ev->kind == TW_EVENT_POST ? 'p' : ev->kind == TW_EVENT_DELETE ? 'x' : 'c');
 }
 
 static tw_store_listener rec_listener(rec *r)
@@ -89,7 +101,7 @@ static tw_store_listener rec_listener(rec *r)
     pthread_cond_init(&r->cond, NULL);
     r->bell = eventfd(0, EFD_NONBLOCK);
     return (tw_store_listener){.up = rec_up,
-                               .post = rec_post,
+                               .event = rec_post,
                                .down = rec_down,
                                .gap = rec_gap,
                                .lost = rec_lost,
@@ -195,11 +207,15 @@ static tw_id publish(tw_store *s, const char *msg)
 static apr_status_t publish_as(tw_store *s, const char *user, const char *msg, const char *key,
                                const char *addr, tw_publish_result *res)
 {
-    tw_publish in = {
-        .post = {.user = user, .user_len = strlen(user), .msg = msg, .msg_len = strlen(msg)},
-        .key = key,
-        .key_len = key ? strlen(key) : 0,
-        .addr = addr};
+    tw_publish in = {.post = {.user = user,
+                              .user_len = strlen(user),
+                              .msg = msg,
+                              .msg_len = strlen(msg),
+                              .author = user, /* one identity a name, here */
+                              .author_len = strlen(user)},
+                     .key = key,
+                     .key_len = key ? strlen(key) : 0,
+                     .addr = addr};
     const char *err = NULL;
     apr_status_t rv = tw_store_publish(s, pool, &in, res, &err);
     if (rv != APR_SUCCESS)
@@ -212,10 +228,11 @@ typedef struct visit {
     int n, stop_at;
 } visit;
 
-static int visit_one(void *ctx, const tw_post *p)
+static int visit_one(void *ctx, const tw_event *ev)
 {
     visit *v = ctx;
-    v->ids[v->n++] = p->id;
+    if (ev->kind == TW_EVENT_POST) /* the posts only; events: see visit_all */
+        v->ids[v->n++] = ev->id;
     return v->stop_at && v->n >= v->stop_at;
 }
 
@@ -304,6 +321,215 @@ static void contract_before(const char *name, tw_store *s, const tw_id *ids)
        "%s: get of the largest id: not found", name);
 }
 
+/* ---- deletions and likes ------------------------------------------------------------------ */
+
+static tw_action_result act(tw_store *s, int del, tw_id target, const char *who, int moderator,
+                            int like)
+{
+    tw_action a = {.target = target, .who = who, .moderator = moderator, .like = like};
+    tw_action_result res = {.status = -1};
+    const char *err = NULL;
+    apr_status_t rv =
+        del ? tw_store_remove(s, pool, &a, &res, &err) : tw_store_like(s, pool, &a, &res, &err);
+    if (rv != APR_SUCCESS)
+        diag("%s: %s", del ? "remove" : "like", err);
+    return res;
+}
+
+static tw_action_result del_as(tw_store *s, tw_id id, const char *who)
+{
+    return act(s, 1, id, who, 0, 0);
+}
+
+static tw_action_result mod_del(tw_store *s, tw_id id)
+{
+    return act(s, 1, id, "m:mod", 1, 0);
+}
+
+static tw_action_result like_as(tw_store *s, tw_id id, const char *who, int like)
+{
+    return act(s, 0, id, who, 0, like);
+}
+
+/* Every event after `after`, kinds as letters (p, x, c) into `out`; the posts' ids in v. */
+typedef struct visit_all {
+    char kinds[64];
+    int n;
+    tw_event ev[64];
+} visit_all;
+
+static int visit_event(void *ctx, const tw_event *ev)
+{
+    visit_all *v = ctx;
+    if (v->n < 63) {
+        v->kinds[v->n] = ev->kind == TW_EVENT_POST ? 'p' : ev->kind == TW_EVENT_DELETE ? 'x' : 'c';
+        v->ev[v->n] = *ev;
+        v->n++;
+        v->kinds[v->n] = '\0';
+    }
+    return 0;
+}
+
+static int scan_all(tw_store *s, tw_id after, visit_all *v)
+{
+    const char *err = NULL;
+    int gap = 0;
+    memset(v, 0, sizeof(*v));
+    return tw_store_each_after(s, pool, after, 3, visit_event, v, &gap, &err) == APR_SUCCESS &&
+           !gap;
+}
+
+static int has_acts(rec *r, long n)
+{
+    return r->nacts >= n;
+}
+
+/* The last count the listener heard for `post` is `n`. */
+typedef struct count_want {
+    tw_id post;
+    long n;
+} count_want;
+
+static int heard_count(rec *r, long arg)
+{
+    const count_want *w = (const count_want *)arg;
+    for (int i = r->nacts - 1; i >= 0; i--)
+        if (r->acts[i].kind == TW_EVENT_COUNT && !tw_id_cmp(r->acts[i].target, w->post))
+            return r->acts[i].count == w->n;
+    return 0;
+}
+
+/* A post by `who`. */
+static tw_id post_by(tw_store *s, const char *who, const char *msg)
+{
+    tw_publish in = {.post = {.user = "u",
+                              .user_len = 1,
+                              .msg = msg,
+                              .msg_len = strlen(msg),
+                              .author = who,
+                              .author_len = strlen(who)}};
+    tw_publish_result res = {{0, 0}, 0, 0};
+    const char *err = NULL;
+    if (tw_store_publish(s, pool, &in, &res, &err) != APR_SUCCESS)
+        diag("publish: %s", err);
+    return res.id;
+}
+
+/* Deleting: only the author (or a moderator), once, and the post is gone from every read and
+ * every scan; what was there before the deletion stays as it was. */
+static void contract_delete(const char *name, tw_store *s, rec *r)
+{
+    const tw_id zero = {0, 0};
+    tw_id a = post_by(s, "c:amy", "amy's"), b = post_by(s, "c:bob", "bob's");
+    tw_id c = post_by(s, "c:amy", "amy's second");
+    tw_action_result res = del_as(s, a, "c:bob");
+    ok(res.status == TW_ACTION_FORBIDDEN && res.why && strstr(res.why, "not your post"),
+       "%s: another's post: forbidden, and why", name);
+    tw_post *posts, got;
+    int n = 0, found = 0, more = 0;
+    const char *err;
+    ok(tw_store_latest(s, pool, 10, &posts, &n, &err) == APR_SUCCESS && n == 3,
+       "%s: a refused deletion changes nothing", name);
+    res = del_as(s, a, "c:amy");
+    ok(res.status == TW_ACTION_DONE && tw_id_cmp(res.event, c) > 0 && !strcmp(res.author, "c:amy"),
+       "%s: the author deletes: an event after every post, naming the author", name);
+    tw_id event = res.event;
+    ok(rec_until(r, has_acts, 1), "%s: the subscription hears the deletion", name);
+    pthread_mutex_lock(&r->lock);
+    ok(r->acts[0].kind == TW_EVENT_DELETE && !tw_id_cmp(r->acts[0].target, a) &&
+           !tw_id_cmp(r->acts[0].id, event) && !r->acts[0].by_moderator,
+       "%s: its id, its post, by the author", name);
+    pthread_mutex_unlock(&r->lock);
+    ok(tw_store_latest(s, pool, 10, &posts, &n, &err) == APR_SUCCESS && n == 2 &&
+           !tw_id_cmp(posts[0].id, c) && !tw_id_cmp(posts[1].id, b),
+       "%s: latest leaves it out", name);
+    ok(tw_store_before(s, pool, c, 10, &posts, &n, &more, &err) == APR_SUCCESS && n == 1 &&
+           !tw_id_cmp(posts[0].id, b) && !more,
+       "%s: before leaves it out", name);
+    ok(tw_store_get(s, pool, a, &got, &found, &err) == APR_SUCCESS && found == -1,
+       "%s: get says deleted (a permalink: 410)", name);
+    visit_all v;
+    ok(scan_all(s, zero, &v) && !strcmp(v.kinds, "ppx"), "%s: a scan from the start: %s", name,
+       v.kinds);
+    ok(scan_all(s, a, &v) && !strcmp(v.kinds, "ppx") && !tw_id_cmp(v.ev[2].target, a),
+       "%s: a resume from the deleted post itself: the rest, then the deletion (%s)", name,
+       v.kinds);
+    res = del_as(s, a, "c:amy");
+    ok(res.status == TW_ACTION_AGAIN && !tw_id_cmp(res.event, event),
+       "%s: deleted again by the author: the first deletion's answer", name);
+    ok(mod_del(s, a).status == TW_ACTION_AGAIN, "%s: and by a moderator: the same", name);
+    ok(del_as(s, a, "c:bob").status == TW_ACTION_GONE, "%s: by anyone else: gone", name);
+    ok(del_as(s, (tw_id){a.ms, a.seq + 1000}, "c:amy").status == TW_ACTION_MISSING,
+       "%s: an id no post has: missing", name);
+    res = mod_del(s, b);
+    ok(res.status == TW_ACTION_DONE && !strcmp(res.author, "c:bob"),
+       "%s: a moderator removes anyone's post", name);
+    ok(rec_until(r, has_acts, 2), "%s: heard", name);
+    pthread_mutex_lock(&r->lock);
+    ok(r->acts[1].by_moderator && !tw_id_cmp(r->acts[1].target, b), "%s: by a moderator", name);
+    pthread_mutex_unlock(&r->lock);
+    tw_id old = post_by(s, "", "from before identities");
+    res = del_as(s, old, "c:amy");
+    ok(res.status == TW_ACTION_FORBIDDEN && strstr(res.why, "moderator"),
+       "%s: a post without an author: only a moderator", name);
+}
+
+/* Liking: one like per identity, on and off; the count on every read; a count event. */
+static void contract_like(const char *name, tw_store *s, rec *r)
+{
+    tw_id p = post_by(s, "c:amy", "likeable");
+    tw_action_result res = like_as(s, p, "c:x", 1);
+    ok(res.status == TW_ACTION_DONE && res.liked && res.likes == 1 && res.changed,
+       "%s: a like: liked, one", name);
+    res = like_as(s, p, "c:x", 1);
+    ok(res.status == TW_ACTION_DONE && res.liked && res.likes == 1 && !res.changed,
+       "%s: the same like again: still one, nothing changed", name);
+    res = like_as(s, p, "c:y", -1);
+    ok(res.liked && res.likes == 2 && res.changed, "%s: a toggle by another: two", name);
+    res = like_as(s, p, "c:x", 0);
+    ok(!res.liked && res.likes == 1 && res.changed, "%s: an unlike: one", name);
+    res = like_as(s, p, "c:y", -1);
+    ok(!res.liked && res.likes == 0, "%s: a toggle back: none", name);
+    like_as(s, p, "c:y", 1);
+    tw_post *posts;
+    int n = 0;
+    const char *err;
+    ok(tw_store_latest(s, pool, 1, &posts, &n, &err) == APR_SUCCESS && n == 1 &&
+           posts[0].likes == 1,
+       "%s: latest carries the count", name);
+    tw_post got;
+    int found = 0;
+    ok(tw_store_get(s, pool, p, &got, &found, &err) == APR_SUCCESS && found == 1 && got.likes == 1,
+       "%s: get too", name);
+    int liked[2] = {-1, -1};
+    tw_post two[2] = {{.id = p}, {.id = {p.ms, p.seq + 1}}};
+    ok(tw_store_liked(s, pool, "c:y", two, 2, liked, &err) == APR_SUCCESS && liked[0] == 1 &&
+           liked[1] == 0,
+       "%s: liked: the actor's own likes", name);
+    ok(tw_store_liked(s, pool, "c:x", two, 1, liked, &err) == APR_SUCCESS && liked[0] == 0,
+       "%s: and not another's", name);
+    count_want w = {p, 1};
+    ok(rec_until(r, heard_count, (long)&w), "%s: the last count heard is the count", name);
+    ok(mod_del(s, p).status == TW_ACTION_DONE, "%s: deleted", name);
+    ok(like_as(s, p, "c:x", 1).status == TW_ACTION_GONE, "%s: a deleted post: gone", name);
+    ok(like_as(s, (tw_id){p.ms + 5000, 0}, "c:x", 1).status == TW_ACTION_MISSING,
+       "%s: an id no post has: missing", name);
+}
+
+static void contract_actions(const char *name, make_fn *make)
+{
+    tw_store *s = make(1000);
+    rec r;
+    tw_store_listener l = rec_listener(&r);
+    ok(tw_store_subscribe(s, &l) == APR_SUCCESS && rec_until(&r, events_end, (long)"u"),
+       "%s: subscribed", name);
+    contract_delete(name, s, &r);
+    contract_like(name, s, &r);
+    tw_store_stop(s);
+    tw_store_stopped(s, apr_time_from_sec(5));
+    rec_free(&r);
+}
+
 static void contract(const char *name, make_fn *make)
 {
     diag("contract: %s", name);
@@ -347,7 +573,14 @@ static void contract(const char *name, make_fn *make)
     ok(scan(s, zero, 10, &v, &gap) && v.n == 2, "%s: the callback can stop the scan", name);
     v.stop_at = 0;
     ok(scan(s, (tw_id){1, 0}, 10, &v, &gap) && gap && v.n == 0,
-       "%s: an id not in the history is a gap, and nothing is visited", name);
+       "%s: an id older than the history is a gap, and nothing is visited", name);
+    ok(scan(s, (tw_id){ids[4].ms + 1000, 0}, 10, &v, &gap) && gap && v.n == 0,
+       "%s: an id newer than every post is a gap too (not of this history)", name);
+    tw_id between = {ids[1].ms, ids[1].seq + 1};
+    ok(tw_id_cmp(between, ids[2]) >= 0 ||
+           (scan(s, between, 2, &v, &gap) && !gap && v.n == 3 && !tw_id_cmp(v.ids[0], ids[2])),
+       "%s: a point inside the history without an entry (deleted): no gap, the posts after it",
+       name);
 
     rec r;
     tw_store_listener l = rec_listener(&r);
@@ -458,6 +691,84 @@ static void test_redis_catch_up(redisContext *c)
     tw_store_stop(s);
     ok(tw_store_stopped(s, apr_time_from_sec(5)), "redis: stopped");
     rec_free(&r);
+}
+
+/* A storm of likes on one post: every like counted, few count events (one a window), and the
+ * log holds one count event for the post. */
+static void test_redis_like_storm(void)
+{
+    tw_store *s = make_redis(1000);
+    rec r;
+    tw_store_listener l = rec_listener(&r);
+    tw_store_subscribe(s, &l);
+    rec_until(&r, events_end, (long)"u");
+    tw_id p = post_by(s, "c:amy", "popular");
+    long long t0 = fx_now_ms();
+    int all = 1;
+    for (int i = 0; i < 300; i++)
+        all &= like_as(s, p, apr_psprintf(pool, "c:fan%d", i), 1).likes == i + 1;
+    long long took = fx_now_ms() - t0;
+    ok(all, "storm: each of 300 likes counted at once");
+    count_want w = {p, 300};
+    ok(rec_until(&r, heard_count, (long)&w), "storm: the last count announced is 300");
+    pthread_mutex_lock(&r.lock);
+    int counts = 0;
+    for (int i = 0; i < r.nacts; i++)
+        counts += r.acts[i].kind == TW_EVENT_COUNT;
+    pthread_mutex_unlock(&r.lock);
+    long most = took / 250 + 2; /* the first at once, then one a window, and the last */
+    ok(counts >= 1 && counts <= most,
+       "storm: %d count events for 300 likes in %lld ms (at most %ld)", counts, took, most);
+    visit_all v;
+    int c = 0;
+    ok(scan_all(s, p, &v), "storm: the log after the post");
+    for (int i = 0; i < v.n; i++)
+        c += v.ev[i].kind == TW_EVENT_COUNT;
+    is_int(c, 1, "storm: the log keeps one count event for the post, the newest");
+    tw_store_stop(s);
+    tw_store_stopped(s, apr_time_from_sec(5));
+    rec_free(&r);
+}
+
+static long long redis_int(redisContext *c, const char *cmd, const char *key)
+{
+    redisReply *rep = redisCommand(c, cmd, key);
+    long long v = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+    if (rep)
+        freeReplyObject(rep);
+    return v;
+}
+
+/* What belongs to a post leaves Redis with it: likes, counts, deletions are bounded by the
+ * history, not by time. */
+static void test_redis_bounded(redisContext *c)
+{
+    tw_store *s = make_redis(5);
+    const char *k = last_key;
+    tw_id first = post_by(s, "c:amy", "first");
+    like_as(s, first, "c:x", 1);
+    tw_id gone = post_by(s, "c:amy", "deleted");
+    del_as(s, gone, "c:amy");
+    char likes[128];
+    char id[TW_ID_MAX];
+    tw_id_format(first, id);
+    snprintf(likes, sizeof(likes), "%s:likes:%s", k, id);
+    is_int(redis_int(c, "EXISTS %s", likes), 1, "bounded: a liked post has its set");
+    for (int i = 0; i < 40; i++) {
+        tw_id p = post_by(s, "c:bob", "filler");
+        like_as(s, p, "c:x", 1);
+        if (i % 3 == 0)
+            del_as(s, p, "c:bob");
+    }
+    is_int(redis_int(c, "EXISTS %s", likes), 0, "bounded: trimmed with its post, its likes go");
+    ok(redis_int(c, "LLEN %s:posts", k) == 5, "bounded: the history's posts: 5");
+    ok(redis_int(c, "HLEN %s:counts", k) <= 5 && redis_int(c, "HLEN %s:countev", k) <= 5 &&
+           redis_int(c, "HLEN %s:countat", k) <= 5 && redis_int(c, "HLEN %s:gone", k) <= 5,
+       "bounded: counts, their events and deletions: at most one a post kept");
+    long long xlen = redis_int(c, "XLEN %s", k);
+    ok(xlen > 0 && xlen <= 15, "bounded: the log: the posts and at most two events each (%lld)",
+       xlen);
+    tw_store_stop(s);
 }
 
 static void test_redis_gap(redisContext *c)
@@ -598,6 +909,41 @@ static void test_redis_gap_deleted(redisContext *c)
     admin_do(c, apr_psprintf(pool, "DEL %s", last_key));
     reopen(c);
     ok(rec_until(&r, events_end, (long)"gu"), "redis: a stream deleted while down is a gap");
+    tw_store_stop(s);
+    tw_store_stopped(s, apr_time_from_sec(5));
+    rec_free(&r);
+}
+
+/* The newest post deleted (XDEL) after the subscription took it as its baseline: every
+ * reconnection catches up from there without a gap (no reload of every open page). */
+static void test_redis_deleted_newest(redisContext *c)
+{
+    tw_store *s = make_redis(1000);
+    publish(s, "opens a pooled connection");
+    tw_id newest = publish(s, "the newest, deleted soon");
+    rec r;
+    tw_store_listener l = rec_listener(&r);
+    tw_store_subscribe(s, &l);
+    rec_until(&r, events_end, (long)"u");
+    char id[TW_ID_MAX];
+    tw_id_format(newest, id);
+    admin_do(c, apr_psprintf(pool, "XDEL %s %s", last_key, id));
+    int clean = 1;
+    for (int i = 0; i < 4; i++) {
+        block_subscriptions(c);
+        rec_until(&r, events_end, (long)"d");
+        reopen(c);
+        clean &= rec_until(&r, events_end, (long)"du");
+    }
+    ok(clean, "redis: four reconnections from a deleted newest post: down, up, no gap");
+    pthread_mutex_lock(&r.lock);
+    ok(!strchr(r.events, 'g'), "redis: no gap at all (%s)", r.events);
+    pthread_mutex_unlock(&r.lock);
+    tw_id live = publish(s, "live after all that");
+    ok(rec_until(&r, has_posts, 1), "redis: and live posts still come");
+    pthread_mutex_lock(&r.lock);
+    ok(r.nposts == 1 && !tw_id_cmp(r.posts[0], live), "redis: just the live one");
+    pthread_mutex_unlock(&r.lock);
     tw_store_stop(s);
     tw_store_stopped(s, apr_time_from_sec(5));
     rec_free(&r);
@@ -846,6 +1192,7 @@ int main(void)
     apr_initialize();
     apr_pool_create(&pool, NULL);
     contract("memory", make_mem);
+    contract_actions("memory", make_mem);
     redis_sock = getenv("TW_TEST_REDIS");
     if (!redis_sock) {
         printf("ok %d # SKIP tw_redis: TW_TEST_REDIS (a redis-server socket) is not set; "
@@ -856,12 +1203,16 @@ int main(void)
         ok(c && !c->err, "a connection to the test redis-server at %s", redis_sock);
         if (c && !c->err) {
             contract("redis", make_redis);
+            contract_actions("redis", make_redis);
+            test_redis_like_storm();
+            test_redis_bounded(c);
             test_redis_catch_up(c);
             test_redis_gap(c);
             test_redis_foreign_baseline(c);
             test_redis_foreign_pages(c);
             test_redis_gap_from_empty(c);
             test_redis_gap_deleted(c);
+            test_redis_deleted_newest(c);
             test_redis_replicas(c);
             test_redis_fleet_history(c);
             test_redis_rate(c);

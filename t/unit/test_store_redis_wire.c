@@ -105,37 +105,104 @@ static void test_message(void)
     freeReplyObject(odd);
 }
 
-static int bc(const char *s, size_t n, tw_post *p)
+static int bc(const char *s, size_t n, tw_event *e)
 {
-    return tw_redis_parse_broadcast(s, n, p);
+    return tw_redis_parse_broadcast(s, n, e);
 }
 
 static void test_broadcast(void)
 {
-    tw_post p;
-    const char ok1[] = "1700000000000-3 ann\nhello\nworld";
-    ok(bc(ok1, sizeof(ok1) - 1, &p), "an announcement");
-    ok(p.id.ms == 1700000000000ULL && p.id.seq == 3, "its id");
-    ok(p.user_len == 3 && !memcmp(p.user, "ann", 3), "its user");
-    ok(p.msg_len == 11 && !memcmp(p.msg, "hello\nworld", 11), "its message, newlines kept");
-    ok(!p.has_prev, "no predecessor named");
-    const char ok2[] = "1700000000000-3 1699999999999-12 ann\nhi there";
-    ok(bc(ok2, sizeof(ok2) - 1, &p) && p.has_prev, "an announcement that names its predecessor");
-    ok(p.prev.ms == 1699999999999ULL && p.prev.seq == 12 && p.id.seq == 3, "both ids");
-    ok(p.user_len == 3 && !memcmp(p.user, "ann", 3) && p.msg_len == 8, "the user and message");
-    ok(bc("1-0 12-4\nm", 10, &p) && !p.has_prev && p.user_len == 4,
-       "a user name that reads as an id is a user when no space follows it");
-    ok(!bc("1-0 x-0 ann\nm", 13, &p), "a bad predecessor is malformed");
-    ok(!bc("1-0 0-1 \nm", 10, &p), "an empty user after the predecessor is malformed");
-    ok(!bc("1-0 0-1 a b\nm", 13, &p), "a user with a space is malformed");
-    ok(bc("1-0 a\n", 6, &p) && p.msg_len == 0, "an empty message is well-formed");
-    ok(!bc("1-0 \nmsg", 8, &p), "an empty user is not");
-    ok(!bc("1-0 ann", 7, &p), "nor a missing newline");
-    ok(!bc("1-0ann\nm", 8, &p), "nor a missing space");
-    ok(!bc("x-0 a\nm", 7, &p), "nor a bad id");
-    ok(!bc("", 0, &p), "nor nothing");
-    const char nul[] = "1-0 a\nb\0c";
-    ok(bc(nul, sizeof(nul) - 1, &p) && p.msg_len == 3, "bytes after a NUL are kept");
+    tw_event e;
+    const char ok1[] = "1700000000000-3 - post ann c:vem2q2k7\nhello\nworld";
+    ok(bc(ok1, sizeof(ok1) - 1, &e) && e.kind == TW_EVENT_POST, "an announcement of a post");
+    ok(e.id.ms == 1700000000000ULL && e.id.seq == 3 && !tw_id_cmp(e.post.id, e.id), "its id");
+    ok(e.post.user_len == 3 && !memcmp(e.post.user, "ann", 3), "its user");
+    ok(e.post.author_len == 10 && !memcmp(e.post.author, "c:vem2q2k7", 10), "its author");
+    ok(e.post.msg_len == 11 && !memcmp(e.post.msg, "hello\nworld", 11),
+       "its message, newlines kept");
+    ok(!e.has_prev, "no predecessor: -");
+    const char ok2[] = "1700000000000-3 1699999999999-12 post ann -\nhi there";
+    ok(bc(ok2, sizeof(ok2) - 1, &e) && e.has_prev, "an announcement that names its predecessor");
+    ok(e.prev.ms == 1699999999999ULL && e.prev.seq == 12 && e.id.seq == 3, "both ids");
+    ok(e.post.user_len == 3 && e.post.msg_len == 8, "the user and message");
+    ok(e.post.author_len == 0, "no author: -");
+    ok(bc("1-0 - post 12-4 -\nm", 20, &e) && e.post.user_len == 4,
+       "a user name that reads as an id");
+    ok(!bc("1-0 x-0 post ann -\nm", 21, &e), "a bad predecessor is malformed");
+    ok(!bc("1-0 0-1 post  -\nm", 18, &e), "an empty user is malformed");
+    ok(!bc("1-0 0-1 post a b c\nm", 21, &e), "a word too many is malformed");
+    ok(!bc("1-0 0-1 post a\nm", 16, &e), "a missing author word is malformed");
+    ok(!bc("1-0 0-1 like a -\nm", 19, &e), "an unknown kind is malformed");
+    ok(!bc("1-0 0-1 post a - \nm", 19, &e), "a space before the newline is malformed");
+    ok(bc("1-0 - post a -\n", 15, &e) && e.post.msg_len == 0, "an empty message is well-formed");
+    ok(!bc("1-0 - post a -", 14, &e), "nor a missing newline");
+    ok(!bc("1-0 -post a -\nm", 15, &e), "nor a missing space");
+    ok(!bc("x-0 - post a -\nm", 16, &e), "nor a bad id");
+    ok(!bc("", 0, &e), "nor nothing");
+    const char nul[] = "1-0 - post a -\nb\0c";
+    ok(bc(nul, sizeof(nul) - 1, &e) && e.post.msg_len == 3, "bytes after a NUL are kept");
+
+    const char del[] = "5-0 4-0 delete 2-0 author\n";
+    ok(bc(del, sizeof(del) - 1, &e) && e.kind == TW_EVENT_DELETE, "a deletion");
+    ok(e.id.ms == 5 && e.target.ms == 2 && !e.by_moderator && e.has_prev && e.prev.ms == 4,
+       "its id, its post, by the author, its predecessor");
+    const char mod[] = "5-0 4-0 delete 2-0 moderator\n";
+    ok(bc(mod, sizeof(mod) - 1, &e) && e.by_moderator, "a removal by a moderator");
+    ok(!bc("5-0 4-0 delete 2-0 someone\n", 27, &e), "by neither: malformed");
+    ok(!bc("5-0 4-0 delete two author\n", 26, &e), "a post that is no id: malformed");
+    ok(!bc("5-0 4-0 delete 2-0 author\nx", 27, &e), "a deletion with a body: malformed");
+    const char cnt[] = "6-0 5-0 count 2-0 17\n";
+    ok(bc(cnt, sizeof(cnt) - 1, &e) && e.kind == TW_EVENT_COUNT && e.count == 17 &&
+           e.target.ms == 2,
+       "a count of likes");
+    ok(bc("6-0 5-0 count 2-0 0\n", 20, &e) && e.count == 0, "a count of none");
+    ok(!bc("6-0 5-0 count 2-0 -1\n", 21, &e), "a negative count: malformed");
+    ok(!bc("6-0 5-0 count 2-0 1x\n", 21, &e), "a count that is not a number: malformed");
+    ok(!bc("6-0 5-0 count 2-0 99999999999999999999\n", 39, &e), "a count too large: malformed");
+}
+
+/* Entries of events beside posts, read back as events; and the counts of likes of posts. */
+static void test_events(void)
+{
+    const char *three =
+        "*3\r\n"
+        "*2\r\n$3\r\n1-0\r\n*6\r\n$1\r\nu\r\n$3\r\nann\r\n$1\r\nm\r\n$2\r\nhi\r\n$1\r\na\r\n$"
+        "3\r\nc:x\r\n"
+        "*2\r\n$3\r\n2-0\r\n*8\r\n$1\r\ne\r\n$6\r\ndelete\r\n$1\r\np\r\n$3\r\n1-0\r\n$2\r\nby\r\n"
+        "$9\r\nmoderator\r\n$1\r\nw\r\n$3\r\nm:z\r\n"
+        "*2\r\n$3\r\n3-0\r\n*6\r\n$1\r\ne\r\n$5\r\ncount\r\n$1\r\np\r\n$3\r\n1-0\r\n$1\r\nn\r\n"
+        "$1\r\n4\r\n";
+    redisReply *rep = parse(three);
+    tw_event *ev;
+    int n;
+    tw_redis_range info;
+    ok(rep && tw_redis_wire_events(pool, rep, &ev, &n, &info) == 1 && n == 3,
+       "a post, a deletion, a count");
+    ok(ev[0].kind == TW_EVENT_POST && ev[0].post.author_len == 3, "the post and its author");
+    ok(ev[1].kind == TW_EVENT_DELETE && ev[1].by_moderator && ev[1].target.ms == 1,
+       "the deletion by a moderator, of the post");
+    ok(ev[2].kind == TW_EVENT_COUNT && ev[2].count == 4 && ev[2].target.ms == 1, "the count");
+    tw_post *posts;
+    ok(tw_redis_wire_entries(pool, rep, &posts, &n, &info) == 1 && n == 1 && posts[0].id.ms == 1 &&
+           info.raw == 3,
+       "as posts: the post alone, the events counted as seen");
+    freeReplyObject(rep);
+    rep = parse("*1\r\n*2\r\n$3\r\n2-0\r\n*4\r\n$1\r\ne\r\n$6\r\ndelete\r\n$1\r\np\r\n$1\r\nx\r\n");
+    ok(rep && tw_redis_wire_events(pool, rep, &ev, &n, &info) == 1 && n == 0 && info.raw == 1,
+       "an event that names no post is another writer's");
+    freeReplyObject(rep);
+
+    tw_post two[2] = {{.id = {1, 0}}, {.id = {2, 0}}};
+    rep = parse("*2\r\n$1\r\n7\r\n$-1\r\n");
+    ok(rep && tw_redis_wire_likes(rep, two, 2) && two[0].likes == 7 && two[1].likes == 0,
+       "counts of likes: a number, nil for none");
+    freeReplyObject(rep);
+    rep = parse("*1\r\n$1\r\n7\r\n");
+    ok(rep && !tw_redis_wire_likes(rep, two, 2), "fewer counts than posts: malformed");
+    freeReplyObject(rep);
+    rep = parse("*2\r\n$1\r\nx\r\n$1\r\n1\r\n");
+    ok(rep && !tw_redis_wire_likes(rep, two, 2), "a count that is no number: malformed");
+    freeReplyObject(rep);
 }
 
 static void test_stream_info(void)
@@ -251,6 +318,7 @@ int main(void)
     test_entries();
     test_message();
     test_broadcast();
+    test_events();
     test_stream_info();
     test_master_addr();
     test_role();
