@@ -127,6 +127,9 @@ test('structure: one h1, banner and main, a numbered feed, a polite region', asy
     assert.equal(c.size, '-1', 'more may load: the size is unknown');
     assert.match(c.name, /^\S+ \S/, 'named by its author and time');
   });
+  // Others' posts show no delete control (the viewer's stylesheet shows it on its own only).
+  assert.ok(await page.locator('#feed .tw-like').count() > 0);
+  assert.equal(await page.locator('#feed .tw-delete:visible').count(), 0);
   // Page Down moves to the next post.
   await page.focus('#feed > article');
   await page.keyboard.press('PageDown');

@@ -100,6 +100,9 @@ test('Ctrl+Enter posts; after a post the box is empty and keeps the focus', asyn
   assert.equal((await posted).status(), 204);
   await page.waitForFunction(() => document.getElementById('message').value === '');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'message');
+  // The visitor's own post has its delete control in the card's footer.
+  const own = (await posted).headers()['x-post-id'];
+  await page.waitForSelector(`#post-${own} .tw-foot .tw-delete`, { state: 'visible' });
   assert.equal((await counter(page)).shown, '30', 'the counter starts again');
   // With the button too: the focus comes back to the box, ready for the next post.
   await page.keyboard.type('Sent with the button');
