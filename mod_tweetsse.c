@@ -266,12 +266,14 @@ static int tw_map_to_storage(request_rec *r)
     return r->filename && strncmp(r->filename, "tweetsse:", 9) == 0 ? OK : DECLINED;
 }
 
-/* post_config: create the post counter and the metrics the children share (anonymous shared
- * memory, inherited across fork). Runs in the parent, on the dry run too (it is cheap); logs
- * the module's version once per start and restart, not on the dry run. */
+/* post_config: name the page's static files with their versions; create the post counter and
+ * the metrics the children share (anonymous shared memory, inherited across fork). Runs in the
+ * parent, on the dry run too (it is cheap); logs the module's version once per start and
+ * restart, not on the dry run. */
 static int tw_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     (void)plog, (void)ptemp;
+    tw_page_assets();
     if (tw_page_counter_create(pconf, s) != APR_SUCCESS)
         return HTTP_INTERNAL_SERVER_ERROR;
     int rc = tw_metrics_post_config(pconf, s);
@@ -293,7 +295,7 @@ static void tw_register_hooks(apr_pool_t *p)
     (void)p;
     /* After the configuration is read and merged (configtest too): defaults, feeds that mix. */
     ap_hook_check_config(tw_config_check, NULL, NULL, APR_HOOK_MIDDLE);
-    /* Then, once per (re)start: the shared post counter and metrics. */
+    /* Then, once per (re)start: the static files' versions, the shared post counter, metrics. */
     ap_hook_post_config(tw_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* In each new child, first: its slot of the metrics, which its runtimes report into. */
     ap_hook_child_init(tw_metrics_child_init, NULL, NULL, APR_HOOK_FIRST);

@@ -6,6 +6,12 @@
 
 #include "mod_tweetsse_config.h"
 
+/* post_config: the versions of the page's static files (build/tw_assets.h, a hash of each
+ * file's bytes, made by the Makefile from htdocs/lib), so that the page names them as
+ * lib/<name>?v=<version>, URLs a browser may cache for good (Cache-Control immutable, set by
+ * the configuration). */
+void tw_page_assets(void);
+
 /* post_config: the instance's post counter, in anonymous shared memory inherited by every
  * child. */
 apr_status_t tw_page_counter_create(apr_pool_t *pconf, server_rec *s);

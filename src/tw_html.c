@@ -9,6 +9,31 @@
 static const char *const tw_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
+/* The static files the head names, in the order it names them, each with its version once
+ * tw_html_set_asset_version has been told it. */
+static struct {
+    const char *name;
+    const char *version;
+    int script; /* 1: a deferred script, 0: a stylesheet */
+} tw_assets[] = {
+    {"tweetsse.css", NULL, 0},
+    {"htmx.min.js", NULL, 1},
+    {"sse.js", NULL, 1},
+    {"tweetsse.js", NULL, 1},
+};
+#define TW_NASSETS (sizeof(tw_assets) / sizeof(tw_assets[0]))
+
+int tw_html_set_asset_version(const char *name, const char *version)
+{
+    for (size_t i = 0; i < TW_NASSETS; i++) {
+        if (!strcmp(tw_assets[i].name, name)) {
+            tw_assets[i].version = version;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The avatar: initials on a disc coloured from the tag (or the name, without one); no external
  * request. */
 static void tw_html_avatar(tw_buf *b, const char *user, size_t n, const char *tag, size_t tn)
@@ -16,7 +41,7 @@ static void tw_html_avatar(tw_buf *b, const char *user, size_t n, const char *ta
     char ini[3];
     tw_name_initials(user, n, ini);
     tw_buf_addf(b,
-                "<svg class=\"tw-avatar flex-shrink-0\" width=\"48\" height=\"48\" "
+                "<svg class=\"tw-avatar\" width=\"48\" height=\"48\" "
                 "viewBox=\"0 0 48 48\" aria-hidden=\"true\"><circle cx=\"24\" cy=\"24\" "
                 "r=\"24\" fill=\"hsl(%u,55%%,40%%)\"/><text x=\"24\" y=\"30\" "
                 "text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"18\" "
@@ -40,43 +65,61 @@ void tw_html_like(tw_buf *b, const char *id, int liked, long likes, int oob)
 {
     const char *swap = oob ? " hx-swap-oob=\"true\"" : "";
     tw_buf_addf(b,
-                "<button type=\"submit\" class=\"tw-like\" id=\"like-%s\" aria-pressed=\"%s\" "
-                "aria-describedby=\"likes-%s\"%s>Like</button><span class=\"tw-likes\" "
-                "id=\"likes-%s\"%s>%ld</span>",
-                id, liked ? "true" : "false", id, swap, id, swap, likes);
+                "<button type=\"submit\" name=\"action\" value=\"toggle\" class=\"tw-like\" "
+                "id=\"like-%s\" aria-pressed=\"%s\"%s>Like <span class=\"tw-likes\" "
+                "id=\"likes-%s\">%ld</span></button>",
+                id, liked ? "true" : "false", swap, id, likes);
 }
 
-/* One action of a card: a form that posts `action` to the post's URL, plainly or through htmx
- * (which swaps nothing but what the answer marks out of band), with `inner` as its controls. */
-static void tw_html_action_open(tw_buf *b, const char *cls, const char *id, const char *root,
-                                const char *action)
+/* One action of a card: a form that posts to the post's URL, plainly or through htmx; its
+ * button says which action (name="action"), as the submitter of the form. */
+static void tw_html_action_open(tw_buf *b, const char *cls, const char *id, const char *root)
 {
     size_t rn = strlen(root);
     tw_buf_addf(b, "<form class=\"%s\" method=\"post\" action=\"", cls);
     tw_buf_add_escaped(b, root, rn);
     tw_buf_addf(b, "home/post/%s\" hx-post=\"", id);
     tw_buf_add_escaped(b, root, rn);
-    tw_buf_addf(b,
-                "home/post/%s\" hx-swap=\"none\"><input type=\"hidden\" name=\"action\" "
-                "value=\"%s\">",
-                id, action);
+    tw_buf_addf(b, "home/post/%s\">", id);
 }
 
-/* The card's actions, below the message: the like toggle with the count, and the delete
- * control, which the viewer's stylesheet shows on the viewer's own posts only
+/* The card's actions, in its footer below the message: the like toggle with the count, and the
+ * delete control, which the viewer's stylesheet shows on the viewer's own posts only
  * (tw_html_viewer_css). The same for every viewer: the page's script marks what the viewer
  * likes. */
 static void tw_html_actions(tw_buf *b, const tw_post *p, const char *id, const char *root)
 {
-    tw_buf_adds(b, "<div class=\"tw-actions\">");
-    tw_html_action_open(b, "tw-like-form", id, root, "toggle");
+    /* hx-swap here, for both forms: nothing but what the answer marks out of band (the feed
+     * around it swaps its events in at the top). */
+    tw_buf_adds(b, "<footer class=\"tw-foot tw-actions\" hx-swap=\"none\">");
+    tw_html_action_open(b, "tw-like-form", id, root);
     tw_html_like(b, id, 0, p->likes, 0);
     tw_buf_adds(b, "</form>");
     if (p->author_len) {
-        tw_html_action_open(b, "tw-own", id, root, "delete");
-        tw_buf_adds(b, "<button type=\"submit\" class=\"tw-delete\">Delete</button></form>");
+        tw_html_action_open(b, "tw-own", id, root);
+        tw_buf_adds(b, "<button type=\"submit\" name=\"action\" value=\"delete\" "
+                       "class=\"tw-delete\">Delete</button></form>");
     }
-    tw_buf_adds(b, "</div>");
+    tw_buf_adds(b, "</footer>");
+}
+
+/* The card's <time>: the instant in datetime (UTC, milliseconds), to the second in the title,
+ * to the minute as text; the page script turns the text into a relative time in the reader's
+ * language and zone, and the title into the exact time in their zone. */
+static void tw_html_time(tw_buf *b, tw_id id)
+{
+    apr_time_exp_t t;
+    /* Ids of this module are milliseconds since 1970; a foreign id beyond year 9999 is
+     * clamped rather than overflowing. */
+    uint64_t ms = id.ms < 253402300799999ULL ? id.ms : 253402300799999ULL;
+    apr_time_exp_gmt(&t, (apr_time_t)ms * 1000);
+    int year = t.tm_year + 1900;
+    tw_buf_addf(b,
+                "<time datetime=\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\" title=\"%d %s %04d, "
+                "%02d:%02d:%02d UTC\">%d %s %04d, %02d:%02d UTC</time>",
+                year, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, t.tm_usec / 1000,
+                t.tm_mday, tw_months[t.tm_mon], year, t.tm_hour, t.tm_min, t.tm_sec, t.tm_mday,
+                tw_months[t.tm_mon], year, t.tm_hour, t.tm_min);
 }
 
 void tw_html_card(tw_buf *b, const tw_post *p, const char *root)
@@ -85,33 +128,28 @@ void tw_html_card(tw_buf *b, const tw_post *p, const char *root)
     tw_id_format(p->id, id);
     size_t tn = tw_identity_author_tag(p->author, p->author_len, tag);
     tw_identity_by(p->author, p->author_len, by);
-    apr_time_exp_t t;
-    /* Ids of this module are milliseconds since 1970; a foreign id beyond year 9999 is
-     * clamped rather than overflowing. */
-    uint64_t ms = p->id.ms < 253402300799999ULL ? p->id.ms : 253402300799999ULL;
-    apr_time_exp_gmt(&t, (apr_time_t)ms * 1000);
-
-    tw_buf_addf(b, "<article class=\"card tw-post mb-2\" id=\"post-%s\"", id);
+    tw_buf_addf(b, "<article class=\"card tw-post\" id=\"post-%s\"", id);
     if (*by)
         tw_buf_addf(b, " data-by=\"%s\"", by);
-    tw_buf_adds(b, "><div class=\"card-body d-flex gap-3\">");
+    /* The article is named by its header (the author and the time), as the feed pattern of
+     * WAI-ARIA asks; its id carries no "post-" prefix, so that post-<id> stays unique. */
+    tw_buf_addf(b, " aria-labelledby=\"h-%s\">", id);
     tw_html_avatar(b, p->user, p->user_len, tag, tn);
-    tw_buf_adds(b, "<div class=\"flex-grow-1 tw-body\"><div class=\"d-flex "
-                   "justify-content-between gap-2\"><strong class=\"tw-user\">");
+    tw_buf_addf(b,
+                "<div class=\"tw-body\"><header class=\"tw-head\" id=\"h-%s\"><strong "
+                "class=\"tw-user\">",
+                id);
     tw_buf_add_escaped(b, p->user, p->user_len);
     tw_html_tag(b, tag, tn);
-    tw_buf_adds(b, "</strong><a class=\"tw-permalink small text-body-secondary\" href=\"");
+    tw_buf_adds(b, "</strong> <a class=\"tw-permalink\" href=\"");
     tw_buf_add_escaped(b, root, strlen(root));
-    tw_buf_addf(b,
-                "home/post/%s\"><time datetime=\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\">%d %s "
-                "%04d, %02d:%02d UTC</time></a></div><p class=\"tw-msg mb-0\">",
-                id, t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
-                t.tm_usec / 1000, t.tm_mday, tw_months[t.tm_mon], t.tm_year + 1900, t.tm_hour,
-                t.tm_min);
+    tw_buf_addf(b, "home/post/%s\">", id);
+    tw_html_time(b, p->id);
+    tw_buf_adds(b, "</a></header><p class=\"tw-msg\">");
     tw_buf_add_escaped(b, p->msg, p->msg_len);
     tw_buf_adds(b, "</p>");
     tw_html_actions(b, p, id, root);
-    tw_buf_adds(b, "</div></div></article>");
+    tw_buf_adds(b, "</div></article>");
 }
 
 void tw_html_event(tw_buf *b, const tw_event *ev)
@@ -151,6 +189,7 @@ static void tw_html_head(tw_buf *b, const char *root, const char *title, const c
     size_t rn = strlen(root);
     tw_buf_adds(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                   "<meta name=\"color-scheme\" content=\"light dark\">"
                    /* htmx would insert its indicator styles inline, which the page's
                     * Content-Security-Policy (style-src 'self') refuses; none are used. */
                    "<meta name=\"htmx-config\" "
@@ -158,37 +197,35 @@ static void tw_html_head(tw_buf *b, const char *root, const char *title, const c
                    "<title>");
     tw_buf_add_escaped(b, title, strlen(title));
     tw_buf_adds(b, "</title><link rel=\"icon\" href=\"data:,\">");
-    static const char *const css[] = {"bootstrap.min.css", "tweetsse.css"};
-    static const char *const js[] = {"htmx.min.js", "sse.js", "tweetsse.js"};
-    for (size_t i = 0; i < sizeof(css) / sizeof(css[0]); i++) {
-        tw_buf_adds(b, "<link rel=\"stylesheet\" href=\"");
+    for (size_t i = 0; i < TW_NASSETS; i++) {
+        tw_buf_adds(b, tw_assets[i].script ? "<script src=\"" : "<link rel=\"stylesheet\" href=\"");
         tw_buf_add_escaped(b, root, rn);
-        tw_buf_addf(b, "lib/%s\">", css[i]);
-    }
-    if (viewer) {
-        tw_buf_adds(b, "<link rel=\"stylesheet\" href=\"");
-        tw_buf_add_escaped(b, root, rn);
-        tw_buf_adds(b, "home/viewer.css?by=");
-        tw_buf_add_escaped(b, viewer, strlen(viewer));
-        tw_buf_adds(b, "\">");
-    }
-    for (size_t i = 0; i < sizeof(js) / sizeof(js[0]); i++) {
-        tw_buf_adds(b, "<script src=\"");
-        tw_buf_add_escaped(b, root, rn);
-        tw_buf_addf(b, "lib/%s\" defer></script>", js[i]);
+        tw_buf_addf(b, "lib/%s", tw_assets[i].name);
+        if (tw_assets[i].version) {
+            tw_buf_adds(b, "?v=");
+            tw_buf_add_escaped(b, tw_assets[i].version, strlen(tw_assets[i].version));
+        }
+        tw_buf_adds(b, tw_assets[i].script ? "\" defer></script>" : "\">");
+        if (viewer && !tw_assets[i].script) { /* after the page's own stylesheet */
+            tw_buf_adds(b, "<link rel=\"stylesheet\" href=\"");
+            tw_buf_add_escaped(b, root, rn);
+            tw_buf_adds(b, "home/viewer.css?by=");
+            tw_buf_add_escaped(b, viewer, strlen(viewer));
+            tw_buf_adds(b, "\">");
+        }
     }
     tw_buf_adds(b, "</head>\n<body>");
 }
 
-/* The navbar: the name of the feed (a link to it) and the visitor's name and avatar. */
-static void tw_html_navbar(tw_buf *b, const char *root, const char *username, const char *usertag)
+/* The banner: the name of the feed (a link to it) and the visitor's name and avatar. The page
+ * script adds the live status between them. */
+static void tw_html_banner(tw_buf *b, const char *root, const char *username, const char *usertag)
 {
     size_t tn = usertag ? strlen(usertag) : 0;
-    tw_buf_adds(b, "<nav class=\"navbar bg-body-tertiary border-bottom mb-3\"><div "
-                   "class=\"container tw-narrow\"><a class=\"navbar-brand\" href=\"");
+    tw_buf_adds(b, "<header class=\"tw-top\"><div class=\"tw-wrap tw-bar\"><a class=\"tw-brand\" "
+                   "href=\"");
     tw_buf_add_escaped(b, root, strlen(root));
-    tw_buf_adds(b, "home\">TweetSSE</a><span class=\"navbar-text d-flex "
-                   "align-items-center gap-2\">");
+    tw_buf_adds(b, "home\">TweetSSE</a><span class=\"tw-me\">");
     if (username) {
         size_t ulen = strlen(username);
         tw_html_avatar(b, username, ulen, usertag, tn);
@@ -199,61 +236,94 @@ static void tw_html_navbar(tw_buf *b, const char *root, const char *username, co
     } else {
         tw_buf_adds(b, "<span id=\"whoami\">not signed in</span>");
     }
-    tw_buf_adds(b, "</span></div></nav>\n");
+    tw_buf_adds(b, "</span></div></header>\n");
 }
 
-void tw_html_page_top(tw_buf *b, const tw_page *pg)
+/* The compose form. The limit is the server's (data-max, in code points), for the counter of
+ * the page script; without the script the server's refusal says it. */
+static void tw_html_compose(tw_buf *b, const tw_page *pg)
 {
-    tw_html_head(b, "", "TweetSSE", pg->viewer);
-    tw_html_navbar(b, "", pg->username, pg->usertag);
-    tw_buf_adds(b, "<main class=\"container tw-narrow\">"
-                   "<form id=\"compose\" class=\"card card-body mb-3\" method=\"post\" "
-                   "action=\"home\" hx-post=\"home\" hx-swap=\"none\">");
+    tw_buf_adds(b, "<form id=\"compose\" class=\"tw-compose\" method=\"post\" action=\"home\" "
+                   "hx-post=\"home\" hx-swap=\"none\">");
     if (pg->key) {
         tw_buf_adds(b, "<input type=\"hidden\" name=\"key\" value=\"");
         tw_buf_add_escaped(b, pg->key, strlen(pg->key));
         tw_buf_adds(b, "\">");
     }
-    tw_buf_adds(b, "<label class=\"visually-hidden\" for=\"message\">Message</label>"
-                   "<textarea id=\"message\" name=\"message\" class=\"form-control mb-2\" "
-                   "rows=\"3\" required placeholder=\"What&#39;s happening?\"></textarea>"
-                   "<div class=\"d-flex justify-content-between align-items-center gap-2\">"
-                   "<div id=\"compose-error\" class=\"text-danger small\" role=\"alert\" "
-                   "aria-live=\"polite\"></div><button type=\"submit\" class=\"btn "
-                   "btn-primary\">Tweet</button></div></form>\n");
+    tw_buf_adds(b, "<label class=\"tw-sr\" for=\"message\">Message</label>"
+                   "<textarea id=\"message\" name=\"message\" rows=\"3\" required "
+                   "placeholder=\"What&#39;s happening?\" "
+                   "aria-describedby=\"compose-count compose-error\"");
+    if (pg->max_chars > 0)
+        tw_buf_addf(b, " data-max=\"%ld\"", pg->max_chars);
+    tw_buf_adds(b, "></textarea><div class=\"tw-compose-foot\"><div id=\"compose-error\" "
+                   "class=\"tw-error\" role=\"alert\" aria-live=\"polite\"></div><span "
+                   "id=\"compose-count\" class=\"tw-count\"></span><button type=\"submit\" "
+                   "class=\"tw-btn\">Tweet</button></div></form>\n");
+}
+
+void tw_html_page_top(tw_buf *b, const tw_page *pg)
+{
+    tw_html_head(b, "", pg->older ? "Older posts on TweetSSE" : "TweetSSE", pg->viewer);
+    tw_html_banner(b, "", pg->username, pg->usertag);
+    tw_buf_adds(b, pg->older ? "<main id=\"main\" class=\"tw-wrap\"><h1 class=\"tw-h1\">Older "
+                               "posts</h1>"
+                             : "<main id=\"main\" class=\"tw-wrap\"><h1 class=\"tw-h1\">Latest "
+                               "posts</h1>");
+    tw_html_compose(b, pg);
+    if (pg->presence) /* the page script keeps the number current (presence events) */
+        tw_buf_addf(b,
+                    "<p id=\"readers-line\" class=\"tw-readers\"%s><span id=\"readers\">%ld</span> "
+                    "reading now</p>\n",
+                    pg->readers < 0 ? " hidden" : "", pg->readers < 0 ? 0L : pg->readers);
     if (pg->notice) {
-        tw_buf_adds(b, "<div class=\"alert alert-warning\" role=\"status\">");
+        tw_buf_adds(b, "<div class=\"tw-notice\" role=\"status\">");
         tw_buf_add_escaped(b, pg->notice, strlen(pg->notice));
         tw_buf_adds(b, "</div>\n");
     }
 }
 
-/* The cards, then the "Older posts" control (before the last card) or the end marker; on a
- * first page without posts (and without a notice that the store is unreachable) a note that
- * the feed is empty, which the page's CSS hides once a live card arrives above it. */
+/* The "Older posts" control that follows the feed: a link to the page that starts before
+ * `oldest`; with htmx, once scrolled into view, it appends the next cards to the feed. In a
+ * fragment (`oob`) it replaces the control that asked for it. */
+static void tw_html_older(tw_buf *b, tw_id oldest, int oob)
+{
+    char id[TW_ID_MAX];
+    tw_id_format(oldest, id);
+    tw_buf_addf(b,
+                "<a id=\"older\" class=\"tw-older\"%s href=\"home?before=%s\" "
+                "hx-get=\"home?before=%s\" hx-trigger=\"revealed\" hx-target=\"#feed\" "
+                "hx-swap=\"beforeend\">Older posts</a>\n",
+                oob ? " hx-swap-oob=\"true\"" : "", id, id);
+}
+
+/* The end of the history, after the feed; in a fragment it replaces the control. */
+static void tw_html_end(tw_buf *b, int oob)
+{
+    tw_buf_addf(b, "<p id=\"feed-end\" class=\"tw-end\"%s>That's all.</p>\n",
+                oob ? " hx-swap-oob=\"outerHTML:#older\"" : "");
+}
+
 static void tw_html_cards(tw_buf *b, const tw_page *pg)
 {
     for (int i = 0; i < pg->nposts; i++) {
         tw_html_card(b, &pg->posts[i], "");
         tw_buf_add(b, "\n", 1);
     }
-    if (pg->more && pg->nposts > 0) {
-        char id[TW_ID_MAX];
-        tw_id_format(pg->posts[pg->nposts - 1].id, id);
-        /* Without JavaScript a link to the page that starts there; with htmx it replaces
-         * itself with the next cards and control once scrolled into view. */
-        tw_buf_addf(b,
-                    "<a id=\"older\" class=\"tw-older d-block text-center my-3\" "
-                    "href=\"home?before=%s\" hx-get=\"home?before=%s\" "
-                    "hx-trigger=\"revealed\" hx-swap=\"outerHTML\">Older posts</a>\n",
-                    id, id);
-    } else if (pg->nposts > 0 || pg->older) {
-        tw_buf_adds(b, "<p id=\"feed-end\" class=\"tw-end text-center text-body-secondary "
-                       "small my-3\">That's all.</p>\n");
-    } else if (!pg->notice) {
-        tw_buf_adds(b, "<p id=\"feed-empty\" class=\"tw-empty text-center text-body-secondary "
-                       "my-3\">No posts yet. Write the first one above.</p>\n");
-    }
+}
+
+/* What follows the cards: the control, the end marker, or on a first page without posts (and
+ * without a notice that the store is unreachable) a note that the feed is empty, which the
+ * page's stylesheet hides once a live card arrives. */
+static void tw_html_feed_tail(tw_buf *b, const tw_page *pg, int oob)
+{
+    if (pg->more && pg->nposts > 0)
+        tw_html_older(b, pg->posts[pg->nposts - 1].id, oob);
+    else if (pg->nposts > 0 || pg->older)
+        tw_html_end(b, oob);
+    else if (!oob && !pg->notice)
+        tw_buf_adds(b, "<p id=\"feed-empty\" class=\"tw-empty\">No posts yet. Write the first one "
+                       "above.</p>\n");
 }
 
 void tw_html_page_feed(tw_buf *b, const tw_page *pg)
@@ -269,15 +339,23 @@ void tw_html_page_feed(tw_buf *b, const tw_page *pg)
     }
     if (pg->older)
         tw_buf_adds(b, "<p class=\"tw-newest\"><a href=\"home\">Newest posts</a></p>\n");
-    tw_buf_adds(b, "<div id=\"feed\" sse-swap=\"post\" hx-swap=\"afterbegin\">");
+    /* A feed (role) owns articles only, so the control and the end marker follow it; an empty
+     * feed is no feed yet (the page script gives it the role with its first card). */
+    tw_buf_adds(b, pg->nposts > 0
+                       ? "<div id=\"feed\" role=\"feed\" aria-label=\"Posts\" "
+                         "sse-swap=\"post,delete,count,presence\" hx-swap=\"afterbegin\">"
+                       : "<div id=\"feed\" sse-swap=\"post,delete,count,presence\" "
+                         "hx-swap=\"afterbegin\">");
     tw_html_cards(b, pg);
-    tw_buf_adds(b, pg->live ? "</div></div>" : "</div>");
-    tw_buf_adds(b, "</main></body></html>\n");
+    tw_buf_adds(b, "</div>\n");
+    tw_html_feed_tail(b, pg, 0);
+    tw_buf_adds(b, pg->live ? "</div></main></body></html>\n" : "</main></body></html>\n");
 }
 
 void tw_html_feed_more(tw_buf *b, const tw_page *pg)
 {
     tw_html_cards(b, pg);
+    tw_html_feed_tail(b, pg, 1);
 }
 
 void tw_html_page(tw_buf *b, const tw_page *pg)
@@ -294,18 +372,19 @@ void tw_html_post_page(tw_buf *b, const tw_page *who, const tw_post *p)
     tw_buf_add(&title, p->user, p->user_len);
     tw_buf_adds(&title, " on TweetSSE");
     tw_html_head(b, root, title.data, who->viewer);
-    tw_html_navbar(b, root, who->username, who->usertag);
-    tw_buf_adds(b, "<main class=\"container tw-narrow\"><div id=\"post\">");
+    tw_html_banner(b, root, who->username, who->usertag);
+    tw_buf_adds(b, "<main id=\"main\" class=\"tw-wrap\"><h1 class=\"tw-h1\">Post</h1><div "
+                   "id=\"post\">");
     tw_html_card(b, p, root);
-    tw_buf_adds(b, "</div><p class=\"my-3\"><a id=\"back\" href=\"../../home\">Back to the "
+    tw_buf_adds(b, "</div><p class=\"tw-back\"><a id=\"back\" href=\"../../home\">Back to the "
                    "feed</a></p></main></body></html>\n");
 }
 
 void tw_html_moderation_page(tw_buf *b, const char *root, const char *user, const tw_page *pg)
 {
     tw_html_head(b, root, "Moderation - TweetSSE", NULL);
-    tw_buf_adds(b, "<main class=\"container tw-narrow py-4\"><h1 class=\"h4\">Moderation</h1><p>"
-                   "Signed in as <strong id=\"moderator\">");
+    tw_buf_adds(b, "<main id=\"main\" class=\"tw-wrap tw-error-page\"><h1 class=\"tw-h1\">"
+                   "Moderation</h1><p>Signed in as <strong id=\"moderator\">");
     tw_buf_add_escaped(b, user, strlen(user));
     tw_buf_adds(b, "</strong>. Removing a post takes it off every open page and out of the "
                    "feed for good.</p>\n");
@@ -316,15 +395,18 @@ void tw_html_moderation_page(tw_buf *b, const char *root, const char *user, cons
         tw_html_card(b, &pg->posts[i], root);
         tw_buf_addf(b,
                     "<form class=\"tw-remove-form\" method=\"post\"><input type=\"hidden\" "
-                    "name=\"post\" value=\"%s\"><button type=\"submit\" class=\"btn "
-                    "btn-outline-danger btn-sm\" aria-describedby=\"post-%s\">Remove</button>"
+                    "name=\"post\" value=\"%s\"><button type=\"submit\" class=\"tw-btn "
+                    "tw-btn-danger\" aria-describedby=\"post-%s\">Remove</button>"
                     "</form></div>\n",
                     id, id);
     }
     if (pg->more && pg->nposts > 0) {
         char id[TW_ID_MAX];
         tw_id_format(pg->posts[pg->nposts - 1].id, id);
-        tw_buf_addf(b, "<p><a id=\"older\" href=\"?before=%s\">Older posts</a></p>\n", id);
+        tw_buf_addf(b,
+                    "<p class=\"tw-back\"><a id=\"older\" href=\"?before=%s\">Older "
+                    "posts</a></p>\n",
+                    id);
     } else if (!pg->nposts) {
         tw_buf_adds(b, "<p id=\"feed-end\">No posts.</p>\n");
     }
@@ -334,11 +416,11 @@ void tw_html_moderation_page(tw_buf *b, const char *root, const char *user, cons
 void tw_html_error_page(tw_buf *b, const char *root, const char *title, const char *reason)
 {
     tw_html_head(b, root, title, NULL);
-    tw_buf_adds(b, "<main class=\"container tw-narrow py-4\"><h1 class=\"h4\">");
+    tw_buf_adds(b, "<main id=\"main\" class=\"tw-wrap tw-error-page\"><h1 class=\"tw-h1\">");
     tw_buf_add_escaped(b, title, strlen(title));
     tw_buf_adds(b, "</h1><p>");
     tw_buf_add_escaped(b, reason, strlen(reason));
-    tw_buf_adds(b, "</p><p><a href=\"");
+    tw_buf_adds(b, "</p><p class=\"tw-back\"><a href=\"");
     tw_buf_add_escaped(b, root, strlen(root));
     tw_buf_adds(b, "home\">Back to the feed</a></p></main></body></html>\n");
 }

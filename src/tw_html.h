@@ -1,6 +1,7 @@
 /* tw_html: HTML of the feed page, of one post card (the same markup on the page and in
  * live events) and of the no-JavaScript error page. Every piece of visitor text is
- * escaped; every URL is relative to the mount point. httpd-free. */
+ * escaped; every URL is relative to the mount point. The markup is the page's own
+ * (htdocs/tweetsse.css): a banner, one h1, main, a feed (role="feed") of articles. httpd-free. */
 #ifndef TW_HTML_H
 #define TW_HTML_H
 
@@ -19,14 +20,27 @@ typedef struct tw_page {
     int older;          /* 1: a page of older posts: a link to the newest, an end marker */
                         /* even without posts */
     int more;           /* 1: older posts may follow: the "Older posts" control after the */
-                        /* cards (before the last one); else the end marker if any card */
+                        /* feed (before its last card); else the end marker if any card */
+    long max_chars;     /* the longest message (code points), told to the page script as */
+                        /* the textarea's data-max; 0: not told */
+    int presence;       /* 1: say how many read the feed (the live page); readers < 0: not */
+    long readers;       /* known yet (the line is there, hidden, for the page script) */
 } tw_page;
 
-/* Append the card of one post: an <article id="post-<id>" data-by="<author marker>"> with an
- * inline SVG avatar, the username and its tag, the message (line breaks kept by CSS) and a <time
- * datetime> in UTC inside a link to the post's own page, `root` + "home/post/<id>" (`root` leads
- * from the document to the mount: "" on the feed, "../../" on a post's page). About 650 bytes plus
- * the escaped text. */
+/* The page's static files (tweetsse.css, htmx.min.js, sse.js, tweetsse.js) are named as
+ * <root>lib/<name>?v=<version> once their version (a hash of their bytes) is set here, so that
+ * browsers may keep them without asking again; without one, as <root>lib/<name>. Returns 0 for
+ * a name the head does not use. Call before rendering, from one thread (post_config): the
+ * strings are kept, not copied. */
+int tw_html_set_asset_version(const char *name, const char *version);
+
+/* Append the card of one post: an <article id="post-<id>" data-by="<author marker>"> named by
+ * its header (aria-labelledby "h-<id>"), with an inline SVG avatar, then a body: the header
+ * (the username and its tag, and a <time datetime> in UTC, with the second in its title, inside
+ * a link to the post's own page, `root` + "home/post/<id>"; `root` leads from the document to
+ * the mount: "" on the feed, "../../" on a post's page), the message (line breaks kept by CSS)
+ * and a footer of actions (class tw-foot tw-actions: like, and delete for the author). The same
+ * bytes for every viewer. About 1.3 KB plus the escaped text. */
 void tw_html_card(tw_buf *b, const tw_post *p, const char *root);
 
 /* Append the SSE event that carries one event of the log live, with the event's id: "post"
@@ -36,8 +50,9 @@ void tw_html_card(tw_buf *b, const tw_post *p, const char *root);
 void tw_html_event(tw_buf *b, const tw_event *ev);
 
 /* Append the like toggle of post `id` (formatted) as the viewer sees it: the button
- * (id="like-<id>", aria-pressed per `liked`) and the count (id="likes-<id>"); with `oob`, both
- * marked as htmx out-of-band swaps, for the answer to the viewer's own like. */
+ * (id="like-<id>", aria-pressed per `liked`) with the count in it (id="likes-<id>", so that the
+ * count is part of the button's name and a count event replaces it alone); with `oob`, the
+ * button marked as an htmx out-of-band swap, for the answer to the viewer's own like. */
 void tw_html_like(tw_buf *b, const char *id, int liked, long likes, int oob);
 
 /* Append the stylesheet that names the viewer: it shows the delete control of the posts whose
@@ -50,21 +65,24 @@ void tw_html_viewer_css(tw_buf *b, const char *by);
  * posts). */
 void tw_html_page(tw_buf *b, const tw_page *pg);
 
-/* The part of the page that depends on the visitor (head, navbar, compose form, notice);
- * uses username, key and notice only. About 2.5 KB. */
+/* The part of the page that depends on the visitor (head, banner, h1, compose form, notice,
+ * how many read the feed); uses username, usertag, viewer, key, notice, older, max_chars,
+ * presence and readers only. About 2.5 KB. */
 void tw_html_page_top(tw_buf *b, const tw_page *pg);
 
-/* The rest: the live-stream container resuming after posts[0], and the cards, newest first,
- * then the "Older posts" control or the end marker, or on a first page without posts a note
- * that the feed is empty (not with a notice: then the store could not be read); uses posts,
- * nposts, live, older, more and notice only, so one rendering can serve every visitor. */
+/* The rest: the live-stream container resuming after posts[0], the feed of cards, newest first
+ * (role="feed" once it has one), then after it the "Older posts" control or the end marker, or
+ * on a first page without posts a note that the feed is empty (not with a notice: then the
+ * store could not be read); uses posts, nposts, live, older, more and notice only, so one
+ * rendering can serve every visitor. */
 void tw_html_page_feed(tw_buf *b, const tw_page *pg);
 
-/* The fragment that replaces an "Older posts" control: the cards, then the next control or
- * the end marker (posts, nposts, more; older should be 1). O(size of the posts). */
+/* The answer to an "Older posts" control: the cards, which htmx appends to the feed, then the
+ * next control or the end marker, each an out-of-band swap (hx-swap-oob) that replaces the
+ * control (posts, nposts, more; older should be 1). O(size of the posts). */
 void tw_html_feed_more(tw_buf *b, const tw_page *pg);
 
-/* Append the page of one post, at <mount>home/post/<id>: the navbar with the visitor of `who`
+/* Append the page of one post, at <mount>home/post/<id>: the banner with the visitor of `who`
  * (username, usertag, viewer; the rest unused), the card and a link back to the feed. About
  * 3.5 KB plus the text. */
 void tw_html_post_page(tw_buf *b, const tw_page *who, const tw_post *p);

@@ -74,19 +74,33 @@ test('with JavaScript: scrolling to the bottom loads every older post once, to "
       await page.waitForFunction((n) => document.querySelectorAll('#feed > article').length > n ||
         document.getElementById('feed-end'), before);
       if (round === 1) {
-        // A post arrives live at the top while the reader is deep in the older posts.
+        // A post arrives live while the reader is deep in the older posts: it waits behind
+        // the "new posts" button instead of moving the feed.
         fresh = await postId(web.base, 'Latecomer', 'arrived while scrolling');
-        await page.waitForSelector(`#post-${fresh}`);
+        await page.waitForSelector('#new-posts:not([hidden])');
+        assert.equal((await page.textContent('#new-posts')).trim(), 'Show 1 new post');
+        assert.equal(await page.$(`#post-${fresh}`), null, 'not in the feed yet');
       }
     }
     assert.ok(fresh, 'a post arrived during the scroll');
+    // The button shows it, at the top, and goes there.
+    await page.click('#new-posts');
+    await page.waitForSelector(`#post-${fresh}`);
+    assert.ok(await page.isHidden('#new-posts'));
+    assert.equal(await page.evaluate(() => window.scrollY), 0);
     assert.equal((await page.textContent('#feed-end')).trim(), 'That\'s all.');
     assert.equal(await page.$('#older'), null, 'no control left');
     const got = await feedIds(page);
     assert.equal(new Set(got).size, got.length, `no post twice: ${got}`);
     assert.deepEqual(got, [fresh, ...ids], 'every post once, newest first');
-    assert.ok(await page.$eval('#feed', (f) => f.lastElementChild.id === 'feed-end'),
-      'the end marker closes the feed');
+    assert.ok(await page.$eval('#feed', (f) => f.nextElementSibling.id === 'feed-end'),
+      'the end marker follows the feed');
+    // The feed pattern: each article's place in the feed, the feed not busy any more.
+    assert.deepEqual(await page.$$eval('#feed > article', (as) => as.map((a) =>
+      [a.getAttribute('aria-posinset'), a.getAttribute('aria-setsize')])),
+    got.map((_, i) => [String(i + 1), String(got.length)]));
+    assert.equal(await page.getAttribute('#feed', 'aria-busy'), 'false');
+    assert.equal(await page.getAttribute('#feed', 'role'), 'feed');
     // htmx asked for the fragments (each page of older posts once), no page was reloaded.
     const older = requests.slice(from).filter((r) => r.url.includes('before='));
     assert.equal(older.length, Math.ceil(ids.length / PAGE) - 1, older.map((r) => r.url).join());

@@ -53,7 +53,7 @@ function watch(page, label) {
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
     const url = m.location().url;
-    if (outage && ((m.text() === 'Event' && url.endsWith('/lib/htmx.min.js')) ||
+    if (outage && ((m.text() === 'Event' && new URL(url).pathname.endsWith('/lib/htmx.min.js')) ||
       (STREAM_FAILURES.includes(m.text()) && new URL(url).pathname === '/home/sse'))) {
       streamErrors.push(`${label}: ${m.text()}`);
     } else {

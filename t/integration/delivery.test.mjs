@@ -199,7 +199,7 @@ describe('a content filter on the stream keeps it in its worker thread', () => {
       const id = await postId(web.base, 'filtered', 'through the filter');
       await s.until((x) => x.posts().length === 1, 3000, 'the live post');
       assert.equal(s.posts()[0].id, id);
-      assert.match(s.posts()[0].data, /class="card tw-post filtered /);
+      assert.match(s.posts()[0].data, /class="card tw-post filtered"/);
       s.close();
     });
 

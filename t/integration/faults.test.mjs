@@ -123,7 +123,7 @@ describe('Redis stopped and started again', () => {
     assert.match(page.headers['content-type'], /^text\/html/);
     assert.equal(page.headers['retry-after'], '5');
     assert.match(page.body, /The feed is unavailable right now/);
-    assert.match(page.body, /<div class="alert[^"]*" role="status">/);
+    assert.match(page.body, /<div class="tw-notice" role="status">/);
     assert.ok(!page.body.includes('sse-connect'), 'no stream to connect to');
     assert.ok(page.body.includes('id="whoami"'), 'still the full page');
   });

@@ -12,7 +12,10 @@ import { cards, cmpId, nameCookie, postId, postMany, textById, xlen, xrange }
 
 const PAGE = 4;
 const HX = { 'HX-Request': 'true' };
-const END = '<p id="feed-end" class="tw-end text-center text-body-secondary small my-3">' +
+// The end marker of a whole page, and of a fragment, where it replaces the control that asked
+// for the fragment (an out-of-band swap: the fragment's cards go into the feed).
+const END = '<p id="feed-end" class="tw-end">That\'s all.</p>';
+const END_OOB = '<p id="feed-end" class="tw-end" hx-swap-oob="outerHTML:#older">' +
   'That\'s all.</p>';
 
 let redis, web, small, smallRedis, down;
@@ -29,15 +32,19 @@ after(async () => {
   await redis?.stop();
 });
 
-// The "Older posts" control of a page or fragment: {id, tag} or undefined.
-function control(html) {
+// The "Older posts" control of a page or fragment (`oob`: of a fragment): {id, tag} or
+// undefined.
+function control(html, oob = false) {
   const m = html.match(/<a id="older"[^>]*>Older posts<\/a>/);
   if (!m) return undefined;
   const attr = (name) => m[0].match(new RegExp(`\\b${name}="([^"]*)"`))?.[1];
   const href = attr('href');
   assert.equal(attr('hx-get'), href, 'hx-get is the link');
   assert.equal(attr('hx-trigger'), 'revealed');
-  assert.equal(attr('hx-swap'), 'outerHTML');
+  assert.equal(attr('hx-target'), '#feed', 'its cards go into the feed');
+  assert.equal(attr('hx-swap'), 'beforeend', 'after the cards there');
+  assert.equal(attr('hx-swap-oob'), oob ? 'true' : undefined,
+    'in a fragment it replaces the control that asked for it');
   const id = href.match(/^home\?before=(\d+-\d+)$/)?.[1];
   assert.ok(id, `control href: ${href}`);
   return { id, tag: m[0] };
@@ -62,8 +69,10 @@ async function walk(base, first, { htmx, between } = {}) {
     assert.ok(got.length <= PAGE, `at most a page: ${got.length}`);
     steps.push({ res, got });
     ids.push(...got);
-    ctl = control(res.body);
-    if (!ctl) assert.ok(res.body.includes(END), `the end marker: ${res.body.slice(-300)}`);
+    ctl = control(res.body, htmx);
+    if (!ctl) {
+      assert.ok(res.body.includes(htmx ? END_OOB : END), `the end marker: ${res.body.slice(-300)}`);
+    }
     assert.ok(steps.length < 100, 'the walk ends');
   }
   return { ids, steps };
@@ -82,10 +91,11 @@ describe('older posts', () => {
     assert.ok(ctl, 'an Older posts control');
     assert.match(ctl.tag, /^<a /, 'an <a>: a plain link without JavaScript');
     assert.ok(!res.body.includes('That\'s all.'), 'no end marker yet');
-    // Inside the feed, after the cards, so the fragments' cards land in the feed too.
+    // Right after the feed (a feed owns articles only), inside the live part; the fragments'
+    // cards go into the feed (hx-target).
     const feed = res.body.slice(res.body.indexOf('<div id="feed"'));
-    assert.ok(feed.indexOf(ctl.tag) > feed.lastIndexOf('</article>'));
-    assert.ok(feed.indexOf(ctl.tag) < feed.indexOf('</div></div></main>'));
+    assert.ok(feed.includes(`</article>\n</div>\n${ctl.tag}`), 'the control follows the feed');
+    assert.ok(feed.indexOf(ctl.tag) < feed.indexOf('</div></main>'));
   });
 
   test('fragments (HX-Request) to the end: every post once, newest first, then "That\'s all."',
@@ -99,7 +109,7 @@ describe('older posts', () => {
         assert.ok(!res.body.includes('<html') && !res.body.includes('whoami'), 'no document');
         assert.equal(nameCookie(res), undefined, 'a fragment sets no cookie');
       }
-      assert.ok(steps.at(-1).res.body.endsWith(`${END}\n`));
+      assert.ok(steps.at(-1).res.body.endsWith(`${END_OOB}\n`));
     });
 
   test('whole pages without HX-Request: navbar, form, no live stream, to the end', async () => {
@@ -145,7 +155,7 @@ describe('older posts', () => {
     const all = sortedDesc((await xrange(redis)).map((e) => e.id));
     const zero = await request('GET', `${web.base}home?before=0-0`, { headers: HX });
     assert.equal(zero.status, 200);
-    assert.equal(zero.body, `${END}\n`, 'nothing before 0-0: only the end marker');
+    assert.equal(zero.body, `${END_OOB}\n`, 'nothing before 0-0: only the end marker');
     const page = await request('GET', `${web.base}home?before=0-0`);
     assert.equal(cards(page.body).length, 0);
     assert.ok(page.body.includes(END), 'a whole page that is only the end');
@@ -157,7 +167,7 @@ describe('older posts', () => {
     const justAbove = `${ms}-${BigInt(seq) + 1n}`;
     const last = await request('GET', `${web.base}home?before=${justAbove}`, { headers: HX });
     assert.deepEqual(cards(last.body).map((c) => c.id), [all.at(-1)]);
-    assert.ok(last.body.endsWith(`${END}\n`));
+    assert.ok(last.body.endsWith(`${END_OOB}\n`));
     // Blanks around the id are trimmed, as for Last-Event-ID; an encoded dash decodes.
     const blank = await request('GET', `${web.base}home?before=+${all[1]}+`, { headers: HX });
     assert.equal(cards(blank.body)[0].id, all[2]);
@@ -182,7 +192,7 @@ describe('older posts', () => {
           assert.equal(nameCookie(res), undefined, `${what}: no cookie`);
           assert.ok(!res.body.includes('<b>') && !res.body.includes('<article'), what);
           if (headers['HX-Request']) assert.match(res.headers['content-type'], /^text\/plain/);
-          else assert.match(res.body, /<h1 class="h4">Bad Request<\/h1>/);
+          else assert.match(res.body, /<h1 class="tw-h1">Bad Request<\/h1>/);
         }
       }
       assert.equal(await xlen(redis), stored, 'nothing stored');
@@ -256,8 +266,8 @@ describe('a page per post', () => {
         const id = await postId(web.base, 'Linker', 'live card');
         await s.until((x) => x.posts().some((e) => e.id === id), 5000, 'the live post');
         const live = s.posts().find((e) => e.id === id).data;
-        assert.ok(live.includes(`<a class="tw-permalink small text-body-secondary" ` +
-          `href="home/post/${id}"><time datetime=`), live);
+        assert.ok(live.includes(`<a class="tw-permalink" href="home/post/${id}"><time datetime=`),
+          live);
       } finally {
         s.close();
       }
@@ -324,7 +334,7 @@ describe('a short history (TweetsseHistory 10)', () => {
       // An old page's control leads to the end at once.
       const stale = await request('GET', `${small.base}home?before=${boundary}`, { headers: HX });
       assert.equal(stale.status, 200);
-      assert.equal(stale.body, `${END}\n`);
+      assert.equal(stale.body, `${END_OOB}\n`);
       // A fresh walk shows what is kept, each once, and ends.
       const { ids } = await walk(small.base, (await request('GET', small.base)).body,
         { htmx: true });

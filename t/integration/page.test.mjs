@@ -1,6 +1,7 @@
 // The feed page: markup, order and size of the feed, the name cookie, routing under the
 // root mount and under a sub-path mount, static files.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -9,6 +10,10 @@ import { TOP, cookieFor, identityFor, openStream, post, request, startApache, st
 import { cards, nameCookie, postId, textById, waitUntil, xlen, xrange } from '../lib/helpers.mjs';
 
 const PAGE_SIZE = 3;
+// The version the page names a static file with: the first 12 hex digits of the SHA-256 of
+// the file the server has (build/tw_assets.h, made by the Makefile from htdocs/lib).
+const version = (f) => crypto.createHash('sha256')
+  .update(fs.readFileSync(path.join(TOP, 'htdocs/lib', f))).digest('hex').slice(0, 12);
 const GENERATED_NAME = /^[A-Z][a-z]+[A-Z][a-z]+\d{1,3}$/;
 
 let redis, web, sub;
@@ -33,13 +38,15 @@ describe('root mount', () => {
     assert.match(html, /<\/html>\n$/);
     assert.deepEqual(cards(html), []);
     assert.match(html, /<div id="live" hx-ext="sse" sse-connect="home\/sse\?last_event_id=0-0">/);
-    assert.match(html, /<div id="feed"[^>]*><p id="feed-empty"[^>]*>No posts yet\. /,
-      'an empty feed says so, where live cards go above it');
-    // Front-end assets, all relative to the mount.
-    for (const f of ['lib/htmx.min.js', 'lib/sse.js', 'lib/tweetsse.js']) {
-      assert.ok(html.includes(`<script src="${f}" defer></script>`), f);
+    assert.match(html, /<div id="feed"[^>]*><\/div>\n<p id="feed-empty"[^>]*>No posts yet\. /,
+      'an empty feed says so, after the feed, where live cards go');
+    // Front-end assets, all relative to the mount, each named with its version (a hash of
+    // the bytes the server has for it), and no CSS framework.
+    for (const f of ['htmx.min.js', 'sse.js', 'tweetsse.js']) {
+      assert.ok(html.includes(`<script src="lib/${f}?v=${version(f)}" defer></script>`), f);
     }
-    assert.ok(html.includes('<link rel="stylesheet" href="lib/bootstrap.min.css">'));
+    assert.ok(html.includes(`<link rel="stylesheet" href="lib/tweetsse.css?v=${version('tweetsse.css')}">`));
+    assert.ok(!html.includes('bootstrap'));
   });
 
   test('GET / and GET /home: navbar with the name, compose form bound to the same name', async () => {
@@ -52,7 +59,7 @@ describe('root mount', () => {
       assert.match(cookie.name, GENERATED_NAME);
       const html = res.body;
       assert.equal(textById(html, 'whoami'), cookie.name);
-      assert.match(html, /<nav class="navbar[^"]*">[\s\S]*<strong id="whoami">/);
+      assert.match(html, /<header class="tw-top">[\s\S]*<strong id="whoami">[\s\S]*<\/header>/);
       const form = html.match(/<form id="compose"[^>]*>[\s\S]*?<\/form>/)?.[0];
       assert.ok(form, 'compose form');
       const open = form.match(/^<form[^>]*>/)[0];
@@ -113,6 +120,7 @@ describe('root mount', () => {
       const dt = c.html.match(/<time [^>]*datetime="([^"]+)"/)?.[1];
       assert.equal(dt, new Date(ms).toISOString(), 'datetime is the id time, in UTC with Z');
       assert.match(c.html, /<svg class="tw-avatar[^"]*"[^>]*>[\s\S]*<\/svg>/);
+      assert.ok(c.html.includes(`aria-labelledby="h-${c.id}"`), c.html);
       assert.ok(c.html.includes(`<strong class="tw-user">user${i} <span class="tw-tag">`
         + `#${tagOf(identityFor(`user${i}`))}</span></strong>`), c.html);
       assert.ok(c.html.includes(`>message number ${i}</p>`), c.html);
@@ -152,7 +160,7 @@ describe('root mount', () => {
       assert.equal(nameCookie(res), undefined, `${p} must not reach the page handler`);
     }
     for (const [f, type] of [['htmx.min.js', /javascript/], ['sse.js', /javascript/],
-      ['bootstrap.min.css', /text\/css/], ['tweetsse.js', /javascript/]]) {
+      ['tweetsse.css', /text\/css/], ['tweetsse.js', /javascript/]]) {
       const res = await request('GET', `${web.base}lib/${f}`);
       assert.equal(res.status, 200, f);
       assert.match(res.headers['content-type'], type, f);
@@ -279,7 +287,7 @@ describe('sub-path mount /feed/', () => {
       const htmx = await post(sub.base, { username: 'feeder', message: 'via htmx' }, 'htmx');
       assert.equal(htmx.status, 204);
       await s.until((x) => x.posts().length >= 3, 5000, 'three posts');
-      assert.deepEqual(s.posts().map((e) => e.data.match(/<p class="tw-msg mb-0">([^<]*)</)[1]),
+      assert.deepEqual(s.posts().map((e) => e.data.match(/<p class="tw-msg">([^<]*)</)[1]),
         ['via json', 'via form', 'via htmx']);
       assert.equal(s.posts()[0].id, JSON.parse(json.body).id);
       assert.equal(s.posts()[2].id, htmx.headers['x-post-id']);

@@ -47,7 +47,7 @@ async function refused(send, status, { format, reason, base = web.base } = {}) {
     if (reason) assert.match(res.body, reason);
   } else if (format === 'form') {
     assert.match(res.headers['content-type'], /^text\/html/);
-    assert.match(res.body, /<h1 class="h4">[^<]+<\/h1><p>[^<]+<\/p>/);
+    assert.match(res.body, /<h1 class="tw-h1">[^<]+<\/h1><p>[^<]+<\/p>/);
     assert.ok(res.body.includes('<a href="home">Back to the feed</a>'));
     if (reason) assert.match(res.body, reason);
   }
@@ -336,7 +336,7 @@ describe('escaping', () => {
         const card = onPage.find((c) => c.id === ids[i]);
         assert.ok(card, `card ${ids[i]} on the page`);
         for (const [where, html] of [['event', ev.data], ['page', card.html]]) {
-          assert.ok(html.includes(`<p class="tw-msg mb-0">${escaped}</p>`), `${where}: ${html}`);
+          assert.ok(html.includes(`<p class="tw-msg">${escaped}</p>`), `${where}: ${html}`);
           assert.ok(!html.includes(rawTag), `${where} holds the raw ${rawTag}`);
         }
       });

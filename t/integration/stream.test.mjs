@@ -58,8 +58,9 @@ describe('framing', () => {
     const [ev] = s.events;
     assert.equal(ev.event, 'post');
     assert.equal(ev.id, id);
-    assert.match(ev.data, new RegExp(`^<article class="[^"]*" id="post-${id}" data-by="[^"]+">`));
-    assert.match(ev.data, /<time [^>]*datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z">/);
+    assert.match(ev.data,
+      new RegExp(`^<article class="[^"]*" id="post-${id}" data-by="[^"]+" aria-labelledby="h-${id}">`));
+    assert.match(ev.data, /<time [^>]*datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z" title="[^"]+ UTC">/);
     assert.ok(ev.data.includes('<strong class="tw-user">frank <span class="tw-tag">'
       + `#${tagOf(identityFor('frank'))}</span></strong>`), ev.data);
     assert.ok(ev.data.includes('>live one</p>'));

@@ -246,13 +246,14 @@ export async function startRedis() {
 
 // An Apache instance with the module. Options: redis (address), mpm, mount, keepalive,
 // history, logLevel, extraConf (appended to the config), nofile (open-files limit), tls
-// (the config makes the port TLS: base is https://).
+// (the config makes the port TLS: base is https://); or conf, a function ({dir, port}) that
+// returns a whole config of its own instead (its ErrorLog must be DIR/error.log).
 export async function startApache(opts) {
   const dir = tempDir('httpd');
   const port = opts.port ?? (await freePort());
   fs.mkdirSync(path.join(dir, 'htdocs'));
   fs.cpSync(path.join(TOP, 'htdocs/lib'), path.join(dir, 'htdocs/lib'), { recursive: true });
-  const text = await apacheConf({ dir, port, ...opts });
+  const text = opts.conf ? opts.conf({ dir, port }) : await apacheConf({ dir, port, ...opts });
   fs.writeFileSync(path.join(dir, 'httpd.conf'), text + (opts.extraConf ? `\n${opts.extraConf}\n` : ''));
   const logFile = path.join(dir, 'error.log');
   const logSize = () => { try { return fs.statSync(logFile).size; } catch { return 0; } };

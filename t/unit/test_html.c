@@ -212,8 +212,17 @@ static void test_card(void)
     snprintf(fill, sizeof(fill), "hsl(%u,55%%,40%%)", tw_name_hue("BraveOtter42", 12));
     is_str(attr_of(s, "circle", "fill", fill, "fill"), fill, "card: avatar colour from the name");
     is_str(attrs_safe(s), NULL, "card: no handlers, URLs relative");
-    is_str(attr_of(s, "a", "class", "tw-permalink small text-body-secondary", "href"),
-           "home/post/1700000000123-0", "card: the time links to the post's page");
+    is_str(attr_of(s, "a", "class", "tw-permalink", "href"), "home/post/1700000000123-0",
+           "card: the time links to the post's page");
+    is_str(attr_of(s, "article", "id", "post-1700000000123-0", "aria-labelledby"),
+           "h-1700000000123-0", "card: the article is named by its header");
+    is_str(attr_of(s, "header", "id", "h-1700000000123-0", "class"), "tw-head",
+           "card: the header that names it");
+    is_str(attr_of(s, "time", "datetime", "2023-11-14T22:13:20.123Z", "title"),
+           "14 Nov 2023, 22:13:20 UTC", "card: the time to the second in its title");
+    lacks_str(c, "style=", "card: no inline style (the policy refuses it)");
+    ok(strstr(c, "<header") && strstr(c, "</header><p class=\"tw-msg\">"),
+       "card: the header, then the message");
     has_str(c,
             "href=\"home/post/1700000000123-0\"><time datetime=", "card: the link holds the time");
     has_str(c, "UTC</time></a>", "card: and only the time");
@@ -312,7 +321,8 @@ static void test_page(void)
     is_str(attr_of(s, "div", "id", "live", "sse-connect"), "home/sse?last_event_id=1700000000300-0",
            "page: live stream resumes after posts[0]");
     is_str(attr_of(s, "div", "id", "live", "hx-ext"), "sse", "page: the htmx SSE extension");
-    is_str(attr_of(s, "div", "id", "feed", "sse-swap"), "post", "page: feed swaps 'post' events");
+    is_str(attr_of(s, "div", "id", "feed", "sse-swap"), "post,delete,count,presence",
+           "page: the feed takes every kind of event");
     is_str(attr_of(s, "div", "id", "feed", "hx-swap"), "afterbegin", "page: new posts on top");
 
     lacks_str(h, "localhost", "page: no 'localhost'");
@@ -333,7 +343,15 @@ static void test_page(void)
     is_str(attr_of(s, "form", "id", "compose", "hx-post"), "home", "page: form hx-post home");
     ok(attr_of(s, "textarea", "name", "message", "name") != NULL, "page: textarea name=message");
     has_str(h, "<strong id=\"whoami\">BraveOtter42</strong>", "page: who am I");
-    lacks_str(h, "alert alert-warning", "page: no notice when notice is NULL");
+    lacks_str(h, "tw-notice", "page: no notice when notice is NULL");
+    is_int(count(h, "<h1"), 1, "page: one h1");
+    has_str(h, "<h1 class=\"tw-h1\">Latest posts</h1>", "page: its heading");
+    ok(strstr(h, "<header class=\"tw-top\">") && strstr(h, "<main id=\"main\""),
+       "page: landmarks: a banner and main");
+    is_str(attr_of(s, "div", "id", "feed", "role"), "feed", "page: the feed is a feed (role)");
+    is_str(attr_of(s, "div", "id", "feed", "aria-label"), "Posts", "page: named");
+    lacks_str(h, "data-max", "page: no limit told when the page has none");
+    lacks_str(h, "style=", "page: no inline style");
 
     h = page("BraveOtter42", NULL, 0, NULL, 1);
     s = scan_html(h);
@@ -342,12 +360,15 @@ static void test_page(void)
            "page (empty): resumes from 0-0");
     is_int(count(h, "<article"), 0, "page (empty): no cards");
     has_str(h,
-            "<div id=\"feed\" sse-swap=\"post\" hx-swap=\"afterbegin\"><p id=\"feed-empty\" "
-            "class=\"tw-empty text-center text-body-secondary my-3\">No posts yet. Write the "
-            "first one above.</p>\n</div>",
-            "page (empty): says so, inside the feed, where live cards go above it");
+            "<div id=\"feed\" sse-swap=\"post,delete,count,presence\" hx-swap=\"afterbegin\"></div>\n"
+            "<p id=\"feed-empty\" "
+            "class=\"tw-empty\">No posts yet. Write the first one above.</p>\n",
+            "page (empty): says so, after the feed, where live cards go");
     h = page("BraveOtter42", NULL, 0, "The feed is unavailable", 1);
     lacks_str(h, "feed-empty", "page (empty, with a notice): no empty note: nothing was read");
+    ok(attr_of(s, "div", "id", "feed", "role") == NULL,
+       "page (empty): no feed role without an article (the script adds it with the first)");
+    ok(attr_of(s, "div", "id", "feed", "aria-label") == NULL, "page (empty): nor its name");
 
     h = page("BraveOtter42", posts, 3, NULL, 0);
     s = scan_html(h);
@@ -427,6 +448,8 @@ static void test_error_page(void)
     has_str(h, ">Post &lt;refused&gt;</h1>", "error page: heading escaped");
     has_str(h, "<p>message is too long &amp; &quot;bad&quot;</p>", "error page: reason escaped");
     is_str(attr_of(s, "a", "href", "home", "href"), "home", "error page: link back to the feed");
+    is_int(count(h, "<h1"), 1, "error page: one h1");
+    has_str(h, "<main id=\"main\"", "error page: in main");
     lacks_str(h, "http", "error page: no absolute URL");
     lacks_str(h, "localhost", "error page: no 'localhost'");
     is_str(attrs_safe(s), NULL, "error page: URLs relative");
@@ -459,13 +482,17 @@ static void test_older(void)
            "older: htmx gets the same");
     is_str(attr_of(s, "a", "id", "older", "hx-trigger"), "revealed",
            "older: once scrolled into view");
-    is_str(attr_of(s, "a", "id", "older", "hx-swap"), "outerHTML", "older: replacing itself");
+    is_str(attr_of(s, "a", "id", "older", "hx-target"), "#feed", "older: into the feed");
+    is_str(attr_of(s, "a", "id", "older", "hx-swap"), "beforeend", "older: after its cards");
+    ok(attr_of(s, "a", "id", "older", "hx-swap-oob") == NULL,
+       "older: on the page, no out-of-band swap");
     const char *feed = strstr(b.data, "<div id=\"feed\"");
     const char *last = strstr(b.data, "id=\"post-1700000000100-0\"");
+    const char *closed = strstr(b.data, "</article>\n</div>\n<a id=\"older\"");
     const char *ctl = strstr(b.data, "<a id=\"older\"");
-    const char *end = strstr(b.data, "</div></div></main>");
-    ok(feed && last && ctl && end && feed < last && last < ctl && ctl < end,
-       "older: the control is the feed's last child, after the cards");
+    const char *end = strstr(b.data, "</div></main>");
+    ok(feed && last && closed && ctl && end && feed < last && last < closed && ctl < end,
+       "older: the control follows the feed (a feed owns articles only), in the live part");
     lacks_str(b.data, "That's all.", "older: no end marker while there is more");
     lacks_str(b.data, "Newest posts", "older: the first page needs no link to the newest");
 
@@ -473,7 +500,9 @@ static void test_older(void)
     tw_buf_init(&b, pool, 0);
     tw_html_page(&b, &pg);
     lacks_str(b.data, "id=\"older\"", "older: no control at the end of the history");
-    has_str(b.data, ">That's all.</p>\n</div></div>", "older: the end marker, in the feed");
+    has_str(b.data,
+            "</article>\n</div>\n<p id=\"feed-end\" class=\"tw-end\">That's all.</p>\n</div>",
+            "older: the end marker, after the feed");
     pg.nposts = 0;
     tw_buf_init(&b, pool, 0);
     tw_html_page(&b, &pg);
@@ -489,6 +518,8 @@ static void test_older(void)
     is_int(count(b.data, "<article"), 2, "older fragment: one card per post");
     is_str(attr_of(s, "a", "id", "older", "hx-get"), "home?before=1700000000100-0",
            "older fragment: ends with the next control");
+    is_str(attr_of(s, "a", "id", "older", "hx-swap-oob"), "true",
+           "older fragment: which replaces the one that asked (out of band)");
     lacks_str(b.data, "<html", "older fragment: no document around it");
     lacks_str(b.data, "whoami", "older fragment: no navbar");
     more.more = 0;
@@ -496,7 +527,7 @@ static void test_older(void)
     tw_buf_init(&b, pool, 0);
     tw_html_feed_more(&b, &more);
     is_str(b.data,
-           "<p id=\"feed-end\" class=\"tw-end text-center text-body-secondary small my-3\">"
+           "<p id=\"feed-end\" class=\"tw-end\" hx-swap-oob=\"outerHTML:#older\">"
            "That's all.</p>\n",
            "older fragment: nothing older: only the end marker");
     more.older = 1;
@@ -522,6 +553,8 @@ static void test_older(void)
     is_str(attr_of(s, "a", "id", "older", "href"), "home?before=1700000000100-0",
            "older page: the next control");
     is_str(attrs_safe(s), NULL, "older page: URLs relative");
+    has_str(b.data, "<h1 class=\"tw-h1\">Older posts</h1>", "older page: its heading");
+    has_str(b.data, "<title>Older posts on TweetSSE</title>", "older page: its title");
 }
 
 /* Two authors with one name but two identities look different: the tag, and the avatar's
@@ -672,15 +705,16 @@ static void test_post_page(void)
     is_int(count(b.data, "<article"), 1, "post page: one card");
     has_str(b.data, ">hello &amp; bye</p>", "post page: the message escaped");
     is_str(attr_of(s, "a", "id", "back", "href"), "../../home", "post page: back to the feed");
-    is_str(attr_of(s, "a", "class", "navbar-brand", "href"), "../../home",
+    is_str(attr_of(s, "a", "class", "tw-brand", "href"), "../../home",
            "post page: the brand leads to the feed");
-    is_str(attr_of(s, "a", "class", "tw-permalink small text-body-secondary", "href"),
-           "../../home/post/1700000000123-4", "post page: the time links to this page");
+    is_str(attr_of(s, "a", "class", "tw-permalink", "href"), "../../home/post/1700000000123-4",
+           "post page: the time links to this page");
     is_str(attr_of(s, "script", "src", "../../lib/tweetsse.js", "src"), "../../lib/tweetsse.js",
            "post page: scripts from the mount's lib/");
     lacks_str(b.data, "\"lib/", "post page: nothing relative to home/post/");
     lacks_str(b.data, "sse-connect", "post page: no live stream");
     lacks_str(b.data, "id=\"compose\"", "post page: no compose form");
+    is_int(count(b.data, "<h1"), 1, "post page: one h1");
     is_int(s->scripts_in_body, 0, "post page: no <script> in the body");
     is_str(attrs_safe(s), NULL, "post page: URLs relative");
     tw_buf_init(&b, pool, 0);
@@ -688,6 +722,28 @@ static void test_post_page(void)
     tw_html_post_page(&b, &nobody, &p);
     has_str(b.data, "not signed in", "post page: without a name");
     lacks_str(b.data, "#zx2b7qm1", "post page: nor a tag");
+}
+
+/* How many read the feed: a line on the live page, hidden until the count is known. */
+static void test_readers(void)
+{
+    tw_page pg = {.username = "a", .presence = 1, .readers = 12};
+    tw_buf b;
+    tw_buf_init(&b, pool, 0);
+    tw_html_page_top(&b, &pg);
+    has_str(b.data,
+            "<p id=\"readers-line\" class=\"tw-readers\"><span id=\"readers\">12</span> reading "
+            "now</p>",
+            "readers: the count on the page");
+    pg.readers = -1;
+    tw_buf_init(&b, pool, 0);
+    tw_html_page_top(&b, &pg);
+    has_str(b.data, "<p id=\"readers-line\" class=\"tw-readers\" hidden>",
+            "readers: unknown yet: the line waits, hidden, for the first count");
+    pg.presence = 0;
+    tw_buf_init(&b, pool, 0);
+    tw_html_page_top(&b, &pg);
+    lacks_str(b.data, "readers", "readers: not on a page without the live stream");
 }
 
 /* The page in two parts: the top depends on the visitor only, the feed on the posts only, so
@@ -740,6 +796,58 @@ static void test_renderer(void)
     apr_pool_destroy(r.ctx);
 }
 
+/* The compose form tells the page script the server's limit; the counter has its place. */
+static void test_compose(void)
+{
+    tw_page pg = {.username = "BraveOtter42", .key = "k", .max_chars = 280};
+    tw_buf b;
+    tw_buf_init(&b, pool, 0);
+    tw_html_page(&b, &pg);
+    const scan *s = scan_html(b.data);
+    is_str(s->error, NULL, "compose: well formed");
+    is_str(attr_of(s, "textarea", "id", "message", "data-max"), "280",
+           "compose: the limit in code points, from the server");
+    is_str(attr_of(s, "textarea", "id", "message", "aria-describedby"),
+           "compose-count compose-error", "compose: described by the counter and the error");
+    ok(attr_of(s, "span", "id", "compose-count", "id") != NULL, "compose: the counter's place");
+    ok(attr_of(s, "textarea", "id", "message", "maxlength") == NULL,
+       "compose: no maxlength (it counts UTF-16 units, the server code points)");
+    is_str(attr_of(s, "label", "for", "message", "class"), "tw-sr", "compose: a label");
+    pg.max_chars = 1000;
+    pg.notice = "down";
+    tw_buf_init(&b, pool, 0);
+    tw_html_page(&b, &pg);
+    s = scan_html(b.data);
+    is_str(attr_of(s, "textarea", "id", "message", "data-max"), "1000", "compose: another limit");
+    has_str(b.data, "<div class=\"tw-notice\" role=\"status\">down</div>",
+            "compose: the notice below it, a status");
+}
+
+/* Versioned asset URLs: lib/<name>?v=<version> once a version is set, escaped. */
+static void test_assets(void)
+{
+    ok(tw_html_set_asset_version("htmx.min.js", "0123456789ab"), "assets: htmx is named");
+    ok(tw_html_set_asset_version("tweetsse.css", "a\"b<c"), "assets: the stylesheet is named");
+    ok(!tw_html_set_asset_version("bootstrap.min.css", "x"), "assets: an unknown name is not");
+    tw_buf b;
+    tw_buf_init(&b, pool, 0);
+    tw_html_error_page(&b, "../../", "Not Found", "gone");
+    const scan *s = scan_html(b.data);
+    is_str(s->error, NULL, "assets: well formed");
+    has_str(b.data, "<script src=\"../../lib/htmx.min.js?v=0123456789ab\" defer></script>",
+            "assets: the version as a query, through the root");
+    has_str(b.data, "<link rel=\"stylesheet\" href=\"../../lib/tweetsse.css?v=a&quot;b&lt;c\">",
+            "assets: the version escaped");
+    has_str(b.data, "<script src=\"../../lib/sse.js\" defer></script>",
+            "assets: a file without a version keeps its plain name");
+    lacks_str(b.data, "bootstrap", "assets: no framework stylesheet");
+    tw_html_set_asset_version("htmx.min.js", NULL);
+    tw_html_set_asset_version("tweetsse.css", NULL);
+    tw_buf_init(&b, pool, 0);
+    tw_html_error_page(&b, "", "x", "y");
+    has_str(b.data, "<script src=\"lib/htmx.min.js\" defer></script>", "assets: unset again");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -751,8 +859,11 @@ int main(void)
     test_error_page();
     test_older();
     test_post_page();
+    test_compose();
+    test_assets();
     test_card_identity();
     test_card_actions();
+    test_readers();
     test_moderation_page();
     test_renderer();
     apr_pool_destroy(pool);
