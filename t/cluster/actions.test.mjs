@@ -68,7 +68,7 @@ describe('who is reading, across instances', () => {
   });
 
   const heard = (s) => {
-    const p = s.events.filter((e) => e.event === 'presence');
+    const p = s.notes;
     return p.length ? Number(p.at(-1).data) : undefined;
   };
 

@@ -10,7 +10,7 @@ const tracker = streamTracker();
 
 // The last presence count a stream heard, or undefined.
 const heard = (s) => {
-  const p = s.events.filter((e) => e.event === 'presence');
+  const p = s.notes;
   return p.length ? Number(p.at(-1).data) : undefined;
 };
 
@@ -33,7 +33,7 @@ describe('presence', () => {
       await Promise.all(streams.map(ready));
       await Promise.all(streams.map((s) => s.until((x) => heard(x) === 6, 15000,
         'a presence of 6')));
-      const ev = streams[0].events.find((e) => e.event === 'presence');
+      const [ev] = streams[0].notes;
       assert.equal(ev.id, undefined, 'no id: a resume point stays an event of the log');
       const keys = await redis.client.hGetAll('tweetsse:feed:presence');
       const sum = Object.values(keys).reduce((n, v) => n + Number(v.split(' ')[0]), 0);

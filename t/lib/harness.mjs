@@ -404,14 +404,19 @@ export class SseParser {
   }
 }
 
-// An open SSE connection. events: post/reload events; comments, retries recorded too.
+// An open SSE connection. events: the events of the log (post, delete, count) and reload;
+// notes: the presence events (outside the log, no id: how many read the feed), apart so that
+// a count of readers changing meanwhile does not disturb what a test expects of the log;
+// comments, retries recorded too.
 export function openStream(url, headers = {}) {
   return new Promise((resolve, reject) => {
-    const s = { events: [], comments: [], retries: [], ended: false, status: 0, headers: {},
+    const s = { events: [], notes: [], comments: [], retries: [], ended: false, status: 0,
+      headers: {},
       waiters: [] };
     const parser = new SseParser((e) => {
       if (e.comment !== undefined) s.comments.push(e.comment);
       else if (e.retry !== undefined) s.retries.push(e.retry);
+      else if (e.event === 'presence') s.notes.push(e);
       else s.events.push(e);
       s.waiters = s.waiters.filter((w) => !w());
     });
