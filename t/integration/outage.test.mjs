@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import { openStream, request, startApache, startRedis } from '../lib/harness.mjs';
-import { STREAM_KEY, postId, ready, streamTracker, waitUntil } from '../lib/helpers.mjs';
+import { STREAM_KEY, postId, ready, streamSummary, streamTracker, waitUntil } from '../lib/helpers.mjs';
 import { parsePrometheus } from '../lib/prometheus.mjs';
 
 const TIMEOUT = 1500; // TweetsseRedisTimeout, ms
@@ -41,7 +41,7 @@ for (const engine of ['socket', 'thread']) {
 
     test('the newest post deleted, then four Redis restarts: no reload, no TW0104, live again',
       async () => {
-        await postId(web.base, 'keeper', 'stays');
+        const stays = await postId(web.base, 'keeper', 'stays');
         const gone = await postId(web.base, 'keeper', 'deleted');
         await redis.client.xDel(STREAM_KEY, gone);
         const streams = [];
@@ -59,7 +59,11 @@ for (const engine of ['socket', 'thread']) {
         const live = await postId(web.base, 'keeper', 'after four restarts');
         for (const s of streams) {
           await s.until((x) => x.posts().some((e) => e.id === live), 5000, 'the live post');
-          assert.deepEqual(s.events.map((e) => e.event), ['post'], 'no reload');
+          // The deleted post itself may come first: stored before the stream opened, its
+          // announcement may reach the child after (it was deleted by hand, unannounced).
+          const what = `stays ${stays}, deleted ${gone}, live ${live}: ${streamSummary(s)}`;
+          assert.ok(s.events.every((e) => e.event === 'post'), `no reload (${what})`);
+          assert.deepEqual(s.posts().map((e) => e.id).filter((id) => id !== gone), [live], what);
           assert.equal(s.ended, false);
         }
         const log = web.errorLog().slice(mark);
@@ -92,20 +96,22 @@ for (const engine of ['socket', 'thread']) {
       again.close();
     });
 
-    test('a child started while Redis is down: 300 streams answered at once, then 503 with '
+    test('a child started while Redis is down: 100 streams answered at once, then 503 with '
       + `Retry-After once ${LOST} ms have passed`, async (t) => {
       await redis.stop();
       await web.stop();
       await web.start();
       const started = performance.now();
-      const times = await Promise.all(Array.from({ length: 300 }, async () => {
+      // Fewer than the workers of the children (2 x 64): a slow answer is a wait for the
+      // child's subscription, not a queue for a thread.
+      const times = await Promise.all(Array.from({ length: 100 }, async () => {
         const t0 = performance.now();
         const res = await request('GET', `${web.base}home/sse`);
         return { ms: performance.now() - t0, status: res.status };
       }));
       const slowest = Math.max(...times.map((x) => x.ms));
       const statuses = [...new Set(times.map((x) => x.status))];
-      t.diagnostic(`300 stream requests during the outage: the slowest answered in `
+      t.diagnostic(`100 stream requests during the outage: the slowest answered in `
         + `${slowest.toFixed(0)} ms; statuses ${statuses.join(', ')}`);
       assert.ok(slowest < TIMEOUT, `none waited for the child (${slowest.toFixed(0)} ms)`);
       const refused = await waitUntil(async () => {
