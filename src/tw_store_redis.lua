@@ -40,7 +40,9 @@
 --          [8]..[11] the limits, [12] the window: a count is announced at most once in it (ms)
 --          -> {"liked" | "unliked", count, flush at (ms; 0: announced now; -1: unchanged)}
 --             | {"gone", ""} | {"missing", ""} | {"limited", ms}
---   flush  ARGV[4] post id -> {"flushed", event id} | {"clean", ""}
+--   flush  ARGV[4] post id, [5] the window (ms) -> {"flushed", event id} | {"clean", ""}
+--          | {"later", due (ms)}: the count was announced within the window (every child
+--          that took a like of it in the window flushes at its end; the first announces)
 --   presence ARGV[4] the reporting process ("<host>:<pid>:<n>"), [5] its readers, [6] how old
 --          (ms) a report may be to count -> the readers of every process that reported in
 --          time; older reports are forgotten (<log>:presence: process -> "<readers> <ms>")
@@ -243,12 +245,14 @@ if action == 'presence' then
 end
 
 if action == 'flush' then
-    local id = ARGV[4]
+    local id, window = ARGV[4], tonumber(ARGV[5])
     if redis.call('HEXISTS', log .. ':dirty', id) == 0 then return {'clean', ''} end
     if not entry(id) then
         redis.call('HDEL', log .. ':dirty', id)
         return {'clean', ''}
     end
+    local at = tonumber(redis.call('HGET', log .. ':countat', id))
+    if at and now - at < window then return {'later', at + window} end
     return {'flushed', announce_count(id)}
 end
 

@@ -730,6 +730,63 @@ static void test_redis_like_storm(void)
     rec_free(&r);
 }
 
+/* A storm of likes taken by several children at once, for longer than a window: each child's
+ * flush of the window's last change comes at the window's end, and only the first may announce
+ * it; the others find the count announced within the window and wait for its end. The count
+ * events stay one a window for the fleet, not one a window for each child. */
+static void test_redis_like_storm_children(void)
+{
+    enum { CHILDREN = 4 };
+    tw_store *s[CHILDREN];
+    rec r[CHILDREN];
+    const char *key = apr_psprintf(pool, "test:%d:children:feed", (int)getpid());
+    const char *channel = apr_psprintf(pool, "test:%d:children:live", (int)getpid());
+    for (int k = 0; k < CHILDREN; k++) {
+        /* One feed, as the children of a server share it. */
+        s[k] = make_redis_conf((tw_store_redis_conf){
+            .feed = {.history = 1000, .stream_key = key, .channel = channel}});
+        tw_store_listener l = rec_listener(&r[k]);
+        tw_store_subscribe(s[k], &l);
+        rec_until(&r[k], events_end, (long)"u");
+    }
+    tw_id p = post_by(s[0], "c:amy", "popular with every child");
+    long long t0 = fx_now_ms(), took = 0;
+    int all = 1, likes = 0;
+    /* Likes one after the other for 1.5 s (six windows), the children in turn: a like comes
+     * between any two children's flushes at a window's end. */
+    for (apr_pool_t *sub = NULL; took < 1500; took = fx_now_ms() - t0, likes++) {
+        if (!sub || likes % 256 == 0) {
+            if (sub)
+                apr_pool_destroy(sub);
+            apr_pool_create(&sub, pool);
+        }
+        tw_action a = {.target = p, .who = apr_psprintf(sub, "c:crowd%d", likes), .like = 1};
+        tw_action_result res;
+        const char *err = NULL;
+        all &= tw_store_like(s[likes % CHILDREN], sub, &a, &res, &err) == APR_SUCCESS &&
+               res.likes == likes + 1;
+    }
+    ok(all, "children's storm: each of %d likes counted at once", likes);
+    count_want w = {p, likes};
+    ok(rec_until(&r[0], heard_count, (long)&w), "children's storm: the last count announced is %d",
+       likes);
+    pthread_mutex_lock(&r[0].lock);
+    int counts = 0;
+    for (int i = 0; i < r[0].nacts; i++)
+        counts += r[0].acts[i].kind == TW_EVENT_COUNT;
+    pthread_mutex_unlock(&r[0].lock);
+    long most = took / 250 + 2; /* the first at once, then one a window, and the last */
+    ok(counts >= 1 && counts <= most,
+       "children's storm: %d count events for %d likes through %d children in %lld ms (at most "
+       "%ld)",
+       counts, likes, CHILDREN, took, most);
+    for (int k = 0; k < CHILDREN; k++) {
+        tw_store_stop(s[k]);
+        tw_store_stopped(s[k], apr_time_from_sec(5));
+        rec_free(&r[k]);
+    }
+}
+
 static long long redis_int(redisContext *c, const char *cmd, const char *key)
 {
     redisReply *rep = redisCommand(c, cmd, key);
@@ -1238,6 +1295,7 @@ int main(void)
             contract("redis", make_redis);
             contract_actions("redis", make_redis);
             test_redis_like_storm();
+            test_redis_like_storm_children();
             test_redis_bounded(c);
             test_redis_presence(c);
             test_redis_catch_up(c);
