@@ -218,9 +218,13 @@ describe(`${PKG} in Debian's own Apache`, { skip: why ? `refused: ${why}` : fals
         20000, 'the feed to see Redis (home/health 200)');
       const page = await request('GET', FEED);
       assert.equal(page.status, 200);
-      assert.match(page.body, /<link rel="stylesheet" href="lib\/bootstrap\.min\.css">/);
-      for (const f of ['htmx.min.js', 'sse.js', 'bootstrap.min.css', 'tweetsse.js', 'tweetsse.css']) {
-        assert.equal((await request('GET', `${FEED}lib/${f}`)).status, 200, `lib/${f}`);
+      // Every front-end file the page names, at its versioned URL, from /usr/share/tweetsse.
+      const assets = [...page.body.matchAll(/(?:href|src)="(lib\/[^"?]+)\?v=[0-9a-f]+"/g)]
+        .map((m) => m[0].replace(/^(?:href|src)="|"$/g, ''));
+      assert.deepEqual(assets.map((a) => a.replace(/\?.*/, '')).sort(),
+        ['lib/htmx.min.js', 'lib/sse.js', 'lib/tweetsse.css', 'lib/tweetsse.js']);
+      for (const a of assets) {
+        assert.equal((await request('GET', `${FEED}${a}`)).status, 200, a);
       }
       cookie = nameCookie(page);
       assert.ok(cookie, 'the page sets the name cookie');

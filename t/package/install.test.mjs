@@ -46,7 +46,7 @@ test('make install DESTDIR=...: the module, the a2enmod files and htdocs/lib, no
   assert.ok(fs.readFileSync(at(`${libexec}/mod_tweetsse.so`))
     .equals(fs.readFileSync(path.join(TOP, '.libs/mod_tweetsse.so'))));
   assert.equal(read(conf()), shipped());
-  assert.match(read(`${sysconf}/mods-available/tweetsse.load`), /^# Depends: alias$/m);
+  assert.match(read(`${sysconf}/mods-available/tweetsse.load`), /^# Depends: alias headers$/m);
   for (const f of files()) {
     assert.equal(fs.statSync(path.join(stage, f)).mode & 0o777, 0o644, f);
   }
