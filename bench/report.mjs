@@ -170,17 +170,24 @@ function rowM(label, keyA, keyB) {
 }
 
 const rounds = run.rounds > 1 ? `median of ${run.rounds} rounds (range)` : '1 round';
+// The side-by-side table, when a scenario of the run has the peer (S1M and S8 are ours only).
+const sideBySide = ['S1', 'S2', 'S3', 'S4', 'S5', 'S7'].some(has);
 out.push('');
-out.push(`mod_tweetsse vs nginx + Nchan (through Redis), ${run.date}, ${run.cores} cores, loopback` +
-  `${run.quick ? ', quick mode' : ''}; S1-S3: ${rounds}`);
-out.push('Lost: posts not received within 10 s of the last post; latency: from the POST to the bytes');
-out.push("reaching the subscriber's socket (the kernel's receive time), over every subscriber and post;");
-out.push('"as read": when the load generator read them. Per event: per subscriber and post delivered,');
-out.push(`over the posting phase. The peer's messages are padded by ${run.pad ?? '?'} bytes to the size of our event's`);
-out.push(`data (${run.ours_data ?? '?'} bytes ours, ${run.peer_data ?? '?'} the peer's); ${run.children ?? '?'} Apache children, as many nginx workers.`);
-out.push('');
-out.push('| figure | ours | peer | ratio (ours / peer) |');
-out.push('|---|---:|---:|---:|');
+if (sideBySide) {
+  out.push(`mod_tweetsse vs nginx + Nchan (through Redis), ${run.date}, ${run.cores} cores, loopback` +
+    `${run.quick ? ', quick mode' : ''}; S1-S3: ${rounds}`);
+  out.push('Lost: posts not received within 10 s of the last post; latency: from the POST to the bytes');
+  out.push("reaching the subscriber's socket (the kernel's receive time), over every subscriber and post;");
+  out.push('"as read": when the load generator read them. Per event: per subscriber and post delivered,');
+  out.push(`over the posting phase. The peer's messages are padded by ${run.pad ?? '?'} bytes to the size of our event's`);
+  out.push(`data (${run.ours_data ?? '?'} bytes ours, ${run.peer_data ?? '?'} the peer's); ${run.children ?? '?'} Apache children, as many nginx workers.`);
+  out.push('');
+  out.push('| figure | ours | peer | ratio (ours / peer) |');
+  out.push('|---|---:|---:|---:|');
+} else {
+  out.push(`mod_tweetsse, ${run.date}, ${run.cores} cores, loopback${run.quick ? ', quick mode' : ''}; ` +
+    `${run.children ?? '?'} Apache children; our event's data ${run.ours_data ?? '?'} bytes.`);
+}
 if (has('S1')) {
   row(`S1 lost (${run.S1_SUBS} subs, ${run.S1_POSTS} posts at ${run.S1_RATE}/s; worst round)`,
     g('S1.ours.lost'), g('S1.peer.lost'));

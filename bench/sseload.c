@@ -401,7 +401,7 @@ static int mix_aim(int kind)
     }
     for (; mx.del_cursor < mx.nposts; mx.del_cursor++) {
         mix_post *p = &mx.posts[mx.del_cursor];
-        if (p->del_seq < 0 && !p->likes && p->author >= -1 && !(mx.target && mx.del_cursor == 0))
+        if (p->del_seq < 0 && !p->likes && !(mx.target && mx.del_cursor == 0))
             return mx.del_cursor;
     }
     return -1;
@@ -1842,10 +1842,11 @@ int main(int argc, char **argv)
             st.fail_status, bad, st.fail_other, pct_ms(&st.conn, 50), conn_max);
     if (cfg.posts) {
         fprintf(stderr,
-                "%s: %d posts at %.0f/s: %d accepted, %d failed (POST p50 %.1f ms, p99 %.1f "
+                "%s: %d %s at %.0f/s: %d %saccepted, %d failed (POST p50 %.1f ms, p99 %.1f "
                 "ms); sender late by at most %.1f ms\n",
-                cfg.label, cfg.posts, cfg.rate, st.pub_ok, st.pub_err, pct_ms(&st.publat, 50),
-                pct_ms(&st.publat, 99), st.send_lag_max / 1000.0);
+                cfg.label, cfg.posts, mx.kind ? "requests" : "posts", cfg.rate, st.pub_ok,
+                mx.kind ? "posts " : "", st.pub_err, pct_ms(&st.publat, 50), pct_ms(&st.publat, 99),
+                st.send_lag_max / 1000.0);
         fprintf(stderr,
                 "%s: delivered %ld of %ld (lost %ld, duplicates %ld), latency p50 %.1f ms, "
                 "p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",

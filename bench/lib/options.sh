@@ -23,6 +23,9 @@ parse_options() {
 
 # Whether scenario $1 is to run.
 has() { [[ " ${want[*]} " == *" $1 "* ]]; }
+# Whether a scenario of the run is side by side with the peer (S1M and S8 are ours only: a run
+# of them alone starts no peer).
+wants_peer() { has S1 || has S2 || has S3 || has S4 || has S5 || has S7 || has XC; }
 
 # The sizes of every scenario, the ports and the children: each from the environment when
 # set there, else its default; quick mode keeps every scenario but makes it short and small.
