@@ -9,7 +9,8 @@
 // at the first sample,
 // after the warm-up and at the end, and the least-squares slope per hour over the samples
 // after the warm-up, and over the last half of the run alone; likewise Redis' used_memory,
-// with its value at the first sample where the history (HISTORY posts) is full.
+// with its value at the first sample where the history (HISTORY posts) is full; and the CPU
+// the run took (Apache, Redis, the load generator), in cores on average.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -34,6 +35,7 @@ const add = (name, t, v) => {
 const sums = new Map(); // `${kind} ${t}` -> sum over children
 let historyFullAt = null;
 const fdsAt = new Map(); // `${t} ${pid}` -> open files
+const cpu = []; // [t, Apache ticks, Redis ticks, load ticks]
 const child = (kind, time, pid, x) => {
   add(`${kind} ${pid}`, time, x);
   sums.set(`${kind} ${time}`, (sums.get(`${kind} ${time}`) ?? 0) + x);
@@ -55,6 +57,9 @@ for (const [kind, t, ...v] of lines) {
     sums.set(`clients ${time}`, (sums.get(`clients ${time}`) ?? 0) + conns);
     sums.set(`redisconns ${time}`, (sums.get(`redisconns ${time}`) ?? 0) + redis);
     sums.set(`closed ${time}`, (sums.get(`closed ${time}`) ?? 0) + gone);
+  } else if (kind === 'cpu') {
+    // The last sample is taken once the load generator has exited (its ticks read 0).
+    if (Number(v[2]) > 0) cpu.push([time, ...v.map(Number)]);
   } else if (kind === 'redis') {
     add('redis used_memory', time, Number(v[0]) / 1048576);
     add('redis used_memory_rss', time, Number(v[1]) / 1048576);
@@ -142,6 +147,14 @@ if (historyFullAt !== null) {
 } else {
   out.push('');
   out.push(`Redis: the history (${history} posts) never filled.`);
+}
+if (cpu.length > 1) {
+  // Clock ticks (USER_HZ, 100 on Linux) over the run, in cores on average.
+  const [a, b] = [cpu[0], cpu.at(-1)];
+  const cores = (k) => f((b[k] - a[k]) / 100 / (b[0] - a[0]), 2);
+  out.push('');
+  out.push(`CPU over the run, cores on average: Apache ${cores(1)}, Redis ${cores(2)}, ` +
+    `the load generator ${cores(3)}.`);
 }
 out.push('');
 process.stdout.write(`${out.join('\n')}\n`);

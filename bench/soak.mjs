@@ -4,36 +4,42 @@
 //      open for the round;
 //   2. POSTS posts, each by one of 50 authors; LIKES likes of the round's posts, each from
 //      another of 10,000 identities; DELETES of the round's posts deleted by their authors;
-//   3. 1 s of page GETs (GET home, and every tenth one a permalink), 16 at a time;
-//   4. 1 s of POSTs, 16 at a time (each posting author one of the 50);
+//   3. 1 s of page GETs (GET home, and every tenth one a permalink), CONC at a time;
+//   4. 1 s of POSTs, CONC at a time (each posting author one of the 50);
 //   5. every stream must have heard each post of step 2 that is kept and each deletion
 //      within 10 s
 //      ("late" when it hears it within 5 s more, else "missing");
-//   6. every stream closes (half with a FIN, half with a reset), and the next round begins.
+//   6. every stream closes (half with a FIN, half with a reset), and after PAUSE seconds the
+//      next round begins (the pause and CONC keep the load moderate: the soak is about
+//      whether memory levels off, not about throughput).
 // One JSON line per round on stdout: what was done, and how many events the streams missed.
 //
-//   node bench/soak.mjs BASE SECRET_FILE SECONDS [STREAMS=300] [POSTS=30] [LIKES=30] [DELETES=5]
+//   node bench/soak.mjs BASE SECRET_FILE SECONDS [STREAMS=1000] [POSTS=30] [LIKES=30]
+//                       [DELETES=5] [PAUSE=10] [CONC=4]
 import http from 'node:http';
 import net from 'node:net';
 import { readSecret, visitor } from './lib/cookies.mjs';
 
-const [base, secretFile, secsArg, streamsArg, postsArg, likesArg, delArg] = process.argv.slice(2);
+const [base, secretFile, secsArg, streamsArg, postsArg, likesArg, delArg, pauseArg, concArg] =
+  process.argv.slice(2);
 if (!base || !secretFile || !(Number(secsArg) > 0)) {
   process.stderr.write('usage: node bench/soak.mjs BASE SECRET_FILE SECONDS [STREAMS] [POSTS] ' +
-    '[LIKES] [DELETES]\n');
+    '[LIKES] [DELETES] [PAUSE] [CONC]\n');
   process.exit(2);
 }
-const STREAMS = Number(streamsArg ?? 300);
+const STREAMS = Number(streamsArg ?? 1000);
 const POSTS = Number(postsArg ?? 30);
 const LIKES = Number(likesArg ?? 30);
 const DELETES = Number(delArg ?? 5);
+const PAUSE = Number(pauseArg ?? 10);
+const CONC = Number(concArg ?? 4);
 const SRCS = 8;
 const url = new URL(base);
 const deadline = Date.now() + Number(secsArg) * 1000;
 const secret = readSecret(secretFile);
 const authors = Array.from({ length: 50 }, (_, k) => visitor(secret, 'SoakAuthor', k));
 const likers = Array.from({ length: 10000 }, (_, k) => visitor(secret, 'SoakFan', k));
-const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONC });
 let likerNext = 0;
 
 // One request; resolves {status, text} (status 0 on a connection error).
@@ -159,10 +165,10 @@ async function round(r) {
     if ((await act(p.a, p.id, 'delete')) === 200) gone.push(p.id);
   }
   // Page views and posts at full speed.
-  const pages = await burst(1000, 16, (n) => request('GET',
+  const pages = await burst(1000, CONC, (n) => request('GET',
     n % 10 === 0 && ids.length ? `${url.pathname}home/post/${ids[n % ids.length].id}`
       : `${url.pathname}home`).then((x) => x.status), (s) => s === 200 || s === 410);
-  const posts = await burst(1000, 16, (n) => postAs(authors[n % authors.length],
+  const posts = await burst(1000, CONC, (n) => postAs(authors[n % authors.length],
     `soak round ${r} burst ${n}`).then((id) => id), (id) => id !== null);
   // Every open stream hears the round's posts and deletions.
   // A post deleted before a stream was sent it is skipped there (the stream still hears the
@@ -202,6 +208,10 @@ async function round(r) {
 }
 
 const start = Date.now();
-for (let r = 1; Date.now() < deadline; r++) await round(r);
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+for (let r = 1; Date.now() < deadline; r++) {
+  await round(r);
+  await sleep(Math.min(PAUSE * 1000, Math.max(0, deadline - Date.now())));
+}
 agent.destroy();
 process.exit(0);

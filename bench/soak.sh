@@ -13,8 +13,12 @@
 #
 #   bench/soak.sh            (make soak)
 #
+# The load is kept moderate (SOAK_PAUSE s between rounds, SOAK_CONC requests at a time): about
+# half a core on average, server, Redis and load generator together (the report says how much).
+#
 # Environment: SOAK_MINUTES (30), SOAK_SAMPLE (10 s), SOAK_WARMUP (20 %), SOAK_STREAMS
-# (300), SOAK_POSTS (30 a round), SOAK_LIKES (30 a round), SOAK_DELETES (5 a round),
+# (1000, S1's subscribers), SOAK_POSTS (30 a round), SOAK_LIKES (30 a round), SOAK_DELETES
+# (5 a round), SOAK_PAUSE (10 s), SOAK_CONC (4),
 # SOAK_HISTORY (2000: TweetsseHistory), CHILDREN (8), SOAK_PORT (18480; Redis on
 # SOAK_PORT+1), EXTRA_CONF (a file of directives to add), KEEP=1 keeps the run directory
 # (the samples, each round's line, the logs), SOAK_DIR (the run directory; default a new one
@@ -84,7 +88,9 @@ log "soak: Apache on $base ($CHILDREN children), Redis on $rport, history ${SOAK
 # duplicate of counts twice), of Redis connections (TCP to Redis' port), those that are no
 # socket (logs, pipes, eventfds, epoll), and sockets the TCP table no longer lists (closed by
 # their client, not yet by the child; also the listener and unix sockets); and "redis TIME
-# used_memory used_memory_rss log_length posts_kept keys".
+# used_memory used_memory_rss log_length posts_kept keys", and "cpu TIME SERVER REDIS LOAD":
+# the CPU time (clock ticks) Apache (its children, living and reaped), Redis and the load
+# generator have used so far.
 sample() {
     local t=$1 p rss fds links info hex rhex
     hex=$(printf '%04X' "$port")
@@ -107,13 +113,27 @@ sample() {
             NF { nf++ }
             END { printf "kinds %s %s %d %d %d %d\n", t, p, nc, nr, nf, ng }' <<<"$links"
     done
+    echo "cpu $t $(cputicks "$apache_pid" 1) $(cputicks "$redis_pid" 1) $(cputicks "$load_pid" 0)"
     info=$(redis-cli -p "$rport" info memory | tr -d '\r')
     echo "redis $t $(awk -F: '$1 == "used_memory" || $1 == "used_memory_rss" { printf "%s ", $2 }' <<<"$info")$(redis-cli -p "$rport" xlen tweetsse:feed) $(redis-cli -p "$rport" llen tweetsse:feed:posts) $(redis-cli -p "$rport" dbsize)"
 }
 
-node "$here/soak.mjs" "$base" "$RUNDIR/secret" $((minutes * 60)) "${SOAK_STREAMS:-300}" \
-    "${SOAK_POSTS:-30}" "${SOAK_LIKES:-30}" "${SOAK_DELETES:-5}" >"$RUNDIR/rounds.jsonl" \
-    2>"$RUNDIR/soak-load.err" &
+# The CPU ticks of process $1 and of its living children, and with $2 = 1 of its reaped
+# children and their descendants (cutime, cstime) and of its children's children: Apache's
+# children, Redis (server.sh execs it: its children are redis-server's own), the load.
+cputicks() {
+    local p=$1 deep=$2 sum=0 c
+    [ -n "$p" ] && [ -r "/proc/$p/stat" ] || { echo 0; return; }
+    sum=$(awk -v d="$deep" '{ sub(/^.*\) /, ""); print $12 + $13 + (d ? $14 + $15 : 0) }' "/proc/$p/stat")
+    for c in $(pgrep -P "$p"); do
+        sum=$((sum + $(cputicks "$c" "$deep")))
+    done
+    echo "$sum"
+}
+
+node "$here/soak.mjs" "$base" "$RUNDIR/secret" $((minutes * 60)) "${SOAK_STREAMS:-1000}" \
+    "${SOAK_POSTS:-30}" "${SOAK_LIKES:-30}" "${SOAK_DELETES:-5}" "${SOAK_PAUSE:-10}" \
+    "${SOAK_CONC:-4}" >"$RUNDIR/rounds.jsonl" 2>"$RUNDIR/soak-load.err" &
 load_pid=$!
 t0=$(date +%s)
 : >"$RUNDIR/samples.txt"
@@ -131,5 +151,6 @@ while kill -0 "$load_pid" 2>/dev/null; do
 done
 wait "$load_pid" || { log "the load generator failed: $(tail -5 "$RUNDIR/soak-load.err")"; exit 1; }
 load_pid=
+# (The load generator is gone: its figure in the last sample is 0, which the report skips.)
 sample $(($(date +%s) - t0)) >>"$RUNDIR/samples.txt"
 node "$here/soak-report.mjs" "$RUNDIR" "${SOAK_WARMUP:-20}" "${SOAK_HISTORY:-2000}"
