@@ -272,6 +272,28 @@ if (has('S6')) {
   row('server CPU per delivered event (µs)', g('S6.ours.cpue'), g('S1.ours.cpue'));
   row('bytes per event (on the wire)', g('S6.ours.bpe'), g('S1.ours.bpe'));
 }
+// S7's presence, ours: what "N reading now" costs at S7's scale, from the probes at the start,
+// at the end of the ramp and at the end of the hold (no post, no page view meanwhile: every
+// frame is a presence note, every EVALSHA a child's report).
+const pr = results.find((r) => r.scenario === 'S7-presence');
+if (has('S7') && pr) {
+  const phases = [pr.ramp, pr.settle, pr.steady];
+  const line = (label, f) => out.push(`| ${label} | ${phases.map((x) => (x.s > 0 ? f(x) : '–')).join(' | ')} |`);
+  out.push('');
+  out.push(`S7 presence, ours: ${pr.streams} streams on ${pr.children} children: the ramp (until the ` +
+    'server counted every stream), the next 10 s (every child reports the final number within 5 s ' +
+    'and hears the sum within 5 s more), then the streams held idle.');
+  out.push('');
+  out.push('| figure | ramp | settling | steady |');
+  out.push('|---|---:|---:|---:|');
+  line('seconds', (x) => x.s);
+  line('presence notes pushed, per child', (x) => fmt(round(x.ring / pr.children, 1)));
+  line('presence notes written, per stream', (x) => fmt(round(x.frames / pr.streams, 2)));
+  line('Redis script calls (EVALSHA) per child per 5 s', (x) => fmt(round(x.calls / pr.children / (x.s / 5), 2)));
+  line('Redis µs per call (commandstats)', (x) => (x.calls ? fmt(round(x.usec / x.calls, 1)) : '–'));
+  line('Redis CPU in the calls, % of a core', (x) => fmt(round(x.usec / x.s / 1e4, 3)));
+  line('Redis CPU in all, % of a core (INFO cpu)', (x) => fmt(round(x.cpu_us / x.s / 1e4, 2)));
+}
 // S1M: posts-only against the mix, ours, in the same rounds.
 if (has('S1M')) {
   const rounds1m = (kind) => results.filter((r) => r.scenario === 'S1M' && r.kind === kind);
