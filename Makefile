@@ -178,7 +178,7 @@ bench: deps
 	bash bench/run.sh
 
 # S7 alone: 100,000 concurrent subscribers on one instance (make run's 8 children) and on the
-# peer, 30 posts at 1/s (about 2 minutes; see docs/performance.md).
+# peer, 30 posts at 1/s (about 3 minutes; see docs/performance.md).
 bench-100k: deps
 	$(MAKE) all frontend
 	bash bench/run.sh S7

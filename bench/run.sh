@@ -32,8 +32,10 @@
 #       default set: it needs HAProxy, and starts a cluster (about 40 s).
 #   S7  100,000 concurrent subscribers on one Apache (CHILDREN children), 30 posts at 1/s:
 #       connected, lost, p50/p99, KB per subscriber, server CPU and syscalls per delivered
-#       event (perf stat over the posting phase); sseload forks S7_PROCS processes. Not in
-#       the default set (`make bench-100k` runs it alone, about 2 minutes).
+#       event (perf stat over the posting phase); sseload forks S7_PROCS processes. Ours
+#       first holds the streams idle for 10 s + S7_HOLD s (30): what the presence costs (the
+#       notes a stream gets, Redis' script calls and their time). Not in
+#       the default set (`make bench-100k` runs it alone, about 3 minutes).
 #   S8  a storm of likes, ours only (scenarios/s8.sh): S1_SUBS subscribers, one post, S8_RATE
 #       likes/s (1,000) for S8_SECS s (10), each from a visitor of its own: the count events
 #       each stream heard per second (mean, max), and whether every stream's last count is
@@ -58,7 +60,7 @@
 # new directory under /tmp), KEEP=1 keeps it (logs, configs) afterwards, LOADGEN_NICE (-10),
 # LOADGEN_CPUS (a taskset CPU list for sseload; unset: any CPU), CHILDREN (8, as `make run`;
 # the peer gets as many nginx workers), PEER_REUSEPORT (1 when S7 runs, else 0), PAD; ROUNDS and the sizes below (S1_SUBS, S1_RATE,
-# S1_SECS, S2_SUBS, S2_POSTS, S2_RATE, WRK_SECS, S7_SUBS, S7_POSTS, S7_RATE, S7_PROCS, SRCS, S6_SUBS,
+# S1_SECS, S2_SUBS, S2_POSTS, S2_RATE, WRK_SECS, S7_SUBS, S7_POSTS, S7_RATE, S7_PROCS, S7_HOLD, SRCS, S6_SUBS,
 # S6_INSTANCES, S6_MIN_REPLICAS, S6_PORT, S8_RATE, S8_SECS) override the defaults.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
