@@ -123,7 +123,10 @@ sample() {
 # children, Redis (server.sh execs it: its children are redis-server's own), the load.
 cputicks() {
     local p=$1 deep=$2 sum=0 c
-    [ -n "$p" ] && [ -r "/proc/$p/stat" ] || { echo 0; return; }
+    if [ -z "$p" ] || [ ! -r "/proc/$p/stat" ]; then
+        echo 0
+        return
+    fi
     sum=$(awk -v d="$deep" '{ sub(/^.*\) /, ""); print $12 + $13 + (d ? $14 + $15 : 0) }' "/proc/$p/stat")
     for c in $(pgrep -P "$p"); do
         sum=$((sum + $(cputicks "$c" "$deep")))

@@ -57,24 +57,24 @@ save_presence() {
 # then S7_HOLD s more, for the presence), then the posts: lost, latency, server CPU and
 # syscalls per delivery.
 s7_once() {
-    local side=$1 label=S7-$1 rss0 rss1 n held0 release p per= probes=
+    local side=$1 label=S7-$1 rss0 rss1 n held0 release p per='' probe_lines=''
     local -a sys
     rss0=$(rss_of "$side")
     held0=$(held_by "$side")
     log "S7 $side: $S7_SUBS subscribers from $S7_PROCS processes (baseline RSS $((rss0 / 1024)) MB), $S7_POSTS posts at $S7_RATE/s"
-    if [ "$side" = ours ]; then probes="$(presence_probe) $(date +%s)"; fi
+    if [ "$side" = ours ]; then probe_lines="$(presence_probe) $(date +%s)"; fi
     run_sseload "$side" "$label" -c "$S7_SUBS" -P "$S7_PROCS" -k 300 -T 60 -d 0 \
         -g "$RUNDIR/$label.go" -m "$S7_POSTS" -r "$S7_RATE" -w 30 -v
     n=$(wait_ready "$label")
     wait_streams "$side" "$n"
     if [ "$side" = ours ]; then
-        probes+=$'\n'"$(presence_probe) $(date +%s)"
+        probe_lines+=$'\n'"$(presence_probe) $(date +%s)"
         log "S7 ours: $n streams; holding them idle for 10 + $S7_HOLD s (the presence)"
         sleep 10
-        probes+=$'\n'"$(presence_probe) $(date +%s)"
+        probe_lines+=$'\n'"$(presence_probe) $(date +%s)"
         sleep "$S7_HOLD"
-        probes+=$'\n'"$(presence_probe) $(date +%s)"
-        save_presence "$probes" "$n"
+        probe_lines+=$'\n'"$(presence_probe) $(date +%s)"
+        save_presence "$probe_lines" "$n"
     fi
     rss1=$(rss_of "$side")
     log "S7 $side: RSS $((rss0 / 1024)) MB -> $((rss1 / 1024)) MB with $n streams"
