@@ -17,6 +17,7 @@
 #   make fuzz       fuzz every parser for FUZZ_SECONDS (60) each (make test replays the corpora)
 #   make bench      side-by-side benchmark with nginx + Nchan (not part of make test)
 #   make bench-100k 100,000 subscribers on one instance, and on the peer (bench/run.sh S7)
+#   make soak       memory and open files of a server under churn for SOAK_MINUTES (30)
 
 APXS      ?= apxs
 PORT      ?= 8080
@@ -177,10 +178,16 @@ bench: deps
 	bash bench/run.sh
 
 # S7 alone: 100,000 concurrent subscribers on one instance (make run's 8 children) and on the
-# peer, 30 posts at 1/s (about 2 minutes; see docs/performance.md).
+# peer, 30 posts at 1/s (about 3 minutes; see docs/performance.md).
 bench-100k: deps
 	$(MAKE) all frontend
 	bash bench/run.sh S7
+
+# Streams opening and closing, posts, likes, deletions and page views for SOAK_MINUTES (30):
+# each child's RSS and open files and Redis' memory, sampled, with their slopes per hour.
+soak: deps
+	$(MAKE) all frontend
+	bash bench/soak.sh
 
 # Every log code starts one message only, and the README's table of codes lists exactly them.
 check-codes:
@@ -199,4 +206,4 @@ clean: clean-module
 	rm -f bench/sseload bench/stall
 
 .PHONY: check-codes all frontend install uninstall deb deps deps-deb deps-fuzz run run-cluster test \
-        test-tsan test-asan bench bench-100k format clean clean-module unit
+        test-tsan test-asan bench bench-100k soak format clean clean-module unit

@@ -6,7 +6,9 @@
 // measurement: S1-<side>-<round>.json and S2-<side>-<round>.json (sseload's JSON result and
 // the server-side figures; S3 is measured in the S2 run, with its streams idle), S4.json
 // and S5.json (wrk requests/s of each target, both runs), S7-<side>.json (one round),
-// S6-ours-1.json (the cluster behind HAProxy, one round; its table compares it with S1 ours).
+// S6-ours-1.json (the cluster behind HAProxy, one round; its table compares it with S1 ours),
+// S1M-<posts|mix>-<round>.json (S1 posts-only and with the mix, ours), S8-ours-1.json (the
+// storm of likes).
 // Per figure and side the rounds are summed up as a median (the mean of the two middle
 // values) with the range, or as the worst / first round; the ratio is ours / peer.
 import fs from 'node:fs';
@@ -168,17 +170,24 @@ function rowM(label, keyA, keyB) {
 }
 
 const rounds = run.rounds > 1 ? `median of ${run.rounds} rounds (range)` : '1 round';
+// The side-by-side table, when a scenario of the run has the peer (S1M and S8 are ours only).
+const sideBySide = ['S1', 'S2', 'S3', 'S4', 'S5', 'S7'].some(has);
 out.push('');
-out.push(`mod_tweetsse vs nginx + Nchan (through Redis), ${run.date}, ${run.cores} cores, loopback` +
-  `${run.quick ? ', quick mode' : ''}; S1-S3: ${rounds}`);
-out.push('Lost: posts not received within 10 s of the last post; latency: from the POST to the bytes');
-out.push("reaching the subscriber's socket (the kernel's receive time), over every subscriber and post;");
-out.push('"as read": when the load generator read them. Per event: per subscriber and post delivered,');
-out.push(`over the posting phase. The peer's messages are padded by ${run.pad ?? '?'} bytes to the size of our event's`);
-out.push(`data (${run.ours_data ?? '?'} bytes ours, ${run.peer_data ?? '?'} the peer's); ${run.children ?? '?'} Apache children, as many nginx workers.`);
-out.push('');
-out.push('| figure | ours | peer | ratio (ours / peer) |');
-out.push('|---|---:|---:|---:|');
+if (sideBySide) {
+  out.push(`mod_tweetsse vs nginx + Nchan (through Redis), ${run.date}, ${run.cores} cores, loopback` +
+    `${run.quick ? ', quick mode' : ''}; S1-S3: ${rounds}`);
+  out.push('Lost: posts not received within 10 s of the last post; latency: from the POST to the bytes');
+  out.push("reaching the subscriber's socket (the kernel's receive time), over every subscriber and post;");
+  out.push('"as read": when the load generator read them. Per event: per subscriber and post delivered,');
+  out.push(`over the posting phase. The peer's messages are padded by ${run.pad ?? '?'} bytes to the size of our event's`);
+  out.push(`data (${run.ours_data ?? '?'} bytes ours, ${run.peer_data ?? '?'} the peer's); ${run.children ?? '?'} Apache children, as many nginx workers.`);
+  out.push('');
+  out.push('| figure | ours | peer | ratio (ours / peer) |');
+  out.push('|---|---:|---:|---:|');
+} else {
+  out.push(`mod_tweetsse, ${run.date}, ${run.cores} cores, loopback${run.quick ? ', quick mode' : ''}; ` +
+    `${run.children ?? '?'} Apache children; our event's data ${run.ours_data ?? '?'} bytes.`);
+}
 if (has('S1')) {
   row(`S1 lost (${run.S1_SUBS} subs, ${run.S1_POSTS} posts at ${run.S1_RATE}/s; worst round)`,
     g('S1.ours.lost'), g('S1.peer.lost'));
@@ -262,6 +271,103 @@ if (has('S6')) {
   row('latency p99 as read (ms)', g('S6.ours.p99'), g('S1.ours.p99'));
   row('server CPU per delivered event (µs)', g('S6.ours.cpue'), g('S1.ours.cpue'));
   row('bytes per event (on the wire)', g('S6.ours.bpe'), g('S1.ours.bpe'));
+}
+// S7's presence, ours: what "N reading now" costs at S7's scale, from the probes at the start,
+// at the end of the ramp and at the end of the hold (no post, no page view meanwhile: every
+// frame is a presence note, every EVALSHA a child's report).
+const pr = results.find((r) => r.scenario === 'S7-presence');
+if (has('S7') && pr) {
+  const phases = [pr.ramp, pr.settle, pr.steady];
+  const line = (label, f) => out.push(`| ${label} | ${phases.map((x) => (x.s > 0 ? f(x) : '–')).join(' | ')} |`);
+  out.push('');
+  out.push(`S7 presence, ours: ${pr.streams} streams on ${pr.children} children: the ramp (until the ` +
+    'server counted every stream), the next 10 s (every child reports the final number within 5 s ' +
+    'and hears the sum within 5 s more), then the streams held idle.');
+  out.push('');
+  out.push('| figure | ramp | settling | steady |');
+  out.push('|---|---:|---:|---:|');
+  line('seconds', (x) => x.s);
+  line('presence notes pushed, per child', (x) => fmt(round(x.ring / pr.children, 1)));
+  line('presence notes written, per stream', (x) => fmt(round(x.frames / pr.streams, 2)));
+  line('Redis script calls (EVALSHA) per child per 5 s', (x) => fmt(round(x.calls / pr.children / (x.s / 5), 2)));
+  line('Redis µs per call (commandstats)', (x) => (x.calls ? fmt(round(x.usec / x.calls, 1)) : '–'));
+  line('Redis CPU in the calls, % of a core', (x) => fmt(round(x.usec / x.s / 1e4, 3)));
+  line('Redis CPU in all, % of a core (INFO cpu)', (x) => fmt(round(x.cpu_us / x.s / 1e4, 2)));
+}
+// S1M: posts-only against the mix, ours, in the same rounds.
+if (has('S1M')) {
+  const rounds1m = (kind) => results.filter((r) => r.scenario === 'S1M' && r.kind === kind);
+  // A figure of every round of a kind: f(sseload result) per round, summed up as for S1.
+  const sum = (kind, f, how = 'median') => {
+    const v = rounds1m(kind).map((r) => (r.sseload ? f(r.sseload, r) : undefined))
+      .filter((x) => x !== undefined && x !== null && Number.isFinite(x)).sort((a, b) => a - b);
+    if (!v.length) return { value: '', shown: '' };
+    const x = how === 'max' ? v.at(-1)
+      : v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    const range = how !== 'max' && v.length > 1 ? ` (${fmt(v[0])}–${fmt(v.at(-1))})` : '';
+    return { value: fmt(x), shown: `${fmt(x)}${range}` };
+  };
+  const rowK = (label, f, how) => {
+    const a = sum('posts', f, how);
+    const b = sum('mix', f, how);
+    out.push(`| ${label} | ${a.shown || '–'} | ${b.shown || '–'} | ${ratio(b.value, a.value)} |`);
+  };
+  const mixOnly = (label, f, how) => out.push(`| ${label} | – | ${sum('mix', f, how).shown || '–'} | – |`);
+  const m = rounds1m('mix')[0]?.sseload?.mix;
+  out.push('');
+  out.push(`S1M: S1 with a mix, ours: ${run.S1_SUBS} subscribers, ${run.S1_POSTS} requests at ` +
+    `${run.S1_RATE}/s, posts-only against 90 % posts, 5 % likes, 5 % deletions (first round: ` +
+    `${m ? `${m.likes_ok} likes, ${m.dels_ok} deletions` : '?'}), in the same rounds (mirrored); ` +
+    `${rounds}. Latency to the kernel's receive time, from the request to the event: a post's ` +
+    "marker, the deletion naming the post, the first count of the post showing the like.");
+  out.push('');
+  out.push('| figure | posts-only | mix | ratio (mix / posts-only) |');
+  out.push('|---|---:|---:|---:|');
+  rowK('lost, all events (worst round)', (l) => l.mix?.all.lost ?? l.lost, 'max');
+  rowK('events delivered, all (per round)', (l) => l.mix?.all.delivered ?? l.delivered);
+  rowK('latency p50, all events (ms)', (l) => l.mix?.all.k_p50_ms ?? l.k_p50_ms);
+  rowK('latency p99, all events (ms)', (l) => l.mix?.all.k_p99_ms ?? l.k_p99_ms);
+  rowK('latency p99 as read, all events (ms)', (l) => l.mix?.all.p99_ms ?? l.p99_ms);
+  rowK('posts: lost (worst round)', (l) => l.lost, 'max');
+  rowK('posts: latency p50 (ms)', (l) => l.k_p50_ms);
+  rowK('posts: latency p99 (ms)', (l) => l.k_p99_ms);
+  mixOnly('deletions: lost (worst round)', (l) => l.mix?.del.lost, 'max');
+  mixOnly('deletions: latency p50 (ms)', (l) => l.mix?.del.k_p50_ms);
+  mixOnly('deletions: latency p99 (ms)', (l) => l.mix?.del.k_p99_ms);
+  mixOnly('likes: counts lost (worst round)', (l) => l.mix?.count.lost, 'max');
+  mixOnly('likes: latency p50 (ms)', (l) => l.mix?.count.k_p50_ms);
+  mixOnly('likes: latency p99 (ms)', (l) => l.mix?.count.k_p99_ms);
+  rowK('POST p50 (ms; posts, likes and deletions)', (l) => l.pub_p50_ms);
+  rowK('POST p99 (ms)', (l) => l.pub_p99_ms);
+  rowK('server CPU per delivered event (µs)', (l, r) => (l.mix?.all.delivered > 0
+    ? round(r.server_cpu_ns / 1e3 / l.mix.all.delivered, 2) : undefined));
+}
+// S8: the storm of likes, ours, one round.
+if (has('S8')) {
+  const r8 = results.find((r) => r.scenario === 'S8');
+  const l = r8?.sseload;
+  const c = l?.mix?.count;
+  out.push('');
+  out.push(`S8: a storm of likes, ours: ${run.S1_SUBS} subscribers, one post, ` +
+    `${r8?.likes ?? '?'} likes at ${run.S8_RATE}/s for ${run.S8_SECS} s, each from a visitor of its ` +
+    "own; count events per stream, and the last count each stream heard.");
+  out.push('');
+  out.push('| figure | value |');
+  out.push('|---|---:|');
+  const r1 = (label, v) => out.push(`| ${label} | ${v ?? '–'} |`);
+  const n = (x) => (x === undefined || x === null ? undefined : fmt(x));
+  r1('subscribers connected', n(l?.connected));
+  r1('likes accepted / failed', l ? `${l.mix.likes_ok} / ${l.mix.likes_err}` : undefined);
+  r1('count events per stream: mean (min–max)', c ? `${fmt(c.events_mean)} (${c.events_min}–${c.events_max})` : undefined);
+  r1(`count events per stream per second (over the ${c ? fmt(c.secs) : '?'} s of likes): mean / max`,
+    c ? `${fmt(c.per_s_mean)} / ${fmt(c.per_s_max)}` : undefined);
+  r1('count events of a stream in its busiest second: mean / max', c ? `${fmt(c.peak_1s_mean)} / ${c.peak_1s_max}` : undefined);
+  r1('like to count latency p50 / p99 (ms, kernel receive time)', c ? `${fmt(c.k_p50_ms)} / ${fmt(c.k_p99_ms)}` : undefined);
+  r1('likes whose count never reached a stream (like x stream)', n(c?.lost));
+  r1('streams whose last count equals the likes / streams', c ? `${c.final_exact} / ${c.final_exact + c.final_wrong}` : undefined);
+  r1('last count heard: min / max', c ? `${c.final_min} / ${c.final_max}` : undefined);
+  r1('likes: the highest count a like\'s answer gave', n(c?.final_top));
+  r1('Redis: likers of the post (SCARD) / stored count', r8 ? `${r8.redis_likers ?? '?'} / ${r8.redis_count ?? '?'}` : undefined);
 }
 out.push('');
 process.stdout.write(`${out.join('\n')}\n`);

@@ -2,9 +2,13 @@
 # `make bench`: the feed side by side with nginx + Nchan (Debian's libnginx-mod-nchan, through
 # its own Redis), both on loopback in one run, and a Markdown table of the figures.
 #
-#   bench/run.sh [-q|--quick] [S1 S2 S3 S4 S5 S6 S7]   (default: S1-S5)
+#   bench/run.sh [-q|--quick] [S1 S1M S2 S3 S4 S5 S6 S7 S8]   (default: S1-S5)
 #
 #   S1  1,000 subscribers, 100 posts/s for 10 s: lost, latency p50/p99, server CPU
+#   S1M S1 with a mix, ours only (scenarios/s1m.sh): S1's subscribers and requests, 90 % posts,
+#       5 % likes, 5 % deletions, against posts-only in the same rounds (mirrored): lost and
+#       p50/p99 of every event (a post, a deletion, a like's count), each kind and all
+#       together, and the ratio of the p99s. Not in the default set.
 #   S2  10,000 concurrent subscribers on one Apache, 100 posts at 10/s: connected, lost,
 #       p50/p99; then all 10,000 close and come back at once (time to a new stream), and how
 #       long the server keeps the closed streams
@@ -28,8 +32,14 @@
 #       default set: it needs HAProxy, and starts a cluster (about 40 s).
 #   S7  100,000 concurrent subscribers on one Apache (CHILDREN children), 30 posts at 1/s:
 #       connected, lost, p50/p99, KB per subscriber, server CPU and syscalls per delivered
-#       event (perf stat over the posting phase); sseload forks S7_PROCS processes. Not in
-#       the default set (`make bench-100k` runs it alone, about 2 minutes).
+#       event (perf stat over the posting phase); sseload forks S7_PROCS processes. Ours
+#       first holds the streams idle for 10 s + S7_HOLD s (30): what the presence costs (the
+#       notes a stream gets, Redis' script calls and their time). Not in
+#       the default set (`make bench-100k` runs it alone, about 3 minutes).
+#   S8  a storm of likes, ours only (scenarios/s8.sh): S1_SUBS subscribers, one post, S8_RATE
+#       likes/s (1,000) for S8_SECS s (10), each from a visitor of its own: the count events
+#       each stream heard per second (mean, max), and whether every stream's last count is
+#       the number of likers. Not in the default set.
 #
 # Both sides publish the same payload: the peer's message is padded (sseload -z) to the size
 # of the data of one of our events, measured from a frame of our stream at the start (PAD
@@ -50,8 +60,8 @@
 # new directory under /tmp), KEEP=1 keeps it (logs, configs) afterwards, LOADGEN_NICE (-10),
 # LOADGEN_CPUS (a taskset CPU list for sseload; unset: any CPU), CHILDREN (8, as `make run`;
 # the peer gets as many nginx workers), PEER_REUSEPORT (1 when S7 runs, else 0), PAD; ROUNDS and the sizes below (S1_SUBS, S1_RATE,
-# S1_SECS, S2_SUBS, S2_POSTS, S2_RATE, WRK_SECS, S7_SUBS, S7_POSTS, S7_RATE, S7_PROCS, SRCS, S6_SUBS,
-# S6_INSTANCES, S6_MIN_REPLICAS, S6_PORT) override the defaults.
+# S1_SECS, S2_SUBS, S2_POSTS, S2_RATE, WRK_SECS, S7_SUBS, S7_POSTS, S7_RATE, S7_PROCS, S7_HOLD, SRCS, S6_SUBS,
+# S6_INSTANCES, S6_MIN_REPLICAS, S6_PORT, S8_RATE, S8_SECS) override the defaults.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -84,6 +94,8 @@ top=$(cd "$here/.." && pwd)
 . "$here/lib/results.sh"
 # shellcheck source=scenarios/s1.sh
 . "$here/scenarios/s1.sh"
+# shellcheck source=scenarios/s1m.sh
+. "$here/scenarios/s1m.sh"
 # shellcheck source=scenarios/s23.sh
 . "$here/scenarios/s23.sh"
 # shellcheck source=scenarios/s4.sh
@@ -94,6 +106,8 @@ top=$(cd "$here/.." && pwd)
 . "$here/scenarios/s6.sh"
 # shellcheck source=scenarios/s7.sh
 . "$here/scenarios/s7.sh"
+# shellcheck source=scenarios/s8.sh
+. "$here/scenarios/s8.sh"
 # shellcheck source=scenarios/xc.sh
 . "$here/scenarios/xc.sh"
 
@@ -111,6 +125,9 @@ t_start=$(date +%s)
 # S2/S3 go first so that the memory baseline is not inflated by earlier streams.
 if has S2 || has S3; then scenario_s23; fi
 if has S1; then scenario_s1; fi
+# S1M (posts-only and the mix) and the storm of likes right after it.
+if has S1M; then scenario_s1m; fi
+if has S8; then scenario_s8; fi
 # S6 right after S1, on the same machine state.
 if has S6; then scenario_s6; fi
 if has S4; then scenario_s4; fi

@@ -14,6 +14,20 @@
  * urlencoded form body, -B a raw text/plain body. Subscribers parse the HTTP response
  * (chunked or not) and the SSE lines; a marker of another run (replayed history) is ignored.
  *
+ * -x LIKE,DEL makes a mix: of the -m requests, LIKE % are likes and DEL % deletions (spread
+ * evenly), the rest posts. A like (JSON {"action":"like"} to <PUB_URL>/post/<id>) is of the
+ * newest post of the run whose id is known (the X-Post-Id of its answer) and that no deletion
+ * is aimed at, or of the post -o names, each from the next visitor of -I's file after the -a
+ * authors; a deletion is of the oldest known post of the run that no like or deletion is aimed
+ * at, by the visitor who posted it. Posts are by the -a authors in turn (else by -H's visitor).
+ * The latency of a deletion runs from its request being written to the subscriber reading the
+ * deletion event that names the post; of a like, to the first count event of that post that
+ * shows at least the count the like's answer gave (the count events of a post are coalesced by
+ * the server: a like may be announced together with later ones). Per kind and for all events
+ * together: expected, delivered, lost, p50/p99; for counts also the events each stream heard
+ * (in all and in its busiest second) and whether each stream's last count of a post equals
+ * the post's likes. Not with -P.
+ *
  * -P N forks N subscriber processes (each holds its share of -c, so that more subscribers
  * than one process' open-files limit fit); this process then only publishes and merges
  * their results, exactly (every latency sample). -K also stamps each read with the kernel's
@@ -207,7 +221,9 @@ typedef struct {
     int cext;       /* inside the CR or extension of a chunk-size line */
     int skip_line;  /* current line exceeded MAX_LINE: drop until its end */
     char last_id[128];
-    uint8_t *seen; /* bitmap of the posts received */
+    uint8_t *seen;       /* bitmap of the posts (and with -x the deletions) received */
+    struct mix_cev *cev; /* -x: the count events heard, in order */
+    size_t ncev, capcev;
 } sub_t;
 
 static sub_t *subs;
@@ -220,7 +236,7 @@ typedef struct {
     int64_t t_start; /* connect start */
     int64_t t_sent;  /* request written (= marker stamp) */
     int status;      /* parsed status, 0 until known */
-    char head[64];   /* start of the response, enough for the status line */
+    char head[2048]; /* start of the response: status line, headers, a small body */
     size_t hlen;
 } pub_t;
 
@@ -285,6 +301,224 @@ static void *shared_alloc(size_t n)
     if (p == MAP_FAILED)
         die("mmap");
     return p;
+}
+
+/* ---- the mix (-x): likes and deletions among the posts -------------------------------- */
+
+enum { A_POST, A_LIKE, A_DEL };
+
+/* A post the run knows by its id: one it made (the X-Post-Id of the answer), or -o's. */
+typedef struct {
+    char id[48];
+    int author;  /* the cookie it was posted with (-I), -1: -H's */
+    int del_seq; /* the deletion aimed at it, -1: none */
+    int likes;   /* likes aimed at it */
+    int top;     /* the highest count a like's answer gave: its likers, as no one unlikes */
+} mix_post;
+
+/* A count event a subscriber heard. */
+struct mix_cev {
+    int post; /* mix_post index */
+    int n;
+    int64_t t, krx; /* read (monotonic), the kernel's receive time or 0 */
+};
+
+static struct {
+    int like_pct, del_pct; /* -x */
+    char **cookies;        /* -I: "Cookie: ..." lines */
+    int ncookies, authors; /* -a: the first `authors` post, the others like */
+    const char *target;    /* -o: every like is of this post */
+    uint8_t *kind;         /* per request: A_POST, A_LIKE or A_DEL */
+    int *post;             /* per request: the mix_post a like or deletion is aimed at */
+    int *who;              /* per request: the cookie it was made with, -1: -H's */
+    int *n;                /* per like: the count its answer gave, 0 until known */
+    int64_t *t_sent;       /* per request: when it was written */
+    mix_post *posts;       /* in the order their ids became known */
+    int nposts, del_cursor, next_liker;
+    int *slot; /* open addressing: id -> posts index + 1; 0 empty */
+    size_t cap;
+    int like_ok, like_err, del_ok, del_err;
+    long del_delivered, del_dup;
+    samples del_lat, del_klat, cnt_lat, cnt_klat;
+    int64_t last_cev; /* when a count event was last read */
+} mx;
+
+static uint64_t mix_hash(const char *id, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t k = 0; k < n; k++)
+        h = (h ^ (unsigned char)id[k]) * 1099511628211ull;
+    return h;
+}
+
+/* The known post of id (n bytes): its index, or -1. With add, known from now on (posted with
+ * cookie `author`) when it was not. */
+static int mix_post_of(const char *id, size_t n, int add, int author)
+{
+    if (!mx.cap || !n || n >= sizeof(mx.posts[0].id))
+        return -1;
+    for (size_t h = mix_hash(id, n) & (mx.cap - 1);; h = (h + 1) & (mx.cap - 1)) {
+        int i = mx.slot[h] - 1;
+        if (i < 0) {
+            if (!add || (size_t)mx.nposts + 1 >= mx.cap / 2)
+                return -1;
+            mix_post *p = &mx.posts[mx.nposts];
+            memcpy(p->id, id, n);
+            p->id[n] = '\0';
+            p->author = author;
+            p->del_seq = -1;
+            mx.slot[h] = ++mx.nposts;
+            return mx.nposts - 1;
+        }
+        if (strlen(mx.posts[i].id) == n && memcmp(mx.posts[i].id, id, n) == 0)
+            return i;
+    }
+}
+
+/* What request seq is: LIKE % and DEL % of the requests, each spread evenly (a deletion half
+ * a period after a like). */
+static int mix_kind(int seq)
+{
+    if ((long)(seq + 1) * mx.like_pct / 100 != (long)seq * mx.like_pct / 100)
+        return A_LIKE;
+    if (((long)(seq + 1) * mx.del_pct + 50) / 100 != ((long)seq * mx.del_pct + 50) / 100)
+        return A_DEL;
+    return A_POST;
+}
+
+/* The post an action of `kind` is aimed at, or -1 when none is known yet. A like: -o's post,
+ * else the newest known post that no deletion is aimed at; a deletion: the oldest known post
+ * that no like or deletion is aimed at. */
+static int mix_aim(int kind)
+{
+    if (kind == A_LIKE) {
+        if (mx.target)
+            return 0;
+        for (int i = mx.nposts - 1; i >= 0 && i >= mx.nposts - 64; i--)
+            if (mx.posts[i].del_seq < 0)
+                return i;
+        return -1;
+    }
+    for (; mx.del_cursor < mx.nposts; mx.del_cursor++) {
+        mix_post *p = &mx.posts[mx.del_cursor];
+        if (p->del_seq < 0 && !p->likes && !(mx.target && mx.del_cursor == 0))
+            return mx.del_cursor;
+    }
+    return -1;
+}
+
+/* Decide request seq: its kind, what it is aimed at and whose cookie it carries. */
+static void mix_plan(int seq)
+{
+    int kind = mix_kind(seq), aim = -1;
+    if (kind != A_POST && (aim = mix_aim(kind)) < 0)
+        kind = A_POST; /* nothing to aim at yet */
+    mx.kind[seq] = (uint8_t)kind;
+    mx.post[seq] = aim;
+    if (kind == A_POST) {
+        mx.who[seq] = mx.authors ? seq % mx.authors : -1;
+    } else if (kind == A_LIKE) {
+        mx.posts[aim].likes++;
+        mx.who[seq] = mx.authors + mx.next_liker++ % (mx.ncookies - mx.authors);
+    } else {
+        mx.posts[aim].del_seq = seq;
+        mx.who[seq] = mx.posts[aim].author;
+    }
+}
+
+/* The header line that makes request seq's visitor (NULL: none). */
+static const char *mix_visitor(int seq)
+{
+    return mx.who && mx.who[seq] >= 0 ? mx.cookies[mx.who[seq]] : cfg.header;
+}
+
+/* A finished answer of request seq (`head`: its first bytes): a post's id, a like's count. */
+static void mix_answer(int seq, const char *head)
+{
+    if (mx.kind[seq] == A_POST) {
+        const char *h = strcasestr(head, "\nX-Post-Id:");
+        if (!h)
+            return;
+        h += 12;
+        while (*h == ' ')
+            h++;
+        mix_post_of(h, strcspn(h, "\r\n "), 1, mx.who[seq]);
+    } else if (mx.kind[seq] == A_LIKE) {
+        const char *b = strstr(head, "\"likes\":");
+        if (b) {
+            mx.n[seq] = atoi(b + 8);
+            mix_post *p = &mx.posts[mx.post[seq]];
+            if (mx.n[seq] > p->top)
+                p->top = mx.n[seq];
+        }
+    }
+}
+
+/* A data line of subscriber i that is a deletion or a count event; 1 when it was one. */
+static int mix_line(int i, const char *l, size_t n, int64_t now)
+{
+    static const char del[] = "data: <article id=\"post-";
+    static const char cnt[] = "data: <span class=\"tw-likes\" id=\"likes-";
+    const char *end = l + n, *id, *q;
+    if (n > sizeof(del) && memcmp(l, del, sizeof(del) - 1) == 0 &&
+        memmem(l, n, "hx-swap-oob=\"delete\"", 20)) {
+        id = l + sizeof(del) - 1;
+        if (!(q = memchr(id, '"', (size_t)(end - id))))
+            return 1;
+        int k = mix_post_of(id, (size_t)(q - id), 0, 0);
+        int d = k < 0 ? -1 : mx.posts[k].del_seq;
+        if (d < 0)
+            return 1;
+        uint8_t bit = (uint8_t)(1u << (d & 7));
+        if (subs[i].seen[d >> 3] & bit) {
+            mx.del_dup++;
+            return 1;
+        }
+        subs[i].seen[d >> 3] |= bit;
+        mx.del_delivered++;
+        samples_add(&mx.del_lat, now - mx.t_sent[d]);
+        if (cur_krx)
+            samples_add(&mx.del_klat, cur_krx - mx.t_sent[d]);
+        return 1;
+    }
+    if (n > sizeof(cnt) && memcmp(l, cnt, sizeof(cnt) - 1) == 0) {
+        id = l + sizeof(cnt) - 1;
+        if (!(q = memchr(id, '"', (size_t)(end - id))))
+            return 1;
+        int k = mix_post_of(id, (size_t)(q - id), 0, 0);
+        const char *v = memchr(q, '>', (size_t)(end - q));
+        if (k < 0 || !v)
+            return 1;
+        sub_t *s = &subs[i];
+        if (s->ncev == s->capcev) {
+            s->capcev = s->capcev ? s->capcev * 2 : 64;
+            s->cev = xrealloc(s->cev, s->capcev * sizeof(*s->cev));
+        }
+        s->cev[s->ncev++] = (struct mix_cev){.post = k, .n = atoi(v + 1), .t = now, .krx = cur_krx};
+        mx.last_cev = now;
+        return 1;
+    }
+    return 0;
+}
+
+/* Read -I's file: one cookie a line ("tw_name=..." or "Cookie: ..."). */
+static void mix_cookies(const char *file)
+{
+    FILE *f = fopen(file, "r");
+    if (!f)
+        die("cannot read the -I file");
+    char line[2048];
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0])
+            continue;
+        mx.cookies = xrealloc(mx.cookies, (size_t)(mx.ncookies + 1) * sizeof(char *));
+        size_t n = strlen(line) + 16;
+        mx.cookies[mx.ncookies] = xrealloc(NULL, n);
+        snprintf(mx.cookies[mx.ncookies++], n, "%s%s",
+                 strncasecmp(line, "Cookie:", 7) ? "Cookie: " : "", line);
+    }
+    fclose(f);
 }
 
 static int ep;
@@ -490,6 +724,8 @@ static void sse_line(int i, const char *l, size_t n, int64_t now)
         return;
     }
     if (n < 5 || memcmp(l, "data:", 5) != 0)
+        return;
+    if (mx.kind && mix_line(i, l, n, now))
         return;
     const char *p = l, *end = l + n;
     while ((p = memmem(p, (size_t)(end - p), "sl", 2)) != NULL) {
@@ -721,12 +957,16 @@ static size_t fill_template(char *dst, size_t cap, const char *tpl, const char *
     return n;
 }
 
+static void pub_count(int seq, int ok);
+
 static int pub_start(int seq, int64_t now)
 {
     for (int k = 0; k < MAX_PUB; k++) {
         pub_t *p = &pubs[k];
         if (p->fd >= 0)
             continue;
+        if (mx.kind)
+            mix_plan(seq);
         p->fd = open_conn(&cfg.pub.addr, seq);
         p->seq = seq;
         p->t_start = now;
@@ -737,7 +977,7 @@ static int pub_start(int seq, int64_t now)
         if (p->fd < 0) {
             p->fd = -1;
             pub_done[seq] = 2;
-            st.pub_err++;
+            pub_count(seq, 0);
             return 0;
         }
         st.pub_active++;
@@ -747,6 +987,18 @@ static int pub_start(int seq, int64_t now)
     return -1; /* no free slot */
 }
 
+/* Count request seq's outcome: a post's in pub_ok/pub_err, a like's or deletion's (-x) apart. */
+static void pub_count(int seq, int ok)
+{
+    int kind = mx.kind ? mx.kind[seq] : A_POST;
+    if (kind == A_POST)
+        ok ? st.pub_ok++ : st.pub_err++;
+    else if (kind == A_LIKE)
+        ok ? mx.like_ok++ : mx.like_err++;
+    else
+        ok ? mx.del_ok++ : mx.del_err++;
+}
+
 static void pub_finish(int k, int ok)
 {
     pub_t *p = &pubs[k];
@@ -754,7 +1006,9 @@ static void pub_finish(int k, int ok)
     p->fd = -1;
     st.pub_active--;
     pub_done[p->seq] = ok ? 1 : 2;
-    ok ? st.pub_ok++ : st.pub_err++;
+    if (ok && mx.kind)
+        mix_answer(p->seq, p->head);
+    pub_count(p->seq, ok);
 }
 
 /* Connected: stamp and write the request. */
@@ -769,6 +1023,24 @@ static void pub_send(int k, int64_t now)
         return;
     }
     char marker[128 + MAX_PAD], body[8192 + MAX_PAD], req[10240 + MAX_PAD];
+    const char *who = mix_visitor(p->seq);
+    if (mx.kind && mx.kind[p->seq] != A_POST) {
+        const char *act = mx.kind[p->seq] == A_LIKE ? "like" : "delete";
+        int n = snprintf(req, sizeof(req),
+                         "POST %s/post/%s HTTP/1.1\r\nHost: %s\r\nContent-Type: "
+                         "application/json\r\n%s%sContent-Length: %zu\r\nUser-Agent: "
+                         "sseload\r\nConnection: close\r\n\r\n{\"action\":\"%s\"}",
+                         cfg.pub.path, mx.posts[mx.post[p->seq]].id, cfg.pub.host, who ? who : "",
+                         who ? "\r\n" : "", strlen(act) + 13, act);
+        mx.t_sent[p->seq] = now;
+        if (n <= 0 || n >= (int)sizeof(req) || write(p->fd, req, (size_t)n) != n) {
+            pub_finish(k, 0);
+            return;
+        }
+        p->t_sent = now;
+        ep_mod(p->fd, EPOLLIN, tag(1, k));
+        return;
+    }
     int ml = snprintf(marker, sizeof(marker), "sl%sq%dt%" PRId64 "e", run_id, p->seq, now);
     for (int j = 0; j < cfg.pad && ml + 1 < (int)sizeof(marker); j++)
         marker[ml++] = j == 0 ? (cfg.form ? '+' : ' ') : 'x';
@@ -778,8 +1050,8 @@ static void pub_send(int k, int64_t now)
                      "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n%s%s"
                      "Content-Length: %zu\r\nUser-Agent: sseload\r\nConnection: close\r\n\r\n%s",
                      cfg.pub.path, cfg.pub.host,
-                     cfg.form ? "application/x-www-form-urlencoded" : "text/plain",
-                     cfg.header ? cfg.header : "", cfg.header ? "\r\n" : "", bl, body);
+                     cfg.form ? "application/x-www-form-urlencoded" : "text/plain", who ? who : "",
+                     who ? "\r\n" : "", bl, body);
     if (n <= 0 || n >= (int)sizeof(req) || write(p->fd, req, (size_t)n) != n) {
         pub_finish(k, 0);
         return;
@@ -796,12 +1068,11 @@ static void pub_read(int k, int64_t now)
     if (r < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (r > 0) {
+        size_t room = sizeof(p->head) - 1 - p->hlen, take = (size_t)r < room ? (size_t)r : room;
+        memcpy(p->head + p->hlen, rbuf, take);
+        p->hlen += take;
+        p->head[p->hlen] = '\0';
         if (!p->status) {
-            size_t take = (size_t)r < sizeof(p->head) - 1 - p->hlen ? (size_t)r
-                                                                    : sizeof(p->head) - 1 - p->hlen;
-            memcpy(p->head + p->hlen, rbuf, take);
-            p->hlen += take;
-            p->head[p->hlen] = '\0';
             int status;
             if (strchr(p->head, '\n') && sscanf(p->head, "HTTP/%*d.%*d %d", &status) == 1) {
                 p->status = status;
@@ -842,7 +1113,8 @@ static long count_delivered(void)
         if (!subs[i].ever)
             continue;
         for (int q = 0; q < cfg.posts; q++)
-            if (pub_done[q] == 1 && (subs[i].seen[q >> 3] & (1u << (q & 7))))
+            if (pub_done[q] == 1 && (!mx.kind || mx.kind[q] == A_POST) &&
+                (subs[i].seen[q >> 3] & (1u << (q & 7))))
                 delivered++;
     }
     return delivered;
@@ -1001,6 +1273,182 @@ static long merge_workers(void)
     return delivered;
 }
 
+/* ---- the mix's results ----------------------------------------------------------------- */
+
+/* Percentiles of s (sorted here) as JSON fields p50_ms, p99_ms (and max_ms). */
+static void mix_pcts(const char *prefix, samples *s)
+{
+    samples_sort(s);
+    printf(",\"%sp50_ms\":%.2f,\"%sp99_ms\":%.2f,\"%smax_ms\":%.2f", prefix, pct_ms(s, 50), prefix,
+           pct_ms(s, 99), prefix, s->n ? s->v[s->n - 1] / 1000.0 : 0);
+}
+
+/* The like figures: every like the server accepted (its answer gave a count) against every
+ * subscriber that was connected: the first count event of its post showing at least that
+ * count (a sample), else lost. Cost: likes x subscribers x count events a subscriber heard. */
+static long mix_likes(long *expected)
+{
+    long delivered = 0;
+    *expected = 0;
+    for (int q = 0; q < cfg.posts; q++) {
+        if (mx.kind[q] != A_LIKE || pub_done[q] != 1 || mx.n[q] <= 0)
+            continue;
+        for (int i = 0; i < cfg.subs; i++) {
+            sub_t *s = &subs[i];
+            if (!s->ever)
+                continue;
+            (*expected)++;
+            for (size_t e = 0; e < s->ncev; e++) {
+                if (s->cev[e].post != mx.post[q] || s->cev[e].n < mx.n[q])
+                    continue;
+                delivered++;
+                samples_add(&mx.cnt_lat, s->cev[e].t - mx.t_sent[q]);
+                if (s->cev[e].krx)
+                    samples_add(&mx.cnt_klat, s->cev[e].krx - mx.t_sent[q]);
+                break;
+            }
+        }
+    }
+    return delivered;
+}
+
+/* The count events each subscriber heard: in all (min, mean, max over the subscribers), per
+ * second of the publishing phase (`secs`), and in its busiest second since t0 (mean, max); and
+ * for every post that was liked, whether each subscriber's last count of it is its likes. */
+static void mix_counts(int64_t t0, double secs)
+{
+    long total = 0, min = -1, max = 0, peak_sum = 0, peak_max = 0, exact = 0, wrong = 0, nsub = 0;
+    int fmin = -1, fmax = 0, expect = 0;
+    int *last = calloc((size_t)mx.nposts + 1, sizeof(int));
+    if (!last)
+        die("out of memory");
+    for (int i = 0; i < cfg.subs; i++) {
+        sub_t *s = &subs[i];
+        if (!s->ever)
+            continue;
+        nsub++;
+        long n = (long)s->ncev, run = 0, peak = 0, bucket = -1;
+        total += n;
+        min = min < 0 || n < min ? n : min;
+        max = n > max ? n : max;
+        memset(last, 0, ((size_t)mx.nposts + 1) * sizeof(int));
+        for (size_t e = 0; e < s->ncev; e++) {
+            long b = (long)((s->cev[e].t - t0) / 1000000);
+            run = b == bucket ? run + 1 : 1;
+            bucket = b;
+            peak = run > peak ? run : peak;
+            last[s->cev[e].post] = s->cev[e].n;
+        }
+        peak_sum += peak;
+        peak_max = peak > peak_max ? peak : peak_max;
+        for (int k = 0; k < mx.nposts; k++) {
+            if (!mx.posts[k].likes)
+                continue;
+            last[k] == mx.posts[k].top ? exact++ : wrong++;
+            fmin = fmin < 0 || last[k] < fmin ? last[k] : fmin;
+            fmax = last[k] > fmax ? last[k] : fmax;
+            expect = mx.posts[k].top > expect ? mx.posts[k].top : expect;
+        }
+    }
+    free(last);
+    double mean = nsub ? (double)total / (double)nsub : 0;
+    printf(",\"events_min\":%ld,\"events_mean\":%.2f,\"events_max\":%ld,\"per_s_mean\":%.2f,"
+           "\"per_s_max\":%.2f,\"peak_1s_mean\":%.2f,\"peak_1s_max\":%ld,\"secs\":%.2f,"
+           "\"final_top\":%d,\"final_exact\":%ld,\"final_wrong\":%ld,\"final_min\":%d,"
+           "\"final_max\":%d",
+           min < 0 ? 0 : min, mean, max, secs > 0 ? mean / secs : 0, secs > 0 ? max / secs : 0,
+           nsub ? (double)peak_sum / (double)nsub : 0, peak_max, secs, expect, exact, wrong,
+           fmin < 0 ? 0 : fmin, fmax);
+}
+
+/* The mix's part of the JSON result (",\"mix\":{...}") and its summary on stderr; posts: the
+ * posts' expected and delivered, `lat`/`klat` their samples (sorted). */
+static void mix_results(long posts_expected, long posts_delivered, const samples *lat,
+                        const samples *klat, int64_t t0, double secs)
+{
+    long del_expected = (long)st.connected * mx.del_ok, like_expected;
+    long like_delivered = mix_likes(&like_expected);
+    samples all = {0}, kall = {0};
+    for (size_t j = 0; j < lat->n; j++)
+        samples_add(&all, lat->v[j]);
+    for (size_t j = 0; j < klat->n; j++)
+        samples_add(&kall, klat->v[j]);
+    for (size_t j = 0; j < mx.del_lat.n; j++)
+        samples_add(&all, mx.del_lat.v[j]);
+    for (size_t j = 0; j < mx.del_klat.n; j++)
+        samples_add(&kall, mx.del_klat.v[j]);
+    for (size_t j = 0; j < mx.cnt_lat.n; j++)
+        samples_add(&all, mx.cnt_lat.v[j]);
+    for (size_t j = 0; j < mx.cnt_klat.n; j++)
+        samples_add(&kall, mx.cnt_klat.v[j]);
+    printf(",\"mix\":{\"like_pct\":%d,\"del_pct\":%d,\"likes_ok\":%d,\"likes_err\":%d,"
+           "\"dels_ok\":%d,\"dels_err\":%d,\"likers\":%d",
+           mx.like_pct, mx.del_pct, mx.like_ok, mx.like_err, mx.del_ok, mx.del_err,
+           mx.ncookies - mx.authors);
+    printf(",\"del\":{\"expected\":%ld,\"delivered\":%ld,\"lost\":%ld,\"dup\":%ld", del_expected,
+           mx.del_delivered, del_expected - mx.del_delivered, mx.del_dup);
+    mix_pcts("", &mx.del_lat);
+    mix_pcts("k_", &mx.del_klat);
+    printf("},\"count\":{\"expected\":%ld,\"delivered\":%ld,\"lost\":%ld", like_expected,
+           like_delivered, like_expected - like_delivered);
+    mix_pcts("", &mx.cnt_lat);
+    mix_pcts("k_", &mx.cnt_klat);
+    mix_counts(t0, secs);
+    long all_expected = posts_expected + del_expected + like_expected;
+    long all_delivered = posts_delivered + mx.del_delivered + like_delivered;
+    printf("},\"all\":{\"expected\":%ld,\"delivered\":%ld,\"lost\":%ld", all_expected,
+           all_delivered, all_expected - all_delivered);
+    mix_pcts("", &all);
+    mix_pcts("k_", &kall);
+    printf("}}");
+    fprintf(stderr,
+            "%s: mix: %d likes (%d failed), %d deletions (%d failed); deletions delivered %ld of "
+            "%ld (p50 %.1f ms, p99 %.1f ms); like counts delivered %ld of %ld (p50 %.1f ms, p99 "
+            "%.1f ms); all events %ld of %ld (p50 %.1f ms, p99 %.1f ms)\n",
+            cfg.label, mx.like_ok, mx.like_err, mx.del_ok, mx.del_err, mx.del_delivered,
+            del_expected, pct_ms(&mx.del_lat, 50), pct_ms(&mx.del_lat, 99), like_delivered,
+            like_expected, pct_ms(&mx.cnt_lat, 50), pct_ms(&mx.cnt_lat, 99), all_delivered,
+            all_expected, pct_ms(&all, 50), pct_ms(&all, 99));
+    free(all.v);
+    free(kall.v);
+}
+
+/* Set up the mix (-x, -I, -a, -o) once the options are read. */
+static void mix_setup(const char *spec, const char *cookie_file)
+{
+    if (sscanf(spec, "%d,%d", &mx.like_pct, &mx.del_pct) != 2 || mx.like_pct < 0 ||
+        mx.del_pct < 0 || mx.like_pct + mx.del_pct > 100)
+        die("-x wants LIKE,DEL: two percentages that add up to at most 100");
+    if (cfg.procs)
+        die("-x does not work with -P");
+    if (cookie_file)
+        mix_cookies(cookie_file);
+    if (mx.authors > mx.ncookies || (mx.like_pct && mx.ncookies <= mx.authors))
+        die("-x with likes needs -I with more visitors than the -a authors");
+    size_t n = (size_t)cfg.posts + 2;
+    mx.kind = calloc(n, 1);
+    mx.post = calloc(n, sizeof(int));
+    mx.who = calloc(n, sizeof(int));
+    mx.n = calloc(n, sizeof(int));
+    mx.t_sent = calloc(n, sizeof(int64_t));
+    mx.posts = calloc(n, sizeof(mix_post));
+    for (mx.cap = 64; mx.cap < 2 * n + 2; mx.cap *= 2)
+        ;
+    mx.slot = calloc(mx.cap, sizeof(int));
+    if (!mx.kind || !mx.post || !mx.who || !mx.n || !mx.t_sent || !mx.posts || !mx.slot)
+        die("out of memory");
+    if (mx.target)
+        mix_post_of(mx.target, strlen(mx.target), 1, -1);
+}
+
+/* With -x: are the deletions in, and has no count event come for a second (the last coalesced
+ * count of a post comes a window after its last like)? True without -x. */
+static int mix_drained(int64_t now)
+{
+    return !mx.kind ||
+           (mx.del_delivered >= (long)st.connected * mx.del_ok && now - mx.last_cev >= 1000000);
+}
+
 /* ---- main loop ------------------------------------------------------------------------- */
 
 static void usage(void)
@@ -1030,6 +1478,11 @@ static void usage(void)
             "           this one publishes and merges their results\n"
             "  -K       also measure latency to the kernel's receive time (SO_TIMESTAMPNS):\n"
             "           k_p50_ms.. in the result\n"
+            "  -x L,D   a mix: L %% of the -m requests are likes, D %% deletions (not with -P)\n"
+            "  -I FILE  visitors for -x: one cookie a line (tw_name=...)\n"
+            "  -a N     the first N visitors of -I post (in turn) and delete their posts; the\n"
+            "           others like, each like from the next one (0: posts by -H's visitor)\n"
+            "  -o ID    every like is of post ID (else of the newest post of the run)\n"
             "The result is one JSON object on stdout; the summary goes to stderr, which also\n"
             "gets \"ready connected=N failed=M\" once every subscriber is connected or has\n"
             "failed. Exit: 0 all delivered, 1 loss, 2 usage or setup error, 3 nobody connected.\n");
@@ -1051,7 +1504,8 @@ enum { P_CONNECT, P_SETTLE, P_PUBLISH, P_DRAIN, P_DONE };
 int main(int argc, char **argv)
 {
     int opt, have_sse = 0, have_pub = 0;
-    while ((opt = getopt(argc, argv, "s:p:c:n:k:T:m:r:F:B:H:z:d:w:R:l:g:vP:K")) != -1) {
+    const char *mix_spec = NULL, *cookie_file = NULL;
+    while ((opt = getopt(argc, argv, "s:p:c:n:k:T:m:r:F:B:H:z:d:w:R:l:g:vP:Kx:I:a:o:")) != -1) {
         switch (opt) {
         case 's':
             parse_url(optarg, &cfg.sse);
@@ -1121,6 +1575,18 @@ int main(int argc, char **argv)
         case 'K':
             cfg.kstamp = 1;
             break;
+        case 'x':
+            mix_spec = optarg;
+            break;
+        case 'I':
+            cookie_file = optarg;
+            break;
+        case 'a':
+            mx.authors = (int)num(optarg);
+            break;
+        case 'o':
+            mx.target = optarg;
+            break;
         default:
             usage();
         }
@@ -1161,6 +1627,8 @@ int main(int argc, char **argv)
     rt_minus_mono = ((int64_t)rt.tv_sec - mt.tv_sec) * 1000000 + (rt.tv_nsec - mt.tv_nsec) / 1000;
 
     pub_done = shared_alloc((size_t)cfg.posts + 1);
+    if (mix_spec)
+        mix_setup(mix_spec, cookie_file);
     total_subs = cfg.subs;
     st.post_bytes0 = -1;
     if (cfg.procs > 0)
@@ -1258,8 +1726,10 @@ int main(int argc, char **argv)
         } else if (phase == P_DRAIN) {
             int pubs_over = st.pub_active == 0;
             long want = (long)st.connected * st.pub_ok;
-            if ((pubs_over && st.delivered_all >= want && (want > 0 || !st.connected)) ||
-                (pubs_over && st.pub_ok == 0) || now - t_last_post >= (int64_t)(cfg.drain * 1e6))
+            int posts_in =
+                (st.delivered_all >= want && (want > 0 || !st.connected)) || st.pub_ok == 0;
+            if ((pubs_over && posts_in && mix_drained(now)) ||
+                now - t_last_post >= (int64_t)(cfg.drain * 1e6))
                 phase = P_DONE;
         }
         if (now >= next_tick) {
@@ -1372,10 +1842,11 @@ int main(int argc, char **argv)
             st.fail_status, bad, st.fail_other, pct_ms(&st.conn, 50), conn_max);
     if (cfg.posts) {
         fprintf(stderr,
-                "%s: %d posts at %.0f/s: %d accepted, %d failed (POST p50 %.1f ms, p99 %.1f "
+                "%s: %d %s at %.0f/s: %d %saccepted, %d failed (POST p50 %.1f ms, p99 %.1f "
                 "ms); sender late by at most %.1f ms\n",
-                cfg.label, cfg.posts, cfg.rate, st.pub_ok, st.pub_err, pct_ms(&st.publat, 50),
-                pct_ms(&st.publat, 99), st.send_lag_max / 1000.0);
+                cfg.label, cfg.posts, mx.kind ? "requests" : "posts", cfg.rate, st.pub_ok,
+                mx.kind ? "posts " : "", st.pub_err, pct_ms(&st.publat, 50), pct_ms(&st.publat, 99),
+                st.send_lag_max / 1000.0);
         fprintf(stderr,
                 "%s: delivered %ld of %ld (lost %ld, duplicates %ld), latency p50 %.1f ms, "
                 "p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
@@ -1406,7 +1877,7 @@ int main(int argc, char **argv)
            "\"reconnects\":%d,\"reconnect_fail\":%d,\"send_lag_max_ms\":%.2f,"
            "\"sub_reads\":%ld,\"sub_bytes\":%lld,\"cpu_s\":%.2f,\"wall_s\":%.2f,"
            "\"procs\":%d,\"post_bytes\":%lld,\"kstamp\":%s,\"k_p50_ms\":%.2f,"
-           "\"k_p90_ms\":%.2f,\"k_p99_ms\":%.2f,\"k_max_ms\":%.2f,\"interrupted\":%s}\n",
+           "\"k_p90_ms\":%.2f,\"k_p99_ms\":%.2f,\"k_max_ms\":%.2f,\"interrupted\":%s",
            total_subs, st.connected, failed, pct_ms(&st.conn, 50), pct_ms(&st.conn, 99), conn_max,
            cfg.posts, cfg.rate, st.pub_ok, st.pub_err, pct_ms(&st.publat, 50),
            pct_ms(&st.publat, 99), expected, delivered, lost, st.dup, pct_ms(&st.lat, 50),
@@ -1415,6 +1886,9 @@ int main(int argc, char **argv)
            cfg.procs, st.post_bytes, cfg.kstamp ? "true" : "false", pct_ms(&st.klat, 50),
            pct_ms(&st.klat, 90), pct_ms(&st.klat, 99),
            st.klat.n ? st.klat.v[st.klat.n - 1] / 1000.0 : 0, interrupted ? "true" : "false");
+    if (mx.kind)
+        mix_results(expected, delivered, &st.lat, &st.klat, t_pub0, (t_last_post - t_pub0) / 1e6);
+    printf("}\n");
     fflush(stdout);
     if (total_subs > 0 && st.connected == 0)
         return 3;

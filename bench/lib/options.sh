@@ -3,7 +3,7 @@
 # defaults). The help text is the comment at the top of run.sh.
 
 quick=0 # -q: every scenario short and small
-want=() # the scenarios to run: S1..S7, XC
+want=() # the scenarios to run: S1..S8, S1M, XC
 
 # Read the command line into quick and want; --help prints the help and exits.
 parse_options() {
@@ -11,7 +11,7 @@ parse_options() {
     for a in "$@"; do
         case $a in
         -q | --quick) quick=1 ;;
-        S[1-7] | s[1-7] | XC | xc) want+=("${a^^}") ;;
+        S[1-8] | s[1-8] | S1M | s1m | XC | xc) want+=("${a^^}") ;;
         -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;p}' "$0"; exit 0 ;;
         *) echo "bench: unknown argument '$a' (try --help)" >&2; exit 2 ;;
         esac
@@ -23,6 +23,9 @@ parse_options() {
 
 # Whether scenario $1 is to run.
 has() { [[ " ${want[*]} " == *" $1 "* ]]; }
+# Whether a scenario of the run is side by side with the peer (S1M and S8 are ours only: a run
+# of them alone starts no peer).
+wants_peer() { has S1 || has S2 || has S3 || has S4 || has S5 || has S7 || has XC; }
 
 # The sizes of every scenario, the ports and the children: each from the environment when
 # set there, else its default; quick mode keeps every scenario but makes it short and small.
@@ -34,8 +37,9 @@ set_sizes() {
         : "${S1_SUBS:=1000}" "${S1_RATE:=100}" "${S1_SECS:=10}"
         : "${S2_SUBS:=10000}" "${S2_POSTS:=100}" "${S2_RATE:=10}" "${WRK_SECS:=10}" "${ROUNDS:=2}"
     fi
-    : "${S7_SUBS:=100000}" "${S7_POSTS:=30}" "${S7_RATE:=1}" "${S7_PROCS:=7}"
+    : "${S7_SUBS:=100000}" "${S7_POSTS:=30}" "${S7_RATE:=1}" "${S7_PROCS:=7}" "${S7_HOLD:=30}"
     : "${S6_SUBS:=3000}" "${S6_INSTANCES:=3}" "${S6_MIN_REPLICAS:=0}" "${S6_PORT:=18200}"
+    : "${S8_RATE:=1000}" "${S8_SECS:=10}"
     : "${SRCS:=8}" # source addresses 127.0.0.2..(SRCS+1) for the subscribers
     # Apache children, as `make run` starts them (scripts/run.sh); nginx gets as many workers.
     export CHILDREN=${CHILDREN:-8}

@@ -46,6 +46,10 @@ measure_payload() {
     read -r ours_data ours_msg <<<"$(frame_data ours "$base/home/sse" post_ours)"
     [ "$ours_data" -gt 0 ] || { log "no event of ours on $base/home/sse"; exit 1; }
     PAD=${PAD:-$((ours_data - ours_msg))}
+    if ! wants_peer; then
+        log "payload: the data of our event $ours_data bytes (a $ours_msg-byte message in its card)"
+        return
+    fi
     read -r peer_data _ <<<"$(frame_data peer "$peer/sub" post_peer_padded)"
     log "payload: the data of our event $ours_data bytes (a $ours_msg-byte message in its card); the peer's message padded by $PAD bytes: $peer_data bytes"
 }

@@ -8,6 +8,7 @@ peer= # the peer's URL
 # connections and refuse the rest, and at S2 (one round each) reuseport measured the peer's
 # p99 at 120 ms against 80 without it. PEER_REUSEPORT overrides.
 start_peer() {
+    wants_peer || return 0
     if has S7; then : "${PEER_REUSEPORT:=1}"; else : "${PEER_REUSEPORT:=0}"; fi
     export PEER_REUSEPORT
     PEER_WORKERS=$CHILDREN bash "$here/nchan-peer.sh" start "$RUNDIR/peer" "$PEER_PORT" "$PEER_REDIS_PORT" >&2

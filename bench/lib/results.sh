@@ -19,7 +19,8 @@ save_run() {
         S1_POSTS:="$S1_POSTS" S2_SUBS:="$S2_SUBS" S2_POSTS:="$S2_POSTS" S2_RATE:="$S2_RATE" \
         WRK_SECS:="$WRK_SECS" S7_SUBS:="$S7_SUBS" S7_POSTS:="$S7_POSTS" S7_RATE:="$S7_RATE" \
         S7_PROCS:="$S7_PROCS" S6_SUBS:="$S6_SUBS" S6_INSTANCES:="$S6_INSTANCES" \
-        S6_MIN_REPLICAS:="$S6_MIN_REPLICAS" children:="$CHILDREN" pad:="$PAD" \
+        S6_MIN_REPLICAS:="$S6_MIN_REPLICAS" S8_RATE:="$S8_RATE" S8_SECS:="$S8_SECS" \
+        children:="$CHILDREN" pad:="$PAD" \
         ours_data:="$ours_data" peer_data:="$peer_data"
 }
 
