@@ -154,6 +154,11 @@ function rps(scenario, target) {
   const runs = results.find((r) => r.scenario === scenario)?.rps?.[target];
   return runs?.length ? String(Math.trunc(runs.reduce((a, b) => a + b, 0) / runs.length)) : '';
 }
+// wrk: the mean of a target's two runs of another figure (CPU µs per request, latency ms).
+function wrkMean(scenario, figure, target) {
+  const runs = results.find((r) => r.scenario === scenario)?.[figure]?.[target]?.filter(Number.isFinite);
+  return runs?.length ? fmt(runs.reduce((a, b) => a + b, 0) / runs.length) : '';
+}
 
 // a / b with two decimals; "–" when it means nothing.
 function ratio(a, b) {
@@ -223,7 +228,17 @@ if (has('S3')) {
   rowM('S3 server CPU with the streams idle (% of a core)', 'S2.ours.idlecpu', 'S2.peer.idlecpu');
 }
 if (has('S4')) {
-  row('S4 POST requests/s (wrk, 50 conns)', rps('S4', 'S4-ours'), rps('S4', 'S4-peer'));
+  const s4 = (what, o, pe) => {
+    row(`S4${what} POST requests/s (wrk, 50 conns)`, rps('S4', o), rps('S4', pe));
+    row(`S4${what} web server CPU per post (µs; Apache / nginx, every process)`,
+      wrkMean('S4', 'web_us', o), wrkMean('S4', 'web_us', pe));
+    row(`S4${what} Redis CPU per post (µs)`, wrkMean('S4', 'redis_us', o), wrkMean('S4', 'redis_us', pe));
+    row(`S4${what} POST latency p50 (ms)`, wrkMean('S4', 'p50', o), wrkMean('S4', 'p50', pe));
+    row(`S4${what} POST latency p99 (ms)`, wrkMean('S4', 'p99', o), wrkMean('S4', 'p99', pe));
+  };
+  s4('', 'S4-ours', 'S4-peer');
+  const visitors = results.find((r) => r.scenario === 'S4')?.visitors;
+  if (rps('S4', 'S4L-ours')) s4(` limits on (${visitors} visitors and addresses, none limited)`, 'S4L-ours', 'S4L-peer');
 }
 if (has('S5')) {
   const posts = results.find((r) => r.scenario === 'S5')?.posts ?? '';

@@ -14,7 +14,10 @@
 #       long the server keeps the closed streams
 #   S3  memory per idle subscriber at 10,000 (RSS with the streams open minus without), and
 #       the server's CPU while they are idle
-#   S4  POST throughput with wrk (50 connections) vs Nchan's POST /pub
+#   S4  POST throughput with wrk (50 connections) vs Nchan's POST /pub: requests/s, CPU per
+#       post of the web server and of its Redis, POST latency p50/p99; then again with our
+#       per-client limits at the module's defaults, posting as S4_VISITORS visitors from as
+#       many addresses (none reaches its limit)
 #   S5  GET /home with 50 posts vs the same Apache serving the same page as a static file
 #   XC  S2's load measured by a second load generator, ssebench (bench/ssebench.c), to check
 #       sseload's S2 figures against a tool of another design (a blocking publisher, latency
@@ -60,8 +63,9 @@
 # new directory under /tmp), KEEP=1 keeps it (logs, configs) afterwards, LOADGEN_NICE (-10),
 # LOADGEN_CPUS (a taskset CPU list for sseload; unset: any CPU), CHILDREN (8, as `make run`;
 # the peer gets as many nginx workers), PEER_REUSEPORT (1 when S7 runs, else 0), PAD; ROUNDS and the sizes below (S1_SUBS, S1_RATE,
-# S1_SECS, S2_SUBS, S2_POSTS, S2_RATE, WRK_SECS, S7_SUBS, S7_POSTS, S7_RATE, S7_PROCS, S7_HOLD, SRCS, S6_SUBS,
-# S6_INSTANCES, S6_MIN_REPLICAS, S6_PORT, S8_RATE, S8_SECS) override the defaults.
+# S1_SECS, S2_SUBS, S2_POSTS, S2_RATE, WRK_SECS, S4_VISITORS (20000), S7_SUBS, S7_POSTS, S7_RATE,
+# S7_PROCS, S7_HOLD, SRCS, S6_SUBS, S6_INSTANCES, S6_MIN_REPLICAS, S6_PORT, S8_RATE, S8_SECS)
+# override the defaults.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)

@@ -53,6 +53,23 @@ void tw_buf_adds(tw_buf *b, const char *s)
     tw_buf_add(b, s, strlen(s));
 }
 
+void tw_buf_add_num(tw_buf *b, long long v, int width)
+{
+    char d[24];
+    int i = (int)sizeof(d);
+    /* The magnitude as unsigned, so that LLONG_MIN has one too. */
+    unsigned long long m = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        d[--i] = (char)('0' + m % 10);
+        m /= 10;
+    } while (m);
+    while (i > 1 && (int)sizeof(d) - i < width)
+        d[--i] = '0';
+    if (v < 0)
+        d[--i] = '-';
+    tw_buf_add(b, d + i, sizeof(d) - (size_t)i);
+}
+
 void tw_buf_addf(tw_buf *b, const char *fmt, ...)
 {
     va_list ap;

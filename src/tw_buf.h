@@ -27,6 +27,11 @@ void tw_buf_add(tw_buf *b, const char *s, size_t n);
 /* Append a NUL-terminated string. */
 void tw_buf_adds(tw_buf *b, const char *s);
 
+/* Append the decimal digits of `v`, with leading zeros up to `width` digits (as printf's
+ * "%0<width>lld" for v >= 0; a negative number gets its '-' before them). O(digits), no
+ * printf: the cards of posts are rendered in every child for every post. */
+void tw_buf_add_num(tw_buf *b, long long v, int width);
+
 /* Append printf-style formatted text. */
 void tw_buf_addf(tw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -4,7 +4,13 @@
 #include "tw_sse.h"
 
 #include <apr_time.h>
+#include <stdint.h>
 #include <string.h>
+
+/* Authors whose tag and marker each thread remembers, and the longest it remembers ("u:" and
+ * a user of up to 62 bytes; an identity "c:<22>" fits). */
+#define TW_HTML_SEEN       16
+#define TW_HTML_AUTHOR_MAX 64
 
 static const char *const tw_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
@@ -40,13 +46,13 @@ static void tw_html_avatar(tw_buf *b, const char *user, size_t n, const char *ta
 {
     char ini[3];
     tw_name_initials(user, n, ini);
-    tw_buf_addf(b,
-                "<svg class=\"tw-avatar\" width=\"48\" height=\"48\" "
-                "viewBox=\"0 0 48 48\" aria-hidden=\"true\"><circle cx=\"24\" cy=\"24\" "
-                "r=\"24\" fill=\"hsl(%u,55%%,40%%)\"/><text x=\"24\" y=\"30\" "
-                "text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"18\" "
-                "fill=\"#fff\">",
-                tw_identity_hue(user, n, tag, tn));
+    tw_buf_adds(b, "<svg class=\"tw-avatar\" width=\"48\" height=\"48\" "
+                   "viewBox=\"0 0 48 48\" aria-hidden=\"true\"><circle cx=\"24\" cy=\"24\" "
+                   "r=\"24\" fill=\"hsl(");
+    tw_buf_add_num(b, tw_identity_hue(user, n, tag, tn), 0);
+    tw_buf_adds(b, ",55%,40%)\"/><text x=\"24\" y=\"30\" "
+                   "text-anchor=\"middle\" font-family=\"sans-serif\" font-size=\"18\" "
+                   "fill=\"#fff\">");
     tw_buf_add_escaped(b, ini, strlen(ini));
     tw_buf_adds(b, "</text></svg>");
 }
@@ -63,12 +69,17 @@ static void tw_html_tag(tw_buf *b, const char *tag, size_t n)
 
 void tw_html_like(tw_buf *b, const char *id, int liked, long likes, int oob)
 {
-    const char *swap = oob ? " hx-swap-oob=\"true\"" : "";
-    tw_buf_addf(b,
-                "<button type=\"submit\" name=\"action\" value=\"toggle\" class=\"tw-like\" "
-                "id=\"like-%s\" aria-pressed=\"%s\"%s>Like <span class=\"tw-likes\" "
-                "id=\"likes-%s\">%ld</span></button>",
-                id, liked ? "true" : "false", swap, id, likes);
+    tw_buf_adds(b, "<button type=\"submit\" name=\"action\" value=\"toggle\" class=\"tw-like\" "
+                   "id=\"like-");
+    tw_buf_adds(b, id);
+    tw_buf_adds(b, liked ? "\" aria-pressed=\"true\"" : "\" aria-pressed=\"false\"");
+    if (oob)
+        tw_buf_adds(b, " hx-swap-oob=\"true\"");
+    tw_buf_adds(b, ">Like <span class=\"tw-likes\" id=\"likes-");
+    tw_buf_adds(b, id);
+    tw_buf_adds(b, "\">");
+    tw_buf_add_num(b, likes, 0);
+    tw_buf_adds(b, "</span></button>");
 }
 
 /* One action of a card: a form that posts to the post's URL, plainly or through htmx; its
@@ -76,11 +87,17 @@ void tw_html_like(tw_buf *b, const char *id, int liked, long likes, int oob)
 static void tw_html_action_open(tw_buf *b, const char *cls, const char *id, const char *root)
 {
     size_t rn = strlen(root);
-    tw_buf_addf(b, "<form class=\"%s\" method=\"post\" action=\"", cls);
+    tw_buf_adds(b, "<form class=\"");
+    tw_buf_adds(b, cls);
+    tw_buf_adds(b, "\" method=\"post\" action=\"");
     tw_buf_add_escaped(b, root, rn);
-    tw_buf_addf(b, "home/post/%s\" hx-post=\"", id);
+    tw_buf_adds(b, "home/post/");
+    tw_buf_adds(b, id);
+    tw_buf_adds(b, "\" hx-post=\"");
     tw_buf_add_escaped(b, root, rn);
-    tw_buf_addf(b, "home/post/%s\">", id);
+    tw_buf_adds(b, "home/post/");
+    tw_buf_adds(b, id);
+    tw_buf_adds(b, "\">");
 }
 
 /* The card's actions, in its footer below the message: the like toggle with the count, and the
@@ -103,6 +120,29 @@ static void tw_html_actions(tw_buf *b, const tw_post *p, const char *id, const c
     tw_buf_adds(b, "</footer>");
 }
 
+/* "hh:mm", and ":ss" with `secs`. */
+static void tw_html_clock(tw_buf *b, const apr_time_exp_t *t, int secs)
+{
+    tw_buf_add_num(b, t->tm_hour, 2);
+    tw_buf_add(b, ":", 1);
+    tw_buf_add_num(b, t->tm_min, 2);
+    if (secs) {
+        tw_buf_add(b, ":", 1);
+        tw_buf_add_num(b, t->tm_sec, 2);
+    }
+}
+
+/* "D Mon YYYY, " */
+static void tw_html_date(tw_buf *b, const apr_time_exp_t *t)
+{
+    tw_buf_add_num(b, t->tm_mday, 0);
+    tw_buf_add(b, " ", 1);
+    tw_buf_adds(b, tw_months[t->tm_mon]);
+    tw_buf_add(b, " ", 1);
+    tw_buf_add_num(b, t->tm_year + 1900, 4);
+    tw_buf_add(b, ", ", 2);
+}
+
 /* The card's <time>: the instant in datetime (UTC, milliseconds), to the second in the title,
  * to the minute as text; the page script turns the text into a relative time in the reader's
  * language and zone, and the title into the exact time in their zone. */
@@ -114,36 +154,93 @@ static void tw_html_time(tw_buf *b, tw_id id)
     uint64_t ms = id.ms < 253402300799999ULL ? id.ms : 253402300799999ULL;
     apr_time_exp_gmt(&t, (apr_time_t)ms * 1000);
     int year = t.tm_year + 1900;
-    tw_buf_addf(b,
-                "<time datetime=\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\" title=\"%d %s %04d, "
-                "%02d:%02d:%02d UTC\">%d %s %04d, %02d:%02d UTC</time>",
-                year, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, t.tm_usec / 1000,
-                t.tm_mday, tw_months[t.tm_mon], year, t.tm_hour, t.tm_min, t.tm_sec, t.tm_mday,
-                tw_months[t.tm_mon], year, t.tm_hour, t.tm_min);
+    /* <time datetime="YYYY-MM-DDThh:mm:ss.mmmZ" title="D Mon YYYY, hh:mm:ss UTC">D Mon YYYY,
+     * hh:mm UTC</time>, without printf. */
+    tw_buf_adds(b, "<time datetime=\"");
+    tw_buf_add_num(b, year, 4);
+    tw_buf_add(b, "-", 1);
+    tw_buf_add_num(b, t.tm_mon + 1, 2);
+    tw_buf_add(b, "-", 1);
+    tw_buf_add_num(b, t.tm_mday, 2);
+    tw_buf_add(b, "T", 1);
+    tw_html_clock(b, &t, 1);
+    tw_buf_add(b, ".", 1);
+    tw_buf_add_num(b, t.tm_usec / 1000, 3);
+    tw_buf_adds(b, "Z\" title=\"");
+    tw_html_date(b, &t);
+    tw_html_clock(b, &t, 1);
+    tw_buf_adds(b, " UTC\">");
+    tw_html_date(b, &t);
+    tw_html_clock(b, &t, 0);
+    tw_buf_adds(b, " UTC</time>");
+}
+
+/* An author's tag and marker, as tw_html_marks remembers them. */
+typedef struct tw_html_marked {
+    char author[TW_HTML_AUTHOR_MAX];
+    size_t n; /* 0: an empty slot */
+    char tag[TW_IDENTITY_TAG_LEN + 1];
+    size_t tn;
+    char by[TW_IDENTITY_BY_LEN + 1];
+} tw_html_marked;
+
+/* The authors seen last by this thread, by a hash of the author: a child renders every post's
+ * card in its subscriber's thread, and the same authors post again and again. */
+static _Thread_local tw_html_marked tw_html_seen[TW_HTML_SEEN];
+
+/* The author's tag (tw_identity_author_tag; its length returned) and marker (tw_identity_by)
+ * into `tag` and `by`. Each is a SHA-256, so they are remembered per thread for the last
+ * TW_HTML_SEEN authors (one slot each by a hash of the author); O(author) on a hit. */
+static size_t tw_html_marks(const char *author, size_t n, char *tag, char *by)
+{
+    if (!n || n >= TW_HTML_AUTHOR_MAX) {
+        tw_identity_by(author, n, by);
+        return tw_identity_author_tag(author, n, tag);
+    }
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)author[i]) * 16777619u;
+    tw_html_marked *m = &tw_html_seen[h % TW_HTML_SEEN];
+    if (m->n != n || memcmp(m->author, author, n) != 0) {
+        m->tn = tw_identity_author_tag(author, n, m->tag);
+        tw_identity_by(author, n, m->by);
+        memcpy(m->author, author, n);
+        m->n = n;
+    }
+    memcpy(tag, m->tag, sizeof(m->tag));
+    memcpy(by, m->by, sizeof(m->by));
+    return m->tn;
 }
 
 void tw_html_card(tw_buf *b, const tw_post *p, const char *root)
 {
     char id[TW_ID_MAX], tag[TW_IDENTITY_TAG_LEN + 1], by[TW_IDENTITY_BY_LEN + 1];
     tw_id_format(p->id, id);
-    size_t tn = tw_identity_author_tag(p->author, p->author_len, tag);
-    tw_identity_by(p->author, p->author_len, by);
-    tw_buf_addf(b, "<article class=\"card tw-post\" id=\"post-%s\"", id);
-    if (*by)
-        tw_buf_addf(b, " data-by=\"%s\"", by);
+    size_t tn = tw_html_marks(p->author, p->author_len, tag, by);
+    tw_buf_adds(b, "<article class=\"card tw-post\" id=\"post-");
+    tw_buf_adds(b, id);
+    tw_buf_add(b, "\"", 1);
+    if (*by) {
+        tw_buf_adds(b, " data-by=\"");
+        tw_buf_adds(b, by);
+        tw_buf_add(b, "\"", 1);
+    }
     /* The article is named by its header (the author and the time), as the feed pattern of
      * WAI-ARIA asks; its id carries no "post-" prefix, so that post-<id> stays unique. */
-    tw_buf_addf(b, " aria-labelledby=\"h-%s\">", id);
+    tw_buf_adds(b, " aria-labelledby=\"h-");
+    tw_buf_adds(b, id);
+    tw_buf_adds(b, "\">");
     tw_html_avatar(b, p->user, p->user_len, tag, tn);
-    tw_buf_addf(b,
-                "<div class=\"tw-body\"><header class=\"tw-head\" id=\"h-%s\"><strong "
-                "class=\"tw-user\">",
-                id);
+    tw_buf_adds(b, "<div class=\"tw-body\"><header class=\"tw-head\" id=\"h-");
+    tw_buf_adds(b, id);
+    tw_buf_adds(b, "\"><strong class=\"tw-user\">");
     tw_buf_add_escaped(b, p->user, p->user_len);
     tw_html_tag(b, tag, tn);
     tw_buf_adds(b, "</strong> <a class=\"tw-permalink\" href=\"");
     tw_buf_add_escaped(b, root, strlen(root));
-    tw_buf_addf(b, "home/post/%s\">", id);
+    tw_buf_adds(b, "home/post/");
+    tw_buf_adds(b, id);
+    tw_buf_adds(b, "\">");
     tw_html_time(b, p->id);
     tw_buf_adds(b, "</a></header><p class=\"tw-msg\">");
     tw_buf_add_escaped(b, p->msg, p->msg_len);
@@ -169,9 +266,11 @@ void tw_html_event(tw_buf *b, const tw_event *ev)
         tw_sse_event(b, id, "delete", data.data, data.len);
         return;
     case TW_EVENT_COUNT:
-        tw_buf_addf(&data,
-                    "<span class=\"tw-likes\" id=\"likes-%s\" hx-swap-oob=\"true\">%ld</span>",
-                    target, ev->count);
+        tw_buf_adds(&data, "<span class=\"tw-likes\" id=\"likes-");
+        tw_buf_adds(&data, target);
+        tw_buf_adds(&data, "\" hx-swap-oob=\"true\">");
+        tw_buf_add_num(&data, ev->count, 0);
+        tw_buf_adds(&data, "</span>");
         tw_sse_event(b, id, "count", data.data, data.len);
         return;
     }

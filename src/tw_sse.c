@@ -2,6 +2,17 @@
 
 #include <string.h>
 
+/* The first CR or LF in [s, end), or `end`: memchr's word-at-a-time scan rather than a byte
+ * loop, as a card (~1.3 KB, rendered in every child for every post) usually has neither. */
+static const char *tw_sse_eol(const char *s, const char *end)
+{
+    if (s == end)
+        return end;
+    const char *lf = memchr(s, '\n', (size_t)(end - s));
+    const char *cr = memchr(s, '\r', (size_t)((lf ? lf : end) - s));
+    return cr ? cr : lf ? lf : end;
+}
+
 void tw_sse_event(tw_buf *b, const char *id, const char *name, const char *data, size_t n)
 {
     if (id) {
@@ -16,9 +27,7 @@ void tw_sse_event(tw_buf *b, const char *id, const char *name, const char *data,
     }
     const char *s = data, *end = data + n;
     for (;;) {
-        const char *e = s;
-        while (e < end && *e != '\n' && *e != '\r')
-            e++;
+        const char *e = tw_sse_eol(s, end);
         tw_buf_add(b, "data: ", 6);
         tw_buf_add(b, s, (size_t)(e - s));
         tw_buf_add(b, "\n", 1);

@@ -67,8 +67,15 @@ if need > 0 then
     end
 end
 
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- Redis' clock in ms, read when first needed: a post with the limits off needs none.
+local now
+local function clock()
+    if not now then
+        local t = redis.call('TIME')
+        now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    end
+    return now
+end
 
 -- GCRA (the generic cell rate algorithm) over the author's and the address's keys of `kind`:
 -- each action moves a key's theoretical arrival time on by its interval; an action is refused
@@ -82,6 +89,7 @@ local function limited(kind, who, addr, ui, ub, ai, ab)
     local wait = 0
     for _, l in ipairs(limits) do
         if l[2] > 0 then
+            clock()
             local tat = tonumber(redis.call('GET', l[1])) or now
             if tat < now then tat = now end
             local allowed_at = tat + l[2] - l[3] * l[2]
@@ -127,7 +135,7 @@ local function announce_count(id)
     local old = redis.call('HGET', log .. ':countev', id)
     if old then redis.call('XDEL', log, old) end
     redis.call('HSET', log .. ':countev', id, eid)
-    redis.call('HSET', log .. ':countat', id, now)
+    redis.call('HSET', log .. ':countat', id, clock())
     redis.call('HDEL', log .. ':dirty', id)
     return eid
 end
@@ -160,11 +168,16 @@ if action == 'post' then
     if idem then redis.call('SET', idem, id, 'PX', tonumber(ARGV[9])) end
     local posts = log .. ':posts'
     local trimmed = false
-    if redis.call('RPUSH', posts, id) == 1 then redis.call('SET', log .. ':floor', id) end
-    while redis.call('LLEN', posts) > keep do
+    local kept = redis.call('RPUSH', posts, id)
+    if kept == 1 then redis.call('SET', log .. ':floor', id) end
+    while kept > keep do
         local old = redis.call('LPOP', posts)
-        forget(old)
+        -- A post that was ever liked has its time of announcement (a like announces or waits
+        -- for one, and only a count announced within the window marks it dirty): without
+        -- one it has no likes, count or count event to forget.
+        if redis.call('HEXISTS', log .. ':countat', old) == 1 then forget(old) end
         redis.call('HDEL', log .. ':gone', old)
+        kept = kept - 1
         trimmed = true
     end
     if trimmed then
@@ -221,7 +234,7 @@ if action == 'like' then
     if n > 0 then redis.call('HSET', log .. ':counts', id, n)
     else redis.call('HDEL', log .. ':counts', id) end
     local at = tonumber(redis.call('HGET', log .. ':countat', id))
-    if not at or now - at >= window then
+    if not at or clock() - at >= window then
         announce_count(id)
         return {want and 'liked' or 'unliked', n, 0}
     end
@@ -231,7 +244,7 @@ end
 
 if action == 'presence' then
     local key, stale = log .. ':presence', tonumber(ARGV[6])
-    redis.call('HSET', key, ARGV[4], ARGV[5] .. ' ' .. now)
+    redis.call('HSET', key, ARGV[4], ARGV[5] .. ' ' .. clock())
     local all, total = redis.call('HGETALL', key), 0
     for i = 1, #all, 2 do
         local n, at = string.match(all[i + 1], '^(%d+) (%d+)$')
@@ -252,7 +265,7 @@ if action == 'flush' then
         return {'clean', ''}
     end
     local at = tonumber(redis.call('HGET', log .. ':countat', id))
-    if at and now - at < window then return {'later', at + window} end
+    if at and clock() - at < window then return {'later', at + window} end
     return {'flushed', announce_count(id)}
 end
 

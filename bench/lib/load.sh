@@ -65,36 +65,68 @@ sseload_field() {
     fi
 }
 
-# Requests/s of one wrk run (50 connections, 2 threads, WRK_SECS); errors go to the log.
+# The processes of side $1's web server (comma-separated) and of its Redis, for cpu_ns.
+side_redis_pid() {
+    case $1 in
+    ours) echo "$redis_pid" ;;
+    peer) cat "$RUNDIR/peer/redis.pid" ;;
+    esac
+}
+
+# A wrk latency ("812.00us", "7.13ms", "1.02s") in ms.
+wrk_ms() {
+    awk -v v="$1" 'BEGIN {
+        if (v ~ /us$/) printf "%.3f", v / 1000; else if (v ~ /ms$/) printf "%.3f", v + 0;
+        else if (v ~ /s$/) printf "%.3f", v * 1000; else print "null" }'
+}
+
+wrk_result=() # the result fields of the last run_wrk: rps, CPU per request, latencies
+
+# One wrk run of side $2 (ours or peer; 50 connections, 2 threads, WRK_SECS) with label $1:
+# its requests/s, the CPU time per request of the side's web server and of its Redis (µs,
+# from /proc over the run: the time on a CPU of every thread), and the latency p50 and p99
+# (ms, wrk --latency) into wrk_result; errors go to the log.
 run_wrk() {
-    local label=$1 out rps bad
-    shift
+    local label=$1 side=$2 out rps n bad w0 w1 r0 r1 rp
+    shift 2
+    local -a wp
+    mapfile -t wp < <(web_pids "$side")
+    rp=$(side_redis_pid "$side")
+    w0=$(cpu_ns "${wp[@]}") r0=$(cpu_ns "$rp")
     out=$(timeout $((WRK_SECS + 30)) wrk -t2 -c50 -d"${WRK_SECS}s" --latency "$@" 2>&1) || true
+    w1=$(cpu_ns "${wp[@]}") r1=$(cpu_ns "$rp")
     echo "$out" >>"$RUNDIR/$label.wrk"
     rps=$(awk '/^Requests\/sec:/ { print int($2) }' <<<"$out")
+    n=$(awk '/ requests in / { print $1 }' <<<"$out")
     bad=$(awk '/Non-2xx or 3xx responses:/ { print $NF } /Socket errors:/ { print }' <<<"$out")
+    wrk_result=("rps.${label}[]:=${rps:-0}")
+    if [ "${n:-0}" -gt 0 ]; then
+        wrk_result+=("web_us.${label}[]:=$(((w1 - w0) / 1000 / n))"
+            "redis_us.${label}[]:=$(((r1 - r0) / 1000 / n))"
+            "p50.${label}[]:=$(wrk_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")"
+            "p99.${label}[]:=$(wrk_ms "$(awk '$1 == "99%" { print $2 }' <<<"$out")")")
+    fi
     log "$label: ${rps:-?} requests/s${bad:+ (errors: $bad)}"
-    echo "${rps:-0}"
 }
 
 wrk_fields=() # the result fields of the last wrk_mirrored: rps.LABEL[]:=n, two per target
 
-# wrk_mirrored "label|BENCH_BODY|wrk args..."...: wrk over several targets, each twice, in
-# the order A B C ... C B A so that drift hits them alike, after a 2 s warm-up of each (a
-# fixed load, not a wait); the requests/s of both runs of each target in wrk_fields.
+# wrk_mirrored "label|side|BENCH_BODY|wrk args..."...: wrk over several targets, each twice,
+# in the order A B C ... C B A so that drift hits them alike, after a 2 s warm-up of each (a
+# fixed load, not a wait); the figures of both runs of each target (run_wrk) in wrk_fields.
 wrk_mirrored() {
-    local i n=$# label body args v
+    local i n=$# label side body args
     local -a specs=("$@")
     wrk_fields=()
     for i in $(seq 0 $((n - 1))); do
-        IFS='|' read -r label body args <<<"${specs[$i]}"
+        IFS='|' read -r label side body args <<<"${specs[$i]}"
         # shellcheck disable=SC2086 # args are words
         BENCH_BODY=$body timeout 30 wrk -t2 -c50 -d2s $args >/dev/null 2>&1 || true
     done
     for i in $(seq 0 $((n - 1))) $(seq $((n - 1)) -1 0); do
-        IFS='|' read -r label body args <<<"${specs[$i]}"
+        IFS='|' read -r label side body args <<<"${specs[$i]}"
         # shellcheck disable=SC2086 # args are words
-        v=$(BENCH_BODY=$body run_wrk "$label" $args)
-        wrk_fields+=("rps.${label}[]:=$v")
+        BENCH_BODY=$body run_wrk "$label" "$side" $args
+        wrk_fields+=("${wrk_result[@]}")
     done
 }

@@ -38,6 +38,7 @@ set_sizes() {
         : "${S2_SUBS:=10000}" "${S2_POSTS:=100}" "${S2_RATE:=10}" "${WRK_SECS:=10}" "${ROUNDS:=2}"
     fi
     : "${S7_SUBS:=100000}" "${S7_POSTS:=30}" "${S7_RATE:=1}" "${S7_PROCS:=7}" "${S7_HOLD:=30}"
+    : "${S4_VISITORS:=20000}" # S4 with limits on: enough that none reaches its limit
     : "${S6_SUBS:=3000}" "${S6_INSTANCES:=3}" "${S6_MIN_REPLICAS:=0}" "${S6_PORT:=18200}"
     : "${S8_RATE:=1000}" "${S8_SECS:=10}"
     : "${SRCS:=8}" # source addresses 127.0.0.2..(SRCS+1) for the subscribers

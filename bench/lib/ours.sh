@@ -18,8 +18,23 @@ start_ours() {
     redis_pid=$!
     bash "$server" ping "$REDIS"
     # The rate limits are off: the benchmark posts far faster than any visitor may.
+    start_apache off
+    # A visitor's signed name cookie, from a first page view.
+    cookie=$(curl -s -D - -o /dev/null "$base/home" | sed -n 's/^[Ss]et-[Cc]ookie: \(tw_name=[^;]*\).*/\1/p' | tr -d '\r')
+    [ -n "$cookie" ] || { log "no name cookie from $base/home"; exit 1; }
+    export BENCH_COOKIE=$cookie # bench/post.lua posts with it
+}
+
+# Start our Apache as `make run` does, with the per-client rate limits off ($1 = off) or at
+# the module's defaults ($1 = on; the client's address then comes from X-Forwarded-For, sent
+# by loopback, as behind a balancer), and wait until the feed is ready.
+start_apache() {
     {
-        RATE_LIMIT=off ADDRESS_RATE_LIMIT=off bash "$server" conf
+        if [ "$1" = off ]; then
+            RATE_LIMIT=off ADDRESS_RATE_LIMIT=off bash "$server" conf
+        else
+            TRUSTED_PROXY=127.0.0.1 bash "$server" conf
+        fi
         echo
         cat "$here/httpd-bench.conf"
     } >"$RUNDIR/httpd.conf"
@@ -31,11 +46,14 @@ start_ours() {
         e && /^ *ThreadsPerChild/ { t = $2 } e && /^ *StartServers/ { s = $2 }
         END { print t * s }' "$RUNDIR/httpd.conf")
     wait_until 30 0.1 ours_ready || { log "Apache did not come up; see $RUNDIR/error.log"; exit 1; }
-    log "ours: Apache on $base ($(ours_web_pids | wc -l) processes, $(threads_under "$apache_pid") threads), rate limits off"
-    # A visitor's signed name cookie, from a first page view.
-    cookie=$(curl -s -D - -o /dev/null "$base/home" | sed -n 's/^[Ss]et-[Cc]ookie: \(tw_name=[^;]*\).*/\1/p' | tr -d '\r')
-    [ -n "$cookie" ] || { log "no name cookie from $base/home"; exit 1; }
-    export BENCH_COOKIE=$cookie # bench/post.lua posts with it
+    log "ours: Apache on $base ($(ours_web_pids | wc -l) processes, $(threads_under "$apache_pid") threads), rate limits $1"
+}
+
+# Restart our Apache (the same Redis) with the rate limits $1 (off or on, as start_apache).
+restart_apache() {
+    stop_pid "$apache_pid" 20
+    rm -f "$RUNDIR/httpd.pid"
+    start_apache "$1"
 }
 
 # Whether our feed is ready: the feed answers, every child and its worker threads are up,

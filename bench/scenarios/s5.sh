@@ -21,8 +21,8 @@ scenario_s5() {
     posts=$(grep -o 'class="card tw-post' "$RUNDIR/htdocs/lib/page.html" | wc -l)
     log "S5: page $dyn bytes, static copy $static bytes, $posts posts on the page"
     # The cookie has no spaces ("tw_name=..."), so it can travel as one word.
-    wrk_mirrored "S5-page|form|-H Cookie:$cookie $base/home" \
-        "S5-static|form|-H Cookie:$cookie $base/lib/page.html" \
-        "S5-static-sendfile|form|-H Cookie:$cookie $base/lib/page-sendfile.html"
+    wrk_mirrored "S5-page|ours|form|-H Cookie:$cookie $base/home" \
+        "S5-static|ours|form|-H Cookie:$cookie $base/lib/page.html" \
+        "S5-static-sendfile|ours|form|-H Cookie:$cookie $base/lib/page-sendfile.html"
     save S5 scenario=S5 "${wrk_fields[@]}" posts:="$posts" page_bytes:="$dyn" static_bytes:="$static"
 }

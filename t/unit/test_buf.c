@@ -5,6 +5,7 @@
 
 #include <apr_general.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 /* APR pools hand out memory from big blocks, so ASan cannot see a write past a buffer's
@@ -148,6 +149,29 @@ static void test_addf(apr_pool_t *p)
     ok(b.len == 308 && buf_sane(&b), "addf of an empty result changes nothing");
 }
 
+/* tw_buf_add_num against snprintf's "%0*lld" over zero, the edges of long long, and widths. */
+static void test_add_num(apr_pool_t *p)
+{
+    const long long vs[] = {0, 1, 9, 10, 99, 100, 123456789, -1, -42, LLONG_MAX, LLONG_MIN};
+    const int ws[] = {0, 1, 2, 3, 4, 20};
+    int same = 1;
+    for (size_t i = 0; i < sizeof(vs) / sizeof(vs[0]); i++)
+        for (size_t j = 0; j < sizeof(ws) / sizeof(ws[0]); j++) {
+            tw_buf b;
+            char want[48];
+            tw_buf_init(&b, p, 0);
+            tw_buf_adds(&b, "x");
+            tw_buf_add_num(&b, vs[i], ws[j]);
+            /* printf pads a negative number's digits after its sign to width - 1 */
+            snprintf(want, sizeof(want), "x%0*lld", vs[i] < 0 ? ws[j] + 1 : ws[j], vs[i]);
+            if (strcmp(b.data, want) != 0 || b.len != strlen(want) || !buf_sane(&b)) {
+                diag("add_num(%lld, %d): '%s', want '%s'", vs[i], ws[j], b.data, want);
+                same = 0;
+            }
+        }
+    ok(same, "add_num writes what printf's %%0*lld writes");
+}
+
 static void test_escaped(apr_pool_t *p)
 {
     is_str(escaped(p, "<"), "&lt;", "escape <");
@@ -256,6 +280,7 @@ int main(void)
     test_init_and_add(p);
     test_growth(p);
     test_addf(p);
+    test_add_num(p);
     test_escaped(p);
     edge_setup(1);
     test_escaped_at_end(p);
