@@ -32,8 +32,10 @@ struct tw_redis_sub {
     tw_redis_conns *conns; /* its connections: where the primary is */
     const tw_store_redis_conf *cf;
     tw_store_listener l;
-    apr_pool_t *pool; /* the thread's own (unmanaged, made and destroyed by it), for scratch */
-    apr_pool_t *tick; /* a subpool of it, cleared after each periodic job (counts, presence) */
+    apr_pool_t *pool; /* the thread's own (unmanaged, made and destroyed by it), for scratch;
+                         cleared after each subscription */
+    apr_pool_t *tick; /* another (not a subpool of it, which that clear would destroy), cleared
+                         after each periodic job (counts, presence) */
 
     /* Owned by the thread. */
     tw_id last;              /* newest post delivered, or the baseline */
@@ -703,9 +705,12 @@ static void tw_redis_sub_main(void *data)
     long backoff_max = s->cf->feed.redis.master ? TW_BACKOFF_SENTINEL : TW_BACKOFF_MAX;
     s->backoff = TW_BACKOFF_MIN;
     s->down_since = apr_time_now();
+    s->pool = s->tick = NULL;
     if (apr_pool_create_unmanaged_ex(&s->pool, tw_buf_oom, NULL) != APR_SUCCESS ||
-        apr_pool_create(&s->tick, s->pool) != APR_SUCCESS) {
+        apr_pool_create_unmanaged_ex(&s->tick, tw_buf_oom, NULL) != APR_SUCCESS) {
         TW_LOG(s->cf->log, TW_LOG_CRIT, APR_ENOMEM, "TW0109: out of memory: no live updates");
+        if (s->pool)
+            apr_pool_destroy(s->pool);
         return;
     }
     while (!tw_redis_sub_exiting(s)) {
@@ -724,6 +729,7 @@ static void tw_redis_sub_main(void *data)
     tw_redis_sub_unwatch(s);
     atomic_store(&s->subscribed, 0);
     tw_redis_sub_absent(s);
+    apr_pool_destroy(s->tick);
     apr_pool_destroy(s->pool);
 }
 
