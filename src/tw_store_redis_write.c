@@ -96,14 +96,15 @@ static redisReply *tw_redis_eval(tw_redis *r, redisContext *ctx, const tw_redis_
 }
 
 /* Wait on `ctx`, the connection that wrote, until the replicas TweetsseRedisMinReplicas asks
- * for have the write (WAIT counts the replicas that have this connection's writes). WAIT gives
+ * for (with Sentinel, every replica of the census: tw_redis_replicas_need) have the write (WAIT
+ * counts the replicas that have this connection's writes). WAIT gives
  * up a little before the command timeout, so its answer, not a timeout, says how many. Returns
  * APR_SUCCESS, APR_TIMEUP (stored but not confirmed; *err says how far), or APR_EGENERAL; *rep
  * is the reply, for the caller to release and free. Blocks up to the timeout. */
 static apr_status_t tw_redis_confirm(tw_redis *r, apr_pool_t *p, redisContext *ctx,
                                      redisReply **rep, const char **err)
 {
-    long timeout = r->cf.feed.timeout_ms, need = r->cf.feed.min_replicas;
+    long timeout = r->cf.feed.timeout_ms, need = tw_redis_replicas_need(r->conns);
     long margin = timeout / 10 > 10 ? timeout / 10 : 10;
     long wait_ms = timeout - margin > 1 ? timeout - margin : 1;
     *rep = redisCommand(ctx, "WAIT %ld %ld", need, wait_ms);
