@@ -501,6 +501,11 @@ redisContext *tw_redis_slot_ctx(tw_redis_slot *slot)
     return slot->ctx;
 }
 
+uint64_t tw_redis_slot_gen(const tw_redis_slot *slot)
+{
+    return slot->gen;
+}
+
 apr_status_t tw_redis_run(tw_redis_conns *r, apr_pool_t *p, int argc, const char **argv,
                           const size_t *lens, redisReply **out, const char **err)
 {

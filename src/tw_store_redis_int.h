@@ -43,6 +43,8 @@ apr_status_t tw_redis_run(tw_redis_conns *c, apr_pool_t *p, int argc, const char
  * slot, and up to the timeout to connect (with Sentinel and no primary known, a search). */
 tw_redis_slot *tw_redis_acquire(tw_redis_conns *c, apr_pool_t *p, const char **err);
 redisContext *tw_redis_slot_ctx(tw_redis_slot *slot);
+/* The target the slot's connection is to (a `gen` of tw_redis_target_get). */
+uint64_t tw_redis_slot_gen(const tw_redis_slot *slot);
 
 /* Give a slot back after a command whose reply (or NULL) was `rep`. A connection that saw an
  * I/O or protocol error is closed; one whose server says it is no primary (READONLY,
