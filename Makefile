@@ -9,7 +9,7 @@
 #                   (REDIS=host:port|/socket|sentinel://... uses that Redis; EXTRA_CONF=file;
 #                   HOST=0.0.0.0 listens on every interface instead of loopback only)
 #   make run-cluster  INSTANCES (3) instances behind HAProxy on $(PORT), Redis primary +
-#                   replica + 3 Sentinels (MIN_REPLICAS, EXTRA_CONF; TLS=1 adds HTTPS with h2
+#                   2 replicas + 3 Sentinels (REPLICAS, MIN_REPLICAS, EXTRA_CONF; TLS=1 adds HTTPS with h2
 #                   on $(PORT)+102; see scripts/cluster.sh)
 #   make test       the whole suite (log codes, unit, integration, browser, then test-asan)
 #   make test-tsan  the threaded core and the delivery and fault suites under ThreadSanitizer
@@ -124,11 +124,13 @@ run: deps
 HOST_ARG = $(if $(filter command line,$(origin HOST)),HOST='$(HOST)',HOST=)
 
 # Several instances behind HAProxy (conf/haproxy.cfg.example), sharing Redis through Sentinel.
-# MIN_REPLICAS is passed only when given, so that scripts/cluster.sh's default (1) holds.
+# REPLICAS and MIN_REPLICAS are passed only when given, so that scripts/cluster.sh's defaults
+# (2 and 1) hold.
 run-cluster: deps
 	$(MAKE) all frontend
 	PORT=$(PORT) INSTANCES=$(INSTANCES) EXTRA_CONF='$(EXTRA_CONF)' TLS=$(TLS) \
-	    $(if $(MIN_REPLICAS),MIN_REPLICAS=$(MIN_REPLICAS)) bash scripts/cluster.sh
+	    $(if $(REPLICAS),REPLICAS=$(REPLICAS)) $(if $(MIN_REPLICAS),MIN_REPLICAS=$(MIN_REPLICAS)) \
+	    bash scripts/cluster.sh
 
 # make fuzz builds with clang and libFuzzer: installed first, like every other tool.
 FUZZ_TOOLS := deps-fuzz

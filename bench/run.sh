@@ -25,13 +25,13 @@
 #       rounds, each summary line logged and kept in BENCH_DIR/crosscheck.txt. Not in the
 #       default set.
 #   S6  the cluster of `make run-cluster` (scripts/cluster.sh: HAProxy, S6_INSTANCES Apache
-#       instances, Redis primary + replica + 3 Sentinels) on ports S6_PORT..S6_PORT+112:
+#       instances, Redis primary + 2 replicas + 3 Sentinels) on ports S6_PORT..S6_PORT+112:
 #       S6_SUBS subscribers through HAProxy (leastconn spreads them over the instances), S1's
 #       posts at S1's rate through HAProxy (so through any instance): connected, lost, p50/p99,
 #       streams per instance, against S1 of the same run (S6 implies S1; one round). Every
 #       instance as the single one (CHILDREN children, rate limits off), and
 #       TweetsseRedisMinReplicas S6_MIN_REPLICAS (0: left out, as for the single instance,
-#       whose Redis has no replica; 1 adds a WAIT for the replica to every post). Not in the
+#       whose Redis has no replica; 1 adds a WAIT for the replicas to every post). Not in the
 #       default set: it needs HAProxy, and starts a cluster (about 40 s).
 #   S7  100,000 concurrent subscribers on one Apache (CHILDREN children), 30 posts at 1/s:
 #       connected, lost, p50/p99, KB per subscriber, server CPU and syscalls per delivered

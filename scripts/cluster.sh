@@ -4,7 +4,8 @@
 # HAProxy, the sentinels and Redis.
 #
 #   Redis primary      127.0.0.1:PORT+100   AOF on, data in RUNDIR/redis-primary
-#   Redis replica      127.0.0.1:PORT+101   replicating the primary
+#   Redis replicas     127.0.0.1:PORT+101, then PORT+103.. (REPLICAS of them), replicating
+#                      the primary
 #   3 Sentinels        127.0.0.1:PORT+110..PORT+112, master name tweetsse, quorum 2
 #   Apache instance i  127.0.0.1:PORT+i (i = 1..INSTANCES), the module from the build tree,
 #                      TweetsseRedis sentinel://<the three sentinels>/tweetsse; mod_remoteip
@@ -17,16 +18,17 @@
 #
 # Every server is started by scripts/server.sh, in a session of its own: Ctrl-C reaches
 # this script only, which stops them in order. Once everything is ready (the replica in
-# sync, every sentinel sees the primary, the replica and the two other sentinels, every
+# sync, every sentinel sees the primary, the replicas and the two other sentinels, every
 # instance answers, HAProxy has seen every instance pass its health check) it writes
 # RUNDIR/cluster.env (shell variables: TW_BALANCER, TW_INSTANCES, TW_REDIS_PRIMARY,
-# TW_REDIS_REPLICA, TW_SENTINELS, TW_MASTER_NAME, TW_HAPROXY_STATS, TW_RUNDIR; with TLS=1
+# TW_REDIS_REPLICA (the first replica), TW_REDIS_REPLICAS (all), TW_SENTINELS, TW_MASTER_NAME, TW_HAPROXY_STATS, TW_RUNDIR; with TLS=1
 # also TW_BALANCER_TLS, the feed's https:// URL through HAProxy) and prints
 # one line starting with "cluster ready:". A member that exits later is reported and the
 # others keep running (a test kills an instance on purpose); RUNDIR/cluster.pids lists
 # "name pid" of every member (each pid is also its process group).
 #
-# Environment: PORT (8080), INSTANCES (3, 1-99), RUNDIR (./run-cluster), MIN_REPLICAS (1:
+# Environment: PORT (8080), INSTANCES (3, 1-99), RUNDIR (./run-cluster), REPLICAS (2, 1-7:
+# Redis replicas; see README.md, "Redis Sentinel", for why two), MIN_REPLICAS (1:
 # TweetsseRedisMinReplicas in every instance; 0 leaves the directive out), EXTRA_CONF (a
 # file appended to every instance's config), MOUNT (/), TLS (0; 1: HAProxy's HTTPS front
 # end, see above); MPM, LOGLEVEL, KEEPALIVE, HISTORY as for `scripts/server.sh conf`, and
@@ -43,6 +45,7 @@ is_num() { [[ $1 =~ ^[0-9]+$ ]]; }
 PORT=${PORT:-8080}
 INSTANCES=${INSTANCES:-3}
 MIN_REPLICAS=${MIN_REPLICAS:-1}
+REPLICAS=${REPLICAS:-2}
 RUNDIR=${RUNDIR:-$top/run-cluster}
 MOUNT=${MOUNT:-/}
 READY_SECONDS=${READY_SECONDS:-60}
@@ -53,6 +56,8 @@ is_num "$INSTANCES" && [ "$INSTANCES" -ge 1 ] && [ "$INSTANCES" -le 99 ] ||
 is_num "$PORT" && [ "$PORT" -ge 1 ] && [ $((PORT + 112)) -le 65535 ] ||
     die "PORT must be 1-65423 (the cluster uses PORT..PORT+112): '$PORT'"
 is_num "$MIN_REPLICAS" || die "MIN_REPLICAS must be a number: '$MIN_REPLICAS'"
+is_num "$REPLICAS" && [ "$REPLICAS" -ge 1 ] && [ "$REPLICAS" -le 7 ] ||
+    die "REPLICAS must be 1-7 (PORT+101, then PORT+103..PORT+108): '$REPLICAS'"
 [[ $MOUNT == /* && $MOUNT == */ ]] || die "MOUNT must start and end with /: '$MOUNT'"
 [[ $TLS == [01] ]] || die "TLS must be 0 or 1: '$TLS'"
 if [ -n "${EXTRA_CONF:-}" ]; then
@@ -62,7 +67,9 @@ fi
 
 primary_port=$((PORT + 100))
 tls_port=$((PORT + 102))
-replica_port=$((PORT + 101))
+# The first replica on PORT+101, the others from PORT+103 (PORT+102 is HTTPS).
+replica_ports=($((PORT + 101)))
+for ((k = 2; k <= REPLICAS; k++)); do replica_ports+=($((PORT + 101 + k))); done
 sentinel_ports=($((PORT + 110)) $((PORT + 111)) $((PORT + 112)))
 web_ports=()
 for ((i = 1; i <= INSTANCES; i++)); do web_ports+=($((PORT + i))); done
@@ -72,7 +79,7 @@ for p in "${sentinel_ports[@]}"; do sentinels+=("127.0.0.1:$p"); done
 instance_redis="sentinel://$(IFS=,; echo "${sentinels[*]}")/$master_name"
 
 # A port already taken would only show as a member dying at start; say which one instead.
-taken=("$PORT" "${web_ports[@]}" "$primary_port" "$replica_port" "${sentinel_ports[@]}")
+taken=("$PORT" "${web_ports[@]}" "$primary_port" "${replica_ports[@]}" "${sentinel_ports[@]}")
 [ "$TLS" = 0 ] || taken+=("$tls_port")
 for p in "${taken[@]}"; do
     [ -z "$(ss -Htln "sport = :$p")" ] || die "port $p is in use (PORT=$PORT uses PORT..PORT+112)"
@@ -204,7 +211,7 @@ stop() {
     stop_members 'web*'
     stop_members haproxy
     stop_members 'sentinel*'
-    stop_members redis-replica
+    stop_members 'redis-replica*'
     stop_members redis-primary
     echo "cluster: stopped" >&2
 }
@@ -235,17 +242,17 @@ wait_for() {
 redis_field() { # PORT SECTION FIELD: one field of INFO
     redis-cli -p "$1" info "$2" | tr -d '\r' | sed -n "s/^$3://p"
 }
-replica_in_sync() {
-    [ "$(redis_field "$replica_port" replication master_link_status)" = up ] &&
-        redis-cli -p "$primary_port" info replication | grep -q "port=$replica_port,state=online"
+replica_in_sync() { # PORT
+    [ "$(redis_field "$1" replication master_link_status)" = up ] &&
+        redis-cli -p "$primary_port" info replication | grep -q "port=$1,state=online"
 }
-# A sentinel that watches the primary and knows the replica and both other sentinels.
+# A sentinel that watches the primary and knows every replica and both other sentinels.
 sentinel_sees_all() {
     local info
     info=$(redis-cli -p "$1" sentinel master "$master_name" | paste - - | tr -d '\r')
     grep -qx $'port\t'"$primary_port" <<<"$info" &&
         grep -qx $'flags\tmaster' <<<"$info" &&
-        grep -qx $'num-slaves\t1' <<<"$info" &&
+        grep -qx $'num-slaves\t'"$REPLICAS" <<<"$info" &&
         grep -qx $'num-other-sentinels\t2' <<<"$info"
 }
 answers() { # URL: 200
@@ -262,13 +269,27 @@ haproxy_sees_all() {
 }
 
 # ---- Redis, the sentinels, the instances, HAProxy -------------------------------------------
-start redis-primary "$RUNDIR/redis-primary.log" redis "$RUNDIR/redis-primary" "$primary_port"
+# Every Redis server starts a full resynchronisation at once (repl-diskless-sync-delay 0):
+# Redis' default waits 5 s for more replicas to share it, and in a failover the other replica,
+# ahead of the one promoted, needs one before the new primary can confirm a post.
+redis_opts=(--repl-diskless-sync-delay 0)
+start redis-primary "$RUNDIR/redis-primary.log" redis "$RUNDIR/redis-primary" "$primary_port" \
+    "${redis_opts[@]}"
 wait_for "the Redis primary on :$primary_port" "${pids[-1]}" "$RUNDIR/redis-primary.log" \
     bash "$server" ping "$primary_port" 1
-start redis-replica "$RUNDIR/redis-replica.log" redis "$RUNDIR/redis-replica" "$replica_port" \
-    --replicaof 127.0.0.1 "$primary_port"
-wait_for "the Redis replica on :$replica_port to be in sync" "${pids[-1]}" \
-    "$RUNDIR/redis-replica.log" replica_in_sync
+# The first is redis-replica (RUNDIR/redis-replica), the others redis-replica2...
+replica_names=()
+for ((k = 1; k <= REPLICAS; k++)); do
+    name=redis-replica
+    [ "$k" = 1 ] || name+=$k
+    replica_names+=("$name")
+    start "$name" "$RUNDIR/$name.log" redis "$RUNDIR/$name" "${replica_ports[k - 1]}" \
+        "${redis_opts[@]}" --replicaof 127.0.0.1 "$primary_port"
+done
+for ((k = 1; k <= REPLICAS; k++)); do
+    wait_for "the Redis replica on :${replica_ports[k - 1]} to be in sync" "${pids[k]}" \
+        "$RUNDIR/${replica_names[k - 1]}.log" replica_in_sync "${replica_ports[k - 1]}"
+done
 
 for ((k = 0; k < 3; k++)); do
     start "sentinel$((k + 1))" "$RUNDIR/sentinel$((k + 1)).log" \
@@ -277,14 +298,14 @@ done
 for ((k = 0; k < 3; k++)); do
     # The sentinels find each other through hello messages on the primary (every 2 s).
     wait_for "sentinel$((k + 1)) on :${sentinel_ports[k]} to see the primary, the replica and the other sentinels" \
-        "${pids[k + 2]}" "$RUNDIR/sentinel$((k + 1)).log" sentinel_sees_all "${sentinel_ports[k]}"
+        "${pids[k + 1 + REPLICAS]}" "$RUNDIR/sentinel$((k + 1)).log" sentinel_sees_all "${sentinel_ports[k]}"
 done
 
 for ((i = 1; i <= INSTANCES; i++)); do
     start "web$i" "$RUNDIR/web$i/stderr.log" apache "$RUNDIR/web$i"
 done
 for ((i = 1; i <= INSTANCES; i++)); do
-    wait_for "web$i on :${web_ports[i - 1]} to answer" "${pids[i + 4]}" "$RUNDIR/web$i/error.log" \
+    wait_for "web$i on :${web_ports[i - 1]} to answer" "${pids[i + 3 + REPLICAS]}" "$RUNDIR/web$i/error.log" \
         answers "http://127.0.0.1:${web_ports[i - 1]}$MOUNT"
 done
 
@@ -299,7 +320,8 @@ for p in "${web_ports[@]}"; do instances+=("http://127.0.0.1:$p$MOUNT"); done
         TW_BALANCER "http://127.0.0.1:$PORT$MOUNT" \
         TW_INSTANCES "${instances[*]}" \
         TW_REDIS_PRIMARY "127.0.0.1:$primary_port" \
-        TW_REDIS_REPLICA "127.0.0.1:$replica_port" \
+        TW_REDIS_REPLICA "127.0.0.1:${replica_ports[0]}" \
+        TW_REDIS_REPLICAS "$(printf '127.0.0.1:%s ' "${replica_ports[@]}" | sed 's/ $//')" \
         TW_SENTINELS "${sentinels[*]}" \
         TW_MASTER_NAME "$master_name" \
         TW_HAPROXY_STATS "$RUNDIR/haproxy-stats.sock" \
@@ -312,7 +334,7 @@ webs=":${web_ports[0]}"
 https=
 [ "$TLS" = 0 ] || https=" and https://127.0.0.1:$tls_port$MOUNT (h2)"
 echo "cluster ready: feed on http://127.0.0.1:$PORT$MOUNT$https through HAProxy, $INSTANCES" \
-    "instance(s) ($webs), Redis :$primary_port + replica :$replica_port," \
+    "instance(s) ($webs), Redis :$primary_port + replica(s) :${replica_ports[*]}," \
     "sentinels :${sentinel_ports[0]}-:${sentinel_ports[2]}; $RUNDIR/cluster.env; Ctrl-C stops it"
 
 # Until Ctrl-C (or SIGTERM): report members that exit; the others keep running.

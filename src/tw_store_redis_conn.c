@@ -25,8 +25,26 @@ struct tw_redis_conns {
     uint64_t gen;       /* names the primary known now; 0 while none is */
     uint64_t last_gen;  /* the last one handed out */
     int searching;      /* a thread is asking the sentinels */
-    int sentinel_first; /* where a search starts: the sentinel that answered last */
+    int sentinel_first; /* where a search starts: the sentinel that answered last, or the one
+                           tw_redis_follow heard name a new primary */
+
+    /* With Sentinel and TweetsseRedisMinReplicas: the census of the primary's replicas (see
+     * tw_redis_replicas_need). Guarded by lock. */
+    char census_host[TW_REDIS_HOST_MAX + 1]; /* the primary it counted; "" none yet */
+    int census_port;
+    long census_now;           /* the replicas online at its last count */
+    long census_high;          /* the most replicas online seen on it within the grace */
+    apr_time_t census_high_at; /* when that many were last seen */
+    apr_interval_time_t grace; /* how long a replica that left still counts */
 };
+
+/* A replica that left the primary still counts for 10 x Sentinel's down-after-milliseconds
+ * (how long Sentinel may still promote a replica cut from its primary) and this margin (the
+ * age of Sentinel's view of that replica's link: it reads INFO every second while the link is
+ * down). Until a sentinel has said its down-after-milliseconds, Sentinel's default (30 s). */
+#define TW_CENSUS_DOWN_AFTERS 10
+#define TW_CENSUS_MARGIN      apr_time_from_sec(2)
+#define TW_CENSUS_DEFAULT_MS  30000
 
 /* One pooled connection. The slot is created empty and connected by tw_redis_acquire, outside
  * the reslist's lock, so a slow connect (Redis unreachable) never blocks the other threads. */
@@ -92,16 +110,42 @@ static int tw_redis_is_primary(redisContext *ctx, apr_pool_t *p, const char **er
     return yes;
 }
 
+/* The grace of the census for a sentinel's down-after-milliseconds. */
+static apr_interval_time_t tw_redis_grace(long down_after_ms)
+{
+    return apr_time_from_msec((apr_interval_time_t)down_after_ms * TW_CENSUS_DOWN_AFTERS) +
+           TW_CENSUS_MARGIN;
+}
+
+/* The down-after-milliseconds of master `name` that the sentinel on `ctx` uses (SENTINEL
+ * MASTER), or 0 when it does not say. One round trip. */
+static long tw_redis_down_after(redisContext *ctx, const char *name)
+{
+    const char *argv[] = {"SENTINEL", "MASTER", name};
+    redisReply *rep = redisCommandArgv(ctx, 3, argv, NULL);
+    long ms = 0;
+    if (!rep || !tw_redis_wire_sentinel_field(rep, "down-after-milliseconds", &ms))
+        ms = 0;
+    if (rep)
+        freeReplyObject(rep);
+    return ms;
+}
+
 /* Ask the sentinels, in the configured order, for the primary; the first that names one that
- * answers ROLE as a primary wins. Returns 1 with *out (host in `p`), or 0 with *err. Blocks for
- * up to a connect and two round trips per sentinel. */
-static int tw_redis_search(tw_redis_conns *r, apr_pool_t *p, tw_redis_node *out, const char **err)
+ * answers ROLE as a primary wins. Returns 1 with *out (host in `p`) and that sentinel's
+ * down-after-milliseconds in *down_after (0 when it did not say), or 0 with *err. Blocks for
+ * up to a connect and three round trips per sentinel. */
+static int tw_redis_search(tw_redis_conns *r, apr_pool_t *p, tw_redis_node *out, long *down_after,
+                           const char **err)
 {
     const tw_redis_addr *a = &r->cf->feed.redis;
     const char *why = "no sentinel configured";
+    apr_thread_mutex_lock(r->lock);
+    int first = r->sentinel_first;
+    apr_thread_mutex_unlock(r->lock);
     /* From the one that answered last: a sentinel that is down costs a timeout once. */
     for (int k = 0; k < a->nsentinels; k++) {
-        int i = (r->sentinel_first + k) % a->nsentinels;
+        int i = (first + k) % a->nsentinels;
         const tw_redis_node *s = &a->sentinels[i];
         redisContext *ctx = tw_redis_dial(r->cf, p, NULL, s->host, s->port, NULL, &why);
         if (!ctx)
@@ -117,6 +161,7 @@ static int tw_redis_search(tw_redis_conns *r, apr_pool_t *p, tw_redis_node *out,
                                                                 : "no such master");
         if (rep)
             freeReplyObject(rep);
+        long ms = named && r->cf->feed.min_replicas > 0 ? tw_redis_down_after(ctx, a->master) : 0;
         redisFree(ctx);
         if (!named)
             continue;
@@ -129,8 +174,11 @@ static int tw_redis_search(tw_redis_conns *r, apr_pool_t *p, tw_redis_node *out,
             TW_LOG(r->cf->log, TW_LOG_NOTICE, 0,
                    "TW0110: the primary of %s is %s:%d (sentinel %s:%d)", a->master, n.host, n.port,
                    s->host, s->port);
-            r->sentinel_first = i; /* only the searching thread writes it */
+            apr_thread_mutex_lock(r->lock);
+            r->sentinel_first = i;
+            apr_thread_mutex_unlock(r->lock);
             *out = n;
+            *down_after = ms;
             return 1;
         }
         if (primary == 0)
@@ -165,8 +213,11 @@ apr_status_t tw_redis_target_get(tw_redis_conns *r, apr_pool_t *p, tw_redis_targ
     }
     /* Outside the lock: the search blocks for up to a timeout per sentinel. */
     tw_redis_node n;
-    int found = tw_redis_search(r, p, &n, err);
+    long down_after = 0;
+    int found = tw_redis_search(r, p, &n, &down_after, err);
     apr_thread_mutex_lock(r->lock);
+    if (found && down_after > 0)
+        r->grace = tw_redis_grace(down_after);
     if (found) {
         apr_cpystrn(r->primary, n.host, sizeof(r->primary));
         r->primary_port = n.port;
@@ -176,6 +227,16 @@ apr_status_t tw_redis_target_get(tw_redis_conns *r, apr_pool_t *p, tw_redis_targ
     r->searching = 0;
     apr_thread_mutex_unlock(r->lock);
     return found ? APR_SUCCESS : APR_ECONNREFUSED;
+}
+
+int tw_redis_target_is(tw_redis_conns *r, uint64_t gen, const tw_redis_node *n)
+{
+    if (!r->cf->feed.redis.master)
+        return 0;
+    apr_thread_mutex_lock(r->lock);
+    int is = gen && r->gen == gen && r->primary_port == n->port && !strcmp(r->primary, n->host);
+    apr_thread_mutex_unlock(r->lock);
+    return is;
 }
 
 void tw_redis_invalidate(tw_redis_conns *r, uint64_t gen, const char *why)
@@ -317,6 +378,106 @@ void tw_redis_release(tw_redis_conns *r, tw_redis_slot *slot, const redisReply *
     apr_reslist_release(r->slots, slot);
 }
 
+/* Record that the primary of answer `gen` had `n` replicas online at `now`: a new primary starts
+ * a new census; more (or as many) replicas raise (or renew) the high mark; fewer lower it only
+ * once the high mark has not been seen for the grace. */
+static void tw_redis_census_note(tw_redis_conns *r, uint64_t gen, long n, apr_time_t now)
+{
+    apr_thread_mutex_lock(r->lock);
+    if (gen && gen == r->gen) {
+        if (strcmp(r->census_host, r->primary) != 0 || r->census_port != r->primary_port) {
+            apr_cpystrn(r->census_host, r->primary, sizeof(r->census_host));
+            r->census_port = r->primary_port;
+            r->census_high = n, r->census_high_at = now;
+        } else if (n >= r->census_high || now - r->census_high_at > r->grace) {
+            r->census_high = n, r->census_high_at = now;
+        }
+        r->census_now = n;
+    }
+    apr_thread_mutex_unlock(r->lock);
+}
+
+void tw_redis_census(tw_redis_conns *r, apr_pool_t *p)
+{
+    if (!r->cf->feed.redis.master || r->cf->feed.min_replicas <= 0)
+        return;
+    const char *err = NULL;
+    tw_redis_slot *slot = tw_redis_acquire(r, p, &err);
+    if (!slot)
+        return; /* no primary now: the commands say so */
+    redisReply *rep = redisCommand(slot->ctx, "ROLE");
+    long n = rep ? tw_redis_wire_role_replicas(rep) : -1;
+    if (n >= 0)
+        tw_redis_census_note(r, slot->gen, n, apr_time_now());
+    tw_redis_release(r, slot, rep);
+    if (rep)
+        freeReplyObject(rep);
+}
+
+int tw_redis_census_short(tw_redis_conns *r)
+{
+    apr_thread_mutex_lock(r->lock);
+    int is = r->gen && strcmp(r->census_host, r->primary) == 0 &&
+             r->census_port == r->primary_port && r->census_now < r->census_high;
+    apr_thread_mutex_unlock(r->lock);
+    return is;
+}
+
+int tw_redis_follow(tw_redis_conns *r, apr_pool_t *p)
+{
+    const tw_redis_addr *a = &r->cf->feed.redis;
+    apr_thread_mutex_lock(r->lock);
+    uint64_t gen = r->gen;
+    tw_redis_node now = {apr_pstrdup(p, r->primary), r->primary_port};
+    apr_thread_mutex_unlock(r->lock);
+    if (!a->master || !gen)
+        return 0;
+    for (int i = 0; i < a->nsentinels; i++) {
+        const tw_redis_node *s = &a->sentinels[i];
+        const char *err = NULL;
+        redisContext *ctx = tw_redis_dial(r->cf, p, NULL, s->host, s->port, NULL, &err);
+        if (!ctx)
+            continue;
+        const char *argv[] = {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", a->master};
+        redisReply *rep = redisCommandArgv(ctx, 3, argv, NULL);
+        tw_redis_node n;
+        int other = rep && tw_redis_wire_master_addr(p, rep, &n) &&
+                    (n.port != now.port || strcmp(n.host, now.host) != 0);
+        if (rep)
+            freeReplyObject(rep);
+        redisFree(ctx);
+        if (!other ||
+            !(ctx = tw_redis_dial(r->cf, p, NULL, n.host, n.port, r->cf->feed.password, &err)))
+            continue;
+        int primary = tw_redis_is_primary(ctx, p, &err);
+        redisFree(ctx);
+        if (primary != 1)
+            continue;
+        apr_thread_mutex_lock(r->lock);
+        if (r->gen == gen)
+            r->sentinel_first = i;
+        apr_thread_mutex_unlock(r->lock);
+        tw_redis_invalidate(r, gen,
+                            apr_psprintf(p, "it lost a replica, and sentinel %s:%d names %s:%d",
+                                         s->host, s->port, n.host, n.port));
+        return 1;
+    }
+    return 0;
+}
+
+long tw_redis_replicas_need(tw_redis_conns *r)
+{
+    long need = r->cf->feed.min_replicas;
+    if (!r->cf->feed.redis.master || need <= 0)
+        return need;
+    apr_thread_mutex_lock(r->lock);
+    if (r->gen && strcmp(r->census_host, r->primary) == 0 && r->census_port == r->primary_port &&
+        r->census_high > need)
+        need = r->census_high;
+    apr_thread_mutex_unlock(r->lock);
+    return need;
+}
+
 /* Turn a missing or error reply into a message and APR_EGENERAL. */
 apr_status_t tw_redis_reply_error(apr_pool_t *p, redisContext *ctx, redisReply *rep,
                                   const char *what, const char **err)
@@ -338,6 +499,11 @@ apr_status_t tw_redis_reply_error(apr_pool_t *p, redisContext *ctx, redisReply *
 redisContext *tw_redis_slot_ctx(tw_redis_slot *slot)
 {
     return slot->ctx;
+}
+
+uint64_t tw_redis_slot_gen(const tw_redis_slot *slot)
+{
+    return slot->gen;
 }
 
 apr_status_t tw_redis_run(tw_redis_conns *r, apr_pool_t *p, int argc, const char **argv,
@@ -366,6 +532,7 @@ apr_status_t tw_redis_conns_create(apr_pool_t *p, const tw_store_redis_conf *cf,
     if (rv != APR_SUCCESS)
         return rv;
     apr_reslist_timeout_set(r->slots, (apr_interval_time_t)cf->feed.timeout_ms * 1000);
+    r->grace = tw_redis_grace(TW_CENSUS_DEFAULT_MS);
     *out = r;
     return APR_SUCCESS;
 }

@@ -43,6 +43,8 @@ apr_status_t tw_redis_run(tw_redis_conns *c, apr_pool_t *p, int argc, const char
  * slot, and up to the timeout to connect (with Sentinel and no primary known, a search). */
 tw_redis_slot *tw_redis_acquire(tw_redis_conns *c, apr_pool_t *p, const char **err);
 redisContext *tw_redis_slot_ctx(tw_redis_slot *slot);
+/* The target the slot's connection is to (a `gen` of tw_redis_target_get). */
+uint64_t tw_redis_slot_gen(const tw_redis_slot *slot);
 
 /* Give a slot back after a command whose reply (or NULL) was `rep`. A connection that saw an
  * I/O or protocol error is closed; one whose server says it is no primary (READONLY,
@@ -74,9 +76,40 @@ apr_status_t tw_redis_target_get(tw_redis_conns *c, apr_pool_t *p, tw_redis_targ
  * primary is known, so a subscription on an older one must move. One lock. */
 uint64_t tw_redis_target_gen(tw_redis_conns *c);
 
+/* Is the primary of answer `gen` still the current one, at `n`? 0 without Sentinel. One lock. */
+int tw_redis_target_is(tw_redis_conns *c, uint64_t gen, const tw_redis_node *n);
+
 /* Forget the primary of answer `gen`, if it is still the current one: the next command asks
  * the sentinels. `why` is logged. No effect without Sentinel. */
 void tw_redis_invalidate(tw_redis_conns *c, uint64_t gen, const char *why);
+
+/* With Sentinel and TweetsseRedisMinReplicas n: how many replicas a write must reach before it
+ * is acknowledged (WAIT). At least n, and every replica the current primary has had online
+ * within the grace: 10 x Sentinel's down-after-milliseconds (as a sentinel said when it named
+ * the primary) + 2 s, the time Sentinel may still promote a replica that lost its link. A write
+ * is then on whichever replica Sentinel promotes, including in a forced failover, where the old
+ * primary keeps taking writes (with its other replicas) until the new one is known: the replica
+ * promoted is gone from it, so the census still counts it and WAIT falls short. Without Sentinel
+ * or with n = 0, n. One lock. */
+long tw_redis_replicas_need(tw_redis_conns *c);
+
+/* Count the current primary's online replicas (ROLE) for tw_redis_replicas_need; nothing
+ * without Sentinel or TweetsseRedisMinReplicas. The subscriber's thread calls it once a second,
+ * four times a second while the census is short. One round trip (and a connect, or a search,
+ * when the pool has no connection). */
+void tw_redis_census(tw_redis_conns *c, apr_pool_t *p);
+
+/* Did the last count find fewer replicas online than the census counts (a replica left within
+ * the grace)? One lock. */
+int tw_redis_census_short(tw_redis_conns *c);
+
+/* While the census is short the primary may have been deposed: in a forced failover the replica
+ * promoted leaves it, and the sentinel that leads the failover names the new primary a second
+ * or two before +switch-master. Ask every sentinel: if one names another primary that ROLE
+ * confirms, forget the current one (TW0111) and start the next search from that sentinel.
+ * Returns 1 if so. Blocks for up to a connect and a round trip per sentinel, and a connect and
+ * a ROLE for a primary named. */
+int tw_redis_follow(tw_redis_conns *c, apr_pool_t *p);
 
 /* ---- The store (tw_store_redis.c) ---- */
 
@@ -191,7 +224,7 @@ apr_status_t tw_redis_each_after(tw_store *s, apr_pool_t *p, tw_id after, long p
  * reporting `up`: the first time it takes the newest post as its baseline; later it delivers
  * every post after the last one it delivered (XRANGE), or reports a gap if those were trimmed.
  * Each post reaches the listener once, in id order. After a failure it backs off (0.1 s doubling
- * to 5 s; to 1 s with Sentinel) and tries again; after TweetsseRedisTimeout x 3 down, the
+ * to 5 s; to 0.25 s with Sentinel) and tries again; after TweetsseRedisTimeout x 3 down, the
  * listener hears `lost`. With Sentinel it subscribes on the primary the store finds (checked
  * with ROLE) and also watches one sentinel's +switch-master, so a failover moves it at once; a
  * lost watch is tried again every 5 s. Canaries of this process on the channel (the store's

@@ -17,14 +17,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define TW_BACKOFF_MIN      100  /* ms, first reconnect delay */
-#define TW_BACKOFF_MAX      5000 /* ms, longest reconnect delay */
-#define TW_BACKOFF_SENTINEL 1000 /* ms, the longest with Sentinel: a failover takes seconds */
-#define TW_FILL_PAGE        500  /* entries per XRANGE when catching up */
-#define TW_WATCH_RETRY      5000 /* ms between attempts to watch the sentinels again */
-#define TW_LOST_TIMEOUTS    3    /* down this many timeouts: the listener hears `lost` */
-#define TW_SWITCH_CHANNEL   "+switch-master"
-#define TW_RECENT           256 /* ids of the newest posts delivered, kept for a failover */
+#define TW_BACKOFF_MIN         100  /* ms, first reconnect delay */
+#define TW_BACKOFF_MAX         5000 /* ms, longest reconnect delay */
+#define TW_BACKOFF_SENTINEL    250  /* ms, the longest with Sentinel: back soon after a failover */
+#define TW_FILL_PAGE           500  /* entries per XRANGE when catching up */
+#define TW_WATCH_RETRY         5000 /* ms between attempts to watch the sentinels again */
+#define TW_LOST_TIMEOUTS       3    /* down this many timeouts: the listener hears `lost` */
+#define TW_SWITCH_CHANNEL      "+switch-master"
+#define TW_RECENT              256 /* ids of the newest posts delivered, kept for a failover */
+#define TW_CENSUS_PERIOD       apr_time_from_sec(1) /* between counts of the primary's replicas */
+#define TW_CENSUS_SHORT_PERIOD apr_time_from_msec(250) /* the same while one is missing */
 
 struct tw_redis_sub {
     tw_thread thread;
@@ -32,8 +34,10 @@ struct tw_redis_sub {
     tw_redis_conns *conns; /* its connections: where the primary is */
     const tw_store_redis_conf *cf;
     tw_store_listener l;
-    apr_pool_t *pool; /* the thread's own (unmanaged, made and destroyed by it), for scratch */
-    apr_pool_t *tick; /* a subpool of it, cleared after each periodic job (counts, presence) */
+    apr_pool_t *pool; /* the thread's own (unmanaged, made and destroyed by it), for scratch;
+                         cleared after each subscription */
+    apr_pool_t *tick; /* another (not a subpool of it, which that clear would destroy), cleared
+                         after each periodic job (counts, presence, census) */
 
     /* Owned by the thread. */
     tw_id last;              /* newest post delivered, or the baseline */
@@ -50,6 +54,7 @@ struct tw_redis_sub {
     char token[33];          /* this process's canaries carry it (random: no other has it) */
     char member[320];        /* "<host>:<pid>:<token>": this process in the feed's presence */
     apr_time_t presence_at;  /* when to report the readers next */
+    apr_time_t census_at;    /* when to count the primary's replicas next (tw_redis_census) */
     long presence;           /* the sum the listener heard last; -1: none yet */
     long backoff;            /* ms before the next attempt */
     int logged_down;         /* the outage has been logged */
@@ -441,8 +446,9 @@ static void tw_redis_sub_watch_connected(tw_redis_sub *s, apr_time_t now)
     s->watch_tries = 0;
 }
 
-/* Read what the watched sentinel sent. Returns 1 if it announced a new primary of our master,
- * 0 otherwise; a failed watch is given up (and another tried). */
+/* Read what the watched sentinel sent. Returns 1 if it announced a new primary of our master
+ * other than the one the subscription is on, 0 otherwise; a failed watch is given up (and
+ * another tried). */
 static int tw_redis_sub_read_watch(tw_redis_sub *s, apr_time_t now)
 {
     if (redisBufferRead(s->watch) != REDIS_OK) {
@@ -471,7 +477,9 @@ static int tw_redis_sub_read_watch(tw_redis_sub *s, apr_time_t now)
             TW_LOG(s->cf->log, TW_LOG_NOTICE, 0,
                    "TW0116: the sentinels made %s:%d the primary of %s; following", to.host,
                    to.port, s->cf->feed.redis.master);
-            moved = 1;
+            /* Already there (found while the sentinels were switching): nothing to follow. */
+            if (!tw_redis_target_is(s->conns, s->gen, &to))
+                moved = 1;
         }
         freeReplyObject(r);
     }
@@ -532,6 +540,21 @@ static void tw_redis_sub_presence(tw_redis_sub *s, apr_time_t now)
     apr_pool_clear(s->tick);
 }
 
+/* With Sentinel and TweetsseRedisMinReplicas, count the primary's replicas once a period (the
+ * census that decides how many a post must reach: tw_redis_replicas_need); while a replica is
+ * missing, more often, and ask the sentinels whether they name another primary already. */
+static void tw_redis_sub_census(tw_redis_sub *s, apr_time_t now)
+{
+    if (!s->cf->feed.redis.master || s->cf->feed.min_replicas <= 0 || now < s->census_at)
+        return;
+    tw_redis_census(s->conns, s->tick);
+    int missing = tw_redis_census_short(s->conns);
+    if (missing)
+        tw_redis_follow(s->conns, s->tick);
+    s->census_at = now + (missing ? TW_CENSUS_SHORT_PERIOD : TW_CENSUS_PERIOD);
+    apr_pool_clear(s->tick);
+}
+
 /* The earlier of two moments, 0 standing for none. */
 static apr_time_t tw_redis_sub_sooner(apr_time_t a, apr_time_t b)
 {
@@ -539,7 +562,8 @@ static apr_time_t tw_redis_sub_sooner(apr_time_t a, apr_time_t b)
 }
 
 /* How long the next wait may last (ms, -1: for ever): until the watch's tick, the next count
- * of likes due and the next report of the readers; what is due now is done first. */
+ * of likes due, the next report of the readers and the next census of the replicas; what is
+ * due now is done first. */
 static int tw_redis_sub_timeout(tw_redis_sub *s)
 {
     apr_time_t now = apr_time_now(), due = tw_redis_flush_next(s->store);
@@ -552,6 +576,9 @@ static int tw_redis_sub_timeout(tw_redis_sub *s)
     tw_redis_sub_presence(s, now);
     if (s->l.readers && s->l.presence)
         due = tw_redis_sub_sooner(due, s->presence_at);
+    tw_redis_sub_census(s, now);
+    if (s->cf->feed.redis.master && s->cf->feed.min_replicas > 0)
+        due = tw_redis_sub_sooner(due, s->census_at);
     int ms = tw_redis_sub_watch_tick(s, now);
     if (due) {
         int until = due > now ? (int)((due - now + 999) / 1000) : 0;
@@ -703,9 +730,12 @@ static void tw_redis_sub_main(void *data)
     long backoff_max = s->cf->feed.redis.master ? TW_BACKOFF_SENTINEL : TW_BACKOFF_MAX;
     s->backoff = TW_BACKOFF_MIN;
     s->down_since = apr_time_now();
+    s->pool = s->tick = NULL;
     if (apr_pool_create_unmanaged_ex(&s->pool, tw_buf_oom, NULL) != APR_SUCCESS ||
-        apr_pool_create(&s->tick, s->pool) != APR_SUCCESS) {
+        apr_pool_create_unmanaged_ex(&s->tick, tw_buf_oom, NULL) != APR_SUCCESS) {
         TW_LOG(s->cf->log, TW_LOG_CRIT, APR_ENOMEM, "TW0109: out of memory: no live updates");
+        if (s->pool)
+            apr_pool_destroy(s->pool);
         return;
     }
     while (!tw_redis_sub_exiting(s)) {
@@ -724,6 +754,7 @@ static void tw_redis_sub_main(void *data)
     tw_redis_sub_unwatch(s);
     atomic_store(&s->subscribed, 0);
     tw_redis_sub_absent(s);
+    apr_pool_destroy(s->tick);
     apr_pool_destroy(s->pool);
 }
 

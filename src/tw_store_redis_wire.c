@@ -1,6 +1,8 @@
 #include "tw_store_redis_wire.h"
 
 #include <apr_strings.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -309,6 +311,34 @@ int tw_redis_wire_role_master(const redisReply *rep)
 {
     return rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 &&
            tw_redis_wire_is(rep->element[0], "master");
+}
+
+long tw_redis_wire_role_replicas(const redisReply *rep)
+{
+    if (!tw_redis_wire_role_master(rep) || rep->elements < 3 ||
+        rep->element[2]->type != REDIS_REPLY_ARRAY)
+        return -1;
+    return (long)rep->element[2]->elements;
+}
+
+int tw_redis_wire_sentinel_field(const redisReply *rep, const char *name, long *out)
+{
+    if (rep->type != REDIS_REPLY_ARRAY)
+        return 0;
+    for (size_t i = 0; i + 1 < rep->elements; i += 2) {
+        const redisReply *v = rep->element[i + 1];
+        if (!tw_redis_wire_is(rep->element[i], name) || v->type != REDIS_REPLY_STRING)
+            continue;
+        char *end;
+        errno = 0;
+        long n = strtol(v->str, &end, 10);
+        if (v->len == 0 || v->str[0] < '0' || v->str[0] > '9' || end != v->str + v->len || errno ||
+            n < 1 || n > LONG_MAX / 100)
+            return 0;
+        *out = n;
+        return 1;
+    }
+    return 0;
 }
 
 int tw_redis_wire_switch_master(apr_pool_t *p, const char *payload, size_t n, const char *master,

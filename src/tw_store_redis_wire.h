@@ -74,6 +74,15 @@ int tw_redis_wire_master_addr(apr_pool_t *p, const redisReply *rep, tw_redis_nod
 /* Is `rep` a ROLE reply of a primary (an array starting with "master")? */
 int tw_redis_wire_role_master(const redisReply *rep);
 
+/* The replicas a primary's ROLE reply lists (those online: ["master", offset, [[host, port,
+ * offset], ...]]), or -1 when `rep` is no such reply. */
+long tw_redis_wire_role_replicas(const redisReply *rep);
+
+/* The value of field `name` of a SENTINEL MASTER reply (a flat array of names and values) as a
+ * number from 1 to LONG_MAX / 100, into *out. Returns 0 when the field is missing or not such
+ * a number. */
+int tw_redis_wire_sentinel_field(const redisReply *rep, const char *name, long *out);
+
 /* Parse a +switch-master payload "<name> <old-host> <old-port> <new-host> <new-port>". Returns
  * 1 with *to set (host in `p`) when it is well-formed (hosts as above) and names `master`. */
 int tw_redis_wire_switch_master(apr_pool_t *p, const char *payload, size_t n, const char *master,

@@ -95,22 +95,30 @@ static redisReply *tw_redis_eval(tw_redis *r, redisContext *ctx, const tw_redis_
     return rep;
 }
 
-/* Wait on `ctx`, the connection that wrote, until the replicas TweetsseRedisMinReplicas asks
- * for have the write (WAIT counts the replicas that have this connection's writes). WAIT gives
- * up a little before the command timeout, so its answer, not a timeout, says how many. Returns
- * APR_SUCCESS, APR_TIMEUP (stored but not confirmed; *err says how far), or APR_EGENERAL; *rep
- * is the reply, for the caller to release and free. Blocks up to the timeout. */
-static apr_status_t tw_redis_confirm(tw_redis *r, apr_pool_t *p, redisContext *ctx,
+/* Wait on the connection of `slot`, which wrote, until the replicas TweetsseRedisMinReplicas
+ * asks for (with Sentinel, every replica of the census: tw_redis_replicas_need) have the write
+ * (WAIT counts the replicas that have this connection's writes). WAIT gives up a little before
+ * the command timeout, so its answer, not a timeout, says how many. With Sentinel, a write whose
+ * primary was left meanwhile (a failover: it may be deposed, and its replicas' confirmation
+ * worth nothing) is not confirmed either. Returns APR_SUCCESS, APR_TIMEUP (stored but not
+ * confirmed; *err says why), or APR_EGENERAL; *rep is the reply, for the caller to release and
+ * free. Blocks up to the timeout. */
+static apr_status_t tw_redis_confirm(tw_redis *r, apr_pool_t *p, tw_redis_slot *slot,
                                      redisReply **rep, const char **err)
 {
-    long timeout = r->cf.feed.timeout_ms, need = r->cf.feed.min_replicas;
+    redisContext *ctx = tw_redis_slot_ctx(slot);
+    long timeout = r->cf.feed.timeout_ms, need = tw_redis_replicas_need(r->conns);
     long margin = timeout / 10 > 10 ? timeout / 10 : 10;
     long wait_ms = timeout - margin > 1 ? timeout - margin : 1;
     *rep = redisCommand(ctx, "WAIT %ld %ld", need, wait_ms);
     if (!*rep || (*rep)->type != REDIS_REPLY_INTEGER)
         return tw_redis_reply_error(p, ctx, *rep, "WAIT", err);
-    if ((*rep)->integer >= need)
+    if ((*rep)->integer >= need && tw_redis_target_gen(r->conns) == tw_redis_slot_gen(slot))
         return APR_SUCCESS;
+    if ((*rep)->integer >= need) {
+        *err = "stored and confirmed, but the primary was left meanwhile (a failover)";
+        return APR_TIMEUP;
+    }
     *err =
         apr_psprintf(p, "stored, but %lld of the %ld replicas required confirmed it within %ld ms",
                      (*rep)->integer, need, wait_ms);
@@ -141,7 +149,7 @@ static apr_status_t tw_redis_call(tw_redis *r, apr_pool_t *p, const tw_redis_arg
         rv = tw_redis_reply_error(p, ctx, rep, a->v[0], err);
     } else if (wrote && r->cf.feed.min_replicas > 0) {
         freeReplyObject(rep);
-        rv = tw_redis_confirm(r, p, ctx, &rep, err);
+        rv = tw_redis_confirm(r, p, slot, &rep, err);
     }
     tw_redis_release(r->conns, slot, rep);
     if (rep)

@@ -1,4 +1,4 @@
-// TweetsseRedisMinReplicas 1 (scripts/cluster.sh's default MIN_REPLICAS): a post is
+// One replica and TweetsseRedisMinReplicas 1 (scripts/cluster.sh's default MIN_REPLICAS): a post is
 // acknowledged only once the replica has it. With the replica stopped (SIGSTOP), a post
 // through the balancer waits (its Redis connection blocks in WAIT on the primary) and is
 // acknowledged once the replica is back, and then the replica holds it.
@@ -12,7 +12,7 @@ import { startCluster } from '../lib/cluster.mjs';
 let cluster, replica;
 
 before(async () => {
-  cluster = await startCluster({ instances: 2, minReplicas: 1 });
+  cluster = await startCluster({ instances: 2, replicas: 1, minReplicas: 1 });
   replica = createClient({ socket: { host: cluster.replica.host, port: cluster.replica.port,
     reconnectStrategy: false } });
   replica.on('error', () => {});

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { createClient } from 'redis';
-import { SECRET_FILE, SseParser, TOP, tempDir, waitForLines, within } from './harness.mjs';
+import { SECRET_FILE, SseParser, TOP, post, tempDir, waitForLines, within } from './harness.mjs';
 import { waitUntil } from './helpers.mjs';
 
 export const CLUSTER_SH = path.join(TOP, 'scripts/cluster.sh');
@@ -49,8 +49,8 @@ function readEnv(file) {
   return env;
 }
 
-// Start scripts/cluster.sh and wait for its ready line. Options: instances (3), minReplicas
-// (cluster.sh's default, 1, when not given), mount ('/'), keepalive, logLevel, rateLimit,
+// Start scripts/cluster.sh and wait for its ready line. Options: instances (3), replicas and
+// minReplicas (cluster.sh's defaults, 2 and 1, when not given), mount ('/'), keepalive, logLevel, rateLimit,
 // addressRateLimit, maxStreamsPerAddress (each off unless given), children (per instance),
 // extraConf
 // (directives for every instance; an EXTRA_CONF file in this process's environment is
@@ -81,6 +81,7 @@ async function startClusterAt(base, opts) {
     MAX_STREAMS_PER_ADDRESS: String(opts.maxStreamsPerAddress ?? 'off') };
   if (opts.children !== undefined) env.CHILDREN = String(opts.children);
   if (opts.minReplicas !== undefined) env.MIN_REPLICAS = String(opts.minReplicas);
+  if (opts.replicas !== undefined) env.REPLICAS = String(opts.replicas);
   env.TLS = opts.tls ? '1' : '0';
   const extra = [process.env.EXTRA_CONF ? fs.readFileSync(process.env.EXTRA_CONF, 'utf8') : '',
     opts.extraConf ?? ''].filter(Boolean).join('\n');
@@ -147,6 +148,7 @@ function parseEnv(env) {
     })),
     primary: hostPort(env.TW_REDIS_PRIMARY),
     replica: hostPort(env.TW_REDIS_REPLICA),
+    replicas: env.TW_REDIS_REPLICAS.split(' ').map(hostPort),
     sentinels: env.TW_SENTINELS.split(' ').map(hostPort),
     masterName: env.TW_MASTER_NAME,
     statsSocket: env.TW_HAPROXY_STATS,
@@ -439,6 +441,64 @@ export async function instanceSocketByPing(ports, stream, timeoutMs = 10000) {
   }
 }
 
+// Post through `base` at `rate` a second, each post on its own (a slow answer does not hold
+// back the next), `count` posts or until stop(). Every answer is recorded in p.answers:
+// {sent, at, status, id, retryAfter, body, message}, `sent` and `at` (performance.now()) when
+// the post was sent and answered. p.stop() resolves once every post has its answer.
+export function poster(base, rate, { count = Infinity, username = 'load' } = {}) {
+  const answers = [];
+  const inflight = new Set();
+  let stopped = false;
+  let n = 0;
+  let resolveDone;
+  const done = new Promise((resolve) => { resolveDone = resolve; });
+  const timer = setInterval(() => {
+    if (stopped || n >= count) {
+      clearInterval(timer);
+      resolveDone();
+      return;
+    }
+    const message = `post ${n++}`;
+    const sent = performance.now();
+    const p = post(base, { username, message }).then(
+      (res) => answers.push({ sent, at: performance.now(), status: res.status, body: res.body,
+        message, retryAfter: res.headers['retry-after'],
+        id: res.status === 201 ? JSON.parse(res.body).id : undefined }),
+      (e) => answers.push({ sent, at: performance.now(), status: 0, body: String(e), message }));
+    inflight.add(p);
+    p.finally(() => inflight.delete(p));
+  }, 1000 / rate);
+  return {
+    answers,
+    sentCount: () => n,
+    // Resolves when `count` posts have been sent and answered.
+    async finished() {
+      await done;
+      await Promise.all([...inflight]);
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      resolveDone();
+      await Promise.all([...inflight]);
+    },
+  };
+}
+
+// When posting was back after a failure that began at t0: the first accepted post sent after
+// the last refused one (from then on every post was taken), as ms from t0 to its answer; 0
+// when none was refused. Also the refused posts, sent from t0 on.
+export function postingBack(answers, t0) {
+  const refused = answers.filter((a) => a.sent >= t0 && a.status !== 201);
+  if (!refused.length) return { backMs: 0, refused };
+  const lastRefused = Math.max(...refused.map((a) => a.sent));
+  const back = answers.filter((a) => a.status === 201 && a.sent > lastRefused)
+    .sort((a, b) => a.at - b.at)[0];
+  return { backMs: back ? Math.round(back.at - t0) : undefined, refused,
+    firstRefusedMs: Math.round(Math.min(...refused.map((a) => a.at)) - t0),
+    lastRefusedSentMs: Math.round(lastRefused - t0) };
+}
+
 // ---- Sentinel: who is the primary, failing over ----
 
 // A client of the Redis server or sentinel `node` ({host, port}) that does not reconnect.
@@ -478,6 +538,26 @@ export async function replicasOnline(addr, n) {
   }
 }
 
+// The replicas `node` (a sentinel) knows, each as {addr, flags, priority, link} from SENTINEL
+// REPLICAS.
+export async function sentinelReplicas(cluster, node) {
+  const c = await redisClient(node);
+  try {
+    const replicas = await c.sendCommand(['SENTINEL', 'REPLICAS', cluster.masterName]);
+    return replicas.map((one) => {
+      let r = one;
+      if (Array.isArray(one)) {
+        r = {};
+        for (let i = 0; i + 1 < one.length; i += 2) r[one[i]] = one[i + 1];
+      }
+      return { addr: `${r.ip}:${r.port}`, flags: r.flags, priority: Number(r['slave-priority']),
+        link: r['master-link-status'] };
+    });
+  } finally {
+    await c.close().catch(() => {});
+  }
+}
+
 // Does this sentinel see a replica it could promote (Sentinel's own rules: a replica that is
 // not down or disconnected, whose link to the primary is up)? SENTINEL FAILOVER answers OK
 // and then gives up when it sees none.
@@ -502,9 +582,47 @@ async function promotable(cluster, node) {
   }
 }
 
-// Ask `node` to fail over, once it sees a replica to promote.
+// Has every sentinel seen every replica it knows report itself a replica (role-reported
+// slave)? After a failover the old primary keeps reporting itself a primary until a sentinel
+// makes it a replica (8 s or more later), and a sentinel reads a replica's INFO only every
+// 10 s: until each has seen it as a replica, a sentinel that did not lead the next failover
+// may take the replica that failover promotes for that stale primary and make it a replica
+// again (+convert-to-slave) just before the switch, and then every sentinel names a replica
+// as the primary until Sentinel fails over once more, tens of seconds later.
+async function settled(cluster) {
+  for (const node of cluster.sentinels) {
+    let c;
+    try {
+      c = await redisClient(node);
+      const replicas = await c.sendCommand(['SENTINEL', 'REPLICAS', cluster.masterName]);
+      const ok = replicas.every((one) => {
+        let r = one;
+        if (Array.isArray(one)) {
+          r = {};
+          for (let i = 0; i + 1 < one.length; i += 2) r[one[i]] = one[i + 1];
+        }
+        return r['role-reported'] === 'slave';
+      });
+      if (!ok) return false;
+    } catch {
+      return false;
+    } finally {
+      await c?.close().catch(() => {});
+    }
+  }
+  return true;
+}
+
+// Wait until every sentinel has seen every replica as one (see settled).
+export async function waitSettled(cluster) {
+  await waitUntil(() => settled(cluster), 30000, 'the sentinels to see every replica as one', 100);
+}
+
+// Ask `node` to fail over, once it sees a replica to promote and every sentinel has seen every
+// replica as one (see settled).
 export async function forceFailover(cluster, node) {
-  await waitUntil(() => promotable(cluster, node), 30000, 'the sentinel to see a replica', 50);
+  await waitUntil(async () => await settled(cluster) && await promotable(cluster, node), 30000,
+    'the sentinels to see the replicas as replicas and one to promote', 50);
   const s = await redisClient(node);
   const ok = await s.sendCommand(['SENTINEL', 'FAILOVER', cluster.masterName]);
   if (ok !== 'OK') throw new Error(`SENTINEL FAILOVER: ${ok}`);

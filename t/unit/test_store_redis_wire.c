@@ -286,6 +286,61 @@ static void test_role(void)
     freeReplyObject(rep);
 }
 
+static long role_replicas(const char *resp)
+{
+    redisReply *rep = parse(resp);
+    long n = rep ? tw_redis_wire_role_replicas(rep) : -2;
+    if (rep)
+        freeReplyObject(rep);
+    return n;
+}
+
+static void test_role_replicas(void)
+{
+    is_int(role_replicas("*3\r\n$6\r\nmaster\r\n:100\r\n*0\r\n"), 0, "a primary without replicas");
+    is_int(role_replicas("*3\r\n$6\r\nmaster\r\n:100\r\n*2\r\n"
+                         "*3\r\n$9\r\n127.0.0.1\r\n$4\r\n6380\r\n$3\r\n100\r\n"
+                         "*3\r\n$9\r\n127.0.0.1\r\n$4\r\n6381\r\n$2\r\n90\r\n"),
+           2, "a primary with two");
+    is_int(
+        role_replicas("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:6379\r\n$9\r\nconnected\r\n:1\r\n"),
+        -1, "a replica");
+    is_int(role_replicas("*2\r\n$6\r\nmaster\r\n:100\r\n"), -1, "no list");
+    is_int(role_replicas("*3\r\n$6\r\nmaster\r\n:100\r\n:2\r\n"), -1, "not a list");
+}
+
+static int sentinel_field(const char *resp, long *out)
+{
+    redisReply *rep = parse(resp);
+    int found = rep && tw_redis_wire_sentinel_field(rep, "down-after-milliseconds", out);
+    if (rep)
+        freeReplyObject(rep);
+    return found;
+}
+
+static void test_sentinel_field(void)
+{
+    long v = 0;
+    is_int(sentinel_field("*4\r\n$4\r\nname\r\n$4\r\nfeed\r\n"
+                          "$23\r\ndown-after-milliseconds\r\n$4\r\n1000\r\n",
+                          &v),
+           1, "SENTINEL MASTER's down-after-milliseconds");
+    is_int(v, 1000, "its value");
+    is_int(sentinel_field("*2\r\n$4\r\nname\r\n$4\r\nfeed\r\n", &v), 0, "missing");
+    is_int(sentinel_field("*2\r\n$23\r\ndown-after-milliseconds\r\n$0\r\n\r\n", &v), 0, "empty");
+    is_int(sentinel_field("*2\r\n$23\r\ndown-after-milliseconds\r\n$2\r\n-1\r\n", &v), 0,
+           "negative");
+    is_int(sentinel_field("*2\r\n$23\r\ndown-after-milliseconds\r\n$1\r\n0\r\n", &v), 0, "zero");
+    is_int(sentinel_field("*2\r\n$23\r\ndown-after-milliseconds\r\n$3\r\n1x0\r\n", &v), 0,
+           "not a number");
+    is_int(sentinel_field("*2\r\n$23\r\ndown-after-milliseconds\r\n$20\r\n99999999999999999999\r\n",
+                          &v),
+           0, "too large");
+    is_int(sentinel_field("*2\r\n$23\r\ndown-after-milliseconds\r\n:1000\r\n", &v), 0,
+           "an integer reply");
+    is_int(sentinel_field("$4\r\n1000\r\n", &v), 0, "not an array");
+}
+
 static int switch_master(const char *payload, tw_redis_node *to)
 {
     return tw_redis_wire_switch_master(pool, payload, strlen(payload), "feed", to);
@@ -322,6 +377,8 @@ int main(void)
     test_stream_info();
     test_master_addr();
     test_role();
+    test_role_replicas();
+    test_sentinel_field();
     test_switch_master();
     apr_pool_destroy(pool);
     apr_terminate();
