@@ -378,6 +378,12 @@ void tw_redis_release(tw_redis_conns *r, tw_redis_slot *slot, const redisReply *
     apr_reslist_release(r->slots, slot);
 }
 
+/* Whether the census is of the primary in use (under r->lock). */
+static int tw_redis_census_current(const tw_redis_conns *r)
+{
+    return r->gen && !strcmp(r->census_host, r->primary) && r->census_port == r->primary_port;
+}
+
 /* Record that the primary of answer `gen` had `n` replicas online at `now`: a new primary starts
  * a new census; more (or as many) replicas raise (or renew) the high mark; fewer lower it only
  * once the high mark has not been seen for the grace. */
@@ -385,7 +391,7 @@ static void tw_redis_census_note(tw_redis_conns *r, uint64_t gen, long n, apr_ti
 {
     apr_thread_mutex_lock(r->lock);
     if (gen && gen == r->gen) {
-        if (strcmp(r->census_host, r->primary) != 0 || r->census_port != r->primary_port) {
+        if (!tw_redis_census_current(r)) {
             apr_cpystrn(r->census_host, r->primary, sizeof(r->census_host));
             r->census_port = r->primary_port;
             r->census_high = n, r->census_high_at = now;
@@ -417,8 +423,7 @@ void tw_redis_census(tw_redis_conns *r, apr_pool_t *p)
 int tw_redis_census_short(tw_redis_conns *r)
 {
     apr_thread_mutex_lock(r->lock);
-    int is = r->gen && strcmp(r->census_host, r->primary) == 0 &&
-             r->census_port == r->primary_port && r->census_now < r->census_high;
+    int is = tw_redis_census_current(r) && r->census_now < r->census_high;
     apr_thread_mutex_unlock(r->lock);
     return is;
 }
@@ -471,8 +476,7 @@ long tw_redis_replicas_need(tw_redis_conns *r)
     if (!r->cf->feed.redis.master || need <= 0)
         return need;
     apr_thread_mutex_lock(r->lock);
-    if (r->gen && strcmp(r->census_host, r->primary) == 0 && r->census_port == r->primary_port &&
-        r->census_high > need)
+    if (tw_redis_census_current(r) && r->census_high > need)
         need = r->census_high;
     apr_thread_mutex_unlock(r->lock);
     return need;

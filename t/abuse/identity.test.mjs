@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { cookieFor, identityFor, post, request, signName, signNameV1, startApache, startRedis,
-  tagOf, tempDir } from '../lib/harness.mjs';
+  tagOf, tempDir, BASIC_AUTH_MODULES, htpasswdFile } from '../lib/harness.mjs';
 import { nameCookie, textById, xlen, xrange } from '../lib/helpers.mjs';
 
 const execFileAsync = promisify(execFile);
@@ -332,17 +332,9 @@ describe('no cross-site posts', () => {
 describe('identity from Apache (TweetsseIdentity remote-user, mod_auth_basic)', () => {
   let web;
   before(async () => {
-    const dir = tempDir('auth');
-    const users = path.join(dir, 'users');
-    await execFileAsync('htpasswd', ['-cbB', users, 'alice', 'wonder']);
-    await execFileAsync('htpasswd', ['-bB', users, 'bob', 'builder']);
-    await execFileAsync('htpasswd', ['-bB', users, 'carol.smith', 'dots']);
-    fs.chmodSync(users, 0o644);
+    const users = await htpasswdFile({ alice: 'wonder', bob: 'builder', 'carol.smith': 'dots' });
     web = await startApache({ redis: redis.addr, extraConf: [
-      'LoadModule auth_basic_module /usr/lib/apache2/modules/mod_auth_basic.so',
-      'LoadModule authn_core_module /usr/lib/apache2/modules/mod_authn_core.so',
-      'LoadModule authn_file_module /usr/lib/apache2/modules/mod_authn_file.so',
-      'LoadModule authz_user_module /usr/lib/apache2/modules/mod_authz_user.so',
+      ...BASIC_AUTH_MODULES,
       'TweetsseIdentity remote-user',
       '<Location />',
       '  AuthType Basic',

@@ -6,11 +6,9 @@
 // keyboard only; without JavaScript both are plain forms; "N reading now" counts browsers,
 // not tabs. No console error, no Content-Security-Policy violation anywhere.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
 import { launchChromium } from '../lib/browser.mjs';
-import { cookieFor, execFileAsync, request, startApache, startRedis, tempDir }
+import { BASIC_AUTH_MODULES, cookieFor, htpasswdFile, request, startApache, startRedis }
   from '../lib/harness.mjs';
 import { postId } from '../lib/helpers.mjs';
 import { axe, consoleSettled, openPage, watchedPage } from '../lib/page.mjs';
@@ -22,14 +20,9 @@ const all = []; // every page opened, for the console check
 const MODERATOR = { username: 'mia', password: 'secret' };
 before(async () => {
   redis = await startRedis();
-  const users = path.join(tempDir('moderators'), 'moderators');
-  await execFileAsync('htpasswd', ['-cbB', users, MODERATOR.username, MODERATOR.password]);
-  fs.chmodSync(users, 0o644);
+  const users = await htpasswdFile({ [MODERATOR.username]: MODERATOR.password });
   web = await startApache({ redis: redis.addr, extraConf: [
-    'LoadModule auth_basic_module /usr/lib/apache2/modules/mod_auth_basic.so',
-    'LoadModule authn_core_module /usr/lib/apache2/modules/mod_authn_core.so',
-    'LoadModule authn_file_module /usr/lib/apache2/modules/mod_authn_file.so',
-    'LoadModule authz_user_module /usr/lib/apache2/modules/mod_authz_user.so',
+    ...BASIC_AUTH_MODULES,
     '<Location /moderate>', '  SetHandler tweetsse-moderation', '  AuthType Basic',
     '  AuthName moderators', '  AuthBasicProvider file', `  AuthUserFile ${users}`,
     '  Require valid-user', '</Location>',

@@ -4,12 +4,9 @@
 // back; every refusal is a clear 4xx that changes nothing; the per-viewer parts (the viewer's
 // stylesheet, the posts the viewer likes); the metrics.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { byOf, cookieFor, execFileAsync, identityFor, request, signName, startApache, startRedis,
-  tempDir }
-  from '../lib/harness.mjs';
+import { BASIC_AUTH_MODULES, byOf, cookieFor, htpasswdFile, identityFor, request, signName,
+  startApache, startRedis } from '../lib/harness.mjs';
 import { cards, cmpId, postId, ready, streamTracker, xlen, xrange } from '../lib/helpers.mjs';
 import { parsePrometheus } from '../lib/prometheus.mjs';
 
@@ -314,15 +311,9 @@ describe('moderators (SetHandler tweetsse-moderation behind Apache\'s authentica
   const basic = (u, p) => ({ Authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}` });
   const MOD = basic('mia', 'secret');
   before(async () => {
-    const dir = tempDir('moderators');
-    const users = path.join(dir, 'moderators');
-    await execFileAsync('htpasswd', ['-cbB', users, 'mia', 'secret']);
-    fs.chmodSync(users, 0o644);
+    const users = await htpasswdFile({ mia: 'secret' });
     web = await startApache({ redis: redis.addr, extraConf: [
-      'LoadModule auth_basic_module /usr/lib/apache2/modules/mod_auth_basic.so',
-      'LoadModule authn_core_module /usr/lib/apache2/modules/mod_authn_core.so',
-      'LoadModule authn_file_module /usr/lib/apache2/modules/mod_authn_file.so',
-      'LoadModule authz_user_module /usr/lib/apache2/modules/mod_authz_user.so',
+      ...BASIC_AUTH_MODULES,
       '<Location /moderate>',
       '  SetHandler tweetsse-moderation',
       '  AuthType Basic',

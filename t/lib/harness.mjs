@@ -180,6 +180,22 @@ export function waitForLines(file, check,
   });
 }
 
+// A password file for mod_auth_basic in a directory Apache's children can read, with `users`
+// ({name: password}); and the modules that Basic authentication from such a file needs, as
+// LoadModule lines for startApache's extraConf.
+export async function htpasswdFile(users) {
+  const file = path.join(tempDir('users'), 'users');
+  let flags = '-cbB'; // the first one creates the file
+  for (const [name, password] of Object.entries(users)) {
+    await execFileAsync('htpasswd', [flags, file, name, password]);
+    flags = '-bB';
+  }
+  fs.chmodSync(file, 0o644);
+  return file;
+}
+export const BASIC_AUTH_MODULES = ['auth_basic', 'authn_core', 'authn_file', 'authz_user']
+  .map((m) => `LoadModule ${m}_module /usr/lib/apache2/modules/mod_${m}.so`);
+
 // The pids of a process's living children, from /proc (zombies are gone already).
 export async function childrenOf(ppid) {
   const names = (await fs.promises.readdir('/proc')).filter((n) => /^\d+$/.test(n));
