@@ -131,10 +131,52 @@ static long tw_redis_down_after(redisContext *ctx, const char *name)
     return ms;
 }
 
+/* Ask sentinel `s` for the primary of the feed's master: 1 with *out (host in `p`) when it
+ * names one other than `except` (NULL: any) that answers ROLE as a primary, and, with
+ * `down_after`, the sentinel's down-after-milliseconds there (0 when it does not say); else 0
+ * with *why. Blocks for up to two connects and three round trips. */
+static int tw_redis_ask(tw_redis_conns *r, apr_pool_t *p, const tw_redis_node *s,
+                        const tw_redis_node *except, tw_redis_node *out, long *down_after,
+                        const char **why)
+{
+    const tw_redis_addr *a = &r->cf->feed.redis;
+    redisContext *ctx = tw_redis_dial(r->cf, p, NULL, s->host, s->port, NULL, why);
+    if (!ctx)
+        return 0;
+    const char *argv[] = {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", a->master};
+    redisReply *rep = redisCommandArgv(ctx, 3, argv, NULL);
+    int named = rep && tw_redis_wire_master_addr(p, rep, out);
+    if (!named)
+        *why = apr_psprintf(p, "sentinel %s:%d: %s", s->host, s->port,
+                            !rep                             ? ctx->errstr
+                            : rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                             : "no such master");
+    else if (except && out->port == except->port && !strcmp(out->host, except->host)) {
+        named = 0;
+        *why = apr_psprintf(p, "sentinel %s:%d names the primary in use", s->host, s->port);
+    }
+    if (rep)
+        freeReplyObject(rep);
+    if (down_after)
+        *down_after = named ? tw_redis_down_after(ctx, a->master) : 0;
+    redisFree(ctx);
+    if (!named)
+        return 0;
+    if (!(ctx = tw_redis_dial(r->cf, p, NULL, out->host, out->port, r->cf->feed.password, why)))
+        return 0;
+    int primary = tw_redis_is_primary(ctx, p, why);
+    redisFree(ctx);
+    if (primary == 0)
+        *why = apr_psprintf(p, "sentinel %s:%d names %s:%d, which is not a primary", s->host,
+                            s->port, out->host, out->port);
+    return primary == 1;
+}
+
 /* Ask the sentinels, in the configured order, for the primary; the first that names one that
  * answers ROLE as a primary wins. Returns 1 with *out (host in `p`) and that sentinel's
- * down-after-milliseconds in *down_after (0 when it did not say), or 0 with *err. Blocks for
- * up to a connect and three round trips per sentinel. */
+ * down-after-milliseconds in *down_after (0 when it did not say, or without
+ * TweetsseRedisMinReplicas), or 0 with *err. Blocks for up to two connects and three round
+ * trips per sentinel. */
 static int tw_redis_search(tw_redis_conns *r, apr_pool_t *p, tw_redis_node *out, long *down_after,
                            const char **err)
 {
@@ -147,43 +189,15 @@ static int tw_redis_search(tw_redis_conns *r, apr_pool_t *p, tw_redis_node *out,
     for (int k = 0; k < a->nsentinels; k++) {
         int i = (first + k) % a->nsentinels;
         const tw_redis_node *s = &a->sentinels[i];
-        redisContext *ctx = tw_redis_dial(r->cf, p, NULL, s->host, s->port, NULL, &why);
-        if (!ctx)
+        if (!tw_redis_ask(r, p, s, NULL, out, r->cf->feed.min_replicas > 0 ? down_after : NULL,
+                          &why))
             continue;
-        const char *argv[] = {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", a->master};
-        redisReply *rep = redisCommandArgv(ctx, 3, argv, NULL);
-        tw_redis_node n;
-        int named = rep && tw_redis_wire_master_addr(p, rep, &n);
-        if (!named)
-            why = apr_psprintf(p, "sentinel %s:%d: %s", s->host, s->port,
-                               !rep                             ? ctx->errstr
-                               : rep->type == REDIS_REPLY_ERROR ? rep->str
-                                                                : "no such master");
-        if (rep)
-            freeReplyObject(rep);
-        long ms = named && r->cf->feed.min_replicas > 0 ? tw_redis_down_after(ctx, a->master) : 0;
-        redisFree(ctx);
-        if (!named)
-            continue;
-        ctx = tw_redis_dial(r->cf, p, NULL, n.host, n.port, r->cf->feed.password, &why);
-        if (!ctx)
-            continue;
-        int primary = tw_redis_is_primary(ctx, p, &why);
-        redisFree(ctx);
-        if (primary == 1) {
-            TW_LOG(r->cf->log, TW_LOG_NOTICE, 0,
-                   "TW0110: the primary of %s is %s:%d (sentinel %s:%d)", a->master, n.host, n.port,
-                   s->host, s->port);
-            apr_thread_mutex_lock(r->lock);
-            r->sentinel_first = i;
-            apr_thread_mutex_unlock(r->lock);
-            *out = n;
-            *down_after = ms;
-            return 1;
-        }
-        if (primary == 0)
-            why = apr_psprintf(p, "sentinel %s:%d names %s:%d, which is not a primary", s->host,
-                               s->port, n.host, n.port);
+        TW_LOG(r->cf->log, TW_LOG_NOTICE, 0, "TW0110: the primary of %s is %s:%d (sentinel %s:%d)",
+               a->master, out->host, out->port, s->host, s->port);
+        apr_thread_mutex_lock(r->lock);
+        r->sentinel_first = i;
+        apr_thread_mutex_unlock(r->lock);
+        return 1;
     }
     *err = apr_psprintf(p, "no primary of %s found: %s", a->master, why);
     return 0;
@@ -439,24 +453,9 @@ int tw_redis_follow(tw_redis_conns *r, apr_pool_t *p)
         return 0;
     for (int i = 0; i < a->nsentinels; i++) {
         const tw_redis_node *s = &a->sentinels[i];
-        const char *err = NULL;
-        redisContext *ctx = tw_redis_dial(r->cf, p, NULL, s->host, s->port, NULL, &err);
-        if (!ctx)
-            continue;
-        const char *argv[] = {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", a->master};
-        redisReply *rep = redisCommandArgv(ctx, 3, argv, NULL);
+        const char *why = NULL;
         tw_redis_node n;
-        int other = rep && tw_redis_wire_master_addr(p, rep, &n) &&
-                    (n.port != now.port || strcmp(n.host, now.host) != 0);
-        if (rep)
-            freeReplyObject(rep);
-        redisFree(ctx);
-        if (!other ||
-            !(ctx = tw_redis_dial(r->cf, p, NULL, n.host, n.port, r->cf->feed.password, &err)))
-            continue;
-        int primary = tw_redis_is_primary(ctx, p, &err);
-        redisFree(ctx);
-        if (primary != 1)
+        if (!tw_redis_ask(r, p, s, &now, &n, NULL, &why))
             continue;
         apr_thread_mutex_lock(r->lock);
         if (r->gen == gen)
